@@ -1,0 +1,42 @@
+// Typed errors. Each carries a message meant for a person; `cause` keeps the underlying error for logs.
+
+export class OtlpCaptureError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Configuration that cannot be used as given. */
+export class ConfigError extends OtlpCaptureError {}
+
+/** The OTLP payload is not valid protobuf for its message type. Final: retrying cannot help. */
+export class MalformedPayloadError extends OtlpCaptureError {}
+
+/** The request is larger than the configured limit. */
+export class PayloadTooLargeError extends OtlpCaptureError {}
+
+/** Temporarily unable to accept: the client should retry after `retryAfterMs`. */
+export class OverloadedError extends OtlpCaptureError {
+  constructor(message: string, readonly retryAfterMs: number, readonly reason: string) {
+    super(message);
+  }
+}
+
+/** The spool cannot take more bytes until the archiver catches up. */
+export class SpoolFullError extends OtlpCaptureError {}
+
+/** Data on disk failed its checksum or framing check. */
+export class CorruptDataError extends OtlpCaptureError {}
+
+/** Something asked for does not exist. */
+export class NotFoundError extends OtlpCaptureError {}
+
+/** A request the caller may not make (bad token, bad tenant). */
+export class InvalidArgumentError extends OtlpCaptureError {}
+
+/** A backend (blob store, index) cannot be reached or used. */
+export class BackendUnavailableError extends OtlpCaptureError {}
+
+/** The component is shutting down and takes no new work. */
+export class ShuttingDownError extends OtlpCaptureError {}

@@ -1,0 +1,22 @@
+// The IndexStore port: rows that say what is where. Adapters: SQLite (embedded default) and ClickHouse.
+
+import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
+
+export interface IndexStore {
+  /** Creates or migrates the schema; throws a BackendUnavailableError with a clear message when unusable. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /**
+   * Records a sealed object and all its requests. Durable when the promise resolves. Idempotent: committing the
+   * same object (same key, same request ids) again changes nothing.
+   */
+  commitObject(object: ObjectMeta, requests: ArchivedRequest[]): Promise<void>;
+  /** Which of these request ids are already indexed. */
+  knownRequestIds(ids: readonly string[]): Promise<Set<string>>;
+  /** Requests matching the filter, ordered by id (= receive order). */
+  listRequests(filter: RequestFilter): Promise<ArchivedRequest[]>;
+  getRequest(id: string): Promise<ArchivedRequest | null>;
+  /** Objects ordered by key. */
+  listObjects(filter: { tenant?: string; signal?: string; afterKey?: string; limit?: number }): Promise<ObjectMeta[]>;
+  describe(): string;
+}

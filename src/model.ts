@@ -1,0 +1,84 @@
+// The vocabulary shared by every stage of the data path. Plain data only: no behaviour, no adapters.
+
+export type Signal = 'traces' | 'metrics' | 'logs';
+export const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
+
+export function isSignal(value: string): value is Signal {
+  return (SIGNALS as readonly string[]).includes(value);
+}
+
+/** How one request's block is compressed inside an archive object. */
+export type Codec = 'none' | 'gzip' | 'brotli';
+export const CODECS: readonly Codec[] = ['none', 'gzip', 'brotli'];
+
+/** What the wire scanner learns about one OTLP request without decoding it. */
+export interface ScanResult {
+  /** Spans, data points or log records. */
+  items: number;
+  /** Distinct `service.name` resource attribute values, sorted. */
+  services: string[];
+  /** Earliest and latest timestamp in the data (unix ns); null when the data carries none. */
+  startNs: bigint | null;
+  endNs: bigint | null;
+  /** Distinct trace ids (lowercase hex) of spans, span links excluded; of log records and exemplars that carry one. */
+  traceIds: string[];
+}
+
+/** Everything known about an acknowledged request before it is archived. Travels with it through spool and archiver. */
+export interface RequestMeta {
+  /** ULID: unique, sorts by receive time. */
+  id: string;
+  tenant: string;
+  signal: Signal;
+  receivedAtMs: number;
+  items: number;
+  services: string[];
+  /** Data time range (unix ns); the receive time when the data carries no timestamp. */
+  startNs: bigint;
+  endNs: bigint;
+  /** Length of the request as the client sent it, after transport decompression. */
+  rawBytes: number;
+}
+
+/** Where an archived request lives: enough to read it back with one range read. */
+export interface RequestLocation {
+  objectKey: string;
+  /** Byte offset and length of the request's stored (compressed) block payload within the object. */
+  offset: number;
+  length: number;
+  codec: Codec;
+  /** CRC-32 of the raw (uncompressed) request bytes. */
+  crc32: number;
+}
+
+export type ArchivedRequest = RequestMeta & RequestLocation;
+
+/** One archive object: a sealed, immutable blob holding many requests of one (tenant, signal). */
+export interface ObjectMeta {
+  key: string;
+  tenant: string;
+  signal: Signal;
+  createdAtMs: number;
+  sealedAtMs: number;
+  requestCount: number;
+  /** Sum of the requests' raw lengths. */
+  rawBytes: number;
+  /** Size of the object as stored, header and footer included. */
+  storedBytes: number;
+  codec: Codec;
+  startNs: bigint;
+  endNs: bigint;
+}
+
+/** Filters shared by every read path (CLI, CaptureService, replay). */
+export interface RequestFilter {
+  signal?: Signal;
+  service?: string;
+  tenant?: string;
+  /** Requests whose data time range overlaps [sinceNs, untilNs]. */
+  sinceNs?: bigint;
+  untilNs?: bigint;
+  /** Only ids greater than this one (paging cursor; ids sort by receive time). */
+  afterId?: string;
+  limit?: number;
+}
