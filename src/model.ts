@@ -1,15 +1,15 @@
 // The vocabulary shared by every stage of the data path. Plain data only: no behaviour, no adapters.
 
-export type Signal = 'traces' | 'metrics' | 'logs';
-export const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
+export const SIGNALS = ['traces', 'metrics', 'logs'] as const;
+export type Signal = (typeof SIGNALS)[number];
 
 export function isSignal(value: string): value is Signal {
   return (SIGNALS as readonly string[]).includes(value);
 }
 
 /** How one request's block is compressed inside an archive object. */
-export type Codec = 'none' | 'gzip' | 'brotli';
-export const CODECS: readonly Codec[] = ['none', 'gzip', 'brotli'];
+export const CODECS = ['none', 'gzip', 'brotli'] as const;
+export type Codec = (typeof CODECS)[number];
 
 /** What the wire scanner learns about one OTLP request without decoding it. */
 export interface ScanResult {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# System packages the test suite needs, from Debian's archive. Idempotent: installs only what is missing.
+#   protobuf-compiler: protoc, to check proto/descriptor-set.binpb is up to date with proto/.
+set -euo pipefail
+
+need=()
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "installing: ${need[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

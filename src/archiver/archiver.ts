@@ -1,0 +1,283 @@
+// The archiver follows the spool and packs its records into archive objects, one open object per (tenant, signal).
+// An object is sealed at a size or age limit, finished in the blob store, then indexed; only then are its spool
+// records released. That order is the durability chain: nothing leaves the spool before it is findable.
+import PQueue from 'p-queue';
+import type { Codec, RequestMeta, Signal } from '../model.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { IndexStore } from '../index/index-store.js';
+import type { Spool, SpoolRef } from '../spool/spool.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { newUlid } from '../util/ulid.js';
+import { Backoff, sleep } from './backoff.js';
+import { ObjectBuilder } from './object-builder.js';
+import { objectKey } from './object-key.js';
+
+export interface ArchiverOptions {
+  maxObjectBytes: number;
+  maxObjectAgeMs: number;
+  codec: Codec;
+  level?: number;
+  uploadConcurrency: number;
+  maxOpenObjects: number;
+  retryInitialBackoffMs: number;
+  retryMaxBackoffMs: number;
+}
+
+export interface ArchiverDeps {
+  spool: Spool;
+  blobStore: BlobStore;
+  index: IndexStore;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+interface OpenObject {
+  tenant: string;
+  signal: Signal;
+  createdAtMs: number;
+  builder: ObjectBuilder;
+  refs: SpoolRef[];
+  rawBytes: number;
+  appends: Promise<void>[];
+  failure: unknown;
+}
+
+type Sealed = Awaited<ReturnType<ObjectBuilder['finish']>>;
+
+/** Records whose payload buffers may be held at once while being compressed and written. */
+const MAX_APPENDS_IN_FLIGHT = 16;
+/** Recovered records are checked against the index in batches of this many. */
+const RECOVERY_BATCH = 500;
+const RECOVERY_BATCH_BYTES = 32 * 2 ** 20;
+
+export class Archiver {
+  private readonly open = new Map<string, OpenObject>();
+  private readonly uploads: PQueue;
+  private readonly inFlightAppends = new Set<Promise<void>>();
+  private readonly hardStop = new AbortController();
+  private loop: Promise<void> | null = null;
+  private ageTimer: NodeJS.Timeout | null = null;
+  private recoveryBatch: { ref: SpoolRef; payload: Buffer }[] = [];
+  private recoveryBatchBytes = 0;
+  /** Recovered records the tail has yet to yield; when it reaches 0 the last recovery batch is flushed at once. */
+  private recoveredToCome = 0;
+  private lastCommitAtMs = Date.now();
+
+  constructor(private readonly options: ArchiverOptions, private readonly deps: ArchiverDeps) {
+    this.uploads = new PQueue({ concurrency: options.uploadConcurrency });
+  }
+
+  start(): void {
+    this.recoveredToCome = this.deps.spool.stats().unreleasedRecords;
+    this.loop = this.follow().catch((error: unknown) => {
+      this.deps.logger.fatal({ err: error }, 'archiver stopped unexpectedly; spooled data stays on disk for the next start');
+    });
+    const tick = Math.max(50, Math.min(1000, this.options.maxObjectAgeMs / 4));
+    this.ageTimer = setInterval(() => this.sealAged(Date.now()), tick);
+    this.ageTimer.unref();
+  }
+
+  /**
+   * Archives everything the spool holds, within the deadline. Call after ingest has stopped and the spool's tail
+   * has been ended. What is not archived in time stays in the spool for the next start.
+   */
+  async drain(deadlineMs: number): Promise<boolean> {
+    const timeLeft = (): number => Math.max(0, deadlineMs - Date.now());
+    const finished = (async () => {
+      await this.loop;
+      await this.flushRecoveryBatch();
+      for (const key of [...this.open.keys()]) this.seal(key);
+      await this.uploads.onIdle();
+      return true;
+    })();
+    const timedOut = sleep(timeLeft()).then(() => false);
+    const drained = await Promise.race([finished, timedOut]);
+    if (this.ageTimer) clearInterval(this.ageTimer);
+    if (!drained) this.hardStop.abort();
+    return drained;
+  }
+
+  /** Milliseconds since the last object was committed to the index (for lag alerts and readiness). */
+  msSinceLastCommit(nowMs: number): number {
+    return nowMs - this.lastCommitAtMs;
+  }
+
+  private async follow(): Promise<void> {
+    for await (const record of this.deps.spool.tail()) {
+      if (this.hardStop.signal.aborted) return;
+      if (record.recovered) {
+        this.recoveryBatch.push({ ref: record.ref, payload: record.payload });
+        this.recoveryBatchBytes += record.payload.length;
+        this.recoveredToCome -= 1;
+        if (
+          this.recoveryBatch.length >= RECOVERY_BATCH ||
+          this.recoveryBatchBytes >= RECOVERY_BATCH_BYTES ||
+          this.recoveredToCome <= 0
+        ) {
+          await this.flushRecoveryBatch();
+        }
+        continue;
+      }
+      await this.flushRecoveryBatch();
+      await this.add(record.ref, record.payload);
+    }
+  }
+
+  /** Recovered records may already be archived (crash after indexing, before release): skip those. */
+  private async flushRecoveryBatch(): Promise<void> {
+    if (this.recoveryBatch.length === 0) return;
+    const batch = this.recoveryBatch;
+    this.recoveryBatch = [];
+    this.recoveryBatchBytes = 0;
+    const known = await this.retryForever('index', () =>
+      this.deps.index.knownRequestIds(batch.map((entry) => entry.ref.meta.id)),
+    );
+    const done = batch.filter((entry) => known.has(entry.ref.meta.id)).map((entry) => entry.ref);
+    if (done.length > 0) await this.deps.spool.release(done);
+    for (const entry of batch) if (!known.has(entry.ref.meta.id)) await this.add(entry.ref, entry.payload);
+  }
+
+  private async add(ref: SpoolRef, payload: Buffer): Promise<void> {
+    const meta = ref.meta;
+    const key = `${meta.tenant}\u0000${meta.signal}`;
+    let target = this.open.get(key);
+    if (!target) {
+      if (this.open.size >= this.options.maxOpenObjects) this.sealOldest();
+      target = this.openObject(meta);
+      this.open.set(key, target);
+    }
+    const object = target;
+    object.refs.push(ref);
+    object.rawBytes += payload.length;
+    const append = object.builder.append(meta, payload).then(
+      () => undefined,
+      (error: unknown) => {
+        object.failure ??= error;
+      },
+    );
+    object.appends.push(append);
+    this.inFlightAppends.add(append);
+    void append.then(() => this.inFlightAppends.delete(append));
+    if (object.rawBytes >= this.options.maxObjectBytes) this.seal(key);
+    if (this.inFlightAppends.size >= MAX_APPENDS_IN_FLIGHT) await Promise.race(this.inFlightAppends);
+    // Backpressure: while sealed objects wait for an upload slot, stop reading the spool (it keeps the data).
+    await this.uploads.onSizeLessThan(this.options.uploadConcurrency);
+  }
+
+  private openObject(meta: RequestMeta): OpenObject {
+    const createdAtMs = Date.now();
+    return {
+      tenant: meta.tenant,
+      signal: meta.signal,
+      createdAtMs,
+      builder: this.newBuilder(meta.tenant, meta.signal, createdAtMs),
+      refs: [],
+      rawBytes: 0,
+      appends: [],
+      failure: undefined,
+    };
+  }
+
+  private newBuilder(tenant: string, signal: Signal, createdAtMs: number): ObjectBuilder {
+    const key = objectKey({ tenant, signal, createdAtMs, id: newUlid(createdAtMs) });
+    return new ObjectBuilder({
+      key,
+      tenant,
+      signal,
+      codec: this.options.codec,
+      ...(this.options.level === undefined ? {} : { level: this.options.level }),
+      writer: this.deps.blobStore.createWriter(key),
+      nowMs: createdAtMs,
+    });
+  }
+
+  private sealAged(nowMs: number): void {
+    for (const [key, object] of this.open) {
+      if (nowMs - object.createdAtMs >= this.options.maxObjectAgeMs) this.seal(key);
+    }
+  }
+
+  private sealOldest(): void {
+    let oldest: [string, OpenObject] | undefined;
+    for (const entry of this.open) if (!oldest || entry[1].createdAtMs < oldest[1].createdAtMs) oldest = entry;
+    if (oldest) this.seal(oldest[0]);
+  }
+
+  private seal(key: string): void {
+    const object = this.open.get(key);
+    if (!object) return;
+    this.open.delete(key);
+    this.uploads.add(() => this.archive(object)).catch((error: unknown) => {
+      // Only reached when shutdown gave up: the records stay in the spool and are archived at the next start.
+      this.deps.logger.warn({ err: error, records: object.refs.length }, 'archiving interrupted by shutdown');
+    });
+  }
+
+  private async archive(object: OpenObject): Promise<void> {
+    const started = process.hrtime.bigint();
+    let sealed: Sealed;
+    try {
+      await Promise.all(object.appends);
+      if (object.failure !== undefined) throw object.failure;
+      sealed = await object.builder.finish(Date.now());
+    } catch (error) {
+      this.deps.metrics.archiveFailures.inc({ stage: 'upload' });
+      this.deps.logger.warn({ err: error, records: object.refs.length }, 'archive upload failed; rebuilding from the spool');
+      await object.builder.abort().catch(() => undefined);
+      const rebuilt = await this.rebuild(object);
+      if (rebuilt === null) return;
+      sealed = rebuilt;
+    }
+    await this.retryForever('index', () => this.deps.index.commitObject(sealed.object, sealed.requests));
+    await this.deps.spool.release(object.refs);
+    const nowMs = Date.now();
+    this.lastCommitAtMs = nowMs;
+    const oldestReceived = Math.min(...object.refs.map((ref) => ref.meta.receivedAtMs));
+    this.deps.metrics.objectsArchived.inc({ signal: object.signal });
+    this.deps.metrics.archiveLag.observe({ signal: object.signal }, (nowMs - oldestReceived) / 1000);
+    this.deps.metrics.uploadDuration.observe(
+      { signal: object.signal },
+      Number(process.hrtime.bigint() - started) / 1e9,
+    );
+    this.deps.logger.debug(
+      { key: sealed.object.key, requests: sealed.object.requestCount, bytes: sealed.object.storedBytes },
+      'archived object',
+    );
+  }
+
+  /** Builds the object again from the spool copies, with backoff, until it succeeds or shutdown gives up. */
+  private async rebuild(object: OpenObject): Promise<Sealed | null> {
+    const backoff = new Backoff(this.options.retryInitialBackoffMs, this.options.retryMaxBackoffMs);
+    while (!this.hardStop.signal.aborted) {
+      await sleep(backoff.next(), this.hardStop.signal);
+      if (this.hardStop.signal.aborted) break;
+      const builder = this.newBuilder(object.tenant, object.signal, Date.now());
+      try {
+        for (const ref of object.refs) {
+          await builder.append(ref.meta, await this.deps.spool.read(ref));
+        }
+        return await builder.finish(Date.now());
+      } catch (error) {
+        this.deps.metrics.archiveFailures.inc({ stage: 'upload' });
+        this.deps.logger.warn({ err: error, records: object.refs.length }, 'archive upload retry failed');
+        await builder.abort().catch(() => undefined);
+      }
+    }
+    return null;
+  }
+
+  private async retryForever<T>(stage: string, attempt: () => Promise<T>): Promise<T> {
+    const backoff = new Backoff(this.options.retryInitialBackoffMs, this.options.retryMaxBackoffMs);
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (this.hardStop.signal.aborted) throw error;
+        this.deps.metrics.archiveFailures.inc({ stage });
+        this.deps.logger.warn({ err: error, stage }, `${stage} write failed; retrying`);
+        await sleep(backoff.next(), this.hardStop.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// Block compression. node:zlib's callback functions run on the libuv threadpool, so compressing a large request does
+// not stall the event loop that acknowledges Exports. Every gzip block is one complete gzip member: a user can fetch
+// a block with `curl -r start-end` and pipe it straight into `gunzip`.
+//
+// At most one (de)compression per CPU runs at a time, process-wide. Measured on 2 cores with 400 requests of 64 KiB
+// handed over at once: brotli ran 5-10x slower with all 400 in flight than with 2 (each encoder allocates its own
+// window and hash tables), and gzip lost about a third.
+// Brotli's window is sized to the request for the same reason: a 4 MiB window for a 64 KiB request only costs memory.
+
+import os from 'node:os';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import PQueue from 'p-queue';
+import type { Codec } from '../model.js';
+import { CorruptDataError, InvalidArgumentError } from '../errors.js';
+
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+const brotliCompress = promisify(zlib.brotliCompress);
+const brotliDecompress = promisify(zlib.brotliDecompress);
+
+/** Defaults favour ingest throughput over the last few percent of ratio: brotli's top qualities are ~50x slower. */
+export const DEFAULT_LEVEL: Readonly<Record<Codec, number>> = { none: 0, gzip: 6, brotli: 5 };
+const LEVEL_RANGE: Readonly<Record<Codec, readonly [number, number]>> = { none: [0, 0], gzip: [0, 9], brotli: [0, 11] };
+
+/** Throws InvalidArgumentError for a level the codec does not have; returns the level to use. */
+export function resolveLevel(codec: Codec, level?: number): number {
+  if (level === undefined) return DEFAULT_LEVEL[codec];
+  const [min, max] = LEVEL_RANGE[codec];
+  if (!Number.isInteger(level) || level < min || level > max) {
+    throw new InvalidArgumentError(`compression level for ${codec} must be an integer in [${min}, ${max}]: got ${level}`);
+  }
+  return level;
+}
+
+const zlibWork = new PQueue({ concurrency: Math.max(1, os.availableParallelism()) });
+
+/** Smallest brotli window (log2 bytes) that holds the whole input, within brotli's limits [10, 24]. */
+function brotliWindow(length: number): number {
+  return Math.min(24, Math.max(10, Math.ceil(Math.log2(length + 1))));
+}
+
+export async function compress(codec: Codec, raw: Buffer, level?: number): Promise<Buffer> {
+  const resolved = resolveLevel(codec, level);
+  switch (codec) {
+    case 'none':
+      return raw;
+    case 'gzip':
+      return zlibWork.add(() => gzip(raw, { level: resolved }));
+    case 'brotli':
+      return zlibWork.add(() =>
+        brotliCompress(raw, {
+          params: {
+            [zlib.constants.BROTLI_PARAM_QUALITY]: resolved,
+            [zlib.constants.BROTLI_PARAM_LGWIN]: brotliWindow(raw.length),
+            [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
+          },
+        }),
+      );
+  }
+}
+
+/**
+ * Inflates one stored block and checks it has exactly `rawLength` bytes. Output is capped at `rawLength`, so a
+ * corrupted or hostile block cannot inflate into more memory than the index says the request had.
+ */
+export async function decompress(codec: Codec, stored: Buffer, rawLength: number): Promise<Buffer> {
+  if (!Number.isInteger(rawLength) || rawLength < 0) {
+    throw new InvalidArgumentError(`raw length must be a non-negative integer: got ${rawLength}`);
+  }
+  let raw: Buffer;
+  try {
+    // maxOutputLength must be at least 1; a zero-length request still inflates to zero bytes under that cap.
+    const limit = { maxOutputLength: Math.max(1, rawLength) };
+    switch (codec) {
+      case 'none':
+        raw = stored;
+        break;
+      case 'gzip':
+        raw = await zlibWork.add(() => gunzip(stored, limit));
+        break;
+      case 'brotli':
+        raw = await zlibWork.add(() => brotliDecompress(stored, limit));
+        break;
+      default:
+        throw new InvalidArgumentError(`unknown codec ${JSON.stringify(codec)}`);
+    }
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
+    throw new CorruptDataError(`${codec} block does not decompress: ${(error as Error).message}`, { cause: error });
+  }
+  if (raw.length !== rawLength) {
+    throw new CorruptDataError(`${codec} block decompressed to ${raw.length} bytes, expected ${rawLength}`);
+  }
+  return raw;
+}

@@ -1,0 +1,242 @@
+// Builds one archive object (layout: object-format.ts) by streaming blocks into a BlobWriter.
+//
+// Compression of successive appends runs in parallel on the threadpool, but blocks reach the writer strictly in
+// append order: each append chains its write behind the previous one, so offsets are assigned in that order and are
+// exact. Any failed write (or compression) makes the builder failed for good: the writer is aborted, later appends
+// and finish() reject with the first error. A half-written object is never completed.
+
+import zlib from 'node:zlib';
+import type { ArchivedRequest, Codec, ObjectMeta, RequestLocation, RequestMeta, Signal } from '../model.js';
+import type { BlobWriter } from '../storage/blob-store.js';
+import { BackendUnavailableError, CorruptDataError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
+import { compress, resolveLevel } from './codec.js';
+import { BLOCK_HEADER_SIZE, encodeBlockHeader, encodeManifestAndTrailer, encodeObjectHeader } from './object-format.js';
+
+export interface ObjectBuilderOptions {
+  key: string;
+  tenant: string;
+  signal: Signal;
+  codec: Codec;
+  /** Codec level; the codec's default when omitted. */
+  level?: number;
+  writer: BlobWriter;
+  nowMs: number;
+}
+
+type State = 'open' | 'finishing' | 'finished' | 'failed' | 'aborted';
+
+const MAX_BLOCK_BYTES = 0xffffffff;
+
+export class ObjectBuilder {
+  readonly key: string;
+  readonly tenant: string;
+  readonly signal: Signal;
+  readonly codec: Codec;
+  readonly createdAtMs: number;
+  private readonly level: number;
+  private readonly writer: BlobWriter;
+
+  private state: State = 'open';
+  private failure: Error | undefined;
+  /** The last queued write: every write waits for it, which is what keeps blocks in append order. */
+  private tail: Promise<void> = Promise.resolve();
+  private finishing: Promise<unknown> | undefined;
+  /** Bytes handed to the writer so far (only advanced inside the write chain). */
+  private position = 0;
+  private readonly archived: ArchivedRequest[] = [];
+  private readonly ids = new Set<string>();
+  private appendedRawBytes = 0;
+
+  constructor(options: ObjectBuilderOptions) {
+    this.key = options.key;
+    this.tenant = options.tenant;
+    this.signal = options.signal;
+    this.codec = options.codec;
+    this.level = resolveLevel(options.codec, options.level);
+    this.writer = options.writer;
+    this.createdAtMs = options.nowMs;
+    this.tail = this.enqueueWrite(async () => {
+      await this.writeRaw(encodeObjectHeader());
+    });
+  }
+
+  /** Requests appended so far (counted at append time, so size limits can be checked without awaiting). */
+  get requestCount(): number {
+    return this.ids.size;
+  }
+
+  /** Raw bytes appended so far. */
+  get rawBytes(): number {
+    return this.appendedRawBytes;
+  }
+
+  /** Adds one request; resolves with its location once its block has been handed to the writer. */
+  append(meta: RequestMeta, raw: Buffer): Promise<RequestLocation> {
+    try {
+      this.checkAppend(meta, raw);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.ids.add(meta.id);
+    this.appendedRawBytes += raw.length;
+    const crc32 = zlib.crc32(raw);
+    const compressed = compress(this.codec, raw, this.level);
+    // Failures surface through the write chain; this keeps an early rejection from being reported as unhandled.
+    compressed.catch(() => undefined);
+
+    let location: RequestLocation | undefined;
+    this.tail = this.enqueueWrite(async () => {
+      const stored = await compressed;
+      if (stored.length > MAX_BLOCK_BYTES) {
+        throw new InvalidArgumentError(`request ${meta.id} is too large for one block (${stored.length} bytes)`);
+      }
+      const header = encodeBlockHeader({ codec: this.codec, rawLength: raw.length, storedLength: stored.length, crc32 });
+      await this.writeRaw(header);
+      const offset = this.position;
+      await this.writeRaw(stored);
+      location = { objectKey: this.key, offset, length: stored.length, codec: this.codec, crc32 };
+      this.archived.push({ ...meta, services: [...meta.services], ...location });
+    });
+    return this.tail.then(() => {
+      // The chain resolves without running our write only when an earlier step failed or the builder was aborted.
+      if (location === undefined) throw this.stateError('append to');
+      return location;
+    });
+  }
+
+  /** Writes manifest and trailer and completes the writer: the object is durable and visible when this resolves. */
+  finish(nowMs: number): Promise<{ object: ObjectMeta; requests: ArchivedRequest[] }> {
+    if (this.state !== 'open') return Promise.reject(this.stateError('finish'));
+    this.state = 'finishing';
+    const finishing = this.finishAfterWrites(nowMs);
+    this.finishing = finishing;
+    return finishing;
+  }
+
+  private async finishAfterWrites(nowMs: number): Promise<{ object: ObjectMeta; requests: ArchivedRequest[] }> {
+    await this.tail;
+    if (this.failure) throw this.failureError();
+    if (this.archived.length === 0) {
+      this.state = 'open';
+      throw new InvalidArgumentError(`cannot finish archive object ${this.key}: it has no requests`);
+    }
+    let startNs = this.archived[0]!.startNs;
+    let endNs = this.archived[0]!.endNs;
+    for (const r of this.archived) {
+      if (r.startNs < startNs) startNs = r.startNs;
+      if (r.endNs > endNs) endNs = r.endNs;
+    }
+    const requests = this.archived.slice();
+    try {
+      const closing = await encodeManifestAndTrailer(
+        {
+          key: this.key,
+          tenant: this.tenant,
+          signal: this.signal,
+          createdAtMs: this.createdAtMs,
+          sealedAtMs: nowMs,
+          requestCount: requests.length,
+          rawBytes: this.appendedRawBytes,
+          storedBytes: 0, // not recorded in the manifest
+          codec: this.codec,
+          startNs,
+          endNs,
+        },
+        requests,
+        this.position,
+      );
+      const storedBytes = this.position + closing.length;
+      await this.writer.write(closing);
+      const { size } = await this.writer.complete();
+      if (size !== storedBytes) {
+        throw new CorruptDataError(`blob store reports ${size} bytes for ${this.key}; ${storedBytes} were written`);
+      }
+      this.state = 'finished';
+      const object: ObjectMeta = {
+        key: this.key,
+        tenant: this.tenant,
+        signal: this.signal,
+        createdAtMs: this.createdAtMs,
+        sealedAtMs: nowMs,
+        requestCount: requests.length,
+        rawBytes: this.appendedRawBytes,
+        storedBytes,
+        codec: this.codec,
+        startNs,
+        endNs,
+      };
+      return { object, requests };
+    } catch (error) {
+      await this.fail(error);
+      throw this.failureError();
+    }
+  }
+
+  /**
+   * Drops the object: nothing becomes visible under the key. Safe to call in any state, and twice. During finish()
+   * it waits for finish to settle; an object that finished is left in place.
+   */
+  async abort(): Promise<void> {
+    if (this.state === 'finishing') await this.finishing?.catch(() => undefined);
+    if (this.state === 'finished' || this.state === 'aborted') return;
+    const wasFailed = this.state === 'failed';
+    this.state = 'aborted';
+    await this.tail.catch(() => undefined);
+    if (!wasFailed) await this.writer.abort();
+  }
+
+  private checkAppend(meta: RequestMeta, raw: Buffer): void {
+    if (this.state !== 'open') throw this.stateError('append to');
+    if (meta.tenant !== this.tenant || meta.signal !== this.signal) {
+      throw new InvalidArgumentError(
+        `request ${meta.id} is ${meta.tenant}/${meta.signal}; archive object ${this.key} holds ${this.tenant}/${this.signal}`,
+      );
+    }
+    if (meta.rawBytes !== raw.length) {
+      throw new InvalidArgumentError(`request ${meta.id} says rawBytes=${meta.rawBytes} but has ${raw.length} bytes`);
+    }
+    if (this.ids.has(meta.id)) {
+      throw new InvalidArgumentError(`request ${meta.id} is already in archive object ${this.key}`);
+    }
+  }
+
+  /** Runs `step` after every earlier write; once anything failed, later steps are skipped. */
+  private enqueueWrite(step: () => Promise<void>): Promise<void> {
+    return this.tail.then(async () => {
+      if (this.failure || this.state === 'aborted') return;
+      try {
+        await step();
+      } catch (error) {
+        await this.fail(error);
+      }
+    });
+  }
+
+  private async writeRaw(chunk: Buffer): Promise<void> {
+    await this.writer.write(chunk);
+    this.position += chunk.length;
+  }
+
+  /** Records the first failure (wrapped once, so every later rejection is the same error) and aborts the writer. */
+  private async fail(error: unknown): Promise<void> {
+    if (this.failure) return;
+    this.failure =
+      error instanceof OtlpCaptureError
+        ? error
+        : new BackendUnavailableError(`writing archive object ${this.key} failed: ${(error as Error)?.message ?? String(error)}`, {
+            cause: error,
+          });
+    const wasAborted = this.state === 'aborted';
+    this.state = 'failed';
+    if (!wasAborted) await this.writer.abort().catch(() => undefined);
+  }
+
+  private failureError(): Error {
+    return this.failure!;
+  }
+
+  private stateError(action: string): Error {
+    if (this.state === 'failed') return this.failureError();
+    return new InvalidArgumentError(`cannot ${action} archive object ${this.key}: it is ${this.state}`);
+  }
+}

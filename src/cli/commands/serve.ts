@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { CaptureServer } from '../../app/capture-server.js';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../telemetry/logger.js';
+import { EXIT_OK, reportAndExit } from '../exit.js';
+
+interface ServeOptions {
+  config?: string;
+  dataDir?: string;
+  grpcListen?: string;
+  adminListen?: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('receive OTLP over gRPC, acknowledge once durable, archive and index (embedded default: ./data)')
+    .option('-c, --config <file>', 'YAML configuration file')
+    .option('-d, --data-dir <dir>', 'data directory for spool, objects and index (default ./data)')
+    .option('--grpc-listen <host:port>', 'OTLP/gRPC listen address (default 0.0.0.0:4317)')
+    .option('--admin-listen <host:port>', 'admin HTTP listen address for /healthz, /readyz, /metrics (default 0.0.0.0:8888)')
+    .action(async (options: ServeOptions) => {
+      let server: CaptureServer | undefined;
+      try {
+        const config = loadConfig({
+          ...(options.config ? { file: options.config } : {}),
+          overrides: {
+            dataDir: options.dataDir,
+            'server.grpc.listen': options.grpcListen,
+            'server.admin.listen': options.adminListen,
+          },
+        });
+        const logger = createLogger(config.log.level);
+        server = new CaptureServer(config, logger);
+        const running = server;
+        let stopping = false;
+        const stop = (signal: string): void => {
+          if (stopping) {
+            logger.warn({ signal }, 'second signal: exiting now; unarchived data stays spooled');
+            process.exit(1);
+          }
+          stopping = true;
+          logger.info({ signal }, 'signal received');
+          running.stop().then(
+            () => process.exit(EXIT_OK),
+            (error: unknown) => reportAndExit(error),
+          );
+        };
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
+        await server.start();
+      } catch (error) {
+        await server?.stop(1000).catch(() => undefined);
+        reportAndExit(error);
+      }
+    });
+}

@@ -1,0 +1,58 @@
+// Options and setup shared by the commands that read the archive (list, get, …).
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createBlobStore, createIndexStore } from '../app/components.js';
+import { loadConfig, type ResolvedConfig } from '../config/load.js';
+import { NotFoundError } from '../errors.js';
+import type { IndexStore } from '../index/index-store.js';
+import { QueryService } from '../query/query-service.js';
+import type { BlobStore } from '../storage/blob-store.js';
+
+export interface StoreOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+export function addStoreOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'YAML configuration file (same as serve)')
+    .option('-d, --data-dir <dir>', 'data directory of the embedded default (default ./data)');
+}
+
+export function configFrom(options: StoreOptions): ResolvedConfig {
+  return loadConfig({
+    ...(options.config ? { file: options.config } : {}),
+    overrides: { dataDir: options.dataDir },
+  });
+}
+
+export interface ReadSide {
+  config: ResolvedConfig;
+  index: IndexStore;
+  blobs: BlobStore;
+  query: QueryService;
+  close(): Promise<void>;
+}
+
+/** Opens the index read-only and the blob store, as a second process beside a running `serve`. */
+export async function openReadSide(options: StoreOptions): Promise<ReadSide> {
+  const config = configFrom(options);
+  if (config.index.type === 'sqlite' && !existsSync(config.index.sqlite.path)) {
+    throw new NotFoundError(
+      `no capture index at ${config.index.sqlite.path}: nothing has been captured there yet (is --data-dir or --config right?)`,
+    );
+  }
+  const index = createIndexStore(config, { readonly: true });
+  await index.start();
+  const blobs = createBlobStore(config);
+  return {
+    config,
+    index,
+    blobs,
+    query: new QueryService(index, blobs),
+    close: async () => {
+      await index.close();
+      await blobs.close();
+    },
+  };
+}

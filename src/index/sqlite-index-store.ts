@@ -1,0 +1,332 @@
+// IndexStore on SQLite (better-sqlite3): the embedded default.
+//
+// WAL mode lets CLI readers (their own connections, often `readonly`) read while the server writes; busy_timeout
+// makes a connection wait for a lock instead of failing at once. synchronous=FULL because commitObject promises
+// durability on resolve: the archiver deletes spool data right after. better-sqlite3 is synchronous, so each call
+// runs on the event loop; a 10,000-request commit is one short transaction (see the report in the tests' notes).
+//
+// INTEGER columns are signed 64-bit. Nanosecond times are bound and read as bigint (safeIntegers), so nothing is
+// rounded; values outside the signed 64-bit range (only garbage timestamps get there) are clamped into it.
+
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { ArchivedRequest, Codec, ObjectMeta, RequestFilter, Signal } from '../model.js';
+import type { IndexStore } from './index-store.js';
+import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
+
+export interface SqliteIndexStoreOptions {
+  /** Open for reading only (CLI readers): never creates, migrates or writes. */
+  readonly?: boolean;
+  /** How long a connection waits for a lock held by another one. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+export const DEFAULT_LIST_LIMIT = 1000;
+const ID_BATCH = 500;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function toInt64(value: bigint): bigint {
+  return value < INT64_MIN ? INT64_MIN : value > INT64_MAX ? INT64_MAX : value;
+}
+
+function checkLimit(limit: number | undefined): number {
+  const value = limit ?? DEFAULT_LIST_LIMIT;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`limit must be a positive integer: got ${limit}`);
+  }
+  return value;
+}
+
+interface RequestRow {
+  id: string;
+  tenant: string;
+  signal: string;
+  received_at_ms: bigint;
+  items: bigint;
+  services: string;
+  start_ns: bigint;
+  end_ns: bigint;
+  raw_bytes: bigint;
+  object_key: string;
+  block_offset: bigint;
+  block_length: bigint;
+  codec: string;
+  crc32: bigint;
+}
+
+interface ObjectRow {
+  key: string;
+  tenant: string;
+  signal: string;
+  created_at_ms: bigint;
+  sealed_at_ms: bigint;
+  request_count: bigint;
+  raw_bytes: bigint;
+  stored_bytes: bigint;
+  codec: string;
+  start_ns: bigint;
+  end_ns: bigint;
+}
+
+function requestFromRow(row: RequestRow): ArchivedRequest {
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    signal: row.signal as Signal,
+    receivedAtMs: Number(row.received_at_ms),
+    items: Number(row.items),
+    services: JSON.parse(row.services) as string[],
+    startNs: row.start_ns,
+    endNs: row.end_ns,
+    rawBytes: Number(row.raw_bytes),
+    objectKey: row.object_key,
+    offset: Number(row.block_offset),
+    length: Number(row.block_length),
+    codec: row.codec as Codec,
+    crc32: Number(row.crc32),
+  };
+}
+
+function objectFromRow(row: ObjectRow): ObjectMeta {
+  return {
+    key: row.key,
+    tenant: row.tenant,
+    signal: row.signal as Signal,
+    createdAtMs: Number(row.created_at_ms),
+    sealedAtMs: Number(row.sealed_at_ms),
+    requestCount: Number(row.request_count),
+    rawBytes: Number(row.raw_bytes),
+    storedBytes: Number(row.stored_bytes),
+    codec: row.codec as Codec,
+    startNs: row.start_ns,
+    endNs: row.end_ns,
+  };
+}
+
+const REQUEST_COLUMNS =
+  'r.id, r.tenant, r.signal, r.received_at_ms, r.items, r.services, r.start_ns, r.end_ns, r.raw_bytes, ' +
+  'r.object_key, r.block_offset, r.block_length, r.codec, r.crc32';
+
+export class SqliteIndexStore implements IndexStore {
+  readonly path: string;
+  private readonly readonly: boolean;
+  private readonly busyTimeoutMs: number;
+  private db: Database.Database | undefined;
+  /** Prepared list queries by filter shape: only a handful of shapes exist. */
+  private readonly listStatements = new Map<string, Database.Statement>();
+
+  constructor(file: string, options: SqliteIndexStoreOptions = {}) {
+    this.path = file;
+    this.readonly = options.readonly ?? false;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  }
+
+  describe(): string {
+    return `sqlite ${this.path}${this.readonly ? ' (read-only)' : ''}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.db) return;
+    let db: Database.Database;
+    try {
+      if (!this.readonly && this.path !== ':memory:') mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
+      db = new Database(this.path, { readonly: this.readonly, fileMustExist: this.readonly });
+    } catch (error) {
+      throw new BackendUnavailableError(`cannot open SQLite index ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    try {
+      db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      if (this.readonly) {
+        this.checkVersion(Number(db.pragma('user_version', { simple: true })));
+      } else {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        this.migrate(db);
+      }
+    } catch (error) {
+      db.close();
+      if (error instanceof OtlpCaptureError) throw error;
+      throw new BackendUnavailableError(`cannot use SQLite index ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.db = db;
+  }
+
+  async close(): Promise<void> {
+    this.listStatements.clear();
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  async commitObject(object: ObjectMeta, requests: ArchivedRequest[]): Promise<void> {
+    if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
+    const db = this.open();
+    const insertObject = db.prepare(
+      `INSERT OR IGNORE INTO objects (key, tenant, signal, created_at_ms, sealed_at_ms, request_count, raw_bytes,
+         stored_bytes, codec, start_ns, end_ns)
+       VALUES (@key, @tenant, @signal, @createdAtMs, @sealedAtMs, @requestCount, @rawBytes, @storedBytes, @codec,
+         @startNs, @endNs)`,
+    );
+    const insertRequest = db.prepare(
+      `INSERT OR IGNORE INTO requests (id, tenant, signal, received_at_ms, items, services, start_ns, end_ns, raw_bytes,
+         object_key, block_offset, block_length, codec, crc32)
+       VALUES (@id, @tenant, @signal, @receivedAtMs, @items, @services, @startNs, @endNs, @rawBytes, @objectKey,
+         @offset, @length, @codec, @crc32)`,
+    );
+    const insertService = db.prepare('INSERT OR IGNORE INTO request_services (service, request_id) VALUES (?, ?)');
+    const commit = db.transaction(() => {
+      insertObject.run({ ...object, startNs: toInt64(object.startNs), endNs: toInt64(object.endNs) });
+      for (const r of requests) {
+        const inserted = insertRequest.run({
+          id: r.id,
+          tenant: r.tenant,
+          signal: r.signal,
+          receivedAtMs: r.receivedAtMs,
+          items: r.items,
+          services: JSON.stringify(r.services),
+          startNs: toInt64(r.startNs),
+          endNs: toInt64(r.endNs),
+          rawBytes: r.rawBytes,
+          objectKey: r.objectKey,
+          offset: r.offset,
+          length: r.length,
+          codec: r.codec,
+          crc32: r.crc32,
+        });
+        // A request indexed before (under this or another object) keeps its first location and services.
+        if (inserted.changes === 0) continue;
+        for (const service of r.services) insertService.run(service, r.id);
+      }
+    });
+    this.guard('commit object', () => commit.immediate());
+  }
+
+  async knownRequestIds(ids: readonly string[]): Promise<Set<string>> {
+    const db = this.open();
+    const query = db.prepare('SELECT id FROM requests WHERE id IN (SELECT value FROM json_each(?))').pluck();
+    const known = new Set<string>();
+    for (let i = 0; i < ids.length; i += ID_BATCH) {
+      const batch = JSON.stringify(ids.slice(i, i + ID_BATCH));
+      for (const id of this.guard('look up request ids', () => query.all(batch) as string[])) known.add(id);
+    }
+    return known;
+  }
+
+  async listRequests(filter: RequestFilter): Promise<ArchivedRequest[]> {
+    const limit = checkLimit(filter.limit);
+    const params: Record<string, unknown> = { limit };
+    const where: string[] = [];
+    const shape: string[] = [];
+    const add = (name: string, clause: string, value: unknown): void => {
+      where.push(clause);
+      params[name] = value;
+      shape.push(name);
+    };
+    const byService = filter.service !== undefined;
+    // With a service, walk request_services' (service, request_id) key in id order: paging is an index range.
+    const idColumn = byService ? 's.request_id' : 'r.id';
+    if (byService) add('service', 's.service = @service', filter.service);
+    if (filter.signal !== undefined) add('signal', 'r.signal = @signal', filter.signal);
+    if (filter.tenant !== undefined) add('tenant', 'r.tenant = @tenant', filter.tenant);
+    if (filter.sinceNs !== undefined) add('sinceNs', 'r.end_ns >= @sinceNs', toInt64(filter.sinceNs));
+    if (filter.untilNs !== undefined) add('untilNs', 'r.start_ns <= @untilNs', toInt64(filter.untilNs));
+    if (filter.afterId !== undefined) add('afterId', `${idColumn} > @afterId`, filter.afterId);
+    const key = shape.join(',');
+    let statement = this.listStatements.get(key);
+    if (!statement) {
+      const from = byService ? 'request_services s JOIN requests r ON r.id = s.request_id' : 'requests r';
+      statement = this.open()
+        .prepare(
+          `SELECT ${REQUEST_COLUMNS} FROM ${from}` +
+            (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+            ` ORDER BY ${idColumn} LIMIT @limit`,
+        )
+        .safeIntegers(true);
+      this.listStatements.set(key, statement);
+    }
+    const rows = this.guard('list requests', () => statement.all(params) as RequestRow[]);
+    return rows.map(requestFromRow);
+  }
+
+  async getRequest(id: string): Promise<ArchivedRequest | null> {
+    const row = this.guard('get request', () =>
+      this.open()
+        .prepare(`SELECT ${REQUEST_COLUMNS} FROM requests r WHERE r.id = ?`)
+        .safeIntegers(true)
+        .get(id) as RequestRow | undefined,
+    );
+    return row ? requestFromRow(row) : null;
+  }
+
+  async listObjects(filter: {
+    tenant?: string;
+    signal?: string;
+    afterKey?: string;
+    limit?: number;
+  }): Promise<ObjectMeta[]> {
+    const limit = checkLimit(filter.limit);
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit };
+    for (const [name, clause] of [
+      ['tenant', 'tenant = @tenant'],
+      ['signal', 'signal = @signal'],
+      ['afterKey', 'key > @afterKey'],
+    ] as const) {
+      if (filter[name] === undefined) continue;
+      where.push(clause);
+      params[name] = filter[name];
+    }
+    const sql =
+      'SELECT * FROM objects' + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ' ORDER BY key LIMIT @limit';
+    const rows = this.guard('list objects', () => this.open().prepare(sql).safeIntegers(true).all(params) as ObjectRow[]);
+    return rows.map(objectFromRow);
+  }
+
+  private open(): Database.Database {
+    if (!this.db) throw new BackendUnavailableError(`${this.describe()} is not started`);
+    return this.db;
+  }
+
+  /** SQLite failures (locked past busy_timeout, disk full, I/O errors) surface as BackendUnavailableError. */
+  private guard<T>(action: string, run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof OtlpCaptureError) throw error;
+      throw new BackendUnavailableError(`cannot ${action} in ${this.describe()}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  private checkVersion(version: number): void {
+    if (version > SCHEMA_VERSION) {
+      throw new BackendUnavailableError(
+        `${this.describe()} has schema version ${version}, newer than this build knows (${SCHEMA_VERSION}): upgrade otlp-capture`,
+      );
+    }
+    if (this.readonly && version < SCHEMA_VERSION) {
+      throw new BackendUnavailableError(
+        `${this.describe()} has schema version ${version}, expected ${SCHEMA_VERSION}: start the server once to migrate it`,
+      );
+    }
+  }
+
+  private migrate(db: Database.Database): void {
+    const version = (): number => Number(db.pragma('user_version', { simple: true }));
+    this.checkVersion(version());
+    // IMMEDIATE takes the write lock first, so two processes starting at once do not both migrate.
+    db.transaction(() => {
+      for (let next = version(); next < SCHEMA_VERSION; next++) {
+        db.exec(MIGRATIONS[next]!);
+        db.pragma(`user_version = ${next + 1}`);
+      }
+    }).immediate();
+  }
+}

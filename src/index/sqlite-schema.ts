@@ -1,0 +1,53 @@
+// The SQLite index schema, as numbered migrations. `PRAGMA user_version` holds how many have been applied; each
+// migration runs in its own transaction together with the version bump, so a crash mid-migration leaves the
+// previous version intact. Append new migrations; never edit an applied one.
+//
+// Timestamps in ns are INTEGER (64-bit signed): unix ns fit until the year 2262. Request rows repeat tenant and
+// signal so the common filters need no join; `request_services` turns "requests of service X" into an index range.
+
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE objects (
+    key           TEXT    PRIMARY KEY,
+    tenant        TEXT    NOT NULL,
+    signal        TEXT    NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    sealed_at_ms  INTEGER NOT NULL,
+    request_count INTEGER NOT NULL,
+    raw_bytes     INTEGER NOT NULL,
+    stored_bytes  INTEGER NOT NULL,
+    codec         TEXT    NOT NULL,
+    start_ns      INTEGER NOT NULL,
+    end_ns        INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX objects_tenant_signal ON objects (tenant, signal, key);
+
+  CREATE TABLE requests (
+    id             TEXT    PRIMARY KEY,
+    tenant         TEXT    NOT NULL,
+    signal         TEXT    NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    items          INTEGER NOT NULL,
+    services       TEXT    NOT NULL, -- JSON array, as given
+    start_ns       INTEGER NOT NULL,
+    end_ns         INTEGER NOT NULL,
+    raw_bytes      INTEGER NOT NULL,
+    object_key     TEXT    NOT NULL,
+    block_offset   INTEGER NOT NULL,
+    block_length   INTEGER NOT NULL,
+    codec          TEXT    NOT NULL,
+    crc32          INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX requests_object ON requests (object_key);
+  CREATE INDEX requests_signal ON requests (signal, id);
+  CREATE INDEX requests_tenant_signal ON requests (tenant, signal, id);
+
+  CREATE TABLE request_services (
+    service    TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    PRIMARY KEY (service, request_id)
+  ) WITHOUT ROWID;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

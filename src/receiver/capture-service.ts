@@ -1,0 +1,149 @@
+// otlpcapture.v1.CaptureService: the read API over gRPC (grpcurl-friendly), backed by the QueryService.
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { resolveTenant } from '../admission/tenant.js';
+import { InvalidArgumentError } from '../errors.js';
+import { isSignal, type ArchivedRequest, type RequestFilter, type Signal } from '../model.js';
+import { PROTO_DIR } from '../protos.js';
+import type { QueryService } from '../query/query-service.js';
+import type { Logger } from '../telemetry/logger.js';
+import { toGrpcError } from './grpc-errors.js';
+
+const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+
+interface Timestamp {
+  seconds?: string | number;
+  nanos?: number;
+}
+
+interface ListRequestsRequest {
+  signal?: string;
+  service?: string;
+  tenant?: string;
+  since?: Timestamp | null;
+  until?: Timestamp | null;
+  pageSize?: number;
+  pageToken?: string;
+}
+
+interface GetRequestRequest {
+  id?: string;
+  format?: string;
+}
+
+export interface CaptureServiceOptions {
+  tenantHeader: string;
+  defaultTenant: string;
+}
+
+let definition: protoLoader.PackageDefinition | undefined;
+
+function captureDefinition(): protoLoader.PackageDefinition {
+  definition ??= protoLoader.loadSync('otlpcapture/v1/capture.proto', {
+    includeDirs: [PROTO_DIR],
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  return definition;
+}
+
+export function addCaptureService(
+  server: grpc.Server,
+  query: QueryService,
+  options: CaptureServiceOptions,
+  logger: Logger,
+): void {
+  const service = captureDefinition()['otlpcapture.v1.CaptureService'] as grpc.ServiceDefinition;
+  const fail = (callback: (error: grpc.ServerErrorResponse) => void, error: unknown): void => {
+    const mapped = toGrpcError(error, 1000);
+    if (mapped.unexpected) logger.error({ err: error }, 'CaptureService call failed');
+    callback(mapped.status as grpc.ServerErrorResponse);
+  };
+  const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined => {
+    if (asked) return resolveTenant(asked, options.defaultTenant, 'tenant');
+    const header = metadata.get(options.tenantHeader)[0];
+    return typeof header === 'string' && header !== ''
+      ? resolveTenant(header, options.defaultTenant, options.tenantHeader)
+      : undefined;
+  };
+
+  server.addService(service, {
+    ListRequests: (call: grpc.ServerUnaryCall<ListRequestsRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const run = async (): Promise<unknown> => {
+        const filter = toFilter(call.request);
+        const tenant = callerTenant(call.metadata, call.request.tenant);
+        if (tenant !== undefined) filter.tenant = tenant;
+        const pageSize = Math.min(MAX_PAGE_SIZE, call.request.pageSize || DEFAULT_PAGE_SIZE);
+        const rows = await query.listRequests({ ...filter, limit: pageSize + 1 });
+        const page = rows.slice(0, pageSize);
+        const last = page[page.length - 1];
+        return {
+          requests: page.map(toMessage),
+          nextPageToken: rows.length > pageSize && last ? Buffer.from(last.id).toString('base64url') : '',
+        };
+      };
+      run().then((response) => callback(null, response), (error: unknown) => fail(callback, error));
+    },
+    GetRequest: (call: grpc.ServerUnaryCall<GetRequestRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const run = async (): Promise<unknown> => {
+        const id = call.request.id ?? '';
+        if (id === '') throw new InvalidArgumentError('id is required');
+        const json = call.request.format === 'FORMAT_JSON';
+        const tenant = callerTenant(call.metadata, undefined);
+        const fetched = await query.getRequest(id, json ? 'json' : 'proto', tenant);
+        return json
+          ? { request: toMessage(fetched.request), json: fetched.body.toString('utf8') }
+          : { request: toMessage(fetched.request), payload: fetched.body };
+      };
+      run().then((response) => callback(null, response), (error: unknown) => fail(callback, error));
+    },
+  });
+}
+
+function toFilter(request: ListRequestsRequest): RequestFilter {
+  const filter: RequestFilter = {};
+  if (request.signal && request.signal !== 'SIGNAL_UNSPECIFIED') {
+    const signal = request.signal.replace('SIGNAL_', '').toLowerCase();
+    if (!isSignal(signal)) throw new InvalidArgumentError(`unknown signal ${request.signal}`);
+    filter.signal = signal;
+  }
+  if (request.service) filter.service = request.service;
+  if (request.since) filter.sinceNs = fromTimestamp(request.since);
+  if (request.until) filter.untilNs = fromTimestamp(request.until);
+  if (request.pageToken) {
+    const afterId = Buffer.from(request.pageToken, 'base64url').toString('utf8');
+    if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(afterId)) throw new InvalidArgumentError('page_token is not one this server issued');
+    filter.afterId = afterId;
+  }
+  return filter;
+}
+
+function fromTimestamp(value: Timestamp): bigint {
+  return BigInt(value.seconds ?? 0) * 1_000_000_000n + BigInt(value.nanos ?? 0);
+}
+
+function toTimestamp(ns: bigint): { seconds: string; nanos: number } {
+  return { seconds: (ns / 1_000_000_000n).toString(), nanos: Number(ns % 1_000_000_000n) };
+}
+
+function toMessage(request: ArchivedRequest): Record<string, unknown> {
+  return {
+    id: request.id,
+    signal: SIGNAL_ENUM[request.signal],
+    tenant: request.tenant,
+    receivedAt: toTimestamp(BigInt(request.receivedAtMs) * 1_000_000n),
+    items: String(request.items),
+    services: request.services,
+    startTime: toTimestamp(request.startNs),
+    endTime: toTimestamp(request.endNs),
+    bytes: String(request.rawBytes),
+    objectKey: request.objectKey,
+    offset: String(request.offset),
+    length: String(request.length),
+    codec: request.codec,
+  };
+}

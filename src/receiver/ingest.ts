@@ -1,0 +1,68 @@
+// The transport-independent ingest step shared by OTLP/gRPC and OTLP/HTTP: admit, scan, spool durably.
+// The returned DurableAck exists only once the spool says the bytes are on disk; only then may a transport ack.
+import type { Admission } from '../admission/admission.js';
+import { ShuttingDownError } from '../errors.js';
+import type { RequestMeta, Signal } from '../model.js';
+import { scanRequest } from '../otlp/scanner.js';
+import type { Spool, SpoolRef } from '../spool/spool.js';
+import type { Metrics, RejectReason } from '../telemetry/metrics.js';
+import { newUlid } from '../util/ulid.js';
+
+export interface DurableAck {
+  readonly id: string;
+  readonly items: number;
+  readonly spooled: SpoolRef;
+}
+
+export interface IngestDeps {
+  admission: Admission;
+  spool: Spool;
+  metrics: Metrics;
+}
+
+export class Ingest {
+  private accepting = true;
+
+  constructor(private readonly deps: IngestDeps) {}
+
+  /** Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError. */
+  async accept(signal: Signal, tenant: string, payload: Buffer): Promise<DurableAck | null> {
+    if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
+    if (payload.length === 0) return null;
+    const lease = this.deps.admission.admit(payload.length);
+    this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
+    try {
+      const scan = scanRequest(signal, payload);
+      const receivedAtMs = Date.now();
+      const receivedNs = BigInt(receivedAtMs) * 1_000_000n;
+      const meta: RequestMeta = {
+        id: newUlid(receivedAtMs),
+        tenant,
+        signal,
+        receivedAtMs,
+        items: scan.items,
+        services: scan.services,
+        startNs: scan.startNs ?? receivedNs,
+        endNs: scan.endNs ?? scan.startNs ?? receivedNs,
+        rawBytes: payload.length,
+      };
+      const spooled = await this.deps.spool.append(meta, payload);
+      this.deps.metrics.requestsReceived.inc({ signal });
+      this.deps.metrics.itemsReceived.inc({ signal }, scan.items);
+      this.deps.metrics.bytesReceived.inc({ signal }, payload.length);
+      return { id: meta.id, items: scan.items, spooled };
+    } finally {
+      lease.release();
+      this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
+    }
+  }
+
+  /** New requests are refused from now on (with a retryable error); in-flight ones finish. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  recordRejection(signal: Signal, reason: RejectReason): void {
+    this.deps.metrics.rejections.inc({ signal, reason });
+  }
+}

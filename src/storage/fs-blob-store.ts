@@ -1,0 +1,347 @@
+// BlobStore on a local directory: the embedded default. Keys map to files under the root ('/' = subdirectory).
+//
+// A write streams into `<root>/.tmp/<unique>`; complete() fsyncs the file, renames it into place and fsyncs the
+// directories whose entries changed, so an object is either absent or whole and durable — a crash or abort before
+// complete() leaves at most a temp file, which a later start() sweeps away once it is an hour old.
+
+import { randomUUID } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { BlobInfo, BlobStore, BlobWriter } from './blob-store.js';
+import { RESERVED_TOP_SEGMENT, validateBlobKey, validateBlobPrefix } from './blob-key.js';
+import { BackendUnavailableError, InvalidArgumentError, NotFoundError, OtlpCaptureError } from '../errors.js';
+
+const STALE_TEMP_AGE_MS = 60 * 60 * 1000;
+/** How often complete() retries a rename whose directory a concurrent delete() pruned in between. */
+const RENAME_ATTEMPTS = 5;
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function isMissing(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Byte order of the UTF-8 keys: the order S3 lists in, so every adapter lists alike. */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export interface FsBlobStoreOptions {
+  /** Temp files older than this are removed at start(). Default one hour. */
+  staleTempAgeMs?: number;
+}
+
+export class FsBlobStore implements BlobStore {
+  readonly root: string;
+  private readonly tmpDir: string;
+  private readonly staleTempAgeMs: number;
+
+  constructor(root: string, options: FsBlobStoreOptions = {}) {
+    this.root = path.resolve(root);
+    this.tmpDir = path.join(this.root, RESERVED_TOP_SEGMENT);
+    this.staleTempAgeMs = options.staleTempAgeMs ?? STALE_TEMP_AGE_MS;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await mkdir(this.tmpDir, { recursive: true });
+      const probe = path.join(this.tmpDir, `probe-${randomUUID()}`);
+      const handle = await open(probe, 'wx');
+      await handle.close();
+      await unlink(probe);
+    } catch (error) {
+      throw new BackendUnavailableError(
+        `data directory ${this.root} is not writable: ${errorCode(error) ?? (error as Error).message}`,
+        { cause: error },
+      );
+    }
+    await this.removeStaleTemps();
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls.
+  }
+
+  describe(): string {
+    return `filesystem ${this.root}`;
+  }
+
+  createWriter(key: string): BlobWriter {
+    validateBlobKey(key);
+    return new FsBlobWriter(this, key, path.join(this.tmpDir, `${randomUUID()}.part`));
+  }
+
+  /** Absolute path of a (validated) key. */
+  pathOf(key: string): string {
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async readRange(key: string, offset: number, length: number): Promise<Buffer> {
+    validateBlobKey(key);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new InvalidArgumentError(`invalid range ${offset}+${length} for ${key}`);
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(this.pathOf(key), 'r');
+    } catch (error) {
+      if (isMissing(error)) throw new NotFoundError(`object ${key} does not exist in ${this.describe()}`);
+      throw this.backendError('open', key, error);
+    }
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new NotFoundError(`object ${key} does not exist in ${this.describe()}`);
+      if (offset + length > info.size) {
+        throw new NotFoundError(`range ${offset}+${length} is past the end of ${key} (${info.size} bytes)`);
+      }
+      const out = Buffer.alloc(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(out, done, length - done, offset + done);
+        if (bytesRead === 0) throw new NotFoundError(`object ${key} shrank while being read`);
+        done += bytesRead;
+      }
+      return out;
+    } catch (error) {
+      throw this.backendError('read', key, error);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async stat(key: string): Promise<BlobInfo | null> {
+    validateBlobKey(key);
+    try {
+      const info = await stat(this.pathOf(key));
+      return info.isFile() ? { key, size: info.size } : null;
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw this.backendError('stat', key, error);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobInfo> {
+    validateBlobPrefix(prefix);
+    yield* this.walk(prefix.slice(0, prefix.lastIndexOf('/') + 1), prefix);
+  }
+
+  /** Depth-first in key order; only descends into directories that can hold keys with the prefix. */
+  private async *walk(relDir: string, prefix: string): AsyncGenerator<BlobInfo> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(path.join(this.root, ...relDir.split('/').filter(Boolean)), { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw this.backendError('list', relDir, error);
+    }
+    const items = entries
+      .filter((entry) => !(relDir === '' && entry.name === RESERVED_TOP_SEGMENT))
+      .filter((entry) => entry.isFile() || entry.isDirectory())
+      .map((entry) => ({ entry, rel: relDir + entry.name + (entry.isDirectory() ? '/' : '') }))
+      .sort((a, b) => compareUtf8(a.rel, b.rel));
+    for (const { entry, rel } of items) {
+      if (entry.isDirectory()) {
+        if (rel.startsWith(prefix) || prefix.startsWith(rel)) yield* this.walk(rel, prefix);
+      } else if (rel.startsWith(prefix)) {
+        try {
+          const info = await stat(path.join(this.root, ...rel.split('/')));
+          yield { key: rel, size: info.size };
+        } catch (error) {
+          if (!isMissing(error)) throw this.backendError('list', rel, error); // deleted while listing: skip
+        }
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    validateBlobKey(key);
+    try {
+      await unlink(this.pathOf(key));
+    } catch (error) {
+      const code = errorCode(error);
+      // EISDIR: the key names a "directory" of other keys, not an object — nothing to delete, as on S3.
+      if (isMissing(error) || code === 'EISDIR') return;
+      throw this.backendError('delete', key, error);
+    }
+    await this.pruneEmptyParents(path.dirname(this.pathOf(key)));
+  }
+
+  /** Keeps the tree free of directories emptied by deletes (retention deletes whole days of objects). */
+  private async pruneEmptyParents(dir: string): Promise<void> {
+    let current = dir;
+    while (current.startsWith(this.root + path.sep)) {
+      try {
+        await rmdir(current);
+      } catch {
+        return; // not empty, already gone, or busy: stop pruning
+      }
+      current = path.dirname(current);
+    }
+  }
+
+  /** Moves a finished temp file into place, durably (called by FsBlobWriter.complete). */
+  async publish(tempPath: string, key: string): Promise<void> {
+    const finalPath = this.pathOf(key);
+    const dir = path.dirname(finalPath);
+    for (let attempt = 1; ; attempt++) {
+      const firstCreated = await mkdir(dir, { recursive: true });
+      try {
+        await rename(tempPath, finalPath);
+      } catch (error) {
+        const tempStillThere = await stat(tempPath).then(
+          () => true,
+          () => false,
+        );
+        if (errorCode(error) === 'ENOENT' && tempStillThere && attempt < RENAME_ATTEMPTS) continue;
+        throw error;
+      }
+      // A new entry is durable once its directory is synced; new directories need their parents synced too.
+      const toSync = [dir];
+      if (firstCreated !== undefined) {
+        for (let d = dir; d !== path.dirname(firstCreated); d = path.dirname(d)) toSync.push(path.dirname(d));
+      }
+      for (const d of new Set(toSync)) await fsyncDirectory(d);
+      return;
+    }
+  }
+
+  backendError(action: string, key: string, error: unknown): Error {
+    if (error instanceof OtlpCaptureError) return error;
+    const code = errorCode(error);
+    if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') {
+      return new InvalidArgumentError(
+        `cannot ${action} object ${key} in ${this.describe()}: the key clashes with an existing key used as a prefix (${code})`,
+        { cause: error },
+      );
+    }
+    return new BackendUnavailableError(
+      `cannot ${action} object ${key} in ${this.describe()}: ${code ?? (error as Error).message}`,
+      { cause: error },
+    );
+  }
+
+  private async removeStaleTemps(): Promise<void> {
+    const cutoff = Date.now() - this.staleTempAgeMs;
+    for (const name of await readdir(this.tmpDir)) {
+      const file = path.join(this.tmpDir, name);
+      try {
+        const info = await stat(file);
+        if (info.mtimeMs < cutoff) await rm(file, { force: true, recursive: true });
+      } catch {
+        // vanished meanwhile: fine
+      }
+    }
+  }
+}
+
+type WriterState = 'open' | 'completing' | 'completed' | 'failed' | 'aborted';
+
+class FsBlobWriter implements BlobWriter {
+  private state: WriterState = 'open';
+  private failure: Error | undefined;
+  private handle: FileHandle | undefined;
+  /** Writes run one after another even when a caller does not await each one. */
+  private chain: Promise<void> = Promise.resolve();
+  private size = 0;
+  private completion: Promise<{ size: number }> | undefined;
+
+  constructor(
+    private readonly store: FsBlobStore,
+    private readonly key: string,
+    private readonly tempPath: string,
+  ) {}
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(this.stateError('write to'));
+    const step = this.chain.then(() => this.writeNow(chunk));
+    this.chain = step.catch(() => undefined);
+    return step;
+  }
+
+  complete(): Promise<{ size: number }> {
+    if (this.state !== 'open') return Promise.reject(this.stateError('complete'));
+    this.state = 'completing';
+    this.completion = this.completeAfterWrites();
+    return this.completion;
+  }
+
+  private async completeAfterWrites(): Promise<{ size: number }> {
+    await this.chain;
+    if (this.failure) throw this.failure;
+    try {
+      const handle = await this.openTemp();
+      await handle.sync();
+      await handle.close();
+      this.handle = undefined;
+      await this.store.publish(this.tempPath, this.key);
+      this.state = 'completed';
+      return { size: this.size };
+    } catch (error) {
+      this.failure = this.store.backendError('write', this.key, error);
+      this.state = 'failed';
+      await this.discard();
+      throw this.failure;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'completed' || this.state === 'aborted') return;
+    if (this.state === 'completing') {
+      // complete() is past the point of no return; wait for it and leave its outcome alone.
+      await this.completion?.catch(() => undefined);
+      return;
+    }
+    this.state = 'aborted';
+    await this.chain;
+    await this.discard();
+  }
+
+  private async writeNow(chunk: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.state === 'aborted') throw this.stateError('write to');
+    try {
+      const handle = await this.openTemp();
+      let done = 0;
+      while (done < chunk.length) {
+        const { bytesWritten } = await handle.write(chunk, done, chunk.length - done);
+        done += bytesWritten;
+      }
+      this.size += chunk.length;
+    } catch (error) {
+      this.failure = this.store.backendError('write', this.key, error);
+      this.state = 'failed';
+      throw this.failure;
+    }
+  }
+
+  private async openTemp(): Promise<FileHandle> {
+    this.handle ??= await open(this.tempPath, 'wx');
+    return this.handle;
+  }
+
+  private async discard(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => undefined);
+    await rm(this.tempPath, { force: true });
+  }
+
+  private stateError(action: string): Error {
+    if (this.failure) return this.failure;
+    return new InvalidArgumentError(`cannot ${action} object ${this.key}: the write is ${this.state}`);
+  }
+}

@@ -1,0 +1,68 @@
+// Admin HTTP: /healthz (the process is alive), /readyz (it can take traffic), /metrics (Prometheus).
+import http from 'node:http';
+import { ConfigError } from '../errors.js';
+import type { Metrics } from './metrics.js';
+
+export interface Readiness {
+  /** Null when ready; otherwise why not, in words. */
+  notReadyReason(): string | null;
+}
+
+export class AdminServer {
+  private readonly server: http.Server;
+
+  constructor(private readonly metrics: Metrics, private readonly readiness: Readiness) {
+    this.server = http.createServer((request, response) => {
+      this.handle(request, response).catch((error: unknown) => {
+        response.writeHead(500, { 'content-type': 'text/plain' }).end(`error: ${String(error)}\n`);
+      });
+    });
+  }
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    switch (path) {
+      case '/healthz':
+        response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      case '/readyz': {
+        const reason = this.readiness.notReadyReason();
+        if (reason === null) response.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+        else response.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${reason}\n`);
+        return;
+      }
+      case '/metrics': {
+        const body = await this.metrics.registry.metrics();
+        response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
+        return;
+      }
+      default:
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
+    }
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => {
+        reject(new ConfigError(`cannot listen for admin HTTP on ${host}:${port}: ${error.code ?? error.message}`));
+      };
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.closeAllConnections();
+      this.server.close(() => resolve());
+    });
+  }
+}

@@ -1,0 +1,312 @@
+// The behaviour every IndexStore adapter must have, tested through the port only. An adapter's test file calls
+// describeIndexStoreContract with a factory for a fresh, empty backend.
+
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import type { IndexStore } from '../../src/index/index-store.js';
+import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../../src/model.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { createUlidGenerator } from '../../src/util/ulid.js';
+
+export interface IndexStoreFixture {
+  /** Not started: the contract calls start(). */
+  index: IndexStore;
+  /** Another connection (reader) to the same backend, not started; the contract starts it after `index`. */
+  openAnother(): Promise<IndexStore>;
+  /** Removes whatever the fixture created (called after every connection is closed). */
+  dispose(): Promise<void>;
+}
+
+const nextId = createUlidGenerator();
+const BASE_MS = 1_700_000_000_000;
+let objectSerial = 0;
+
+export interface RequestSpec {
+  services?: string[];
+  startNs?: bigint;
+  endNs?: bigint;
+}
+
+/** An object of (tenant, signal) holding one request per spec, ids increasing in spec order. */
+export function makeObject(
+  tenant: string,
+  signal: Signal,
+  specs: readonly RequestSpec[],
+  receivedAtMs = BASE_MS + objectSerial,
+): { object: ObjectMeta; requests: ArchivedRequest[] } {
+  const key = `${tenant}/${signal}/2023/11/14/22/obj-${String(++objectSerial).padStart(6, '0')}.otlpc`;
+  let offset = 28;
+  const requests = specs.map((spec, i): ArchivedRequest => {
+    const startNs = spec.startNs ?? BigInt(receivedAtMs) * 1_000_000n;
+    const request: ArchivedRequest = {
+      id: nextId(receivedAtMs),
+      tenant,
+      signal,
+      receivedAtMs,
+      items: i + 1,
+      services: spec.services ?? ['svc-a'],
+      startNs,
+      endNs: spec.endNs ?? startNs + 1_000n,
+      rawBytes: 100 + i,
+      objectKey: key,
+      offset,
+      length: 50 + i,
+      codec: 'gzip',
+      crc32: (0xfffffff0 + i) >>> 0,
+    };
+    offset += request.length + 20;
+    return request;
+  });
+  const object: ObjectMeta = {
+    key,
+    tenant,
+    signal,
+    createdAtMs: receivedAtMs,
+    sealedAtMs: receivedAtMs + 1000,
+    requestCount: requests.length,
+    rawBytes: requests.reduce((sum, r) => sum + r.rawBytes, 0),
+    storedBytes: offset + 500,
+    codec: 'gzip',
+    startNs: requests.reduce((min, r) => (r.startNs < min ? r.startNs : min), requests[0]?.startNs ?? 0n),
+    endNs: requests.reduce((max, r) => (r.endNs > max ? r.endNs : max), requests[0]?.endNs ?? 0n),
+  };
+  return { object, requests };
+}
+
+/** What listRequests must return, computed in memory. */
+function expected(all: readonly ArchivedRequest[], filter: RequestFilter): ArchivedRequest[] {
+  return all
+    .filter((r) => filter.signal === undefined || r.signal === filter.signal)
+    .filter((r) => filter.tenant === undefined || r.tenant === filter.tenant)
+    .filter((r) => filter.service === undefined || r.services.includes(filter.service))
+    .filter((r) => filter.sinceNs === undefined || r.endNs >= filter.sinceNs)
+    .filter((r) => filter.untilNs === undefined || r.startNs <= filter.untilNs)
+    .filter((r) => filter.afterId === undefined || r.id > filter.afterId)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .slice(0, filter.limit ?? 1000);
+}
+
+export function describeIndexStoreContract(name: string, makeIndex: () => Promise<IndexStoreFixture>): void {
+  describe(`IndexStore contract: ${name}`, () => {
+    let fixture: IndexStoreFixture;
+    let index: IndexStore;
+    const others: IndexStore[] = [];
+
+    async function another(): Promise<IndexStore> {
+      const store = await fixture.openAnother();
+      others.push(store);
+      await store.start();
+      return store;
+    }
+
+    async function commit(...objects: { object: ObjectMeta; requests: ArchivedRequest[] }[]): Promise<ArchivedRequest[]> {
+      for (const { object, requests } of objects) await index.commitObject(object, requests);
+      return objects.flatMap((o) => o.requests);
+    }
+
+    beforeEach(async () => {
+      fixture = await makeIndex();
+      index = fixture.index;
+      await index.start();
+    });
+
+    afterEach(async () => {
+      for (const other of others.splice(0)) await other.close();
+      await index.close();
+      await fixture.dispose();
+    });
+
+    it('returns every field of a committed request and object exactly', async () => {
+      const built = makeObject('acme', 'traces', [{ services: ['checkout', 'payments'] }, { services: [] }, {}]);
+      await commit(built);
+      for (const request of built.requests) expect(await index.getRequest(request.id)).toEqual(request);
+      expect(await index.listObjects({})).toEqual([built.object]);
+      expect(await index.listRequests({})).toEqual(built.requests);
+      expect(await index.getRequest('01ZZZZZZZZZZZZZZZZZZZZZZZZ')).toBeNull();
+      expect(index.describe()).toMatch(/\S/);
+    });
+
+    it('is idempotent: committing the same object again changes nothing', async () => {
+      const built = makeObject('acme', 'logs', [{ services: ['a', 'b'] }, { services: ['b'] }]);
+      await commit(built, built);
+      await index.commitObject(built.object, built.requests.slice(0, 1));
+      expect(await index.listObjects({})).toEqual([built.object]);
+      expect(await index.listRequests({})).toEqual(built.requests);
+      expect(await index.listRequests({ service: 'b' })).toEqual(built.requests);
+    });
+
+    it('keeps nanosecond times above 2^53 exact', async () => {
+      const start = 2n ** 62n + 12_345n; // far past 2^53: a double would round this
+      const built = makeObject('acme', 'metrics', [
+        { startNs: start, endNs: start + 1n },
+        { startNs: 2n ** 53n + 1n, endNs: 2n ** 53n + 3n },
+      ]);
+      await commit(built);
+      const [high, low] = built.requests;
+      expect(await index.getRequest(high!.id)).toEqual(high);
+      expect((await index.listObjects({}))[0]!.endNs).toBe(start + 1n);
+      expect(await index.listRequests({ sinceNs: start + 1n })).toEqual([high]);
+      expect(await index.listRequests({ sinceNs: start + 2n })).toEqual([]);
+      expect(await index.listRequests({ untilNs: 2n ** 53n + 1n })).toEqual([low]);
+      expect(await index.listRequests({ untilNs: 2n ** 53n })).toEqual([]);
+    });
+
+    it('filters by signal, tenant and service', async () => {
+      const all = await commit(
+        makeObject('acme', 'traces', [{ services: ['checkout'] }, { services: ['checkout', 'cart'] }]),
+        makeObject('acme', 'logs', [{ services: ['cart'] }, { services: [] }]),
+        makeObject('globex', 'traces', [{ services: ['checkout'] }]),
+      );
+      const ids = (rs: ArchivedRequest[]) => rs.map((r) => r.id);
+      expect(ids(await index.listRequests({ signal: 'traces' }))).toEqual(ids(expected(all, { signal: 'traces' })));
+      expect(await index.listRequests({ signal: 'traces' })).toHaveLength(3);
+      expect(await index.listRequests({ tenant: 'globex' })).toEqual(expected(all, { tenant: 'globex' }));
+      expect(await index.listRequests({ service: 'cart' })).toEqual(expected(all, { service: 'cart' }));
+      expect(await index.listRequests({ service: 'cart' })).toHaveLength(2);
+      expect(await index.listRequests({ service: 'checkout', tenant: 'acme', signal: 'traces' })).toHaveLength(2);
+      expect(await index.listRequests({ service: 'nobody' })).toEqual([]);
+      expect(await index.listRequests({ tenant: 'initech' })).toEqual([]);
+    });
+
+    it('filters by time overlap, inclusive at both ends', async () => {
+      const all = await commit(
+        makeObject('acme', 'traces', [
+          { startNs: 100n, endNs: 200n },
+          { startNs: 150n, endNs: 150n },
+          { startNs: 300n, endNs: 400n },
+        ]),
+      );
+      const [a, b, c] = all;
+      expect(await index.listRequests({ sinceNs: 200n })).toEqual([a, c]);
+      expect(await index.listRequests({ sinceNs: 201n })).toEqual([c]);
+      expect(await index.listRequests({ untilNs: 100n })).toEqual([a]);
+      expect(await index.listRequests({ untilNs: 99n })).toEqual([]);
+      expect(await index.listRequests({ sinceNs: 150n, untilNs: 150n })).toEqual([a, b]);
+      expect(await index.listRequests({ sinceNs: 201n, untilNs: 299n })).toEqual([]);
+      expect(await index.listRequests({ sinceNs: 0n, untilNs: 1000n })).toEqual([a, b, c]);
+    });
+
+    it('orders by id and pages with afterId and limit, also under a filter', async () => {
+      const all = await commit(
+        makeObject('acme', 'traces', Array.from({ length: 13 }, (_, i) => ({ services: i % 2 ? ['odd'] : ['even'] }))),
+        makeObject('acme', 'traces', Array.from({ length: 12 }, (_, i) => ({ services: i % 2 ? ['odd'] : ['even'] }))),
+      );
+      for (const filter of [{}, { service: 'odd' }, { signal: 'traces' as Signal, tenant: 'acme' }]) {
+        const pages: ArchivedRequest[][] = [];
+        let afterId: string | undefined;
+        for (;;) {
+          const page = await index.listRequests({ ...filter, limit: 5, ...(afterId ? { afterId } : {}) });
+          if (page.length === 0) break;
+          pages.push(page);
+          afterId = page[page.length - 1]!.id;
+        }
+        expect(pages.flat()).toEqual(expected(all, filter));
+        expect(pages.slice(0, -1).every((page) => page.length === 5)).toBe(true);
+      }
+      expect(await index.listRequests({ afterId: all[all.length - 1]!.id })).toEqual([]);
+    });
+
+    it('returns at most 1000 requests by default and rejects a bad limit', async () => {
+      await commit(makeObject('acme', 'logs', Array.from({ length: 1005 }, () => ({}))));
+      expect(await index.listRequests({})).toHaveLength(1000);
+      expect(await index.listRequests({ limit: 1005 })).toHaveLength(1005);
+      await expect(index.listRequests({ limit: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(index.listRequests({ limit: -3 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+
+    it('matches an in-memory model for random filters (property)', async () => {
+      const services = ['a', 'b', 'c'];
+      const all: ArchivedRequest[] = [];
+      for (const [tenant, signal] of [
+        ['t1', 'traces'],
+        ['t2', 'logs'],
+        ['t1', 'metrics'],
+        ['t2', 'traces'],
+      ] as const) {
+        const specs = Array.from({ length: 15 }, (_, i) => {
+          const startNs = BigInt((i * 37 + tenant.length * 11) % 100);
+          return { services: services.filter((_, j) => (i + j) % 3 !== 0), startNs, endNs: startNs + BigInt(i % 4) * 10n };
+        });
+        all.push(...(await commit(makeObject(tenant, signal, specs))));
+      }
+      const ids = all.map((r) => r.id);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record(
+            {
+              signal: fc.constantFrom<Signal>('traces', 'metrics', 'logs'),
+              tenant: fc.constantFrom('t1', 't2', 't3'),
+              service: fc.constantFrom('a', 'b', 'c', 'd'),
+              sinceNs: fc.bigInt({ min: -5n, max: 140n }),
+              untilNs: fc.bigInt({ min: -5n, max: 140n }),
+              afterId: fc.constantFrom(...ids),
+              limit: fc.integer({ min: 1, max: 70 }),
+            },
+            { requiredKeys: [] },
+          ),
+          async (filter) => {
+            expect(await index.listRequests(filter)).toEqual(expected(all, filter));
+          },
+        ),
+        { numRuns: 120 },
+      );
+    });
+
+    it('tells which request ids are already indexed', async () => {
+      const all = await commit(makeObject('acme', 'traces', Array.from({ length: 1200 }, () => ({}))));
+      const known = all.filter((_, i) => i % 3 === 0).map((r) => r.id);
+      const unknown = Array.from({ length: 700 }, (_, i) => `unknown-${i}`);
+      const answer = await index.knownRequestIds([...unknown, ...known, known[0]!]);
+      expect(answer).toEqual(new Set(known));
+      expect(await index.knownRequestIds([])).toEqual(new Set());
+      expect(await index.knownRequestIds(all.map((r) => r.id))).toEqual(new Set(all.map((r) => r.id)));
+    });
+
+    it('lists objects ordered by key, filtered, paged', async () => {
+      const built = [
+        makeObject('acme', 'traces', [{}]),
+        makeObject('acme', 'logs', [{}]),
+        makeObject('globex', 'traces', [{}]),
+        makeObject('acme', 'traces', [{}]),
+      ];
+      await commit(...built);
+      const byKey = built.map((b) => b.object).sort((a, b) => (a.key < b.key ? -1 : 1));
+      expect(await index.listObjects({})).toEqual(byKey);
+      expect(await index.listObjects({ tenant: 'acme', signal: 'traces' })).toEqual(
+        byKey.filter((o) => o.tenant === 'acme' && o.signal === 'traces'),
+      );
+      expect(await index.listObjects({ signal: 'logs' })).toEqual([built[1]!.object]);
+      expect(await index.listObjects({ limit: 2 })).toEqual(byKey.slice(0, 2));
+      expect(await index.listObjects({ afterKey: byKey[1]!.key })).toEqual(byKey.slice(2));
+    });
+
+    it('a second connection reads what the first commits, and never sees half an object', async () => {
+      const reader = await another();
+      expect(await reader.listRequests({})).toEqual([]);
+      const objects = Array.from({ length: 6 }, () => makeObject('acme', 'traces', Array.from({ length: 400 }, () => ({}))));
+      const sizes = new Set(objects.map((o) => o.object.key));
+      const observations: number[][] = [];
+      let writing = true;
+      const polling = (async () => {
+        while (writing) {
+          const seen = await reader.listRequests({ limit: 5000 });
+          const perObject = new Map<string, number>();
+          for (const r of seen) perObject.set(r.objectKey, (perObject.get(r.objectKey) ?? 0) + 1);
+          observations.push([...perObject.values()]);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      })();
+      for (const o of objects) {
+        await index.commitObject(o.object, o.requests);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      writing = false;
+      await polling;
+      expect(observations.length).toBeGreaterThan(0);
+      for (const counts of observations) expect(counts.every((n) => n === 400)).toBe(true);
+      expect(await reader.listRequests({ limit: 5000 })).toHaveLength(2400);
+      expect(new Set((await reader.listObjects({})).map((o) => o.key))).toEqual(sizes);
+      expect(await reader.knownRequestIds([objects[5]!.requests[0]!.id])).toEqual(new Set([objects[5]!.requests[0]!.id]));
+    });
+  });
+}

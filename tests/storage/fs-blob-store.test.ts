@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
+import { BackendUnavailableError, InvalidArgumentError } from '../../src/errors.js';
+import { HOSTILE_KEYS, describeBlobStoreContract } from './blob-store-contract.js';
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'fs-blob-store-'));
+}
+
+/** Every file under `dir`, relative, sorted. */
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+describeBlobStoreContract('FsBlobStore', async () => {
+  const dir = tempDir();
+  return {
+    store: new FsBlobStore(path.join(dir, 'data')),
+    dispose: async () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+describe('FsBlobStore on disk', () => {
+  let dir: string;
+  let root: string;
+  let store: FsBlobStore;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    root = path.join(dir, 'data');
+    store = new FsBlobStore(root);
+    await store.start();
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('maps keys to files under the root and streams into .tmp until complete', async () => {
+    const writer = store.createWriter('t1/traces/2024/01/02/03/x.otlpc');
+    await writer.write(Buffer.from('hello '));
+    const pending = filesUnder(root);
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatch(/^\.tmp\//);
+    await writer.write(Buffer.from('world'));
+    expect(await writer.complete()).toEqual({ size: 11 });
+    expect(filesUnder(root)).toEqual(['t1/traces/2024/01/02/03/x.otlpc']);
+    expect(fs.readFileSync(path.join(root, 't1/traces/2024/01/02/03/x.otlpc'), 'utf8')).toBe('hello world');
+  });
+
+  it('leaves nothing under any key when a writer is abandoned (crash) and sweeps old temp files at start', async () => {
+    const abandoned = store.createWriter('crash/object');
+    await abandoned.write(Buffer.alloc(50_000, 1));
+    const fresh = store.createWriter('crash/fresh');
+    await fresh.write(Buffer.alloc(10, 2));
+
+    // A new process on the same directory: nothing is visible, and only temp files older than an hour go away.
+    const restarted = new FsBlobStore(root);
+    const temps = filesUnder(path.join(root, '.tmp'));
+    expect(temps).toHaveLength(2);
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    const abandonedTemp = temps.find((name) => fs.statSync(path.join(root, '.tmp', name)).size === 50_000)!;
+    fs.utimesSync(path.join(root, '.tmp', abandonedTemp), old, old);
+    await restarted.start();
+    expect(filesUnder(path.join(root, '.tmp'))).toHaveLength(1);
+    expect(await restarted.stat('crash/object')).toBeNull();
+    const listed: string[] = [];
+    for await (const info of restarted.list('')) listed.push(info.key);
+    expect(listed).toEqual([]);
+    expect(filesUnder(root).filter((f) => !f.startsWith('.tmp/'))).toEqual([]);
+  });
+
+  it('abort removes the temp file', async () => {
+    const writer = store.createWriter('a/b');
+    await writer.write(Buffer.alloc(1000));
+    await writer.abort();
+    expect(filesUnder(root)).toEqual([]);
+  });
+
+  it('never creates files outside the root for hostile keys', async () => {
+    const before = filesUnder(dir);
+    for (const key of HOSTILE_KEYS) {
+      expect(() => store.createWriter(key)).toThrow(InvalidArgumentError);
+    }
+    await expect(store.readRange('../../../../etc/passwd', 0, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(filesUnder(dir)).toEqual(before);
+  });
+
+  it('reports a data directory it cannot create or write with a clear BackendUnavailableError', async () => {
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, 'not a directory');
+    const broken = new FsBlobStore(path.join(file, 'data'));
+    await expect(broken.start()).rejects.toThrow(BackendUnavailableError);
+    await expect(broken.start()).rejects.toThrow(/data directory .*a-file\/data is not writable: (ENOTDIR|EEXIST)/);
+  });
+
+  it('prunes directories emptied by delete but keeps the root', async () => {
+    for (const key of ['x/y/z/1', 'x/y/2']) {
+      const writer = store.createWriter(key);
+      await writer.write(Buffer.from(key));
+      await writer.complete();
+    }
+    await store.delete('x/y/z/1');
+    expect(fs.existsSync(path.join(root, 'x/y/z'))).toBe(false);
+    expect(fs.existsSync(path.join(root, 'x/y/2'))).toBe(true);
+    await store.delete('x/y/2');
+    expect(fs.existsSync(path.join(root, 'x'))).toBe(false);
+    expect(fs.existsSync(root)).toBe(true);
+  });
+
+  it('refuses a key that clashes with a key used as a prefix', async () => {
+    const writer = store.createWriter('clash');
+    await writer.write(Buffer.from('file'));
+    await writer.complete();
+    const nested = store.createWriter('clash/child');
+    await nested.write(Buffer.from('x'));
+    await expect(nested.complete()).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(filesUnder(root)).toEqual(['clash']);
+  });
+});
