@@ -36,6 +36,8 @@ export interface GeneratedPayload {
   json: Record<string, unknown>;
   /** What scanRequest must report for `proto`. */
   expected: ScanResult;
+  /** The SDK records the payload was serialized from, to hand to a real OpenTelemetry exporter. */
+  sdk?: { spans?: ReadableSpan[]; resourceMetrics?: ResourceMetrics[]; logs?: ReadableLogRecord[] };
 }
 
 /** A seeded PRNG (mulberry32): the same seed always yields the same payload. */
@@ -197,6 +199,7 @@ function serializeTraces(spans: ReadableSpan[], expected: ScanResult): Generated
     proto: new Uint8Array(ProtobufTraceSerializer.serializeRequest(spans)!),
     json: parseJson(JsonTraceSerializer.serializeRequest(spans)!),
     expected,
+    sdk: { spans },
   };
 }
 
@@ -288,6 +291,7 @@ export function metricsPayload(seed = 1): GeneratedPayload {
   const protos: Uint8Array[] = [];
   const jsonResources: unknown[] = [];
   const points: DataPoint<unknown>[] = [];
+  const all: ResourceMetrics[] = [];
   for (const { resource } of resources) {
     const resourceMetrics: ResourceMetrics = {
       resource,
@@ -297,6 +301,7 @@ export function metricsPayload(seed = 1): GeneratedPayload {
       ],
     };
     for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) points.push(...metric.dataPoints);
+    all.push(resourceMetrics);
     protos.push(ProtobufMetricsSerializer.serializeRequest(resourceMetrics)!);
     jsonResources.push(...(parseJson(JsonMetricsSerializer.serializeRequest(resourceMetrics)!).resourceMetrics as unknown[]));
   }
@@ -304,6 +309,7 @@ export function metricsPayload(seed = 1): GeneratedPayload {
     // Concatenated encodings of one message type are the encoding of their merge: repeated fields append.
     proto: Buffer.concat(protos),
     json: { resourceMetrics: jsonResources },
+    sdk: { resourceMetrics: all },
     expected: {
       items: points.length,
       services: distinctSorted(resources.map((r) => r.service).filter((s): s is string => s !== undefined)),
@@ -371,6 +377,7 @@ export function logsPayload(seed = 1, count = 48): GeneratedPayload {
   return {
     proto: new Uint8Array(ProtobufLogsSerializer.serializeRequest(records)!),
     json: parseJson(JsonLogsSerializer.serializeRequest(records)!),
+    sdk: { logs: records },
     expected: {
       items: records.length,
       services: distinctSorted(services.filter((s): s is string => s !== undefined)),

@@ -3,40 +3,8 @@ import { SIGNALS } from '../../src/model.js';
 import type { Signal } from '../../src/model.js';
 import { fromOtlpJson, parseOtlpJson, toOtlpJson } from '../../src/otlp/json.js';
 import { requestType } from '../../src/otlp/proto-root.js';
+import { normalizeOtlpJson as normalize } from '../helpers/otlp-json-normalize.js';
 import { metricsPayloadWithSummaryAndExemplars, payloadFor, tracePayload, wire } from '../helpers/otlp-payloads.js';
-
-/** 64-bit integer fields: the spec wants decimal strings, otlp-transformer writes some as numbers. */
-const INT64_KEYS = new Set([
-  'intValue', 'asInt', 'count', 'zeroCount', 'bucketCounts',
-  'timeUnixNano', 'startTimeUnixNano', 'endTimeUnixNano', 'observedTimeUnixNano',
-]);
-
-/**
- * Semantic form of OTLP/JSON for comparison: default-valued fields (0, "0", "", false, empty arrays and objects,
- * null) dropped at every level, 64-bit integers as strings. Array elements are kept as they are: position matters.
- */
-function normalize(value: unknown, key = ''): unknown {
-  if (Array.isArray(value)) {
-    const items = value.map((item) => normalizeItem(item, key));
-    return items.length === 0 ? undefined : items;
-  }
-  if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const normalized = normalize(v, k);
-      if (normalized !== undefined) out[k] = normalized;
-    }
-    return Object.keys(out).length === 0 ? undefined : out;
-  }
-  if (INT64_KEYS.has(key) && typeof value === 'number') value = String(value);
-  if (value === 0 || value === '0' || value === '' || value === false || value === null) return undefined;
-  return value;
-}
-
-function normalizeItem(item: unknown, key: string): unknown {
-  if (typeof item === 'object' && item !== null) return normalize(item, key) ?? {};
-  return INT64_KEYS.has(key) && typeof item === 'number' ? String(item) : item;
-}
 
 /** A decoded request as plain data with every default filled in: equal objects mean equal messages. */
 function decoded(signal: Signal, bytes: Uint8Array): unknown {
