@@ -1,0 +1,30 @@
+// What the numbers were measured on.
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  kernel: string;
+  /** `df -T` of the directory the data was written under. */
+  disk: string;
+}
+
+export function describeMachine(dataParent: string): MachineInfo {
+  let disk = 'unknown';
+  try {
+    disk = execFileSync('df', ['-hT', dataParent], { encoding: 'utf8' }).trim().split('\n').slice(1).join('; ').replace(/\s+/g, ' ');
+  } catch {
+    // df missing: leave unknown
+  }
+  return {
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    kernel: `${os.type()} ${os.release()}`,
+    disk,
+  };
+}

@@ -1,0 +1,107 @@
+// The human-readable table and the derived ratios.
+import type { CaseResult } from './run-case.js';
+import type { MicroResult } from './micro.js';
+
+const MIB = 2 ** 20;
+
+export interface Ratio {
+  wire: 'plain' | 'gzip';
+  capture: string;
+  discard: string;
+  /** capture MiB/s ÷ discard MiB/s. */
+  ratio: number;
+}
+
+export function mibPerSecond(result: CaseResult): number {
+  return result.load.rawBytes / MIB / result.load.windowSeconds;
+}
+
+/** b/a for every capture case that has a discard case with the same wire encoding and client count. */
+export function ratios(results: readonly CaseResult[]): Ratio[] {
+  const out: Ratio[] = [];
+  for (const capture of results) {
+    if (capture.case.server !== 'capture' || capture.case.overload) continue;
+    const discard = results.find((r) => r.case.server === 'discard' && r.case.gzip === capture.case.gzip && r.case.clients === capture.case.clients);
+    if (!discard || mibPerSecond(discard) === 0) continue;
+    out.push({
+      wire: capture.case.gzip ? 'gzip' : 'plain',
+      capture: capture.case.name,
+      discard: discard.case.name,
+      ratio: mibPerSecond(capture) / mibPerSecond(discard),
+    });
+  }
+  return out;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+const f = (value: number, digits = 1): string => value.toFixed(digits);
+const mib = (bytes: number, digits = 1): string => (bytes / MIB).toFixed(digits);
+
+export function resultsTable(results: readonly CaseResult[]): string {
+  return table(
+    ['case', 'in flight', 'MiB/s', 'wire MiB/s', 'spans/s', 'p50 ms', 'p99 ms', 'server peak RSS MiB', 'server CPU %', 'loadgen CPU %', 'UNAVAILABLE'],
+    results.map((r) => [
+      r.case.name,
+      String(r.case.clients),
+      f(mibPerSecond(r)),
+      f(r.load.wireBytes / MIB / r.load.windowSeconds),
+      f(r.load.spans / r.load.windowSeconds, 0),
+      f(r.load.latency.p50Ms),
+      f(r.load.latency.p99Ms),
+      mib(r.server.peakRssBytes, 0),
+      f(r.server.cpuPercent, 0),
+      f(r.loadGenerator.cpuPercent, 0),
+      String(r.load.unavailable),
+    ]),
+  );
+}
+
+export function archiveTable(results: readonly CaseResult[]): string {
+  const rows = results.filter((r) => r.archive !== null).map((r) => {
+    const a = r.archive!;
+    return [
+      r.case.name,
+      String(a.objects),
+      f(a.avgRequestsPerObject, 0),
+      mib(a.avgObjectRawBytes),
+      mib(a.avgObjectStoredBytes),
+      mib(a.maxObjectStoredBytes),
+      f(a.compressionRatio, 3),
+      mib(r.server.counters?.spoolBytes ?? 0, 0),
+      f(r.server.stopSeconds),
+      mib(a.spoolBytesLeft, 0),
+    ];
+  });
+  return table(
+    ['case', 'objects', 'requests/object', 'avg raw MiB', 'avg stored MiB', 'max stored MiB', 'stored/raw', 'spool backlog at window end MiB', 'stop (drain) s', 'spool left after stop MiB'],
+    rows,
+  );
+}
+
+export function microTable(micro: readonly MicroResult[]): string {
+  return table(['single-thread, one ~1 MiB request', 'MiB/s', 'ms per request'], micro.map((m) => [m.name, f(m.mibPerSecond), f(m.msPerRequest, 2)]));
+}
+
+export function ratioLines(list: readonly Ratio[], target: number): string {
+  return list.map((r) => `  ${r.capture.padEnd(18)} / ${r.discard.padEnd(14)} = ${f(r.ratio, 2)}  ${r.ratio >= target ? 'meets' : 'misses'} target ${target}`).join('\n');
+}
+
+export function overloadLines(results: readonly CaseResult[]): string {
+  return results.filter((r) => r.case.overload).map((r) => {
+    const limit = r.rssLimitBytes ?? 0;
+    const rejected = r.server.counters?.rejections ?? {};
+    return [
+      `  ${r.case.name}: ${r.case.clients} clients x ~1 MiB in flight, admission.maxInFlightBytes ${mib(r.case.maxInFlightBytes ?? 0, 0)} MiB`,
+      `    peak RSS ${mib(r.server.peakRssBytes, 0)} MiB vs limit ${mib(limit, 0)} MiB (budget + 200 MiB): ${r.server.peakRssBytes <= limit ? 'within' : 'OVER'}`,
+      `    UNAVAILABLE in window: ${r.load.unavailable} (${r.load.unavailableWithRetryInfo} with RetryInfo, delays ${r.load.retryDelaysMs.join('/') || '-'} ms honoured); ` +
+        `accepted ${r.load.accepted}; server refusals since start: ${JSON.stringify(rejected)}`,
+      `    other errors: ${JSON.stringify(r.load.otherErrors)}${r.load.firstError ? ` first: ${r.load.firstError}` : ''}`,
+    ].join('\n');
+  }).join('\n');
+}

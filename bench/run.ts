@@ -1,0 +1,70 @@
+// `npm run bench`: ingest throughput of `otlp-capture serve` (embedded default, fsync) against a bare grpc-js server
+// that discards, with ~1 MiB OTLP trace Exports from concurrent grpc-js clients, gzip off and on; plus an overload
+// case, single-thread costs of the per-request work, and the archive objects the run produced.
+// Prints tables and writes bench/results/bench-<time>.json. Settings: bench/options.ts (`npm run bench -- --help`).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { benchCases } from './cases.js';
+import { describeMachine } from './machine.js';
+import { runMicroBenchmarks } from './micro.js';
+import { parseOptions } from './options.js';
+import { writePayloads } from './payloads.js';
+import { archiveTable, microTable, mibPerSecond, overloadLines, ratioLines, ratios, resultsTable } from './report.js';
+import { runCase, type CaseResult } from './run-case.js';
+import { REPO_ROOT } from './servers.js';
+
+const RATIO_TARGET = 0.8;
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2), process.env);
+  const cases = benchCases(options);
+  if (cases.length === 0) throw new Error(`no case matches --only ${options.only.join(',')}`);
+  const machine = describeMachine(os.tmpdir());
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}`);
+  log(`disk: ${machine.disk}`);
+  log(`per case: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured; ${cases.length} cases`);
+
+  const payloadDir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-bench-payloads-'));
+  try {
+    const payloads = writePayloads(payloadDir, options.payloadCount, options.payloadBytes);
+    const sizes = payloads.files.map((p) => `${(p.bytes / 1024).toFixed(0)} KiB/${p.spans} spans`).join(', ');
+    log(`payloads: ${payloads.files.length} trace requests (${sizes})`);
+
+    const micro = runMicroBenchmarks(payloads.sample, options.microMs);
+    log(`\n${microTable(micro)}\n`);
+
+    const results: CaseResult[] = [];
+    for (const bench of cases) {
+      log(`running ${bench.name} (${bench.clients} clients)...`);
+      const result = await runCase(bench, options, payloads.files);
+      results.push(result);
+      const extra = result.load.unavailable > 0 ? `, ${result.load.unavailable} UNAVAILABLE` : '';
+      log(`  ${mibPerSecond(result).toFixed(1)} MiB/s, p99 ${result.load.latency.p99Ms.toFixed(0)} ms, peak RSS ${(result.server.peakRssBytes / 2 ** 20).toFixed(0)} MiB${extra}`);
+      if (result.load.firstError) log(`  first error: ${result.load.firstError}`);
+    }
+
+    const ratioList = ratios(results);
+    log(`\n${resultsTable(results)}\n`);
+    log(`ratio b/a (capture MiB/s / discard MiB/s), target >= ${RATIO_TARGET} at ${options.clients} in flight:`);
+    log(ratioLines(ratioList, RATIO_TARGET));
+    const overload = overloadLines(results);
+    if (overload !== '') log(`\noverload:\n${overload}`);
+    log(`\narchive objects written (from the index after the server stopped):\n${archiveTable(results)}`);
+
+    const file = options.resultsFile !== ''
+      ? path.resolve(options.resultsFile)
+      : path.join(REPO_ROOT, 'bench', 'results', `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ machine, options, payloads: payloads.files.map(({ bytes, spans }) => ({ bytes, spans })), micro, results, ratios: ratioList }, null, 2));
+    log(`\nresults: ${path.relative(process.cwd(), file)}`);
+  } finally {
+    rmSync(payloadDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});
