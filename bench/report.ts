@@ -45,7 +45,7 @@ const mib = (bytes: number, digits = 1): string => (bytes / MIB).toFixed(digits)
 
 export function resultsTable(results: readonly CaseResult[]): string {
   return table(
-    ['case', 'in flight', 'MiB/s', 'wire MiB/s', 'spans/s', 'p50 ms', 'p99 ms', 'server peak RSS MiB', 'server CPU %', 'loadgen CPU %', 'UNAVAILABLE'],
+    ['case', 'in flight', 'MiB/s', 'wire MiB/s', 'spans/s', 'p50 ms', 'p99 ms', 'server peak RSS MiB', 'server CPU %', 'server main thread %', 'loadgen CPU %', 'machine busy %', 'UNAVAILABLE'],
     results.map((r) => [
       r.case.name,
       String(r.case.clients),
@@ -55,8 +55,10 @@ export function resultsTable(results: readonly CaseResult[]): string {
       f(r.load.latency.p50Ms),
       f(r.load.latency.p99Ms),
       mib(r.server.peakRssBytes, 0),
-      f(r.server.cpuPercent, 0),
-      f(r.loadGenerator.cpuPercent, 0),
+      f(r.cpu.serverPercent, 0),
+      f(r.cpu.serverMainThreadPercent, 0),
+      f(r.cpu.loadGeneratorPercent, 0),
+      f(r.cpu.machineBusyPercent, 0),
       String(r.load.unavailable),
     ]),
   );

@@ -11,7 +11,7 @@ import type { BenchCase } from './cases.js';
 import type { LoadMessage, LoadResult, LoadSpec } from './load-spec.js';
 import type { BenchOptions } from './options.js';
 import type { PayloadFile } from './payloads.js';
-import { MemoryWatch, readCpuSeconds } from './proc-stats.js';
+import { MemoryWatch, cpuSnapshot, cpuUse, type CpuSnapshot, type CpuUse } from './proc-stats.js';
 import { startCaptureServer, startDiscardServer, type RunningServer } from './servers.js';
 
 const MAX_RECEIVE_BYTES = 64 * 2 ** 20; // the capture server's default server.grpc.maxReceiveBytes
@@ -21,13 +21,12 @@ export interface CaseResult {
   load: LoadResult;
   server: {
     peakRssBytes: number;
-    /** CPU used during the window, in % of one core (200 = both cores of this machine). */
-    cpuPercent: number;
     stopSeconds: number;
     stopKilled: boolean;
     counters: ServerCounters | null;
   };
-  loadGenerator: { cpuPercent: number };
+  /** CPU during the measurement window, in % of one core. */
+  cpu: CpuUse;
   archive: ArchiveStats | null;
   /** In-flight budget + 200 MiB, for the overload case. */
   rssLimitBytes: number | null;
@@ -59,12 +58,11 @@ export async function runCase(bench: BenchCase, options: BenchOptions, payloads:
       load: driven.result,
       server: {
         peakRssBytes,
-        cpuPercent: driven.serverCpuPercent,
         stopSeconds: stopped.seconds,
         stopKilled: stopped.killed,
         counters: driven.counters,
       },
-      loadGenerator: { cpuPercent: driven.loadCpuPercent },
+      cpu: driven.cpu,
       archive: bench.server === 'capture' ? readArchiveStats(dataDir) : null,
       rssLimitBytes: bench.overload ? (bench.maxInFlightBytes ?? 0) + 200 * 2 ** 20 : null,
     };
@@ -94,8 +92,7 @@ function startServer(bench: BenchCase, options: BenchOptions, dataDir: string): 
 
 interface Driven {
   result: LoadResult;
-  serverCpuPercent: number;
-  loadCpuPercent: number;
+  cpu: CpuUse;
   counters: ServerCounters | null;
 }
 
@@ -103,29 +100,25 @@ function drive(spec: LoadSpec, server: RunningServer): Promise<Driven> {
   const script = fileURLToPath(new URL('./load-generator.js', import.meta.url));
   const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pid = child.pid!;
-  let window: { at: number; server: number; load: number } | null = null;
-  let percents = { server: 0, load: 0 };
+  let windowStart: CpuSnapshot | null = null;
+  let cpu: CpuUse | null = null;
   let counters: Promise<ServerCounters | null> = Promise.resolve(null);
-  const cpuOf = (which: number): number => readCpuSeconds(which) ?? 0;
+  const snapshot = (): CpuSnapshot => cpuSnapshot(server.pid, pid, performance.now());
   return new Promise<Driven>((resolve, reject) => {
     child.on('message', (message: LoadMessage) => {
       switch (message.type) {
         case 'window-start':
-          window = { at: performance.now(), server: cpuOf(server.pid), load: cpuOf(pid) };
+          windowStart = snapshot();
           break;
         case 'window-end':
-          if (window) {
-            const seconds = (performance.now() - window.at) / 1000;
-            percents = {
-              server: ((cpuOf(server.pid) - window.server) / seconds) * 100,
-              load: ((cpuOf(pid) - window.load) / seconds) * 100,
-            };
-          }
+          if (windowStart) cpu = cpuUse(windowStart, snapshot());
           if (server.adminPort !== null) counters = scrapeCounters(server.adminPort);
           break;
-        case 'result':
-          void counters.then((c) => resolve({ result: message.result, serverCpuPercent: percents.server, loadCpuPercent: percents.load, counters: c }));
+        case 'result': {
+          const used = cpu ?? cpuUse(snapshot(), snapshot());
+          void counters.then((c) => resolve({ result: message.result, cpu: used, counters: c }));
           break;
+        }
         case 'failed':
           reject(new Error(`load generator failed: ${message.message}`));
           break;

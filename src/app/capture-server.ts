@@ -15,6 +15,9 @@ import type { Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { createBlobStore, createIndexStore } from './components.js';
 
+/** Above this share of spool.maxBytes, /readyz says not ready. */
+const READY_SPOOL_FRACTION = 0.9;
+
 export interface RunningPorts {
   grpc: number;
   admin: number;
@@ -30,12 +33,26 @@ export class CaptureServer {
   private ingest: Ingest | null = null;
   private grpc: GrpcServer | null = null;
   private admin: AdminServer | null = null;
-  private statsTimer: NodeJS.Timeout | null = null;
   private state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
 
   constructor(private readonly config: ResolvedConfig, private readonly logger: Logger) {}
 
   async start(): Promise<RunningPorts> {
+    try {
+      return await this.startComponents();
+    } catch (error) {
+      // Release whatever did start (ports, files) so the error is the only thing the user sees.
+      await this.grpc?.shutdown(Date.now());
+      await this.spool?.close().catch(() => undefined);
+      await this.index?.close().catch(() => undefined);
+      await this.blobStore?.close().catch(() => undefined);
+      await this.admin?.close();
+      this.state = 'stopped';
+      throw error;
+    }
+  }
+
+  private async startComponents(): Promise<RunningPorts> {
     const { config, logger } = this;
     const grpcAddress = parseListen(config.server.grpc.listen)!;
     const adminAddress = parseListen(config.server.admin.listen)!;
@@ -88,8 +105,7 @@ export class CaptureServer {
       { ingest: this.ingest, query: new QueryService(this.index, this.blobStore), health: this.health, logger },
     );
     const grpcPort = await this.grpc.listen();
-    this.statsTimer = setInterval(() => this.publishStats(), 1000);
-    this.statsTimer.unref();
+    this.metrics.onScrape(() => this.publishStats());
     this.health.setStatus('', 'SERVING');
     this.state = 'running';
     logger.info(
@@ -120,8 +136,6 @@ export class CaptureServer {
     await this.grpc?.shutdown(Date.now() + gracePeriodMs / 2);
     this.spool?.endTail();
     const drained = (await this.archiver?.drain(deadline)) ?? true;
-    if (this.statsTimer) clearInterval(this.statsTimer);
-    this.publishStats();
     await this.spool?.close();
     await this.index?.close();
     await this.blobStore?.close();
@@ -133,7 +147,9 @@ export class CaptureServer {
 
   private notReadyReason(): string | null {
     if (this.state !== 'running') return this.state;
-    if (this.spool && !this.spool.hasRoomFor(1)) return 'spool is full';
+    // Out of the Service's endpoints before the spool refuses everything, so Collectors shift to other instances.
+    const spooled = this.spool?.stats().bytesOnDisk ?? 0;
+    if (spooled >= READY_SPOOL_FRACTION * this.config.spool.maxBytes) return `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full`;
     return null;
   }
 

@@ -36,7 +36,7 @@ export class AdminServer {
         return;
       }
       case '/metrics': {
-        const body = await this.metrics.registry.metrics();
+        const body = await this.metrics.render();
         response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
         return;
       }

@@ -11,7 +11,8 @@ export function createLogger(level: string, destination: 'stdout' | 'stderr' = '
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    pino.destination({ fd: destination === 'stdout' ? 1 : 2, sync: false }),
+    // Synchronous: the service logs little, and a log line must not be lost when the process exits right after it.
+    pino.destination({ fd: destination === 'stdout' ? 1 : 2, sync: true }),
   );
 }
 

@@ -26,6 +26,18 @@ export class Metrics {
   readonly objectsArchived: Counter<'signal'>;
   readonly archiveFailures: Counter<'stage'>;
 
+  private readonly refreshers: (() => void)[] = [];
+
+  /** Gauges that mirror another component's state are refreshed from it at each scrape. */
+  onScrape(refresh: () => void): void {
+    this.refreshers.push(refresh);
+  }
+
+  async render(): Promise<string> {
+    for (const refresh of this.refreshers) refresh();
+    return this.registry.metrics();
+  }
+
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'otlpcapture_' });

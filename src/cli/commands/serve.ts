@@ -20,7 +20,6 @@ export function registerServe(program: Command): void {
     .option('--grpc-listen <host:port>', 'OTLP/gRPC listen address (default 0.0.0.0:4317)')
     .option('--admin-listen <host:port>', 'admin HTTP listen address for /healthz, /readyz, /metrics (default 0.0.0.0:8888)')
     .action(async (options: ServeOptions) => {
-      let server: CaptureServer | undefined;
       try {
         const config = loadConfig({
           ...(options.config ? { file: options.config } : {}),
@@ -31,8 +30,7 @@ export function registerServe(program: Command): void {
           },
         });
         const logger = createLogger(config.log.level);
-        server = new CaptureServer(config, logger);
-        const running = server;
+        const running = new CaptureServer(config, logger);
         let stopping = false;
         const stop = (signal: string): void => {
           if (stopping) {
@@ -48,9 +46,8 @@ export function registerServe(program: Command): void {
         };
         process.on('SIGTERM', () => stop('SIGTERM'));
         process.on('SIGINT', () => stop('SIGINT'));
-        await server.start();
+        await running.start();
       } catch (error) {
-        await server?.stop(1000).catch(() => undefined);
         reportAndExit(error);
       }
     });
