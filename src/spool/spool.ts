@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ConfigError, CorruptDataError, NotFoundError, ShuttingDownError, SpoolFullError } from '../errors.js';
 import type { RequestMeta } from '../model.js';
+import { lockDirectory, type DirLock } from './dir-lock.js';
 import { GroupCommitter } from './group-commit.js';
 import type { FsyncPolicy } from './group-commit.js';
 import { PREFIX_BYTES, encodeRecord } from './record-codec.js';
@@ -61,6 +62,7 @@ export class Spool {
     private readonly segments: SegmentSet,
     private readonly committer: GroupCommitter,
     private readonly firstNewSeq: number,
+    private readonly lock: DirLock,
   ) {}
 
   static async open(opts: SpoolOptions): Promise<Spool> {
@@ -71,6 +73,22 @@ export class Spool {
     const logger = opts.logger ?? pino({ level: 'silent' });
     const dir = opts.dir;
     await ensureWritableDir(dir);
+    const lock = lockDirectory(dir);
+    try {
+      return await Spool.openLocked(dir, opts, segmentBytes, logger, lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  private static async openLocked(
+    dir: string,
+    opts: SpoolOptions,
+    segmentBytes: number,
+    logger: Logger,
+    lock: DirLock,
+  ): Promise<Spool> {
     const segments = new SegmentSet(dir, logger);
     const recovered = await recoverSegments(dir, logger);
     for (const ledger of recovered.ledgers) segments.add(ledger);
@@ -91,7 +109,7 @@ export class Spool {
       logger,
       onChange: () => spool?.changes.notify(),
     });
-    spool = new Spool(dir, opts.maxBytes, segments, committer, firstNewSeq);
+    spool = new Spool(dir, opts.maxBytes, segments, committer, firstNewSeq, lock);
     return spool;
   }
 
@@ -189,6 +207,7 @@ export class Spool {
     this.closing ??= (async () => {
       this.state = 'closing';
       await this.committer.close();
+      this.lock.release();
       this.state = 'closed';
       this.changes.notify();
     })();
