@@ -83,16 +83,29 @@ export class Archiver {
    * has been ended. What is not archived in time stays in the spool for the next start.
    */
   async drain(deadlineMs: number): Promise<boolean> {
+    if (deadlineMs <= Date.now()) {
+      // No time at all: start nothing. Whatever is unarchived stays in the spool for the next start.
+      if (this.ageTimer) clearInterval(this.ageTimer);
+      this.hardStop.abort();
+      return this.deps.spool.stats().unreleasedRecords === 0;
+    }
     const timeLeft = (): number => Math.max(0, deadlineMs - Date.now());
+    const gaveUp = (): boolean => this.hardStop.signal.aborted;
     const finished = (async () => {
       await this.loop;
+      // Past the deadline the caller closes the spool and the stores: start nothing new against them.
+      if (gaveUp()) return false;
       await this.flushRecoveryBatch();
+      if (gaveUp()) return false;
       for (const key of [...this.open.keys()]) this.seal(key);
       await this.uploads.onIdle();
       return true;
     })();
-    const timedOut = sleep(timeLeft()).then(() => false);
+    // Cancelled once drained, so a long grace period leaves no timer behind.
+    const deadlineTimer = new AbortController();
+    const timedOut = sleep(timeLeft(), deadlineTimer.signal).then(() => false);
     const drained = await Promise.race([finished, timedOut]);
+    deadlineTimer.abort();
     if (this.ageTimer) clearInterval(this.ageTimer);
     if (!drained) this.hardStop.abort();
     return drained;
@@ -142,6 +155,11 @@ export class Archiver {
     const meta = ref.meta;
     const key = `${meta.tenant}\u0000${meta.signal}`;
     let target = this.open.get(key);
+    if (target && target.refs.length > 0 && target.rawBytes + payload.length > this.options.maxObjectBytes) {
+      // Seal before the limit is passed: an object outgrows maxObjectBytes only when one request alone does.
+      this.seal(key);
+      target = undefined;
+    }
     if (!target) {
       if (this.open.size >= this.options.maxOpenObjects) this.sealOldest();
       target = this.openObject(meta);
@@ -215,6 +233,11 @@ export class Archiver {
   }
 
   private async archive(object: OpenObject): Promise<void> {
+    if (this.hardStop.signal.aborted) {
+      // Shutdown gave up before this object's turn: its records stay in the spool for the next start.
+      await object.builder.abort().catch(() => undefined);
+      return;
+    }
     const started = process.hrtime.bigint();
     let sealed: Sealed;
     try {

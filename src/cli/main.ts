@@ -1,13 +1,16 @@
 // otlp-capture command line.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerGet } from './commands/get.js';
 import { registerList } from './commands/list.js';
 import { registerServe } from './commands/serve.js';
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('otlp-capture')
   .description('Durable OTLP capture for the OpenTelemetry Collector: archive, index, list and fetch telemetry.')
-  .version('0.1.0')
+  .version(version)
   .showHelpAfterError();
 
 registerServe(program);

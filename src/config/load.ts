@@ -36,17 +36,23 @@ export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const tree: Tree = options.file ? readYaml(options.file) : {};
+  const where = options.file ? `configuration (${options.file})` : 'configuration';
+  // Dotted key → where its value came from when not the file, so an error names what the user actually set.
+  const origins = new Map<string, string>();
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
-    if (value !== undefined && value !== '') setPath(tree, key, value);
+    if (value === undefined || value === '') continue;
+    setPath(tree, key, value, name, where);
+    origins.set(key, name);
   }
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
-    if (value !== undefined) setPath(tree, key, value);
+    if (value === undefined) continue;
+    setPath(tree, key, value, 'the command line', where);
+    origins.set(key, 'the command line');
   }
   const result = configSchema.safeParse(tree);
   if (!result.success) {
-    const where = options.file ? `configuration (${options.file})` : 'configuration';
-    throw new ConfigError(`invalid ${where}:\n${formatIssues(result.error.issues)}`);
+    throw new ConfigError(`invalid ${where}:\n${formatIssues(result.error.issues, origins)}`);
   }
   return resolvePaths(result.data, cwd);
 }
@@ -68,24 +74,47 @@ function readYaml(file: string): Tree {
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`config file ${file} must hold a mapping of settings at the top level`);
   }
-  return parsed as Tree;
+  return withoutNulls(parsed as Tree);
 }
 
-function setPath(tree: Tree, dotted: string, value: unknown): void {
+/**
+ * A key written with no value (`log:` whose settings are all commented out) counts as unset, as an empty
+ * environment variable does, rather than as a null that fails validation.
+ */
+function withoutNulls(tree: Tree): Tree {
+  const out: Tree = {};
+  for (const [key, value] of Object.entries(tree)) {
+    if (value === null) continue;
+    out[key] = typeof value === 'object' && !Array.isArray(value) ? withoutNulls(value as Tree) : value;
+  }
+  return out;
+}
+
+function setPath(tree: Tree, dotted: string, value: unknown, source: string, where: string): void {
   const keys = dotted.split('.');
   let node = tree;
-  for (const key of keys.slice(0, -1)) {
+  keys.slice(0, -1).forEach((key, depth) => {
     const next = node[key];
-    if (typeof next !== 'object' || next === null) node[key] = {};
+    if (next === undefined || next === null) node[key] = {};
+    else if (typeof next !== 'object' || Array.isArray(next)) {
+      // Replacing it with a mapping would silently drop what the file says there.
+      const at = keys.slice(0, depth + 1).join('.');
+      throw new ConfigError(
+        `invalid ${where}:\n  - ${at}: must be a mapping of settings, got ${JSON.stringify(next)} ` +
+          `(so ${dotted} from ${source} cannot be applied)`,
+      );
+    }
     node = node[key] as Tree;
-  }
+  });
   node[keys[keys.length - 1] as string] = value;
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<string, string>): string {
   return issues
     .map((issue) => {
-      const at = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      const key = issue.path.join('.');
+      const origin = origins.get(key);
+      const at = (issue.path.length > 0 ? key : '(top level)') + (origin ? ` (from ${origin})` : '');
       if (issue.code === 'unrecognized_keys') return `  - ${at}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
       return `  - ${at}: ${issue.message}`;
     })

@@ -4,19 +4,31 @@ import { isValidTenant } from '../admission/tenant.js';
 import { CODECS } from '../model.js';
 import { parseBytes, parseDuration, parseListen } from './units.js';
 
-const bytes = z.union([z.number(), z.string()]).transform((value, ctx) => {
+const SIZE_EXPECTED = 'expected a size such as 64MiB or 1048576';
+const DURATION_EXPECTED = 'expected a duration such as 60s, 5m or 1h30m';
+
+/** What a wrong-typed value (a list, a mapping, true) was, for messages that say what was given. */
+function given(value: unknown): string {
+  return value === undefined ? 'nothing' : JSON.stringify(value) ?? String(value);
+}
+
+// The union's own message would be a bare "Invalid input" for a wrong type (true, a list): say what is expected.
+const numberOrText = (expected: string) =>
+  z.union([z.number(), z.string()], { error: (issue) => `${expected}, got ${given(issue.input)}` });
+
+const bytes = numberOrText(SIZE_EXPECTED).transform((value, ctx) => {
   const parsed = parseBytes(value);
   if (parsed === null) {
-    ctx.addIssue({ code: 'custom', message: `expected a size such as 64MiB or 1048576, got ${JSON.stringify(value)}` });
+    ctx.addIssue({ code: 'custom', message: `${SIZE_EXPECTED}, got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
   return parsed;
 });
 
-const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+const duration = numberOrText(DURATION_EXPECTED).transform((value, ctx) => {
   const parsed = parseDuration(value);
   if (parsed === null) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 60s, 5m or 1h30m, got ${JSON.stringify(value)}` });
+    ctx.addIssue({ code: 'custom', message: `${DURATION_EXPECTED}, got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
   return parsed;

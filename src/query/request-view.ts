@@ -36,8 +36,9 @@ export function requestView(request: ArchivedRequest): RequestView {
 
 /** 1700000000123456789n → "2023-11-14T22:13:20.123456789Z"; digits below the millisecond only when non-zero. */
 export function nanosToIso(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const subMs = ns % 1_000_000n;
+  // Floor division: bigint `/` truncates toward zero, which before 1970 would give a negative sub-ms remainder.
+  const subMs = ((ns % 1_000_000n) + 1_000_000n) % 1_000_000n;
+  const ms = (ns - subMs) / 1_000_000n;
   const base = new Date(Number(ms)).toISOString();
   if (subMs === 0n) return base;
   return `${base.slice(0, -1)}${subMs.toString().padStart(6, '0')}Z`;
@@ -48,7 +49,9 @@ export function parseTimeArg(text: string, nowMs: number = Date.now()): bigint |
   const relative = /^(\d+)(s|m|h|d)$/.exec(text.trim());
   if (relative) {
     const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 's' | 'm' | 'h' | 'd'];
-    return BigInt(nowMs - Number(relative[1]) * unit) * 1_000_000n;
+    const ms = nowMs - Number(relative[1]) * unit;
+    // Hundreds of digits overflow to Infinity, which BigInt() would throw on: junk, not a time.
+    return Number.isFinite(ms) ? BigInt(Math.round(ms)) * 1_000_000n : null;
   }
   const fraction = /^(.*T\d\d:\d\d:\d\d)\.(\d{1,9})(Z|[+-]\d\d:?\d\d)$/.exec(text.trim());
   if (fraction) {

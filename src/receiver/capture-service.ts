@@ -18,8 +18,9 @@ interface Timestamp {
   nanos?: number;
 }
 
+// Enums arrive as their names; a value this build does not know (a newer client's) arrives as its number.
 interface ListRequestsRequest {
-  signal?: string;
+  signal?: string | number;
   service?: string;
   tenant?: string;
   since?: Timestamp | null;
@@ -30,8 +31,10 @@ interface ListRequestsRequest {
 
 interface GetRequestRequest {
   id?: string;
-  format?: string;
+  format?: string | number;
 }
+
+const FORMATS = new Set(['FORMAT_UNSPECIFIED', 'FORMAT_PROTO', 'FORMAT_JSON']);
 
 export interface CaptureServiceOptions {
   tenantHeader: string;
@@ -64,11 +67,21 @@ export function addCaptureService(
     callback(mapped.status as grpc.ServerErrorResponse);
   };
   const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined => {
-    if (asked) return resolveTenant(asked, options.defaultTenant, 'tenant');
     const header = metadata.get(options.tenantHeader)[0];
-    return typeof header === 'string' && header !== ''
-      ? resolveTenant(header, options.defaultTenant, options.tenantHeader)
-      : undefined;
+    const fromHeader =
+      typeof header === 'string' && header !== ''
+        ? resolveTenant(header, options.defaultTenant, options.tenantHeader)
+        : undefined;
+    if (!asked) return fromHeader;
+    const fromField = resolveTenant(asked, options.defaultTenant, 'tenant');
+    // A caller identified by the header sees its own tenant only, as GetRequest does: the field cannot widen that.
+    if (fromHeader !== undefined && fromField !== fromHeader) {
+      throw new InvalidArgumentError(
+        `tenant ${JSON.stringify(fromField)} differs from the caller's tenant ${JSON.stringify(fromHeader)} ` +
+          `(header ${options.tenantHeader}); leave the tenant field empty or make them match`,
+      );
+    }
+    return fromField;
   };
 
   server.addService(service, {
@@ -92,7 +105,11 @@ export function addCaptureService(
       const run = async (): Promise<unknown> => {
         const id = call.request.id ?? '';
         if (id === '') throw new InvalidArgumentError('id is required');
-        const json = call.request.format === 'FORMAT_JSON';
+        const format = call.request.format ?? 'FORMAT_UNSPECIFIED';
+        if (typeof format !== 'string' || !FORMATS.has(format)) {
+          throw new InvalidArgumentError(`unknown format ${format}: use FORMAT_PROTO or FORMAT_JSON`);
+        }
+        const json = format === 'FORMAT_JSON';
         const tenant = callerTenant(call.metadata, undefined);
         const fetched = await query.getRequest(id, json ? 'json' : 'proto', tenant);
         return json
@@ -106,9 +123,11 @@ export function addCaptureService(
 
 function toFilter(request: ListRequestsRequest): RequestFilter {
   const filter: RequestFilter = {};
-  if (request.signal && request.signal !== 'SIGNAL_UNSPECIFIED') {
-    const signal = request.signal.replace('SIGNAL_', '').toLowerCase();
-    if (!isSignal(signal)) throw new InvalidArgumentError(`unknown signal ${request.signal}`);
+  if (request.signal !== undefined && request.signal !== 'SIGNAL_UNSPECIFIED') {
+    const signal = typeof request.signal === 'string' ? request.signal.replace(/^SIGNAL_/, '').toLowerCase() : '';
+    if (!isSignal(signal)) {
+      throw new InvalidArgumentError(`unknown signal ${request.signal}: use SIGNAL_TRACES, SIGNAL_METRICS or SIGNAL_LOGS`);
+    }
     filter.signal = signal;
   }
   if (request.service) filter.service = request.service;

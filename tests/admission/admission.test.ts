@@ -1,0 +1,66 @@
+// Admission refuses with OverloadedError carrying the reason (spool_full vs over_budget) and the retry delay, so
+// the gRPC layer can answer UNAVAILABLE with RetryInfo and metrics can tell the two apart.
+import { Admission } from '../../src/admission/admission.js';
+import { OverloadedError } from '../../src/errors.js';
+
+function refusal(admit: () => unknown): OverloadedError {
+  try {
+    admit();
+  } catch (error) {
+    expect(error).toBeInstanceOf(OverloadedError);
+    return error as OverloadedError;
+  }
+  throw new Error('admitted');
+}
+
+test('over the in-flight budget: over_budget, with the configured delay and the budget in the message', () => {
+  const admission = new Admission({ maxInFlightBytes: 1000, retryAfterMs: 1500, spoolHasRoomFor: () => true });
+  const first = admission.admit(800);
+  expect(admission.inFlightBytes).toBe(800);
+  const error = refusal(() => admission.admit(300));
+  expect(error.reason).toBe('over_budget');
+  expect(error.retryAfterMs).toBe(1500);
+  expect(error.message).toMatch(/budget 1000 bytes/);
+  expect(error.message).toMatch(/retry later/);
+  expect(admission.inFlightBytes).toBe(800);
+  first.release();
+  expect(admission.inFlightBytes).toBe(0);
+  admission.admit(300).release();
+});
+
+test('spool without room: spool_full, checked before the budget and taking nothing from it', () => {
+  let room = true;
+  const asked: number[] = [];
+  const admission = new Admission({
+    maxInFlightBytes: 1000,
+    retryAfterMs: 250,
+    spoolHasRoomFor: (bytes) => {
+      asked.push(bytes);
+      return room;
+    },
+  });
+  const held = admission.admit(900);
+  room = false;
+  // Would also be over budget: the spool reason wins, since it says what the operator must look at.
+  const error = refusal(() => admission.admit(500));
+  expect(error.reason).toBe('spool_full');
+  expect(error.retryAfterMs).toBe(250);
+  expect(error.message).toMatch(/spool is full/);
+  expect(error.message).toMatch(/blob store or index/);
+  expect(asked).toEqual([900, 500]);
+  expect(admission.inFlightBytes).toBe(900);
+  held.release();
+  room = true;
+  expect(admission.admit(500)).toBeDefined();
+  expect(admission.inFlightBytes).toBe(500);
+});
+
+test('a single request larger than the budget is admitted when nothing is in flight', () => {
+  const admission = new Admission({ maxInFlightBytes: 100, retryAfterMs: 1000, spoolHasRoomFor: () => true });
+  const big = admission.admit(10_000);
+  expect(admission.inFlightBytes).toBe(10_000);
+  expect(refusal(() => admission.admit(1)).reason).toBe('over_budget');
+  big.release();
+  big.release();
+  expect(admission.inFlightBytes).toBe(0);
+});
