@@ -14,6 +14,8 @@ export interface TailPosition {
 export class SegmentSet {
   /** Keyed by sequence number; insertion order is ascending because segments are only ever added at the end. */
   private readonly ledgers = new Map<number, SegmentLedger>();
+  /** The release-log append in progress per segment, so deleting a segment can wait for it. */
+  private readonly logWrites = new Map<number, Promise<void>>();
   private diskBytes = 0;
   private unreleased = 0;
   /** Where the single tail consumer will read next. */
@@ -82,10 +84,18 @@ export class SegmentSet {
       }
     }
     for (const [ledger, offsets] of released) {
-      if (this.isDone(ledger)) continue; // about to be deleted: nothing to remember
-      await appendReleases(this.dir, ledger.seq, offsets).catch((err: unknown) => {
-        this.logger.warn({ err, segment: ledger.seq }, 'could not record releases; a restart will yield them again');
+      // Writes to one release log are chained, and deletion waits for them: an append landing after the delete
+      // would leave an orphan log behind.
+      const previous = this.logWrites.get(ledger.seq) ?? Promise.resolve();
+      const write = previous.then(async () => {
+        if (!this.ledgers.has(ledger.seq) || this.isDone(ledger)) return; // deleted or about to be: nothing to remember
+        await appendReleases(this.dir, ledger.seq, offsets).catch((err: unknown) => {
+          this.logger.warn({ err, segment: ledger.seq }, 'could not record releases; a restart will yield them again');
+        });
       });
+      this.logWrites.set(ledger.seq, write);
+      await write;
+      if (this.logWrites.get(ledger.seq) === write) this.logWrites.delete(ledger.seq);
     }
     await this.deleteAllDone(released.keys());
   }
@@ -105,6 +115,7 @@ export class SegmentSet {
     try {
       // Segment first: a crash in between leaves an orphan release log, which the next open removes.
       await removeFile(path);
+      await this.logWrites.get(ledger.seq);
       await removeReleaseLog(this.dir, ledger.seq);
     } catch (err) {
       // Its records are all archived: a leftover file only costs a re-read after restart, which the archiver skips.

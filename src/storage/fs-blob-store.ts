@@ -5,7 +5,7 @@
 // complete() leaves at most a temp file, which a later start() sweeps away once it is an hour old.
 
 import { randomUUID } from 'node:crypto';
-import type { Dirent } from 'node:fs';
+import { statSync, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -222,6 +222,12 @@ export class FsBlobStore implements BlobStore {
   backendError(action: string, key: string, error: unknown): Error {
     if (error instanceof OtlpCaptureError) return error;
     const code = errorCode(error);
+    if (code === 'ENOTDIR' && !isDirectory(this.root)) {
+      return new BackendUnavailableError(
+        `cannot ${action} object ${key}: the blob store root ${this.root} is no longer a directory`,
+        { cause: error },
+      );
+    }
     if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') {
       return new InvalidArgumentError(
         `cannot ${action} object ${key} in ${this.describe()}: the key clashes with an existing key used as a prefix (${code})`,
@@ -343,5 +349,13 @@ class FsBlobWriter implements BlobWriter {
   private stateError(action: string): Error {
     if (this.failure) return this.failure;
     return new InvalidArgumentError(`cannot ${action} object ${this.key}: the write is ${this.state}`);
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
 }
