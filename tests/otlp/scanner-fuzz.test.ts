@@ -11,6 +11,8 @@ import { metricsPayloadWithSummaryAndExemplars, payloadFor, referenceScan, wire 
 /** Generous: a scan of these inputs takes well under a millisecond; this only catches hangs and blow-ups. */
 // A hang detector, not a speed test: generous so a loaded CI machine never trips it.
 const MAX_CALL_MS = 2000;
+/** FUZZ_SCALE=20 runs twenty times the cases (for hunting; CI uses the default). */
+const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 
 type Outcome = { ok: true; result: ScanResult } | { ok: false; error: MalformedPayloadError };
 
@@ -29,9 +31,26 @@ function scanChecked(signal: Signal, bytes: Uint8Array): Outcome {
   return outcome;
 }
 
-/** When the scanner accepts, a full decode must too, and must count the same items. */
+/**
+ * Inputs that are valid protobuf but that protobufjs cannot decode: its 32-bit varint reader assumes a varint of more
+ * than 5 bytes is a 10-byte one, so a legal 6-9 byte varint in a bool/uint32/enum field (e.g. a flipped tag turning
+ * an int64 into a bool) throws "index out of range". The scanner is right to accept those; they are counted so a
+ * test can check they stay rare, and the comparison is skipped for them.
+ */
+let referenceLimitations = 0;
+
+/** When the scanner accepts, a full decode must too (bar protobufjs' own limitation), and count the same items. */
 function agreesWithFullDecode(signal: Signal, bytes: Uint8Array, result: ScanResult): void {
-  const reference = referenceScan(signal, bytes);
+  let reference: ReturnType<typeof referenceScan>;
+  try {
+    reference = referenceScan(signal, bytes);
+  } catch (error) {
+    if (error instanceof RangeError && /index out of range: \d+ \+ 10 > \d+/.test(error.message)) {
+      referenceLimitations++;
+      return;
+    }
+    throw error;
+  }
   if (signal === 'metrics') {
     // protobufjs replaces a repeated singular message field (e.g. Metric.gauge twice) where protobuf merges, so a full
     // decode can see fewer points than are on the wire; never more.
@@ -49,7 +68,7 @@ describe('scanRequest on hostile input', () => {
     fc.assert(fc.property(signalArb, fc.uint8Array({ maxLength: 4096 }), (signal, bytes) => {
       const outcome = scanChecked(signal, bytes);
       if (outcome.ok) agreesWithFullDecode(signal, bytes, outcome.result);
-    }), { numRuns: 1000 });
+    }), { numRuns: 1000 * SCALE });
   });
 
   test('random protobuf-shaped messages (valid framing, arbitrary fields and nesting)', () => {
@@ -80,7 +99,7 @@ describe('scanRequest on hostile input', () => {
         accepted++;
         agreesWithFullDecode(signal, bytes, outcome.result);
       }
-    }), { numRuns: 1500 });
+    }), { numRuns: 1500 * SCALE });
     expect(accepted).toBeGreaterThan(50); // the generator does reach deep into valid requests
   });
 });
@@ -135,8 +154,9 @@ describe('scanRequest on mutated valid payloads', () => {
       const outcome = scanChecked(signal, bytes);
       if (outcome.ok) agreesWithFullDecode(signal, bytes, outcome.result);
       else rejected++;
-    }), { numRuns: 1500 });
-    expect(rejected).toBeGreaterThan(300); // most mutations break framing: the property is not vacuous
+    }), { numRuns: 1500 * SCALE });
+    expect(rejected).toBeGreaterThan(300 * SCALE); // most mutations break framing: the property is not vacuous
+    expect(referenceLimitations).toBeLessThan(15 * SCALE);
   });
 
   test('every truncation of a valid payload is either a shorter valid request or a MalformedPayloadError', () => {
