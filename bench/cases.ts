@@ -12,6 +12,10 @@ export interface BenchCase {
   /** capture: admission.maxInFlightBytes (the default, 256 MiB, when absent). */
   maxInFlightBytes?: number;
   overload: boolean;
+  /** capture: further config settings, merged over the above (used for what-if runs, e.g. codec none). */
+  extraConfig?: Record<string, Record<string, unknown>>;
+  /** Extra environment for the server process (e.g. UV_THREADPOOL_SIZE). */
+  serverEnv?: Record<string, string>;
 }
 
 export function benchCases(options: BenchOptions): BenchCase[] {

@@ -24,6 +24,8 @@ export interface LoadResult {
   windowSeconds: number;
   /** Exports acknowledged (OK) within the window. */
   accepted: number;
+  /** Exports acknowledged over the whole run: warm-up, window and the calls still in flight at its end. */
+  acceptedTotal: number;
   /** Uncompressed request bytes of those. */
   rawBytes: number;
   /** Bytes of those as sent (gzipped when gzip is on), without gRPC framing. */

@@ -10,9 +10,21 @@ export interface MachineInfo {
   kernel: string;
   /** `df -T` of the directory the data was written under. */
   disk: string;
+  /** The commit measured, with "+dirty" when the working tree had changes. */
+  commit: string;
 }
 
-export function describeMachine(dataParent: string): MachineInfo {
+function describeCommit(repo: string): string {
+  try {
+    const head = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function describeMachine(dataParent: string, repo: string = process.cwd()): MachineInfo {
   let disk = 'unknown';
   try {
     disk = execFileSync('df', ['-hT', dataParent], { encoding: 'utf8' }).trim().split('\n').slice(1).join('; ').replace(/\s+/g, ' ');
@@ -26,5 +38,6 @@ export function describeMachine(dataParent: string): MachineInfo {
     node: process.version,
     kernel: `${os.type()} ${os.release()}`,
     disk,
+    commit: describeCommit(repo),
   };
 }

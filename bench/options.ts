@@ -27,6 +27,12 @@ export interface BenchOptions {
   microMs: number;
   /** Where to write the JSON results; bench/results/bench-<time>.json when empty. */
   resultsFile: string;
+  /** A case during which other processes used more CPU than this (% of a core) is run again... */
+  noisyPercent: number;
+  /** ...at most this many more times; the quietest run is kept. */
+  noisyRetries: number;
+  /** Before each case, wait up to this long for the machine to be idle (0: do not wait), seconds. */
+  quietWaitSeconds: number;
 }
 
 const MIB = 2 ** 20;
@@ -45,6 +51,9 @@ const FLAGS = {
   'stop-timeout': { env: 'BENCH_STOP_TIMEOUT', fallback: '120' },
   'micro-ms': { env: 'BENCH_MICRO_MS', fallback: '1500' },
   results: { env: 'BENCH_RESULTS', fallback: '' },
+  'noisy-percent': { env: 'BENCH_NOISY_PERCENT', fallback: '15' },
+  'noisy-retries': { env: 'BENCH_NOISY_RETRIES', fallback: '2' },
+  'quiet-wait': { env: 'BENCH_QUIET_WAIT', fallback: '120' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -86,5 +95,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     stopTimeoutSeconds: number('stop-timeout', 1),
     microMs: number('micro-ms', 100),
     resultsFile: raw('results'),
+    noisyPercent: number('noisy-percent', 0),
+    noisyRetries: Math.round(number('noisy-retries', 0)),
+    quietWaitSeconds: number('quiet-wait', 0),
   };
 }

@@ -38,6 +38,20 @@ export function readThreadCpuSeconds(pid: number): { main: number; others: numbe
   return { main, others: Math.max(0, total - main) };
 }
 
+/**
+ * Seconds the thread has spent waiting on a run queue, runnable but not running (schedstat field 2). For a main
+ * thread, that is time its event loop had work and no core to run it on.
+ */
+export function readRunQueueWaitSeconds(pid: number, tid: number = pid): number | null {
+  let schedstat: string;
+  try {
+    schedstat = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8');
+  } catch {
+    return null;
+  }
+  return Number(schedstat.trim().split(' ')[1]) / 1e9;
+}
+
 function readCpuSecondsOf(file: string): number | null {
   let stat: string;
   try {
@@ -60,31 +74,35 @@ function statusKiB(status: string, key: string): number {
 }
 
 /**
- * Polls a process' memory until stopped. VmHWM already is the kernel's peak; polling VmRSS as well catches the
- * peak of a window that starts after the process did, and keeps the last sample taken before the process exits.
+ * Polls a process' memory and CPU time until stopped. VmHWM already is the kernel's peak; the polled VmRSS catches the
+ * peak if the process is gone before the last poll, and the last CPU reading is the process' total to within a poll.
  */
-export class MemoryWatch {
+export class ProcessWatch {
   private readonly timer: NodeJS.Timeout;
   private peakSampled = 0;
   private last: MemorySample | null = null;
+  private cpuSeconds = 0;
 
   constructor(private readonly pid: number, intervalMs = 100) {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
   }
 
   private sample(): void {
     const now = readMemory(this.pid);
-    if (now === null) return;
+    const cpu = readCpuSeconds(this.pid);
+    if (now === null || cpu === null) return;
     this.last = now;
+    this.cpuSeconds = cpu;
     this.peakSampled = Math.max(this.peakSampled, now.rssBytes);
   }
 
   /** Stops polling; the peak is VmHWM when the process was still there, else the highest sample. */
-  stop(): { peakRssBytes: number; sampledPeakRssBytes: number } {
+  stop(): { peakRssBytes: number; cpuSeconds: number } {
     this.sample();
     clearInterval(this.timer);
-    return { peakRssBytes: Math.max(this.last?.peakRssBytes ?? 0, this.peakSampled), sampledPeakRssBytes: this.peakSampled };
+    return { peakRssBytes: Math.max(this.last?.peakRssBytes ?? 0, this.peakSampled), cpuSeconds: this.cpuSeconds };
   }
 }
 
@@ -106,7 +124,9 @@ export interface CpuSnapshot {
   atMs: number;
   server: number;
   serverMain: number;
+  serverMainWaiting: number;
   load: number;
+  loadMainWaiting: number;
   system: { busy: number; iowait: number; total: number };
 }
 
@@ -116,7 +136,9 @@ export function cpuSnapshot(serverPid: number, loadPid: number, atMs: number): C
     atMs,
     server: (server?.main ?? 0) + (server?.others ?? 0),
     serverMain: server?.main ?? 0,
+    serverMainWaiting: readRunQueueWaitSeconds(serverPid) ?? 0,
     load: readCpuSeconds(loadPid) ?? 0,
+    loadMainWaiting: readRunQueueWaitSeconds(loadPid) ?? 0,
     system: readSystemCpuSeconds(),
   };
 }
@@ -125,7 +147,10 @@ export function cpuSnapshot(serverPid: number, loadPid: number, atMs: number): C
 export interface CpuUse {
   serverPercent: number;
   serverMainThreadPercent: number;
+  /** Share of the window the server's main thread was runnable but had no core: CPU contention on the event loop. */
+  serverMainThreadWaitingPercent: number;
   loadGeneratorPercent: number;
+  loadGeneratorMainThreadWaitingPercent: number;
   machineBusyPercent: number;
   machineIowaitPercent: number;
 }
@@ -136,7 +161,9 @@ export function cpuUse(from: CpuSnapshot, to: CpuSnapshot): CpuUse {
   return {
     serverPercent: pct(from.server, to.server),
     serverMainThreadPercent: pct(from.serverMain, to.serverMain),
+    serverMainThreadWaitingPercent: pct(from.serverMainWaiting, to.serverMainWaiting),
     loadGeneratorPercent: pct(from.load, to.load),
+    loadGeneratorMainThreadWaitingPercent: pct(from.loadMainWaiting, to.loadMainWaiting),
     machineBusyPercent: pct(from.system.busy, to.system.busy),
     machineIowaitPercent: pct(from.system.iowait, to.system.iowait),
   };

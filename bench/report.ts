@@ -33,6 +33,11 @@ export function ratios(results: readonly CaseResult[]): Ratio[] {
   return out;
 }
 
+/** CPU that neither the server nor the load generator used: other work on the machine skews a case. */
+export function otherCpuPercent(r: CaseResult): number {
+  return Math.max(0, r.cpu.machineBusyPercent - r.cpu.serverPercent - r.cpu.loadGeneratorPercent);
+}
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
@@ -45,7 +50,7 @@ const mib = (bytes: number, digits = 1): string => (bytes / MIB).toFixed(digits)
 
 export function resultsTable(results: readonly CaseResult[]): string {
   return table(
-    ['case', 'in flight', 'MiB/s', 'wire MiB/s', 'spans/s', 'p50 ms', 'p99 ms', 'server peak RSS MiB', 'server CPU %', 'server main thread %', 'loadgen CPU %', 'machine busy %', 'UNAVAILABLE'],
+    ['case', 'in flight', 'MiB/s', 'wire MiB/s', 'spans/s', 'p50 ms', 'p99 ms', 'server peak RSS MiB', 'UNAVAILABLE'],
     results.map((r) => [
       r.case.name,
       String(r.case.clients),
@@ -55,11 +60,24 @@ export function resultsTable(results: readonly CaseResult[]): string {
       f(r.load.latency.p50Ms),
       f(r.load.latency.p99Ms),
       mib(r.server.peakRssBytes, 0),
+      String(r.load.unavailable),
+    ]),
+  );
+}
+
+/** Where the CPU went during the window (in % of one core; the machine has 100 × cores) and per request overall. */
+export function cpuTable(results: readonly CaseResult[]): string {
+  return table(
+    ['case', 'server CPU %', 'server main thread %', 'main thread waiting for a core %', 'loadgen CPU %', 'loadgen waiting %', 'other processes %', 'server CPU ms/request'],
+    results.map((r) => [
+      r.case.name,
       f(r.cpu.serverPercent, 0),
       f(r.cpu.serverMainThreadPercent, 0),
+      f(r.cpu.serverMainThreadWaitingPercent, 0),
       f(r.cpu.loadGeneratorPercent, 0),
-      f(r.cpu.machineBusyPercent, 0),
-      String(r.load.unavailable),
+      f(r.cpu.loadGeneratorMainThreadWaitingPercent, 0),
+      f(otherCpuPercent(r), 0),
+      f(r.server.cpuMsPerRequest, 1),
     ]),
   );
 }

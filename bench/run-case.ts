@@ -11,7 +11,7 @@ import type { BenchCase } from './cases.js';
 import type { LoadMessage, LoadResult, LoadSpec } from './load-spec.js';
 import type { BenchOptions } from './options.js';
 import type { PayloadFile } from './payloads.js';
-import { MemoryWatch, cpuSnapshot, cpuUse, type CpuSnapshot, type CpuUse } from './proc-stats.js';
+import { ProcessWatch, cpuSnapshot, cpuUse, readCpuSeconds, type CpuSnapshot, type CpuUse } from './proc-stats.js';
 import { startCaptureServer, startDiscardServer, type RunningServer } from './servers.js';
 
 const MAX_RECEIVE_BYTES = 64 * 2 ** 20; // the capture server's default server.grpc.maxReceiveBytes
@@ -21,6 +21,10 @@ export interface CaseResult {
   load: LoadResult;
   server: {
     peakRssBytes: number;
+    /** CPU seconds the server used from the end of its start-up to its exit, including archiving what was left. */
+    totalCpuSeconds: number;
+    /** totalCpuSeconds per request acknowledged over the run (warm-up included), ms: the whole cost of a request. */
+    cpuMsPerRequest: number;
     stopSeconds: number;
     stopKilled: boolean;
     counters: ServerCounters | null;
@@ -36,9 +40,11 @@ export async function runCase(bench: BenchCase, options: BenchOptions, payloads:
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-bench-'));
   const dataDir = path.join(workDir, 'data');
   let server: RunningServer | null = null;
+  let watch: ProcessWatch | null = null;
   try {
     server = await startServer(bench, options, dataDir);
-    const memory = new MemoryWatch(server.pid);
+    watch = new ProcessWatch(server.pid);
+    const startupCpuSeconds = readCpuSeconds(server.pid) ?? 0;
     const spec: LoadSpec = {
       address: server.grpcAddress,
       payloads,
@@ -50,14 +56,20 @@ export async function runCase(bench: BenchCase, options: BenchOptions, payloads:
       deadlineMs: 60_000,
     };
     const driven = await drive(spec, server);
-    const stopped = await server.stop(options.stopTimeoutSeconds * 1000);
+    if (server.hasExited()) {
+      throw new Error(`${bench.name}: the ${server.kind} server exited during the run:\n${server.output().slice(-4000)}`);
+    }
+    // The server gives itself the grace period (set in its config) to archive the spool; kill it only well after.
+    const stopped = await server.stop(options.stopTimeoutSeconds * 1000 + 10_000);
     server = null;
-    const { peakRssBytes } = memory.stop();
+    const { peakRssBytes, cpuSeconds } = watch.stop();
     return {
       case: bench,
       load: driven.result,
       server: {
         peakRssBytes,
+        totalCpuSeconds: cpuSeconds - startupCpuSeconds,
+        cpuMsPerRequest: driven.result.acceptedTotal > 0 ? ((cpuSeconds - startupCpuSeconds) * 1000) / driven.result.acceptedTotal : 0,
         stopSeconds: stopped.seconds,
         stopKilled: stopped.killed,
         counters: driven.counters,
@@ -67,13 +79,14 @@ export async function runCase(bench: BenchCase, options: BenchOptions, payloads:
       rssLimitBytes: bench.overload ? (bench.maxInFlightBytes ?? 0) + 200 * 2 ** 20 : null,
     };
   } finally {
+    watch?.stop();
     await server?.stop(5000);
     rmSync(workDir, { recursive: true, force: true });
   }
 }
 
 function startServer(bench: BenchCase, options: BenchOptions, dataDir: string): Promise<RunningServer> {
-  if (bench.server === 'discard') return startDiscardServer(MAX_RECEIVE_BYTES);
+  if (bench.server === 'discard') return startDiscardServer(MAX_RECEIVE_BYTES, bench.serverEnv ?? {});
   mkdirSync(dataDir, { recursive: true });
   const config: Record<string, unknown> = {
     // Long enough for the archiver to empty the spool at stop, so the index shows every object the run made.
@@ -81,13 +94,16 @@ function startServer(bench: BenchCase, options: BenchOptions, dataDir: string): 
   };
   if (bench.archiverLevel !== undefined) config.archiver = { level: bench.archiverLevel };
   if (bench.maxInFlightBytes !== undefined) config.admission = { maxInFlightBytes: bench.maxInFlightBytes };
+  for (const [section, settings] of Object.entries(bench.extraConfig ?? {})) {
+    config[section] = { ...(config[section] as Record<string, unknown> | undefined), ...settings };
+  }
   const nodeFlags: string[] = [];
   if (options.cpuProfileDir !== '') {
     const dir = path.resolve(options.cpuProfileDir);
     mkdirSync(dir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${bench.name.replaceAll(' ', '-')}.cpuprofile`);
   }
-  return startCaptureServer({ dataDir, config, nodeFlags });
+  return startCaptureServer({ dataDir, config, nodeFlags, env: bench.serverEnv ?? {} });
 }
 
 interface Driven {

@@ -11,6 +11,8 @@ export interface RunningServer {
   /** Admin HTTP port (capture only). */
   readonly adminPort: number | null;
   output(): string;
+  /** Whether the process has exited (on its own, if stop() was not called). */
+  hasExited(): boolean;
   /** SIGTERM, then waits; returns how long the graceful stop took (the capture server archives its spool). */
   stop(timeoutMs: number): Promise<{ code: number | null; seconds: number; killed: boolean }>;
 }
@@ -25,9 +27,12 @@ function findRepoRoot(from: string): string {
   }
 }
 
-export function startDiscardServer(maxReceiveBytes: number): Promise<RunningServer> {
+export function startDiscardServer(maxReceiveBytes: number, env: Record<string, string> = {}): Promise<RunningServer> {
   const script = fileURLToPath(new URL('./discard-server.js', import.meta.url));
-  const proc = spawn(process.execPath, [script, '127.0.0.1:0', String(maxReceiveBytes)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [script, '127.0.0.1:0', String(maxReceiveBytes)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return whenListening(proc, 'discard', (output) => {
     const match = /\{"listening":(\d+)\}/.exec(output);
     return match ? { grpc: Number(match[1]), admin: null } : null;
@@ -40,6 +45,7 @@ export interface CaptureServerOptions {
   config: Record<string, unknown>;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  env?: Record<string, string>;
 }
 
 export function startCaptureServer(options: CaptureServerOptions): Promise<RunningServer> {
@@ -57,7 +63,7 @@ export function startCaptureServer(options: CaptureServerOptions): Promise<Runni
   ];
   const proc = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, OTLP_CAPTURE_LOG_LEVEL: 'info' },
+    env: { ...process.env, ...options.env, OTLP_CAPTURE_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return whenListening(proc, 'capture', (output) => {
@@ -90,6 +96,7 @@ function whenListening(
         grpcAddress: `127.0.0.1:${ports.grpc}`,
         adminPort: ports.admin,
         output: () => output,
+        hasExited: () => proc.exitCode !== null || proc.signalCode !== null,
         stop: async (timeoutMs) => {
           const began = Date.now();
           let killed = false;

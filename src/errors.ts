@@ -32,8 +32,14 @@ export class CorruptDataError extends OtlpCaptureError {}
 /** Something asked for does not exist. */
 export class NotFoundError extends OtlpCaptureError {}
 
-/** A request the caller may not make (bad token, bad tenant). */
+/** A request the caller may not make (bad tenant, bad filter). */
 export class InvalidArgumentError extends OtlpCaptureError {}
+
+/** No credentials, or not valid ones. The message never contains what the caller presented. */
+export class UnauthenticatedError extends OtlpCaptureError {}
+
+/** Valid credentials that do not allow this request (a token bound to another tenant). */
+export class PermissionDeniedError extends OtlpCaptureError {}
 
 /** A backend (blob store, index) cannot be reached or used. */
 export class BackendUnavailableError extends OtlpCaptureError {}

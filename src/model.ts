@@ -51,7 +51,14 @@ export interface RequestLocation {
   crc32: number;
 }
 
-export type ArchivedRequest = RequestMeta & RequestLocation;
+export type ArchivedRequest = RequestMeta &
+  RequestLocation & {
+    /**
+     * Distinct trace ids (lowercase hex) of the request's spans, for the trace index. Set by the archiver on the way
+     * to IndexStore.commitObject (traces only); never set on what an index returns.
+     */
+    traceIds?: string[];
+  };
 
 /** One archive object: a sealed, immutable blob holding many requests of one (tenant, signal). */
 export interface ObjectMeta {

@@ -1,5 +1,7 @@
 // `otlp-capture serve`: builds every component from config, starts them in data-path order, stops them in reverse.
 import { Admission } from '../admission/admission.js';
+import { BearerAuth, loadBearerTokens } from '../admission/auth.js';
+import { CallerPolicy } from '../admission/caller.js';
 import { Archiver } from '../archiver/archiver.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { parseListen } from '../config/units.js';
@@ -8,19 +10,30 @@ import { QueryService } from '../query/query-service.js';
 import { GrpcServer } from '../receiver/grpc-server.js';
 import { HealthService } from '../receiver/health.js';
 import { Ingest } from '../receiver/ingest.js';
+import { OtlpHttpServer } from '../receiver/otlp-http.js';
+import { TlsFiles } from '../receiver/tls.js';
 import { Spool } from '../spool/spool.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { AdminServer } from '../telemetry/admin-server.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
-import { createBlobStore, createIndexStore } from './components.js';
+import { NoopNotifier } from '../notify/noop-notifier.js';
+import type { Notifier } from '../notify/notifier.js';
+import { registerNotifierMetrics } from '../notify/notify-metrics.js';
+import { OperationalAlerts } from '../notify/operational-alerts.js';
+import { serverAlertSources } from '../notify/alert-sources.js';
+import { BackendStarter } from './backend-starter.js';
+import { createBlobStore, createIndexStore, createNotifier } from './components.js';
 
 /** Above this share of spool.maxBytes, /readyz says not ready. */
 const READY_SPOOL_FRACTION = 0.9;
+/** Longest a stop waits for queued notifications to be posted (within the grace period). */
+const NOTIFY_FLUSH_MS = 5000;
 
 export interface RunningPorts {
   grpc: number;
   admin: number;
+  http: number;
 }
 
 export class CaptureServer {
@@ -30,10 +43,21 @@ export class CaptureServer {
   private index: IndexStore | null = null;
   private spool: Spool | null = null;
   private archiver: Archiver | null = null;
+  private archiverStarted = false;
+  private blobStarter: BackendStarter | null = null;
   private ingest: Ingest | null = null;
   private grpc: GrpcServer | null = null;
+  private http: OtlpHttpServer | null = null;
+  private tls: TlsFiles | null = null;
   private admin: AdminServer | null = null;
   private state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
+  private notifierInstance: Notifier = new NoopNotifier();
+  private alerts: OperationalAlerts | null = null;
+
+  /** Where serve's modules (operational alerts, retention) post notifications. Sends nothing before start(). */
+  get notifier(): Notifier {
+    return this.notifierInstance;
+  }
 
   constructor(private readonly config: ResolvedConfig, private readonly logger: Logger) {}
 
@@ -42,11 +66,15 @@ export class CaptureServer {
       return await this.startComponents();
     } catch (error) {
       // Release whatever did start (ports, files) so the error is the only thing the user sees.
+      this.blobStarter?.cancel();
       await this.grpc?.shutdown(Date.now());
+      await this.http?.shutdown(Date.now());
+      this.tls?.close();
       await this.spool?.close().catch(() => undefined);
       await this.index?.close().catch(() => undefined);
       await this.blobStore?.close().catch(() => undefined);
       await this.admin?.close();
+      await this.notifierInstance.close();
       this.state = 'stopped';
       throw error;
     }
@@ -56,13 +84,33 @@ export class CaptureServer {
     const { config, logger } = this;
     const grpcAddress = parseListen(config.server.grpc.listen)!;
     const adminAddress = parseListen(config.server.admin.listen)!;
+    const httpAddress = parseListen(config.server.http.listen)!;
+    // Credentials first: a missing certificate or token file should stop start-up before anything is opened.
+    const tlsConfig = config.server.tls;
+    this.tls = tlsConfig
+      ? TlsFiles.load({ ...tlsConfig, reloadIntervalMs: tlsConfig.reloadInterval }, logger)
+      : null;
+    const callers = new CallerPolicy(new BearerAuth(loadBearerTokens(config.auth.bearerTokens)), {
+      tenantHeader: config.admission.tenantHeader,
+      defaultTenant: config.admission.defaultTenant,
+    });
+
+    this.notifierInstance = createNotifier(config, logger);
+    this.notifierInstance.start();
+    registerNotifierMetrics(this.metrics.registry, () => this.notifierInstance.stats());
 
     this.admin = new AdminServer(this.metrics, { notReadyReason: () => this.notReadyReason() });
     const adminPort = await this.admin.listen(adminAddress.host, adminAddress.port);
 
-    this.blobStore = createBlobStore(config);
-    await this.blobStore.start();
-    this.index = createIndexStore(config, { readonly: false });
+    this.blobStore = createBlobStore(config, { logger });
+    const blobStore = this.blobStore;
+    this.blobStarter = new BackendStarter('blob store', () => blobStore.start(), {
+      initialMs: config.archiver.retryInitialBackoff,
+      maxMs: config.archiver.retryMaxBackoff,
+    }, logger);
+    await this.blobStarter.begin();
+    // A backend that buffers (ClickHouse's outbox) lets serve start while it is down: /readyz says why meanwhile.
+    this.index = createIndexStore(config, { readonly: false, logger, bufferWhenUnavailable: true });
     await this.index.start();
     this.spool = await Spool.open({
       dir: config.spool.dir,
@@ -84,7 +132,13 @@ export class CaptureServer {
       },
       { spool: this.spool, blobStore: this.blobStore, index: this.index, metrics: this.metrics, logger },
     );
-    this.archiver.start();
+    const archiver = this.archiver;
+    void this.blobStarter.whenStarted().then(() => {
+      if (this.state === 'starting' || this.state === 'running') {
+        archiver.start();
+        this.archiverStarted = true;
+      }
+    });
 
     const spool = this.spool;
     const admission = new Admission({
@@ -98,27 +152,47 @@ export class CaptureServer {
         host: grpcAddress.host,
         port: grpcAddress.port,
         maxReceiveBytes: config.server.grpc.maxReceiveBytes,
-        tenantHeader: config.admission.tenantHeader,
-        defaultTenant: config.admission.defaultTenant,
         retryAfterMs: config.admission.retryAfter,
       },
-      { ingest: this.ingest, query: new QueryService(this.index, this.blobStore), health: this.health, logger },
+      {
+        ingest: this.ingest,
+        query: new QueryService(this.index, this.blobStore),
+        health: this.health,
+        callers,
+        tls: this.tls,
+        logger,
+      },
     );
     const grpcPort = await this.grpc.listen();
+    this.http = new OtlpHttpServer(
+      {
+        host: httpAddress.host,
+        port: httpAddress.port,
+        maxReceiveBytes: config.server.http.maxReceiveBytes,
+        retryAfterMs: config.admission.retryAfter,
+      },
+      { ingest: this.ingest, callers, tls: this.tls, logger },
+    );
+    const httpPort = await this.http.listen();
+    this.tls?.startWatching();
     this.metrics.onScrape(() => this.publishStats());
     this.health.setStatus('', 'SERVING');
+    this.startAlerts();
     this.state = 'running';
     logger.info(
       {
         grpc: `${grpcAddress.host}:${grpcPort}`,
         admin: `${adminAddress.host}:${adminPort}`,
+        http: `${httpAddress.host}:${httpPort}`,
+        tls: this.tls ? (this.tls.requireClientCert ? 'mutual' : 'server') : 'off',
+        auth: callers.authEnabled ? 'bearer' : 'off',
         blobStore: this.blobStore.describe(),
         index: this.index.describe(),
         spool: config.spool.dir,
       },
       'otlp-capture is serving',
     );
-    return { grpc: grpcPort, admin: adminPort };
+    return { grpc: grpcPort, admin: adminPort, http: httpPort };
   }
 
   /**
@@ -130,19 +204,50 @@ export class CaptureServer {
     this.state = 'stopping';
     const deadline = Date.now() + gracePeriodMs;
     this.logger.info({ gracePeriodMs }, 'shutting down: draining');
+    await this.alerts?.stop();
     this.health.shutdown();
     this.ingest?.stopAccepting();
     // Half the grace period at most for in-flight calls; the rest is for archiving.
-    await this.grpc?.shutdown(Date.now() + gracePeriodMs / 2);
+    await Promise.all([
+      this.grpc?.shutdown(Date.now() + gracePeriodMs / 2),
+      this.http?.shutdown(Date.now() + gracePeriodMs / 2),
+    ]);
+    this.tls?.close();
     this.spool?.endTail();
-    const drained = (await this.archiver?.drain(deadline)) ?? true;
+    this.blobStarter?.cancel();
+    const drained = this.archiverStarted
+      ? await this.archiver!.drain(deadline)
+      : (this.spool?.stats().unreleasedRecords ?? 0) === 0;
     await this.spool?.close();
     await this.index?.close();
     await this.blobStore?.close();
+    await this.notifierInstance.flush(Math.min(deadline, Date.now() + NOTIFY_FLUSH_MS));
+    await this.notifierInstance.close();
     await this.admin?.close();
     this.state = 'stopped';
     this.logger.info({ drained }, drained ? 'stopped: spool fully archived' : 'stopped: some data stays spooled for the next start');
     return { drained };
+  }
+
+  /** Operational alerts need somewhere to go: without a webhook they are not checked at all. */
+  private startAlerts(): void {
+    const alerts = this.config.notify.alerts;
+    if (!alerts.enabled || !this.notifierInstance.enabled || !this.spool || !this.archiver) return;
+    this.alerts = new OperationalAlerts(
+      {
+        intervalMs: alerts.interval,
+        spoolPercent: alerts.spoolPercent,
+        uploadFailingForMs: alerts.uploadFailingFor,
+        indexLagMs: alerts.indexLag,
+        rejectedPerInterval: alerts.rejectedPerInterval,
+      },
+      {
+        notifier: this.notifierInstance,
+        sources: serverAlertSources({ spool: this.spool, spoolMaxBytes: this.config.spool.maxBytes, archiver: this.archiver, metrics: this.metrics }),
+        logger: this.logger,
+      },
+    );
+    this.alerts.start();
   }
 
   private notReadyReason(): string | null {
@@ -150,7 +255,7 @@ export class CaptureServer {
     // Out of the Service's endpoints before the spool refuses everything, so Collectors shift to other instances.
     const spooled = this.spool?.stats().bytesOnDisk ?? 0;
     if (spooled >= READY_SPOOL_FRACTION * this.config.spool.maxBytes) return `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full`;
-    return null;
+    return this.blobStarter?.notReadyReason() ?? this.index?.notReadyReason?.() ?? null;
   }
 
   private publishStats(): void {

@@ -2,7 +2,8 @@
 // An object is sealed at a size or age limit, finished in the blob store, then indexed; only then are its spool
 // records released. That order is the durability chain: nothing leaves the spool before it is findable.
 import PQueue from 'p-queue';
-import type { Codec, RequestMeta, Signal } from '../model.js';
+import type { ArchivedRequest, Codec, RequestMeta, Signal } from '../model.js';
+import { spanTraceIds } from '../otlp/trace-filter.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { Spool, SpoolRef } from '../spool/spool.js';
@@ -41,6 +42,8 @@ interface OpenObject {
   rawBytes: number;
   appends: Promise<void>[];
   failure: unknown;
+  /** Span trace ids per request id (traces only), committed with the object for the trace index. */
+  traceIds: Map<string, string[]>;
 }
 
 type Sealed = Awaited<ReturnType<ObjectBuilder['finish']>>;
@@ -168,6 +171,7 @@ export class Archiver {
     const object = target;
     object.refs.push(ref);
     object.rawBytes += payload.length;
+    if (meta.signal === 'traces') this.collectTraceIds(object, meta.id, payload);
     const append = object.builder.append(meta, payload).then(
       () => undefined,
       (error: unknown) => {
@@ -194,7 +198,21 @@ export class Archiver {
       rawBytes: 0,
       appends: [],
       failure: undefined,
+      traceIds: new Map(),
     };
+  }
+
+  /**
+   * The payload is in hand here, so its trace ids are read now (a fast wire walk: ~2 GB/s, against ~0.2-0.6 GB/s
+   * for a full scan). The request was validated at ingest; should its trace ids still not be readable, the request
+   * is archived without trace-index rows rather than not at all.
+   */
+  private collectTraceIds(object: OpenObject, id: string, payload: Buffer): void {
+    try {
+      object.traceIds.set(id, spanTraceIds(payload));
+    } catch (error) {
+      this.deps.logger.warn({ err: error, request: id }, 'cannot read the trace ids of a request; find-trace will not find it');
+    }
   }
 
   private newBuilder(tenant: string, signal: Signal, createdAtMs: number): ObjectBuilder {
@@ -252,7 +270,8 @@ export class Archiver {
       if (rebuilt === null) return;
       sealed = rebuilt;
     }
-    await this.retryForever('index', () => this.deps.index.commitObject(sealed.object, sealed.requests));
+    const requests = withTraceIds(sealed.requests, object.traceIds);
+    await this.retryForever('index', () => this.deps.index.commitObject(sealed.object, requests));
     await this.deps.spool.release(object.refs);
     const nowMs = Date.now();
     this.lastCommitAtMs = nowMs;
@@ -303,4 +322,12 @@ export class Archiver {
       }
     }
   }
+}
+
+function withTraceIds(requests: ArchivedRequest[], traceIds: Map<string, string[]>): ArchivedRequest[] {
+  if (traceIds.size === 0) return requests;
+  return requests.map((request) => {
+    const ids = traceIds.get(request.id);
+    return ids === undefined ? request : { ...request, traceIds: ids };
+  });
 }

@@ -1,11 +1,13 @@
 // Options and setup shared by the commands that read the archive (list, get, …).
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { isValidTenant } from '../admission/tenant.js';
 import { createBlobStore, createIndexStore } from '../app/components.js';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import { QueryService } from '../query/query-service.js';
+import { UsageError } from './exit.js';
 import type { BlobStore } from '../storage/blob-store.js';
 
 export interface StoreOptions {
@@ -17,6 +19,17 @@ export function addStoreOptions(command: Command): Command {
   return command
     .option('-c, --config <file>', 'YAML configuration file (same as serve)')
     .option('-d, --data-dir <dir>', 'data directory of the embedded default (default ./data)');
+}
+
+/** A --tenant value, checked like the tenant header (so a typo or a path never reaches a query); undefined if unset. */
+export function tenantOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isValidTenant(value)) {
+    throw new UsageError(
+      `--tenant ${JSON.stringify(value.slice(0, 80))} is not a tenant name: 1-63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit`,
+    );
+  }
+  return value;
 }
 
 export function configFrom(options: StoreOptions): ResolvedConfig {

@@ -1,8 +1,12 @@
 // otlp-capture command line.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerFindTrace } from './commands/find-trace.js';
 import { registerGet } from './commands/get.js';
 import { registerList } from './commands/list.js';
+import { registerNotify } from './commands/notify.js';
+import { registerReindex } from './commands/reindex.js';
+import { registerReplay } from './commands/replay.js';
 import { registerServe } from './commands/serve.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,5 +20,9 @@ const program = new Command()
 registerServe(program);
 registerList(program);
 registerGet(program);
+registerFindTrace(program);
+registerReplay(program);
+registerNotify(program);
+registerReindex(program);
 
 await program.parseAsync(process.argv);

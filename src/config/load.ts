@@ -10,7 +10,10 @@ import { configSchema, type Config } from './schema.js';
 export type ResolvedConfig = Config & {
   spool: Config['spool'] & { dir: string };
   storage: Config['storage'] & { filesystem: { dir: string } };
-  index: Config['index'] & { sqlite: { path: string } };
+  index: Config['index'] & {
+    sqlite: { path: string };
+    clickhouse: Config['index']['clickhouse'] & { outboxPath: string };
+  };
 };
 
 type Tree = Record<string, unknown>;
@@ -22,7 +25,33 @@ export const ENV_OVERRIDES: Record<string, string> = {
   OTLP_CAPTURE_ADMIN_LISTEN: 'server.admin.listen',
   OTLP_CAPTURE_LOG_LEVEL: 'log.level',
   OTLP_CAPTURE_SPOOL_DURABILITY: 'spool.durability',
+  OTLP_CAPTURE_HTTP_LISTEN: 'server.http.listen',
+  OTLP_CAPTURE_TLS_CERT_FILE: 'server.tls.certFile',
+  OTLP_CAPTURE_TLS_KEY_FILE: 'server.tls.keyFile',
+  OTLP_CAPTURE_TLS_CLIENT_CA_FILE: 'server.tls.clientCaFile',
+  OTLP_CAPTURE_TLS_REQUIRE_CLIENT_CERT: 'server.tls.requireClientCert',
+  CLICKHOUSE_URL: 'index.clickhouse.url',
+  CLICKHOUSE_USER: 'index.clickhouse.user',
+  CLICKHOUSE_PASSWORD: 'index.clickhouse.password',
+  CLICKHOUSE_DATABASE: 'index.clickhouse.database',
+  S3_ENDPOINT: 'storage.s3.endpoint',
+  S3_BUCKET: 'storage.s3.bucket',
+  S3_REGION: 'storage.s3.region',
+  S3_ACCESS_KEY: 'storage.s3.accessKeyId',
+  S3_SECRET_KEY: 'storage.s3.secretAccessKey',
+  S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
+  S3_CHECKSUMS: 'storage.s3.checksums',
+  SLACK_WEBHOOK_URL: 'notify.slack.webhooks.default',
 };
+
+/** Environment variables whose presence also selects an adapter (set → this key gets this value). */
+export const ENV_SWITCHES: Record<string, [key: string, value: string]> = {
+  CLICKHOUSE_URL: ['index.type', 'clickhouse'],
+  S3_BUCKET: ['storage.type', 's3'],
+};
+
+/** Adds one bearer token, bound to no tenant, to those of the file (auth.bearerTokens). */
+export const BEARER_TOKEN_ENV = 'OTLP_CAPTURE_BEARER_TOKEN';
 
 export interface LoadOptions {
   file?: string;
@@ -45,6 +74,12 @@ export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
     setPath(tree, key, value, name, where);
     origins.set(key, name);
   }
+  for (const [name, [key, value]] of Object.entries(ENV_SWITCHES)) {
+    if (env[name] === undefined || env[name] === '') continue;
+    setPath(tree, key, value, name, where);
+    origins.set(key, name);
+  }
+  addEnvToken(tree, env[BEARER_TOKEN_ENV], origins, where);
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;
     setPath(tree, key, value, 'the command line', where);
@@ -100,13 +135,28 @@ function setPath(tree: Tree, dotted: string, value: unknown, source: string, whe
       // Replacing it with a mapping would silently drop what the file says there.
       const at = keys.slice(0, depth + 1).join('.');
       throw new ConfigError(
-        `invalid ${where}:\n  - ${at}: must be a mapping of settings, got ${JSON.stringify(next)} ` +
+        // Under notify.slack the value may be a webhook URL, which is a secret.
+        `invalid ${where}:\n  - ${at}: must be a mapping of settings, got ${at.startsWith('notify.slack') ? 'a value (not shown)' : JSON.stringify(next)} ` +
           `(so ${dotted} from ${source} cannot be applied)`,
       );
     }
     node = node[key] as Tree;
   });
   node[keys[keys.length - 1] as string] = value;
+}
+
+function addEnvToken(tree: Tree, token: string | undefined, origins: Map<string, string>, where: string): void {
+  if (token === undefined || token === '') return;
+  const auth = tree.auth;
+  // Anything but a mapping with a list (or nothing) in the file is left for validation to report, whose messages do
+  // not quote values: what is there may be a token.
+  if (auth !== undefined && (typeof auth !== 'object' || auth === null || Array.isArray(auth))) return;
+  const existing = (auth as Tree | undefined)?.bearerTokens;
+  if (existing !== undefined && !Array.isArray(existing)) return;
+  const list = existing ?? [];
+  setPath(tree, 'auth.bearerTokens', [...list, { token }], BEARER_TOKEN_ENV, where);
+  origins.set(`auth.bearerTokens.${list.length}`, BEARER_TOKEN_ENV);
+  origins.set(`auth.bearerTokens.${list.length}.token`, BEARER_TOKEN_ENV);
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<string, string>): string {
@@ -125,11 +175,31 @@ function resolvePaths(config: Config, cwd: string): ResolvedConfig {
   const dataDir = path.resolve(cwd, config.dataDir);
   const under = (given: string | undefined, fallback: string): string =>
     given ? path.resolve(cwd, given) : path.join(dataDir, fallback);
+  const file = (given: string): string => path.resolve(cwd, given);
+  const tls = config.server.tls;
   return {
     ...config,
+    server: {
+      ...config.server,
+      tls: tls && {
+        ...tls,
+        certFile: file(tls.certFile),
+        keyFile: file(tls.keyFile),
+        clientCaFile: tls.clientCaFile === undefined ? undefined : file(tls.clientCaFile),
+      },
+    },
+    auth: {
+      bearerTokens: config.auth.bearerTokens.map((entry) =>
+        entry.tokenFile === undefined ? entry : { ...entry, tokenFile: file(entry.tokenFile) },
+      ),
+    },
     dataDir,
     spool: { ...config.spool, dir: under(config.spool.dir, 'spool') },
     storage: { ...config.storage, filesystem: { dir: under(config.storage.filesystem.dir, 'objects') } },
-    index: { ...config.index, sqlite: { path: under(config.index.sqlite.path, 'index.sqlite') } },
+    index: {
+      ...config.index,
+      sqlite: { path: under(config.index.sqlite.path, 'index.sqlite') },
+      clickhouse: { ...config.index.clickhouse, outboxPath: under(config.index.clickhouse.outboxPath, 'index-outbox.sqlite') },
+    },
   };
 }

@@ -3,6 +3,15 @@ import { z } from 'zod';
 import { isValidTenant } from '../admission/tenant.js';
 import { CODECS } from '../model.js';
 import { parseBytes, parseDuration, parseListen } from './units.js';
+import { isWebhookUrl } from '../notify/webhook-url.js';
+import {
+  MIN_PART_SIZE,
+  S3_CHECKSUM_MODES,
+  S3_DEFAULTS,
+  S3_SSE_MODES,
+  S3_STORAGE_CLASSES,
+  isValidS3Prefix,
+} from '../storage/s3-settings.js';
 
 const SIZE_EXPECTED = 'expected a size such as 64MiB or 1048576';
 const DURATION_EXPECTED = 'expected a duration such as 60s, 5m or 1h30m';
@@ -42,6 +51,156 @@ const tenantName = z
   .string()
   .refine(isValidTenant, 'expected 1-63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, without ".."');
 
+// A boolean that environment variables can set too ("true" / "false").
+const flag = z
+  .union([z.boolean(), z.enum(['true', 'false'])], { error: (issue) => `expected true or false, got ${given(issue.input)}` })
+  .transform((value) => value === true || value === 'true');
+
+const filePath = (what: string) =>
+  z.string({ error: (issue) => (issue.input === undefined ? `required: ${what}` : `expected a file path (${what})`) }).min(1);
+
+// TLS for both OTLP listeners (gRPC and HTTP). Mutual TLS: clientCaFile and requireClientCert together.
+const tls = z
+  .object({
+    certFile: filePath('the PEM certificate (chain) the listeners present'),
+    keyFile: filePath('the PEM private key of certFile'),
+    clientCaFile: filePath('the PEM CA bundle client certificates must chain to').optional(),
+    requireClientCert: flag.default(false),
+    reloadInterval: duration.default(30_000),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.requireClientCert && value.clientCaFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['clientCaFile'], message: 'required when requireClientCert is true (the CA client certificates must chain to)' });
+    }
+    if (!value.requireClientCert && value.clientCaFile !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requireClientCert'],
+        message: 'must be true when clientCaFile is set: client certificates are verified only when they are required',
+      });
+    }
+  });
+
+// Bearer tokens: each inline or from a file (a mounted Secret), optionally bound to one tenant. Messages about these
+// entries never quote a value: they are secrets.
+const bearerToken = z
+  .object({
+    token: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+    tenant: tenantName.optional(),
+  })
+  .strict()
+  .refine((value) => (value.token === undefined) !== (value.tokenFile === undefined), 'set exactly one of token or tokenFile');
+
+// ClickHouse index (index.type clickhouse). The password is never part of an error message or a log line.
+const clickhouseIndex = z
+  .object({
+    url: z
+      .string()
+      .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), {
+        message: 'expected an http(s) URL such as http://127.0.0.1:8123',
+      })
+      .default('http://127.0.0.1:8123'),
+    user: z.string().default(''),
+    password: z.string().default(''),
+    database: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected 1-63 of A-Z a-z 0-9 _, not starting with a digit')
+      .default('otlp_capture'),
+    batchRows: z.number().int().min(1).max(100_000).default(1000),
+    batchInterval: duration.default(1000),
+    outboxPath: z.string().min(1).optional(),
+  })
+  .strict()
+  .prefault({});
+
+// S3 or an S3-compatible server. Credentials are never quoted in messages (zod's own messages do not quote values).
+const s3Storage = z
+  .object({
+    endpoint: z.url({ error: 'expected a URL such as http://127.0.0.1:9000' }).optional(),
+    region: z.string().min(1).default(S3_DEFAULTS.region),
+    bucket: z.string().min(1).optional(),
+    prefix: z
+      .string()
+      .refine(isValidS3Prefix, 'expected a key prefix such as otlp/archive: no empty, "." or ".." segments, NUL or backslash')
+      .default(S3_DEFAULTS.prefix),
+    forcePathStyle: flag.default(S3_DEFAULTS.forcePathStyle),
+    accessKeyId: z.string().min(1).optional(),
+    secretAccessKey: z.string().min(1).optional(),
+    storageClass: z.enum(S3_STORAGE_CLASSES).optional(),
+    serverSideEncryption: z.enum(S3_SSE_MODES).optional(),
+    kmsKeyId: z.string().min(1).optional(),
+    partSize: bytes
+      .default(S3_DEFAULTS.partSize)
+      .refine((value) => value >= MIN_PART_SIZE, 'must be at least 5MiB (the smallest part S3 accepts)'),
+    uploadQueueSize: z.number().int().min(1).max(64).default(S3_DEFAULTS.uploadQueueSize),
+    checksums: z.string().toLowerCase().pipe(z.enum(S3_CHECKSUM_MODES)).default(S3_DEFAULTS.checksums),
+    connectTimeout: duration.default(S3_DEFAULTS.connectTimeoutMs),
+    idleTimeout: duration.default(S3_DEFAULTS.idleTimeoutMs),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if ((value.accessKeyId === undefined) !== (value.secretAccessKey === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [value.accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey'],
+        message: 'set accessKeyId and secretAccessKey together, or neither to use the AWS default credential chain',
+      });
+    }
+    if (value.kmsKeyId !== undefined && value.serverSideEncryption !== 'aws:kms') {
+      ctx.addIssue({ code: 'custom', path: ['kmsKeyId'], message: 'only applies with serverSideEncryption: aws:kms' });
+    }
+  });
+
+// Notifications (Slack incoming webhooks) and serve's operational alerts. Webhook URLs are secrets: no message
+// here ever repeats the value given.
+const webhookUrl = z
+  .string({ error: 'expected a webhook URL (https://hooks.slack.com/services/…); the value is a secret and is not shown' })
+  .refine(isWebhookUrl, 'expected an http(s) webhook URL such as https://hooks.slack.com/services/…; the value is a secret and is not shown');
+const atLeast = (minMs: number) => duration.refine((ms) => ms >= minMs, `must be at least ${minMs} ms`);
+const notify = z
+  .object({
+    slack: z
+      .object({
+        webhooks: z
+          .object(
+            {
+              default: webhookUrl.optional(),
+              critical: webhookUrl.optional(),
+              high: webhookUrl.optional(),
+              medium: webhookUrl.optional(),
+              low: webhookUrl.optional(),
+            },
+            { error: 'expected a mapping of default, critical, high, medium, low to webhook URLs (the value given is not shown)' },
+          )
+          .strict()
+          .prefault({}),
+        digestInterval: atLeast(100).default(5 * 60_000),
+        dedupWindow: duration.default(15 * 60_000),
+        maxQueue: z.number().int().min(1).max(1_000_000).default(1000),
+        timeout: atLeast(100).default(10_000),
+        maxAttempts: z.number().int().min(1).max(100).default(5),
+        retryInitialBackoff: duration.default(1000),
+        retryMaxBackoff: duration.default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    alerts: z
+      .object({
+        enabled: flag.default(true),
+        interval: atLeast(100).default(30_000),
+        spoolPercent: z.number().gt(0).max(100).default(80),
+        uploadFailingFor: duration.default(5 * 60_000),
+        indexLag: duration.default(10 * 60_000),
+        rejectedPerInterval: z.number().int().min(1).default(100),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
@@ -55,9 +214,18 @@ export const configSchema = z
           .strict()
           .prefault({}),
         admin: z.object({ listen: listen.default('0.0.0.0:8888') }).strict().prefault({}),
+        http: z
+          .object({
+            listen: listen.default('0.0.0.0:4318'),
+            maxReceiveBytes: bytes.default(64 * 2 ** 20),
+          })
+          .strict()
+          .prefault({}),
+        tls: tls.optional(),
       })
       .strict()
       .prefault({}),
+    auth: z.object({ bearerTokens: z.array(bearerToken).default([]) }).strict().prefault({}),
     admission: z
       .object({
         maxInFlightBytes: bytes.default(256 * 2 ** 20),
@@ -91,18 +259,26 @@ export const configSchema = z
       .prefault({}),
     storage: z
       .object({
-        type: z.enum(['filesystem']).default('filesystem'),
+        type: z.enum(['filesystem', 's3']).default('filesystem'),
         filesystem: z.object({ dir: z.string().min(1).optional() }).strict().prefault({}),
+        s3: s3Storage.prefault({}),
       })
       .strict()
+      .superRefine((value, ctx) => {
+        if (value.type === 's3' && value.s3.bucket === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['s3', 'bucket'], message: 'required when storage.type is s3 (or set S3_BUCKET)' });
+        }
+      })
       .prefault({}),
     index: z
       .object({
-        type: z.enum(['sqlite']).default('sqlite'),
+        type: z.enum(['sqlite', 'clickhouse']).default('sqlite'),
         sqlite: z.object({ path: z.string().min(1).optional() }).strict().prefault({}),
+        clickhouse: clickhouseIndex,
       })
       .strict()
       .prefault({}),
+    notify,
     shutdown: z.object({ gracePeriod: duration.default(30_000) }).strict().prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })

@@ -32,6 +32,26 @@ function toInt64(value: bigint): bigint {
   return value < INT64_MIN ? INT64_MIN : value > INT64_MAX ? INT64_MAX : value;
 }
 
+/** Trace rows per generation of the trace index (see sqlite-schema.ts). */
+const TRACE_GENERATION_ROWS = 65_536;
+/** Trace rows per transaction when an object has more (~20-40 ms of work each). */
+const TRACE_CHUNK_ROWS = 8_192;
+
+/** (trace id bytes, request id) */
+type TraceRow = readonly [Buffer, string];
+
+function traceRowsOf(requests: readonly ArchivedRequest[]): TraceRow[] {
+  const rows: TraceRow[] = [];
+  for (const r of requests) for (const traceId of r.traceIds ?? []) rows.push([traceIdBytes(traceId), r.id]);
+  return rows;
+}
+
+/** A trace id's 16 bytes, as the trace index stores them. */
+function traceIdBytes(hex: string): Buffer {
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new InvalidArgumentError(`a trace id is 32 lowercase hex digits: got ${JSON.stringify(hex)}`);
+  return Buffer.from(hex, 'hex');
+}
+
 function checkLimit(limit: number | undefined): number {
   const value = limit ?? DEFAULT_LIST_LIMIT;
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -180,6 +200,20 @@ export class SqliteIndexStore implements IndexStore {
          @offset, @length, @codec, @crc32)`,
     );
     const insertService = db.prepare('INSERT OR IGNORE INTO request_services (service, request_id) VALUES (?, ?)');
+    // Trace rows of requests indexed before (a re-commit) would only be duplicates.
+    const known = await this.knownRequestIds(requests.map((r) => r.id));
+    const traceRows = traceRowsOf(requests.filter((r) => !known.has(r.id)));
+    // An object with many trace rows has them written first, in chunks with the event loop free in between: one
+    // transaction of 100 k rows would hold it for a few hundred ms. Until the object's own commit below, such rows
+    // point at requests the index does not have yet, which every read ignores.
+    const early = traceRows.length > TRACE_CHUNK_ROWS;
+    if (early) {
+      for (let i = 0; i < traceRows.length; i += TRACE_CHUNK_ROWS) {
+        const chunk = traceRows.slice(i, i + TRACE_CHUNK_ROWS);
+        this.guard('commit trace rows', () => this.withoutFsync(db, () => db.transaction(() => this.insertTraceRows(db, chunk)).immediate()));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
     const commit = db.transaction(() => {
       insertObject.run({ ...object, startNs: toInt64(object.startNs), endNs: toInt64(object.endNs) });
       for (const r of requests) {
@@ -203,8 +237,37 @@ export class SqliteIndexStore implements IndexStore {
         if (inserted.changes === 0) continue;
         for (const service of r.services) insertService.run(service, r.id);
       }
+      if (!early && traceRows.length > 0) this.insertTraceRows(db, traceRows);
     });
     this.guard('commit object', () => commit.immediate());
+  }
+
+  /** Inside a transaction: rows into the current trace generation, or a new one when they would overfill it. */
+  private insertTraceRows(db: Database.Database, rows: readonly TraceRow[]): void {
+    const current = db.prepare('SELECT gen, rows FROM trace_generations ORDER BY gen DESC LIMIT 1').get() as
+      | { gen: number; rows: number }
+      | undefined;
+    let gen = current?.gen ?? 0;
+    if (current === undefined || (current.rows > 0 && current.rows + rows.length > TRACE_GENERATION_ROWS)) {
+      gen += 1;
+      db.prepare('INSERT INTO trace_generations (gen, rows) VALUES (?, 0)').run(gen);
+    }
+    const insert = db.prepare('INSERT OR IGNORE INTO trace_requests (gen, trace_id, request_id) VALUES (?, ?, ?)');
+    for (const [traceId, requestId] of rows) insert.run(gen, traceId, requestId);
+    db.prepare('UPDATE trace_generations SET rows = rows + ? WHERE gen = ?').run(rows.length, gen);
+  }
+
+  /**
+   * Runs `write` (one transaction) without waiting for fsync. Safe for rows that the object's own commit follows:
+   * in WAL mode, that commit's fsync of the WAL makes every frame before it durable too.
+   */
+  private withoutFsync<T>(db: Database.Database, write: () => T): T {
+    db.pragma('synchronous = NORMAL');
+    try {
+      return write();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
   }
 
   async knownRequestIds(ids: readonly string[]): Promise<Set<string>> {
@@ -216,6 +279,30 @@ export class SqliteIndexStore implements IndexStore {
       for (const id of this.guard('look up request ids', () => query.all(batch) as string[])) known.add(id);
     }
     return known;
+  }
+
+  async findTraceRequests(traceId: string, filter: { tenant?: string } = {}): Promise<ArchivedRequest[]> {
+    const id = traceIdBytes(traceId);
+    const byTenant = filter.tenant !== undefined;
+    const key = byTenant ? 'findTrace,tenant' : 'findTrace';
+    let statement = this.listStatements.get(key);
+    if (!statement) {
+      // CROSS JOIN keeps SQLite's join order: one primary-key probe per generation. IN drops the duplicates that a
+      // re-commit after a crash may leave in another generation. `+r.tenant` keeps the planner from walking the
+      // tenant's whole index instead of looking the few requests up by id.
+      statement = this.open()
+        .prepare(
+          `SELECT ${REQUEST_COLUMNS} FROM requests r WHERE r.id IN (` +
+            'SELECT t.request_id FROM trace_generations g CROSS JOIN trace_requests t ' +
+            'ON t.gen = g.gen AND t.trace_id = @traceId)' +
+            `${byTenant ? ' AND +r.tenant = @tenant' : ''} ORDER BY r.id`,
+        )
+        .safeIntegers(true);
+      this.listStatements.set(key, statement);
+    }
+    const params = byTenant ? { traceId: id, tenant: filter.tenant } : { traceId: id };
+    const rows = this.guard('find trace', () => statement.all(params) as RequestRow[]);
+    return rows.map(requestFromRow);
   }
 
   async listRequests(filter: RequestFilter): Promise<ArchivedRequest[]> {

@@ -3,7 +3,8 @@
 // previous version intact. Append new migrations; never edit an applied one.
 //
 // Timestamps in ns are INTEGER (64-bit signed): unix ns fit until the year 2262. Request rows repeat tenant and
-// signal so the common filters need no join; `request_services` turns "requests of service X" into an index range.
+// signal so the common filters need no join; `request_services` turns "requests of service X" into an index range,
+// `trace_requests` (version 2) "requests holding trace T" likewise.
 
 export const MIGRATIONS: readonly string[] = [
   `
@@ -46,6 +47,24 @@ export const MIGRATIONS: readonly string[] = [
     service    TEXT NOT NULL,
     request_id TEXT NOT NULL,
     PRIMARY KEY (service, request_id)
+  ) WITHOUT ROWID;
+  `,
+  // The trace index: which requests hold spans of a trace, in generations of about 64 Ki rows. Trace ids are random,
+  // so one B-tree keyed by trace id alone takes every commit's rows on as many random pages: measured on this design,
+  // a commit of a 64 MiB object (27 k rows) went from 0.3 s to 1.2 s as the table grew to 5 M rows, writing ~100 MiB
+  // of WAL each time. Keyed by (generation, trace id), a commit only touches the current generation's pages (its
+  // cost stays flat, ~4 MiB of WAL), and a lookup probes each generation once (~10 µs each). Rows of requests that no
+  // longer exist are ignored by the join that reads them.
+  `
+  CREATE TABLE trace_generations (
+    gen  INTEGER PRIMARY KEY,
+    rows INTEGER NOT NULL
+  );
+  CREATE TABLE trace_requests (
+    gen        INTEGER NOT NULL,
+    trace_id   BLOB    NOT NULL,
+    request_id TEXT    NOT NULL,
+    PRIMARY KEY (gen, trace_id, request_id)
   ) WITHOUT ROWID;
   `,
 ];

@@ -2,9 +2,10 @@
 import { readRequestBytes } from '../archiver/object-reader.js';
 import { NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
-import type { ArchivedRequest, RequestFilter } from '../model.js';
+import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
 import { toOtlpJson } from '../otlp/json.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { findTrace, type FoundTrace } from './find-trace.js';
 
 export type PayloadFormat = 'proto' | 'json';
 
@@ -14,8 +15,33 @@ export interface FetchedRequest {
   body: Buffer;
 }
 
+export interface FetchedTrace {
+  trace: FoundTrace;
+  /** The trace as one ExportTraceServiceRequest: protobuf bytes, or OTLP JSON text. */
+  body: Buffer;
+}
+
+export interface ObjectFilter {
+  tenant?: string;
+  signal?: string;
+  afterKey?: string;
+  limit?: number;
+}
+
 export class QueryService {
-  constructor(private readonly index: IndexStore, private readonly blobs: BlobStore) {}
+  /** Public for the replay engine, which reads the same index and blobs. */
+  constructor(readonly index: IndexStore, readonly blobs: BlobStore) {}
+
+  listObjects(filter: ObjectFilter): Promise<ObjectMeta[]> {
+    return this.index.listObjects(filter);
+  }
+
+  /** Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests. */
+  async findTrace(traceId: string, format: PayloadFormat, tenant?: string): Promise<FetchedTrace> {
+    const trace = await findTrace(this.index, this.blobs, traceId, tenant === undefined ? {} : { tenant });
+    if (format === 'proto') return { trace, body: trace.proto };
+    return { trace, body: Buffer.from(JSON.stringify(toOtlpJson('traces', trace.proto))) };
+  }
 
   listRequests(filter: RequestFilter): Promise<ArchivedRequest[]> {
     return this.index.listRequests(filter);

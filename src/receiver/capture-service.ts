@@ -1,13 +1,15 @@
 // otlpcapture.v1.CaptureService: the read API over gRPC (grpcurl-friendly), backed by the QueryService.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { resolveTenant } from '../admission/tenant.js';
+import type { CallerPolicy } from '../admission/caller.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isSignal, type ArchivedRequest, type RequestFilter, type Signal } from '../model.js';
 import { PROTO_DIR } from '../protos.js';
 import type { QueryService } from '../query/query-service.js';
 import type { Logger } from '../telemetry/logger.js';
+import { readBackHandlers } from './capture-readback.js';
 import { toGrpcError } from './grpc-errors.js';
+import { grpcCredentials } from './otlp-grpc.js';
 
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const DEFAULT_PAGE_SIZE = 100;
@@ -36,11 +38,6 @@ interface GetRequestRequest {
 
 const FORMATS = new Set(['FORMAT_UNSPECIFIED', 'FORMAT_PROTO', 'FORMAT_JSON']);
 
-export interface CaptureServiceOptions {
-  tenantHeader: string;
-  defaultTenant: string;
-}
-
 let definition: protoLoader.PackageDefinition | undefined;
 
 function captureDefinition(): protoLoader.PackageDefinition {
@@ -54,41 +51,25 @@ function captureDefinition(): protoLoader.PackageDefinition {
   return definition;
 }
 
-export function addCaptureService(
-  server: grpc.Server,
-  query: QueryService,
-  options: CaptureServiceOptions,
-  logger: Logger,
-): void {
+/**
+ * Every call is authenticated like an Export, and sees one tenant only when the caller is restricted to one (a token
+ * bound to a tenant, or the tenant header): another tenant's requests are neither listed nor found.
+ */
+export function addCaptureService(server: grpc.Server, query: QueryService, callers: CallerPolicy, logger: Logger): void {
   const service = captureDefinition()['otlpcapture.v1.CaptureService'] as grpc.ServiceDefinition;
   const fail = (callback: (error: grpc.ServerErrorResponse) => void, error: unknown): void => {
     const mapped = toGrpcError(error, 1000);
     if (mapped.unexpected) logger.error({ err: error }, 'CaptureService call failed');
     callback(mapped.status as grpc.ServerErrorResponse);
   };
-  const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined => {
-    const header = metadata.get(options.tenantHeader)[0];
-    const fromHeader =
-      typeof header === 'string' && header !== ''
-        ? resolveTenant(header, options.defaultTenant, options.tenantHeader)
-        : undefined;
-    if (!asked) return fromHeader;
-    const fromField = resolveTenant(asked, options.defaultTenant, 'tenant');
-    // A caller identified by the header sees its own tenant only, as GetRequest does: the field cannot widen that.
-    if (fromHeader !== undefined && fromField !== fromHeader) {
-      throw new InvalidArgumentError(
-        `tenant ${JSON.stringify(fromField)} differs from the caller's tenant ${JSON.stringify(fromHeader)} ` +
-          `(header ${options.tenantHeader}); leave the tenant field empty or make them match`,
-      );
-    }
-    return fromField;
-  };
+  const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined =>
+    callers.readTenant(grpcCredentials(metadata, callers.tenantHeader), asked);
 
   server.addService(service, {
     ListRequests: (call: grpc.ServerUnaryCall<ListRequestsRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const run = async (): Promise<unknown> => {
-        const filter = toFilter(call.request);
         const tenant = callerTenant(call.metadata, call.request.tenant);
+        const filter = toFilter(call.request);
         if (tenant !== undefined) filter.tenant = tenant;
         const pageSize = Math.min(MAX_PAGE_SIZE, call.request.pageSize || DEFAULT_PAGE_SIZE);
         const rows = await query.listRequests({ ...filter, limit: pageSize + 1 });
@@ -103,6 +84,7 @@ export function addCaptureService(
     },
     GetRequest: (call: grpc.ServerUnaryCall<GetRequestRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const run = async (): Promise<unknown> => {
+        const tenant = callerTenant(call.metadata, undefined);
         const id = call.request.id ?? '';
         if (id === '') throw new InvalidArgumentError('id is required');
         const format = call.request.format ?? 'FORMAT_UNSPECIFIED';
@@ -110,7 +92,6 @@ export function addCaptureService(
           throw new InvalidArgumentError(`unknown format ${format}: use FORMAT_PROTO or FORMAT_JSON`);
         }
         const json = format === 'FORMAT_JSON';
-        const tenant = callerTenant(call.metadata, undefined);
         const fetched = await query.getRequest(id, json ? 'json' : 'proto', tenant);
         return json
           ? { request: toMessage(fetched.request), json: fetched.body.toString('utf8') }
@@ -118,6 +99,7 @@ export function addCaptureService(
       };
       run().then((response) => callback(null, response), (error: unknown) => fail(callback, error));
     },
+    ...readBackHandlers({ query, callerTenant, toMessage, toFilter, logger }),
   });
 }
 

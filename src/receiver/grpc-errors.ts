@@ -8,8 +8,10 @@ import {
   NotFoundError,
   OverloadedError,
   PayloadTooLargeError,
+  PermissionDeniedError,
   ShuttingDownError,
   SpoolFullError,
+  UnauthenticatedError,
 } from '../errors.js';
 import type { RejectReason } from '../telemetry/metrics.js';
 import { retryableError } from './rpc-status.js';
@@ -28,6 +30,12 @@ export function toGrpcError(error: unknown, retryAfterMs: number): MappedError {
   }
   if (error instanceof InvalidArgumentError) {
     return { status: { code: grpc.status.INVALID_ARGUMENT, details: message }, reason: 'invalid_tenant', unexpected: false };
+  }
+  if (error instanceof UnauthenticatedError) {
+    return { status: { code: grpc.status.UNAUTHENTICATED, details: message }, reason: 'unauthenticated', unexpected: false };
+  }
+  if (error instanceof PermissionDeniedError) {
+    return { status: { code: grpc.status.PERMISSION_DENIED, details: message }, reason: 'permission_denied', unexpected: false };
   }
   if (error instanceof PayloadTooLargeError) {
     return { status: { code: grpc.status.RESOURCE_EXHAUSTED, details: message }, reason: 'too_large', unexpected: false };

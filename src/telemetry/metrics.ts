@@ -7,6 +7,8 @@ export type RejectReason =
   | 'over_budget'
   | 'spool_full'
   | 'invalid_tenant'
+  | 'unauthenticated'
+  | 'permission_denied'
   | 'shutting_down'
   | 'internal';
 

@@ -9,6 +9,8 @@ export interface ServerProcess {
   grpcPort: number;
   adminPort: number;
   grpcAddress: string;
+  /** OTLP/HTTP (127.0.0.1, any free port unless the test passes --http-listen). */
+  httpPort: number;
   /** Everything the server has printed so far (stdout + stderr). */
   output(): string;
   /** Sends the signal and waits for exit; resolves with the exit code (null when killed by a signal). */
@@ -16,20 +18,20 @@ export interface ServerProcess {
 }
 
 export async function startServer(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--grpc-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...args], {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--grpc-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...args], {
     env: { ...process.env, OTLP_CAPTURE_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const ports = await new Promise<{ grpc: number; admin: number }>((resolve, reject) => {
+  const ports = await new Promise<{ grpc: number; admin: number; http: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output}`)), options.timeoutMs ?? 20_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      const match = /"grpc":"[^"]*:(\d+)","admin":"[^"]*:(\d+)"/.exec(output);
+      const match = /"grpc":"[^"]*:(\d+)","admin":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve({ grpc: Number(match[1]), admin: Number(match[2]) });
+        resolve({ grpc: Number(match[1]), admin: Number(match[2]), http: Number(match[3]) });
       }
     };
     proc.stdout!.on('data', onData);
@@ -44,6 +46,7 @@ export async function startServer(args: string[], options: { env?: NodeJS.Proces
     grpcPort: ports.grpc,
     adminPort: ports.admin,
     grpcAddress: `127.0.0.1:${ports.grpc}`,
+    httpPort: ports.http,
     output: () => output,
     stop: async (signal = 'SIGTERM', timeoutMs = 30_000) => {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;

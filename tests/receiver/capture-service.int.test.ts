@@ -143,6 +143,7 @@ beforeAll(async () => {
       dataDir: path.join(dir, 'data'),
       'server.grpc.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
+      'server.http.listen': '127.0.0.1:0',
       'archiver.maxObjectAge': '200ms',
       'spool.durability': 'none',
       'log.level': 'silent',

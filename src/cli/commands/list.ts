@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isSignal, type RequestFilter } from '../../model.js';
 import { parseTimeArg, requestView } from '../../query/request-view.js';
-import { addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
+import { addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
 import { reportAndExit, UsageError } from '../exit.js';
 
 interface ListOptions extends StoreOptions {
@@ -59,7 +59,8 @@ function toFilter(options: ListOptions): RequestFilter {
     filter.signal = options.signal;
   }
   if (options.service !== undefined) filter.service = options.service;
-  if (options.tenant !== undefined) filter.tenant = options.tenant;
+  const tenant = tenantOption(options.tenant);
+  if (tenant !== undefined) filter.tenant = tenant;
   for (const key of ['since', 'until'] as const) {
     const text = options[key];
     if (text === undefined) continue;

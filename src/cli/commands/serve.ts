@@ -8,16 +8,18 @@ interface ServeOptions {
   config?: string;
   dataDir?: string;
   grpcListen?: string;
+  httpListen?: string;
   adminListen?: string;
 }
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('receive OTLP over gRPC, acknowledge once durable, archive and index (embedded default: ./data)')
+    .description('receive OTLP over gRPC and HTTP, acknowledge once durable, archive and index (embedded default: ./data)')
     .option('-c, --config <file>', 'YAML configuration file')
     .option('-d, --data-dir <dir>', 'data directory for spool, objects and index (default ./data)')
     .option('--grpc-listen <host:port>', 'OTLP/gRPC listen address (default 0.0.0.0:4317)')
+    .option('--http-listen <host:port>', 'OTLP/HTTP listen address (default 0.0.0.0:4318)')
     .option('--admin-listen <host:port>', 'admin HTTP listen address for /healthz, /readyz, /metrics (default 0.0.0.0:8888)')
     .action(async (options: ServeOptions) => {
       try {
@@ -26,6 +28,7 @@ export function registerServe(program: Command): void {
           overrides: {
             dataDir: options.dataDir,
             'server.grpc.listen': options.grpcListen,
+            'server.http.listen': options.httpListen,
             'server.admin.listen': options.adminListen,
           },
         });

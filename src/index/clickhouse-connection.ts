@@ -1,0 +1,119 @@
+// One HTTP connection pool to ClickHouse (@clickhouse/client), used the way 18.16 allows: every query and insert
+// names format JSONEachRow, DDL goes through `command`, and no ClickHouse setting is sent (readonly=1 users may not
+// change any). Errors become one line that says what is wrong, without the password.
+
+import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
+
+export interface ClickHouseConnectionOptions {
+  url: string;
+  user?: string;
+  password?: string;
+  /** Per-request timeout; default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+/** A failure already described for people: the action and what went wrong, on one line. */
+export interface ClickHouseFailure {
+  message: string;
+  /** unreachable: network or timeout; auth: credentials refused; server: anything else ClickHouse said. */
+  kind: 'unreachable' | 'auth' | 'server';
+  /** ClickHouse's error code, when it sent one. */
+  code?: number;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+]);
+/** UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, IP_ADDRESS_NOT_ALLOWED, AUTHENTICATION_FAILED. */
+const AUTH_CODES = new Set([192, 193, 194, 195, 516]);
+
+export class ClickHouseConnection {
+  /** The URL without credentials: safe for logs and messages. */
+  readonly location: string;
+  readonly user: string;
+  private readonly client: ClickHouseClient;
+
+  constructor(options: ClickHouseConnectionOptions) {
+    const url = new URL(options.url);
+    // Credentials may ride in the URL; they are taken out so that `location` can be shown anywhere.
+    const user = options.user || decodeURIComponent(url.username) || 'default';
+    const password = options.password || decodeURIComponent(url.password);
+    url.username = '';
+    url.password = '';
+    this.location = url.toString().replace(/\/$/, '');
+    this.user = user;
+    this.client = createClient({
+      url: this.location,
+      username: user,
+      password,
+      application: 'otlp-capture',
+      request_timeout: options.requestTimeoutMs ?? 30_000,
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+  }
+
+  async command(sql: string): Promise<void> {
+    await this.client.command({ query: sql });
+  }
+
+  async select<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const result = await this.client.query({ query: sql, format: 'JSONEachRow' });
+    return result.json<T>();
+  }
+
+  async insert(table: string, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  /** One line for a failure of `action`, naming the server and user but never the password. */
+  describeFailure(action: string, error: unknown): ClickHouseFailure {
+    const where = `ClickHouse at ${this.location}`;
+    const err = error as { code?: unknown; message?: unknown } | null;
+    const text = oneLine(String(err?.message ?? error));
+    const networkCode = typeof err?.code === 'string' && NETWORK_CODES.has(err.code) ? err.code : null;
+    if (networkCode !== null || /timeout|socket hang up|ECONNRESET/i.test(text)) {
+      return { kind: 'unreachable', message: `cannot ${action}: ${where} is unreachable (${text})` };
+    }
+    const parsed = parseServerError(text, err?.code);
+    if (parsed === null) return { kind: 'server', message: `cannot ${action}: ${where}: ${text}` };
+    if (AUTH_CODES.has(parsed.code)) {
+      return {
+        kind: 'auth',
+        code: parsed.code,
+        message: `cannot ${action}: ${where} refused user ${JSON.stringify(this.user)}: ${parsed.text} (check CLICKHOUSE_USER / CLICKHOUSE_PASSWORD)`,
+      };
+    }
+    return { kind: 'server', code: parsed.code, message: `cannot ${action}: ${where}: ${parsed.text} (code ${parsed.code})` };
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * ClickHouse's exception text in both generations: "Code: 193, e.displayText() = DB::Exception: …, e.what() = …"
+ * (18.16, which the client cannot parse) and "Code: 193. DB::Exception: … (WRONG_PASSWORD) (version …)".
+ */
+function parseServerError(text: string, code: unknown): { code: number; text: string } | null {
+  const old = /Code: (\d+), e\.displayText\(\) = (?:DB::Exception: )?(.*?)(?:, e\.what\(\) = .*)?$/.exec(text);
+  if (old) return { code: Number(old[1]), text: old[2]! };
+  const current = /Code: (\d+)\. (?:DB::Exception: )?(.*?)(?: \(version [^)]*\))?\.?$/.exec(text);
+  if (current) return { code: Number(current[1]), text: current[2]! };
+  const numeric = typeof code === 'string' && /^\d+$/.test(code) ? Number(code) : null;
+  return numeric === null ? null : { code: numeric, text };
+}

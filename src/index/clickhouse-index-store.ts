@@ -1,0 +1,393 @@
+// IndexStore on ClickHouse (@clickhouse/client over HTTP), valid on Debian's ClickHouse 18.16 and current releases.
+//
+// Writer (serve, reindex): commitObject queues the object's rows in a local outbox (SQLite, fsync'd) and resolves:
+// that is the durability the port promises, and what lets the archiver release the spool. A background flusher
+// inserts whole objects into ClickHouse in batches (≥ batchRows rows or batchInterval, whichever first), retries
+// with backoff while ClickHouse is down, and deletes outbox rows only once ClickHouse accepted them; leftovers are
+// flushed at the next start. Inserts are at-least-once; ReplacingMergeTree + FINAL reads make them count once.
+//
+// Reads merge the outbox (rows not flushed yet) with ClickHouse, outbox first: a batch leaves the outbox only after
+// ClickHouse has it, so reading the outbox before ClickHouse never misses a committed row. Readers without the
+// outbox file (another host) see rows once flushed: they lag by up to batchInterval (plus any outage).
+//
+// Start-up: a reader fails with one clear BackendUnavailableError when ClickHouse is unreachable, refuses the
+// credentials, or has no index. A writer does too, unless `bufferWhenUnavailable` (serve): then it starts anyway,
+// logs one clear error, reports not ready (notReadyReason) until ClickHouse has been reached, and buffers.
+
+import { sleep } from '../archiver/backoff.js';
+import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
+import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
+import type { Logger } from '../telemetry/logger.js';
+import { ClickHouseConnection, type ClickHouseConnectionOptions } from './clickhouse-connection.js';
+import { OutboxFlusher } from './clickhouse-flusher.js';
+import {
+  getRequestQuery,
+  knownIdsQuery,
+  listObjectsQuery,
+  listRequestsQuery,
+  matchesObjectFilter,
+  matchesRequestFilter,
+  objectFromSelected,
+  requestFromSelected,
+  schemaVersionQuery,
+  tablesQuery,
+  type ObjectFilter,
+} from './clickhouse-queries.js';
+import {
+  OBJECT_COLUMNS,
+  REQUEST_COLUMNS,
+  objectFromRow,
+  objectRow,
+  requestFromRow,
+  requestRow,
+  type ObjectRow,
+  type RequestRow,
+} from './clickhouse-rows.js';
+import { MIGRATIONS, SCHEMA_VERSION, bootstrapStatements } from './clickhouse-schema.js';
+import { identifier } from './clickhouse-sql.js';
+import type { IndexStore } from './index-store.js';
+import { IndexOutbox, type OutboxBatch } from './index-outbox.js';
+
+export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions {
+  /** Default otlp_capture. Created by a writer if missing. */
+  database?: string;
+  /** Read only (CLI): never creates or migrates anything, never creates the outbox. */
+  readonly?: boolean;
+  /** Writer: required. Reader: read when it exists (rows this host has not flushed yet). */
+  outboxPath?: string;
+  batchRows?: number;
+  batchIntervalMs?: number;
+  /** Writer: start even when ClickHouse cannot be used yet, buffering in the outbox (serve). Default false. */
+  bufferWhenUnavailable?: boolean;
+  /** How long close() may spend flushing the outbox; what is left stays queued for the next start. Default 10 s. */
+  closeTimeoutMs?: number;
+  retryInitialBackoffMs?: number;
+  retryMaxBackoffMs?: number;
+  logger?: Logger;
+}
+
+export interface OutboxStatus {
+  /** Objects and request rows committed but not yet in ClickHouse. */
+  objects: number;
+  requests: number;
+  /** Age of the oldest queued object: how far ClickHouse lags behind commits (0 when none wait). */
+  lagMs: number;
+  /** Whether the last attempt to reach ClickHouse succeeded. */
+  backendAvailable: boolean;
+}
+
+export const DEFAULT_DATABASE = 'otlp_capture';
+export const DEFAULT_LIST_LIMIT = 1000;
+/** knownRequestIds asks about this many ids per query (max_query_size is 256 KiB on 18.16). */
+const ID_CHUNK = 1000;
+/** Largest insert when catching up; far below max_insert_block_size (1,048,576), so one insert is one part. */
+const MAX_BATCH_ROWS = 100_000;
+
+function checkLimit(limit: number | undefined): number {
+  const value = limit ?? DEFAULT_LIST_LIMIT;
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`limit must be a positive integer: got ${limit}`);
+  return value;
+}
+
+export class ClickHouseIndexStore implements IndexStore {
+  readonly database: string;
+  private readonly readonly: boolean;
+  private readonly connection: ClickHouseConnection;
+  private outbox: IndexOutbox | null = null;
+  private flusher: OutboxFlusher | null = null;
+  private started = false;
+  /** Why ClickHouse has not been usable since start; null once it has been reached. */
+  private unreachableReason: string | null = null;
+  private available = false;
+
+  constructor(private readonly options: ClickHouseIndexStoreOptions) {
+    this.database = identifier(options.database ?? DEFAULT_DATABASE);
+    this.readonly = options.readonly ?? false;
+    if (!this.readonly && !options.outboxPath) throw new InvalidArgumentError('a writing ClickHouse index needs an outbox path');
+    this.connection = new ClickHouseConnection(options);
+  }
+
+  describe(): string {
+    const outbox = this.options.outboxPath ? `, outbox ${this.options.outboxPath}` : '';
+    return `clickhouse ${this.connection.location} database ${this.database}${this.readonly ? ' (read-only)' : ''}${outbox}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    if (this.readonly) {
+      await this.checkReadable();
+      this.outbox = this.options.outboxPath ? IndexOutbox.openForReading(this.options.outboxPath) : null;
+      this.started = true;
+      return;
+    }
+    const outbox = IndexOutbox.openForWriting(this.options.outboxPath!);
+    let prepared = false;
+    try {
+      await this.migrate();
+      prepared = true;
+      this.available = true;
+    } catch (error) {
+      const message = this.failureMessage('prepare the index', error);
+      if (!this.options.bufferWhenUnavailable) {
+        outbox.close();
+        await this.connection.close();
+        throw new BackendUnavailableError(message, { cause: error });
+      }
+      this.unreachableReason = message;
+      this.options.logger?.error(
+        { outbox: outbox.path, queued: outbox.stats().requests },
+        `${message}; index rows are kept in the outbox and written once ClickHouse can be used`,
+      );
+    }
+    this.outbox = outbox;
+    this.flusher = new OutboxFlusher(
+      outbox,
+      { prepare: () => this.migrate(), write: (batch) => this.insertBatch(batch) },
+      {
+        batchRows: this.options.batchRows ?? 1000,
+        batchIntervalMs: this.options.batchIntervalMs ?? 1000,
+        maxBatchRows: Math.max(this.options.batchRows ?? 1000, MAX_BATCH_ROWS),
+        retryInitialBackoffMs: this.options.retryInitialBackoffMs ?? 250,
+        retryMaxBackoffMs: this.options.retryMaxBackoffMs ?? 5000,
+      },
+      { onAvailable: () => this.markAvailable(), onFailure: (error) => this.markFailed(error) },
+    );
+    this.flusher.start(prepared);
+    this.started = true;
+  }
+
+  async close(): Promise<void> {
+    if (this.flusher && this.outbox) {
+      await this.flusher.stop();
+      const timeoutMs = this.options.closeTimeoutMs ?? 10_000;
+      // Bounded even when an insert hangs: whatever is not confirmed stays queued (and is re-inserted, harmlessly).
+      const timer = new AbortController();
+      const emptied = await Promise.race([
+        this.flusher.flushAll(Date.now() + timeoutMs),
+        sleep(timeoutMs, timer.signal).then(() => false),
+      ]);
+      timer.abort();
+      if (!emptied) {
+        this.options.logger?.warn(
+          { outbox: this.outbox.path, queued: this.outbox.stats().requests },
+          'index rows stay in the outbox; they are written to ClickHouse at the next start',
+        );
+      }
+    }
+    this.flusher = null;
+    this.outbox?.close();
+    this.outbox = null;
+    if (this.started) await this.connection.close();
+    this.started = false;
+  }
+
+  async commitObject(object: ObjectMeta, requests: ArchivedRequest[]): Promise<void> {
+    if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
+    const outbox = this.writableOutbox();
+    outbox.append(
+      {
+        objectKey: object.key,
+        objectRow: JSON.stringify(objectRow(object)),
+        requests: requests.map((r) => ({ id: r.id, row: JSON.stringify(requestRow(r)) })),
+      },
+      Date.now(),
+    );
+    this.flusher?.wake();
+  }
+
+  async knownRequestIds(ids: readonly string[]): Promise<Set<string>> {
+    this.checkStarted();
+    const known = this.outbox?.knownIds(ids) ?? new Set<string>();
+    const rest = [...new Set(ids.filter((id) => !known.has(id)))];
+    for (let i = 0; i < rest.length; i += ID_CHUNK) {
+      const rows = await this.select<{ id: string }>('look up request ids', knownIdsQuery(this.database, rest.slice(i, i + ID_CHUNK)));
+      for (const row of rows) known.add(row.id);
+    }
+    return known;
+  }
+
+  async listRequests(filter: RequestFilter): Promise<ArchivedRequest[]> {
+    const limit = checkLimit(filter.limit);
+    this.checkStarted();
+    // Outbox first (see the header): a row moving to ClickHouse meanwhile is then seen in one place or both.
+    const queued: RequestRow[] = [];
+    if (this.outbox) {
+      for (const text of this.outbox.requestRows(filter.afterId)) {
+        const row = JSON.parse(text) as RequestRow;
+        if (!matchesRequestFilter(row, filter)) continue;
+        queued.push(row);
+        if (queued.length >= limit) break;
+      }
+    }
+    const stored = await this.select('list requests', listRequestsQuery(this.database, filter, limit));
+    const byId = new Map<string, RequestRow>();
+    for (const row of stored) {
+      const request = requestFromSelected(row);
+      byId.set(request.id, request);
+    }
+    for (const row of queued) byId.set(row.id, row); // queued rows are the newer commit
+    return [...byId.keys()]
+      .sort(compareText)
+      .slice(0, limit)
+      .map((id) => requestFromRow(byId.get(id)!));
+  }
+
+  async getRequest(id: string): Promise<ArchivedRequest | null> {
+    this.checkStarted();
+    const queued = this.outbox?.requestRow(id);
+    if (queued !== undefined) return requestFromRow(JSON.parse(queued) as RequestRow);
+    const [row] = await this.select('get request', getRequestQuery(this.database, id));
+    return row ? requestFromRow(requestFromSelected(row)) : null;
+  }
+
+  async listObjects(filter: ObjectFilter & { limit?: number }): Promise<ObjectMeta[]> {
+    const limit = checkLimit(filter.limit);
+    this.checkStarted();
+    const queued: ObjectRow[] = [];
+    if (this.outbox) {
+      for (const text of this.outbox.objectRows(filter.afterKey)) {
+        const row = JSON.parse(text) as ObjectRow;
+        if (!matchesObjectFilter(row, filter)) continue;
+        queued.push(row);
+        if (queued.length >= limit) break;
+      }
+    }
+    const stored = await this.select('list objects', listObjectsQuery(this.database, filter, limit));
+    const byKey = new Map<string, ObjectRow>();
+    for (const row of stored) {
+      const object = objectFromSelected(row);
+      byKey.set(object.key, object);
+    }
+    for (const row of queued) byKey.set(row.key, row);
+    return [...byKey.keys()]
+      .sort(compareText)
+      .slice(0, limit)
+      .map((key) => objectFromRow(byKey.get(key)!));
+  }
+
+  /** For /readyz: why this index is not usable yet; null once ClickHouse has been reached since start. */
+  notReadyReason(): string | null {
+    return this.unreachableReason;
+  }
+
+  /** Rows committed but not yet in ClickHouse, and how old the oldest is: for metrics and alerts. */
+  outboxStatus(nowMs = Date.now()): OutboxStatus {
+    const stats = this.outbox?.stats() ?? { objects: 0, requests: 0, oldestAtMs: null };
+    return {
+      objects: stats.objects,
+      requests: stats.requests,
+      lagMs: stats.oldestAtMs === null ? 0 : Math.max(0, nowMs - stats.oldestAtMs),
+      backendAvailable: this.available,
+    };
+  }
+
+  /** Creates the database and tables if needed and applies pending migrations. Idempotent; safe to race. */
+  private async migrate(): Promise<void> {
+    for (const statement of bootstrapStatements(this.database)) await this.connection.command(statement);
+    const current = await this.schemaVersion();
+    if (current > SCHEMA_VERSION) throw this.newerSchema(current);
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      for (const statement of migration.statements(this.database)) await this.connection.command(statement);
+      await this.connection.insert(`${this.database}.schema_migrations`, [
+        { version: migration.version, description: migration.description, applied_at_ms: String(Date.now()) },
+      ]);
+    }
+  }
+
+  private async checkReadable(): Promise<void> {
+    try {
+      const tables = new Set((await this.connection.select<{ name: string }>(tablesQuery(this.database))).map((t) => t.name));
+      if (!tables.has('schema_migrations')) {
+        throw new BackendUnavailableError(
+          `ClickHouse at ${this.connection.location} has no otlp-capture index in database ${this.database} ` +
+            '(nothing captured there yet: is CLICKHOUSE_DATABASE right?)',
+        );
+      }
+      const version = await this.schemaVersion();
+      if (version > SCHEMA_VERSION) throw this.newerSchema(version);
+      if (version < SCHEMA_VERSION) {
+        throw new BackendUnavailableError(
+          `ClickHouse index ${this.database} at ${this.connection.location} has schema version ${version}, expected ` +
+            `${SCHEMA_VERSION}: start the server once to migrate it`,
+        );
+      }
+    } catch (error) {
+      await this.connection.close();
+      if (error instanceof OtlpCaptureError) throw error;
+      throw new BackendUnavailableError(this.failureMessage('open the index', error), { cause: error });
+    }
+  }
+
+  private async schemaVersion(): Promise<number> {
+    const [row] = await this.connection.select<{ version: string }>(schemaVersionQuery(this.database));
+    return Number(row?.version ?? 0);
+  }
+
+  private newerSchema(version: number): BackendUnavailableError {
+    return new BackendUnavailableError(
+      `ClickHouse index ${this.database} at ${this.connection.location} has schema version ${version}, newer than ` +
+        `this build knows (${SCHEMA_VERSION}): upgrade otlp-capture`,
+    );
+  }
+
+  /** Requests first: an object row is never visible before its requests are. */
+  private async insertBatch(batch: OutboxBatch): Promise<void> {
+    await this.connection.insert(`${this.database}.requests`, batch.requestRows.map((text) => pick(JSON.parse(text), REQUEST_COLUMNS)));
+    await this.connection.insert(`${this.database}.objects`, batch.objectRows.map((text) => pick(JSON.parse(text), OBJECT_COLUMNS)));
+  }
+
+  private async select<T = Record<string, unknown>>(action: string, sql: string): Promise<T[]> {
+    try {
+      return await this.connection.select<T>(sql);
+    } catch (error) {
+      throw new BackendUnavailableError(this.failureMessage(action, error), { cause: error });
+    }
+  }
+
+  private failureMessage(action: string, error: unknown): string {
+    if (error instanceof OtlpCaptureError) return error.message;
+    return this.connection.describeFailure(`${action} (database ${this.database})`, error).message;
+  }
+
+  private markAvailable(): void {
+    if (!this.available) {
+      const queued = this.outbox?.stats().requests ?? 0;
+      this.options.logger?.info({ index: this.describe(), queued }, 'ClickHouse index is reachable; writing queued index rows');
+    }
+    this.available = true;
+    this.unreachableReason = null;
+  }
+
+  private markFailed(error: unknown): void {
+    const notReachedYet = this.unreachableReason !== null;
+    const message = this.failureMessage(notReachedYet ? 'prepare the index' : 'write index rows', error);
+    if (notReachedYet) this.unreachableReason = message;
+    // One line per outage, not one per retry.
+    if (this.available) {
+      this.options.logger?.error({ outbox: this.outbox?.path }, `${message}; index rows are kept in the outbox and retried`);
+    }
+    this.available = false;
+  }
+
+  private writableOutbox(): IndexOutbox {
+    if (!this.started || !this.outbox) throw new BackendUnavailableError(`${this.describe()} is not started`);
+    return this.outbox;
+  }
+
+  private checkStarted(): void {
+    if (!this.started) throw new BackendUnavailableError(`${this.describe()} is not started`);
+  }
+}
+
+/** Ids and keys are ASCII: code-unit order is ClickHouse's byte order. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Only the table's columns: rows queued by an older build may carry fewer, never unknown ones. */
+function pick(row: Record<string, unknown>, columns: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const column of columns) if (column in row) out[column] = row[column];
+  return out;
+}

@@ -1,0 +1,149 @@
+// Index rows as ClickHouse JSONEachRow sees them, both ways. 64-bit integers travel as JSON strings (ClickHouse
+// reads quoted numbers, and writes them quoted with output_format_json_quote_64bit_integers=1), so nothing passes
+// through a double. The outbox stores these same rows, so it and ClickHouse decode alike.
+
+import type { ArchivedRequest, Codec, ObjectMeta, Signal } from '../model.js';
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Times are Int64 columns: values outside (only garbage timestamps get there) are clamped, as SQLite does. */
+export function clampInt64(value: bigint): bigint {
+  return value < INT64_MIN ? INT64_MIN : value > INT64_MAX ? INT64_MAX : value;
+}
+
+type Int = string | number;
+
+export interface RequestRow {
+  id: string;
+  tenant: string;
+  signal: string;
+  received_at_ms: Int;
+  items: Int;
+  services: string[];
+  start_ns: Int;
+  end_ns: Int;
+  raw_bytes: Int;
+  object_key: string;
+  block_offset: Int;
+  block_length: Int;
+  codec: string;
+  crc32: Int;
+}
+
+export interface ObjectRow {
+  key: string;
+  tenant: string;
+  signal: string;
+  created_at_ms: Int;
+  sealed_at_ms: Int;
+  request_count: Int;
+  raw_bytes: Int;
+  stored_bytes: Int;
+  codec: string;
+  start_ns: Int;
+  end_ns: Int;
+}
+
+export const REQUEST_COLUMNS: readonly (keyof RequestRow)[] = [
+  'id',
+  'tenant',
+  'signal',
+  'received_at_ms',
+  'items',
+  'services',
+  'start_ns',
+  'end_ns',
+  'raw_bytes',
+  'object_key',
+  'block_offset',
+  'block_length',
+  'codec',
+  'crc32',
+];
+
+export const OBJECT_COLUMNS: readonly (keyof ObjectRow)[] = [
+  'key',
+  'tenant',
+  'signal',
+  'created_at_ms',
+  'sealed_at_ms',
+  'request_count',
+  'raw_bytes',
+  'stored_bytes',
+  'codec',
+  'start_ns',
+  'end_ns',
+];
+
+const int = (value: number | bigint): string => value.toString();
+
+export function requestRow(r: ArchivedRequest): RequestRow {
+  return {
+    id: r.id,
+    tenant: r.tenant,
+    signal: r.signal,
+    received_at_ms: int(r.receivedAtMs),
+    items: int(r.items),
+    services: [...r.services],
+    start_ns: int(clampInt64(r.startNs)),
+    end_ns: int(clampInt64(r.endNs)),
+    raw_bytes: int(r.rawBytes),
+    object_key: r.objectKey,
+    block_offset: int(r.offset),
+    block_length: int(r.length),
+    codec: r.codec,
+    crc32: r.crc32,
+  };
+}
+
+export function objectRow(o: ObjectMeta): ObjectRow {
+  return {
+    key: o.key,
+    tenant: o.tenant,
+    signal: o.signal,
+    created_at_ms: int(o.createdAtMs),
+    sealed_at_ms: int(o.sealedAtMs),
+    request_count: int(o.requestCount),
+    raw_bytes: int(o.rawBytes),
+    stored_bytes: int(o.storedBytes),
+    codec: o.codec,
+    start_ns: int(clampInt64(o.startNs)),
+    end_ns: int(clampInt64(o.endNs)),
+  };
+}
+
+export function requestFromRow(row: RequestRow): ArchivedRequest {
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    signal: row.signal as Signal,
+    receivedAtMs: Number(row.received_at_ms),
+    items: Number(row.items),
+    services: row.services,
+    startNs: BigInt(row.start_ns),
+    endNs: BigInt(row.end_ns),
+    rawBytes: Number(row.raw_bytes),
+    objectKey: row.object_key,
+    offset: Number(row.block_offset),
+    length: Number(row.block_length),
+    codec: row.codec as Codec,
+    crc32: Number(row.crc32),
+  };
+}
+
+export function objectFromRow(row: ObjectRow): ObjectMeta {
+  return {
+    key: row.key,
+    tenant: row.tenant,
+    signal: row.signal as Signal,
+    createdAtMs: Number(row.created_at_ms),
+    sealedAtMs: Number(row.sealed_at_ms),
+    requestCount: Number(row.request_count),
+    rawBytes: Number(row.raw_bytes),
+    storedBytes: Number(row.stored_bytes),
+    codec: row.codec as Codec,
+    startNs: BigInt(row.start_ns),
+    endNs: BigInt(row.end_ns),
+  };
+}

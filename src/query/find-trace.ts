@@ -1,0 +1,84 @@
+// find-trace: every archived span of one trace, as one ExportTraceServiceRequest.
+//
+// The trace index names the requests that hold spans of the trace; each is fetched with one range read (a bounded
+// number at once), its spans of other traces are dropped at wire level, and the results are concatenated — the
+// concatenation of encoded requests is the encoding of their merge, so no re-encoding is needed. Nothing else of the
+// archive is read.
+import PQueue from 'p-queue';
+import { readRequestBytes } from '../archiver/object-reader.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import type { IndexStore } from '../index/index-store.js';
+import type { ArchivedRequest } from '../model.js';
+import { filterTraceSpans } from '../otlp/trace-filter.js';
+import type { BlobStore } from '../storage/blob-store.js';
+
+/** Range reads in flight at once: enough to hide S3 latency, few enough not to flood a local disk. */
+export const DEFAULT_READ_CONCURRENCY = 16;
+
+export interface FoundTrace {
+  /** 32 lowercase hex digits. */
+  traceId: string;
+  /** One ExportTraceServiceRequest holding every span of the trace found, in archive (receive) order. */
+  proto: Buffer;
+  spans: number;
+  /** The archived requests the spans came from, ordered by id. */
+  requests: ArchivedRequest[];
+}
+
+/**
+ * A trace id as users type it (32 hex digits, any case, surrounding spaces ignored) in the lowercase form the index
+ * uses. @throws InvalidArgumentError for anything else, including the all-zero id (invalid in OTLP).
+ */
+export function parseTraceId(text: string): string {
+  const id = text.trim().toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(id)) {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(text.slice(0, 80))} is not a trace id: a trace id is 32 hexadecimal digits (16 bytes)`,
+    );
+  }
+  if (/^0+$/.test(id)) throw new InvalidArgumentError('the all-zero trace id is not a valid trace id');
+  return id;
+}
+
+export interface FindTraceOptions {
+  /** Only this tenant's requests. */
+  tenant?: string;
+  readConcurrency?: number;
+}
+
+/**
+ * Every span of `traceId` in the archive.
+ * @throws InvalidArgumentError for a malformed id; NotFoundError when no span of the trace is archived.
+ */
+export async function findTrace(
+  index: IndexStore,
+  blobs: BlobStore,
+  traceId: string,
+  options: FindTraceOptions = {},
+): Promise<FoundTrace> {
+  const id = parseTraceId(traceId);
+  if (index.findTraceRequests === undefined) {
+    throw new InvalidArgumentError(`find-trace is not available on ${index.describe()}: it has no trace index yet`);
+  }
+  const filter = options.tenant === undefined ? {} : { tenant: options.tenant };
+  const candidates = (await index.findTraceRequests(id, filter)).filter((request) => request.signal === 'traces');
+  const idBytes = Buffer.from(id, 'hex');
+  const queue = new PQueue({ concurrency: options.readConcurrency ?? DEFAULT_READ_CONCURRENCY });
+  const filtered = await queue.addAll(
+    candidates.map((request) => async () => filterTraceSpans(await readRequestBytes(blobs, request), idBytes)),
+  );
+  const requests: ArchivedRequest[] = [];
+  const parts: Buffer[] = [];
+  let spans = 0;
+  filtered.forEach((result, i) => {
+    if (result.spans === 0) return;
+    requests.push(candidates[i]!);
+    parts.push(result.bytes);
+    spans += result.spans;
+  });
+  if (spans === 0) {
+    const scope = options.tenant === undefined ? '' : ` of tenant ${JSON.stringify(options.tenant)}`;
+    throw new NotFoundError(`trace ${id} is not in the archive${scope}`);
+  }
+  return { traceId: id, proto: Buffer.concat(parts), spans, requests };
+}

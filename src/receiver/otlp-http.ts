@@ -1,0 +1,162 @@
+// OTLP/HTTP (https://opentelemetry.io/docs/specs/otlp/#otlphttp) on its own port: POST /v1/traces, /v1/metrics and
+// /v1/logs with protobuf or JSON bodies, optionally gzip/deflate/br-compressed. The same caller policy, admission,
+// spool and acknowledgement rules as OTLP/gRPC apply: a JSON body is converted to the protobuf encoding first, and
+// 200 is sent only once Ingest says the bytes are durable. Responses use the request's encoding.
+import http from 'node:http';
+import https from 'node:https';
+import type { CallerPolicy } from '../admission/caller.js';
+import { formatListen } from '../config/units.js';
+import { ConfigError } from '../errors.js';
+import type { Signal } from '../model.js';
+import { parseOtlpJson } from '../otlp/json.js';
+import type { Logger } from '../telemetry/logger.js';
+import { discardBody, readBody, RequestAbortedError } from './http-body.js';
+import { HttpRefusal, retryAfterSeconds, toHttpError } from './http-errors.js';
+import type { Ingest } from './ingest.js';
+import { CONTENT_TYPES, encodingOf, statusBody, successBody, type BodyEncoding } from './otlp-http-encoding.js';
+import type { TlsFiles } from './tls.js';
+
+export interface OtlpHttpServerOptions {
+  host: string;
+  port: number;
+  /** Largest request body, on the wire and after decompression. */
+  maxReceiveBytes: number;
+  retryAfterMs: number;
+}
+
+export interface OtlpHttpDeps {
+  ingest: Ingest;
+  callers: CallerPolicy;
+  /** Null: plain HTTP. */
+  tls: TlsFiles | null;
+  logger: Logger;
+}
+
+const PATHS: Readonly<Record<string, Signal>> = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' };
+
+/** How much of a body that will not be used is still read after an early answer, so the client sees the answer. */
+const DISCARD_LIMIT_BYTES = 4 * 2 ** 20;
+
+const IDLE_TIMEOUT_MS = 30_000;
+
+export class OtlpHttpServer {
+  private readonly server: http.Server;
+  private readonly unwatchTls: (() => void) | undefined;
+  private stopping = false;
+  private boundPort = 0;
+
+  constructor(private readonly options: OtlpHttpServerOptions, private readonly deps: OtlpHttpDeps) {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
+    const tls = deps.tls;
+    if (tls) {
+      const { cert, key, ca } = tls.material;
+      const server = https.createServer(
+        { cert, key, ca, requestCert: tls.verifiesClients, rejectUnauthorized: tls.requireClientCert },
+        handler,
+      );
+      this.unwatchTls = tls.onChange((material) =>
+        server.setSecureContext({ cert: material.cert, key: material.key, ca: material.ca }),
+      );
+      this.server = server;
+    } else {
+      this.server = http.createServer(handler);
+    }
+    // Collectors keep connections for 90 s; a longer idle time than Node's 5 s default saves reconnects (and the
+    // race of a request sent on a connection the server is just closing).
+    this.server.keepAliveTimeout = IDLE_TIMEOUT_MS;
+  }
+
+  async listen(): Promise<number> {
+    const address = formatListen(this.options.host, this.options.port);
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      const onError = (error: Error): void => reject(new ConfigError(`cannot listen for OTLP/HTTP on ${address}: ${error.message}`));
+      this.server.once('error', onError);
+      this.server.listen({ host: this.options.host, port: this.options.port }, () => {
+        this.server.off('error', onError);
+        const bound = this.server.address();
+        resolve(typeof bound === 'object' && bound !== null ? bound.port : this.options.port);
+      });
+    });
+    return this.boundPort;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Stops taking connections, lets running requests finish until the deadline, then cuts every connection. */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    this.unwatchTls?.();
+    if (!this.server.listening) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.server.closeAllConnections(), Math.max(0, deadlineMs - Date.now()));
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const signal = PATHS[path];
+    const requestEncoding = encodingOf(req.headers['content-type']);
+    try {
+      if (signal === undefined) {
+        throw new HttpRefusal(404, `no OTLP/HTTP endpoint at ${JSON.stringify(path.slice(0, 100))}: use POST /v1/traces, /v1/metrics or /v1/logs`);
+      }
+      if (req.method !== 'POST') throw new HttpRefusal(405, `${req.method} is not allowed on ${path}: use POST`, { allow: 'POST' });
+      if (requestEncoding === null) {
+        const given = JSON.stringify(String(req.headers['content-type'] ?? '').slice(0, 100));
+        throw new HttpRefusal(415, `unsupported Content-Type ${given}: use ${CONTENT_TYPES.protobuf} or ${CONTENT_TYPES.json}`);
+      }
+      // Who and which tenant before the body: a refused caller costs no body reading.
+      const tenant = this.deps.callers.writeTenant({
+        authorization: header(req, 'authorization'),
+        tenant: header(req, this.deps.callers.tenantHeader),
+      });
+      const body = await readBody(req, this.options.maxReceiveBytes);
+      const payload = requestEncoding === 'json' ? parseOtlpJson(signal, body) : body;
+      await this.deps.ingest.accept(signal, tenant, payload);
+      this.reply(req, res, 200, requestEncoding, successBody(requestEncoding));
+    } catch (error) {
+      if (error instanceof RequestAbortedError) return;
+      this.refuse(req, res, signal, requestEncoding ?? 'json', error);
+    }
+  }
+
+  private refuse(req: http.IncomingMessage, res: http.ServerResponse, signal: Signal | undefined, encoding: BodyEncoding, error: unknown): void {
+    const mapped = toHttpError(error, this.options.retryAfterMs);
+    if (signal !== undefined) this.deps.ingest.recordRejection(signal, mapped.reason);
+    if (mapped.unexpected) this.deps.logger.error({ err: error, signal }, 'OTLP/HTTP export failed');
+    else this.deps.logger.debug({ signal, status: mapped.httpStatus, reason: mapped.reason, message: mapped.message }, 'OTLP/HTTP export refused');
+    const headers: Record<string, string> = error instanceof HttpRefusal ? { ...error.headers } : {};
+    if (mapped.retryAfterMs !== null) headers['retry-after'] = retryAfterSeconds(mapped.retryAfterMs);
+    if (mapped.httpStatus === 401) headers['www-authenticate'] = 'Bearer';
+    this.reply(req, res, mapped.httpStatus, encoding, statusBody(encoding, mapped.code, mapped.message, mapped.retryAfterMs), headers);
+  }
+
+  private reply(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    encoding: BodyEncoding,
+    body: Buffer,
+    headers: Record<string, string> = {},
+  ): void {
+    if (res.headersSent || res.destroyed) return;
+    // Answered before the whole body arrived: this connection cannot be reused, and what is still coming is dropped.
+    const early = !req.complete;
+    if (early || this.stopping) headers.connection = 'close';
+    res.writeHead(status, { ...headers, 'content-type': CONTENT_TYPES[encoding], 'content-length': body.length });
+    res.end(body);
+    if (early) discardBody(req, DISCARD_LIMIT_BYTES);
+  }
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

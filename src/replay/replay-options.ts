@@ -1,0 +1,44 @@
+// The knobs of a replay as people write them: --time-shift none|now|DURATION and --speed max|FACTOR.
+import { parseDuration } from '../config/units.js';
+import { InvalidArgumentError } from '../errors.js';
+
+/** none: bytes unchanged; now: the selection's earliest data timestamp lands at the start of the replay; offset: fixed. */
+export type TimeShift = { kind: 'none' } | { kind: 'now' } | { kind: 'offset'; ns: bigint };
+
+/** max: as fast as the concurrency allows; a factor: the original gaps between requests divided by it. */
+export type Speed = 'max' | number;
+
+/** "none", "now", or a signed duration: "+2h", "-30m", "1d", "1h30m", "250ms" (no sign means forward). */
+export function parseTimeShift(text: string): TimeShift {
+  const value = text.trim();
+  if (value === 'none') return { kind: 'none' };
+  if (value === 'now') return { kind: 'now' };
+  const match = /^([+-]?)(.+)$/.exec(value);
+  const ms = match ? parseDuration(match[2]!) : null;
+  if (!match || ms === null) {
+    throw new InvalidArgumentError(
+      `time shift must be none, now or a duration such as +2h, -30m, 1d: not ${JSON.stringify(text.slice(0, 80))}`,
+    );
+  }
+  // Microsecond steps keep the product exact for any sane duration (a double holds 2^53 µs ≈ 285 years).
+  const ns = BigInt(Math.round(ms * 1000)) * 1000n;
+  return ns === 0n ? { kind: 'none' } : { kind: 'offset', ns: match[1] === '-' ? -ns : ns };
+}
+
+/** "max", or a real-time factor > 0 ("1" = original pace, "10" = ten times faster, "0.5" = half speed). */
+export function parseSpeed(text: string): Speed {
+  const value = text.trim();
+  if (value === 'max') return 'max';
+  const factor = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(factor) || factor <= 0) {
+    throw new InvalidArgumentError(`speed must be max or a factor above 0 such as 1, 10 or 0.5: not ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  return factor;
+}
+
+/** The offset in ns a time shift applies, given the earliest data timestamp of the selection and the start time. */
+export function timeShiftOffset(shift: TimeShift, earliestNs: bigint | null, nowNs: bigint): bigint {
+  if (shift.kind === 'none') return 0n;
+  if (shift.kind === 'offset') return shift.ns;
+  return earliestNs === null ? 0n : nowNs - earliestNs;
+}

@@ -1,0 +1,54 @@
+// The requests a replay sends, straight from the index in id (= receive) order, one page at a time; and a first pass
+// over the same selection for what must be known before the first send (totals for progress and ETA, the earliest
+// data timestamp for --time-shift now, and the last id: a replay into the instance it reads from must not chase its
+// own output).
+import type { IndexStore } from '../index/index-store.js';
+import type { ArchivedRequest, RequestFilter } from '../model.js';
+import { emptyCounts, type ReplayCounts } from './replay-progress.js';
+
+export type SelectionFilter = Omit<RequestFilter, 'afterId' | 'limit'>;
+
+export const SELECTION_PAGE = 1000;
+
+/** The selection in id order; with `lastId`, nothing after it (what was archived after the plan is not replayed). */
+export async function* selectRequests(
+  index: IndexStore,
+  filter: SelectionFilter,
+  lastId?: string,
+  pageSize = SELECTION_PAGE,
+): AsyncGenerator<ArchivedRequest> {
+  let afterId: string | undefined;
+  for (;;) {
+    const page = await index.listRequests({ ...filter, limit: pageSize, ...(afterId === undefined ? {} : { afterId }) });
+    for (const request of page) {
+      if (lastId !== undefined && request.id > lastId) return;
+      yield request;
+    }
+    if (page.length < pageSize) return;
+    afterId = page[page.length - 1]!.id;
+  }
+}
+
+export interface SelectionPlan {
+  total: ReplayCounts;
+  /** The last request of the selection when planned; null when empty. */
+  lastId: string | null;
+  earliestNs: bigint | null;
+  latestNs: bigint | null;
+}
+
+export async function planSelection(index: IndexStore, filter: SelectionFilter, pageSize = SELECTION_PAGE): Promise<SelectionPlan> {
+  const total = emptyCounts();
+  let earliestNs: bigint | null = null;
+  let latestNs: bigint | null = null;
+  let lastId: string | null = null;
+  for await (const request of selectRequests(index, filter, undefined, pageSize)) {
+    lastId = request.id;
+    total.requests += 1;
+    total.items += request.items;
+    total.bytes += request.rawBytes;
+    if (earliestNs === null || request.startNs < earliestNs) earliestNs = request.startNs;
+    if (latestNs === null || request.endNs > latestNs) latestNs = request.endNs;
+  }
+  return { total, lastId, earliestNs, latestNs };
+}

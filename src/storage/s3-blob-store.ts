@@ -1,0 +1,278 @@
+// BlobStore on S3 or an S3-compatible server (MinIO, s3rver). Keys live under the configured prefix; list() strips
+// it again. Writes stream into multipart uploads (s3-writer.ts); reads are absolute byte ranges.
+//
+// Only what real S3 guarantees is relied on, and what some servers get wrong is checked rather than trusted:
+// - ranges are always absolute (`bytes=a-b`, never the suffix form s3rver mis-serves), and a reply that starts
+//   elsewhere or is longer than asked (s3rver answers `bytes=0-0` with the whole object) is cut to what was asked;
+// - after an upload completes, HeadObject confirms the stored size, so a server that kept the request's
+//   aws-chunked framing instead of the bytes is caught (and the object removed) rather than indexed;
+// - each listing page is put in byte order (S3 lists that way already; s3rver lists in directory order).
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { BlobInfo, BlobStore, BlobWriter } from './blob-store.js';
+import { validateBlobKey, validateBlobPrefix } from './blob-key.js';
+import { createS3Client } from './s3-client.js';
+import { briefS3Error, isS3InvalidRange, isS3NotFound, s3OperationError, s3StartupError } from './s3-errors.js';
+import { MultipartCleanup } from './s3-multipart-cleanup.js';
+import { checkS3Settings, describeS3Location, normalizeS3Prefix, type S3Settings } from './s3-settings.js';
+import { S3BlobWriter } from './s3-writer.js';
+import { CorruptDataError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { silentLogger, type Logger } from '../telemetry/logger.js';
+
+/** Multipart uploads older than this at start-up were left by a crash: no live writer takes an hour per object. */
+const STALE_UPLOAD_AGE_MS = 60 * 60 * 1000;
+
+export interface S3BlobStoreOptions {
+  logger?: Logger;
+  /** Keys per ListObjectsV2 page (S3's maximum and default is 1000); small values exercise paging in tests. */
+  listPageSize?: number;
+  staleUploadAgeMs?: number;
+}
+
+export class S3BlobStore implements BlobStore {
+  readonly settings: S3Settings;
+  private readonly client: S3Client;
+  private readonly logger: Logger;
+  private readonly cleanup: MultipartCleanup;
+  private readonly listPageSize: number | undefined;
+  private readonly staleUploadAgeMs: number;
+
+  constructor(settings: S3Settings, options: S3BlobStoreOptions = {}) {
+    checkS3Settings(settings);
+    this.settings = { ...settings, prefix: normalizeS3Prefix(settings.prefix) };
+    this.client = createS3Client(this.settings);
+    this.logger = options.logger ?? silentLogger();
+    this.cleanup = new MultipartCleanup(this.client, this.settings, this.logger);
+    this.listPageSize = options.listPageSize;
+    this.staleUploadAgeMs = options.staleUploadAgeMs ?? STALE_UPLOAD_AGE_MS;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
+    } catch (error) {
+      throw s3StartupError(this.settings, error);
+    }
+    await this.cleanup.sweep(this.staleUploadAgeMs);
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  describe(): string {
+    return describeS3Location(this.settings);
+  }
+
+  createWriter(key: string): BlobWriter {
+    validateBlobKey(key);
+    const objectKey = this.objectKey(key);
+    return new S3BlobWriter({
+      client: this.client,
+      key,
+      params: {
+        Bucket: this.settings.bucket,
+        Key: objectKey,
+        ContentType: 'application/octet-stream',
+        ...(this.settings.storageClass === undefined ? {} : { StorageClass: this.settings.storageClass }),
+        ...(this.settings.serverSideEncryption === undefined
+          ? {}
+          : { ServerSideEncryption: this.settings.serverSideEncryption }),
+        ...(this.settings.kmsKeyId === undefined ? {} : { SSEKMSKeyId: this.settings.kmsKeyId }),
+      },
+      partSize: this.settings.partSize,
+      queueSize: this.settings.uploadQueueSize,
+      toError: (action, error) => s3OperationError(action, key, this.settings, error),
+      discardUpload: async (uploadId) => {
+        await this.cleanup.abort(objectKey, uploadId);
+      },
+      verifyStored: (size) => this.verifyStored(key, size),
+    });
+  }
+
+  async readRange(key: string, offset: number, length: number): Promise<Buffer> {
+    validateBlobKey(key);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new InvalidArgumentError(`invalid range ${offset}+${length} for ${key}`);
+    }
+    if (length === 0) {
+      // HTTP cannot ask for zero bytes; the object's size says whether the (empty) range exists.
+      const info = await this.stat(key);
+      if (info === null) throw this.missing(key);
+      if (offset > info.size) throw pastTheEnd(key, offset, length, info.size);
+      return Buffer.alloc(0);
+    }
+    let response;
+    try {
+      response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.settings.bucket,
+          Key: this.objectKey(key),
+          Range: `bytes=${offset}-${offset + length - 1}`,
+        }),
+      );
+    } catch (error) {
+      if (isS3InvalidRange(error)) throw pastTheEnd(key, offset, length);
+      if (isS3NotFound(error)) throw this.missing(key);
+      throw s3OperationError('read', key, this.settings, error);
+    }
+    const range = parseContentRange(response.ContentRange);
+    // Without Content-Range the server sent the whole object (a 200 to a range request is allowed).
+    const bodyStart = range?.start ?? 0;
+    if (bodyStart > offset) {
+      throw new CorruptDataError(
+        `S3 answered a read of ${key} at ${offset} with bytes from ${bodyStart} (${response.ContentRange}) in ${this.describe()}`,
+      );
+    }
+    if (range?.size !== undefined && offset + length > range.size) {
+      // Known to be short before reading (s3rver even announces a byte it never sends for an empty object).
+      (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      throw pastTheEnd(key, offset, length, range.size);
+    }
+    let slice: Buffer;
+    try {
+      slice = await readSlice(response.Body as AsyncIterable<Uint8Array>, offset - bodyStart, length);
+    } catch (error) {
+      throw s3OperationError('read', key, this.settings, error);
+    }
+    if (slice.length < length) throw pastTheEnd(key, offset, length, range?.size ?? bodyStart + slice.length);
+    return slice;
+  }
+
+  async stat(key: string): Promise<BlobInfo | null> {
+    validateBlobKey(key);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(key) }));
+      return { key, size: head.ContentLength ?? 0 };
+    } catch (error) {
+      if (isS3NotFound(error)) return null;
+      throw s3OperationError('stat', key, this.settings, error);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobInfo> {
+    validateBlobPrefix(prefix);
+    const storePrefix = this.settings.prefix;
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.settings.bucket,
+            ...(storePrefix + prefix === '' ? {} : { Prefix: storePrefix + prefix }),
+            ...(token === undefined ? {} : { ContinuationToken: token }),
+            ...(this.listPageSize === undefined ? {} : { MaxKeys: this.listPageSize }),
+          }),
+        );
+      } catch (error) {
+        throw s3OperationError('list', `keys under ${JSON.stringify(prefix)}`, this.settings, error);
+      }
+      const items: BlobInfo[] = [];
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined || !object.Key.startsWith(storePrefix)) continue;
+        const key = object.Key.slice(storePrefix.length);
+        // Not every object in a shared bucket is ours to read (e.g. "folder/" markers made by consoles).
+        if (!isValidKey(key)) continue;
+        items.push({ key, size: object.Size ?? 0 });
+      }
+      items.sort((a, b) => Buffer.compare(Buffer.from(a.key, 'utf8'), Buffer.from(b.key, 'utf8')));
+      yield* items;
+      const next = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      token = next !== undefined && next !== token ? next : undefined;
+    } while (token !== undefined);
+  }
+
+  async delete(key: string): Promise<void> {
+    validateBlobKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(key) }));
+    } catch (error) {
+      if (isS3NotFound(error)) return;
+      throw s3OperationError('delete', key, this.settings, error);
+    }
+  }
+
+  private objectKey(key: string): string {
+    return this.settings.prefix + key;
+  }
+
+  private missing(key: string): NotFoundError {
+    return new NotFoundError(`object ${key} does not exist in ${this.describe()}`);
+  }
+
+  /** Called once an upload completed: the object must hold exactly the bytes written. */
+  private async verifyStored(key: string, size: number): Promise<void> {
+    let stored: number | undefined;
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(key) }));
+      stored = head.ContentLength;
+    } catch (error) {
+      // The upload itself succeeded; a failed check is not a reason to write the object again under a new key.
+      this.logger.warn({ key, error: briefS3Error(error) }, 'uploaded object could not be verified with HeadObject');
+      return;
+    }
+    if (stored === size) return;
+    await this.delete(key).catch(() => undefined);
+    throw new CorruptDataError(
+      `S3 stored ${stored ?? 'an unknown number of'} bytes for ${key} but ${size} were sent, so it was removed again ` +
+        `(${this.describe()}). A server that keeps the aws-chunked request framing does this: set ` +
+        'storage.s3.checksums: when_required (S3_CHECKSUMS=when_required) for it.',
+    );
+  }
+}
+
+function isValidKey(key: string): boolean {
+  try {
+    validateBlobKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pastTheEnd(key: string, offset: number, length: number, size?: number): NotFoundError {
+  return new NotFoundError(
+    `range ${offset}+${length} is past the end of ${key}${size === undefined ? '' : ` (${size} bytes)`}`,
+  );
+}
+
+/** `bytes 100-199/1000` → start 100, size 1000 (size undefined for `*`). */
+export function parseContentRange(header: string | undefined): { start: number; size: number | undefined } | null {
+  if (header === undefined) return null;
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim());
+  if (!match) return null;
+  return { start: Number(match[1]), size: match[3] === '*' ? undefined : Number(match[3]) };
+}
+
+/**
+ * `length` bytes of the body after skipping `skip`; shorter if the body ends first. Stops reading (and so closes
+ * the response) as soon as it has enough, in case the server sends more than asked.
+ */
+async function readSlice(body: AsyncIterable<Uint8Array>, skip: number, length: number): Promise<Buffer> {
+  const out = Buffer.alloc(length);
+  let filled = 0;
+  let toSkip = skip;
+  for await (const raw of body) {
+    let chunk = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (toSkip > 0) {
+      if (chunk.length <= toSkip) {
+        toSkip -= chunk.length;
+        continue;
+      }
+      chunk = chunk.subarray(toSkip);
+      toSkip = 0;
+    }
+    const take = Math.min(chunk.length, length - filled);
+    chunk.copy(out, filled, 0, take);
+    filled += take;
+    if (filled === length) break;
+  }
+  return filled === length ? out : out.subarray(0, filled);
+}

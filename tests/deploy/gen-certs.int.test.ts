@@ -1,0 +1,68 @@
+// deploy/compose/gen-certs.sh (the compose stack's `certs` one-shot), run for real with the openssl CLI: it writes
+// every file the compose services read from the `certs` volume, otlp-capture's TLS loader accepts the server pair,
+// the certificate chains to the CA and names the compose service, the token is one otlp-capture accepts, and a
+// second run keeps what the first wrote.
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadBearerTokens } from '../../src/admission/auth.js';
+import { TlsFiles } from '../../src/receiver/tls.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { repoPath } from './repo-yaml.js';
+
+const SCRIPT = repoPath('deploy/compose/gen-certs.sh');
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'gen-certs-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function run(): string {
+  return execFileSync('sh', [SCRIPT], { env: { ...process.env, CERT_DIR: path.join(dir, 'certs') }, encoding: 'utf8' });
+}
+
+test('writes the CA, the server pair and the token the compose services read', () => {
+  expect(run()).toMatch(/^certs: wrote/);
+  expect(readdirSync(path.join(dir, 'certs')).sort()).toEqual(['ca.crt', 'server.crt', 'server.key', 'token']);
+});
+
+test('the server certificate chains to the CA and names otlp-capture, localhost and 127.0.0.1', () => {
+  const ca = new X509Certificate(readFileSync(path.join(dir, 'certs/ca.crt')));
+  const server = new X509Certificate(readFileSync(path.join(dir, 'certs/server.crt')));
+  expect(ca.ca).toBe(true);
+  expect(server.ca).toBe(false);
+  expect(server.verify(ca.publicKey)).toBe(true);
+  expect(server.checkHost('otlp-capture')).toBe('otlp-capture');
+  expect(server.checkHost('localhost')).toBe('localhost');
+  expect(server.checkIP('127.0.0.1')).toBe('127.0.0.1');
+  expect(server.checkHost('elsewhere.example')).toBeUndefined();
+});
+
+test('otlp-capture loads the pair as its server TLS, and the token as a bearer token', () => {
+  const files = TlsFiles.load(
+    { certFile: path.join(dir, 'certs/server.crt'), keyFile: path.join(dir, 'certs/server.key'), requireClientCert: false, reloadIntervalMs: 0 },
+    createLogger('silent'),
+  );
+  files.close();
+  const [token] = loadBearerTokens([{ tokenFile: path.join(dir, 'certs/token') }]);
+  expect(token?.token).toMatch(/^[0-9a-f]{64}$/);
+});
+
+test('the key and token are readable by their owner only', () => {
+  const mode = (file: string): string => (statSync(path.join(dir, 'certs', file)).mode & 0o777).toString(8);
+  expect(mode('server.key')).toBe('400');
+  expect(mode('token')).toBe('400');
+  expect(mode('ca.crt')).toBe('444');
+});
+
+test('a second run keeps the certificates and token', () => {
+  const before = readFileSync(path.join(dir, 'certs/token'), 'utf8');
+  expect(run()).toMatch(/^certs: keeping/);
+  expect(readFileSync(path.join(dir, 'certs/token'), 'utf8')).toBe(before);
+});

@@ -1,0 +1,309 @@
+// ClickHouseIndexStore against a real ClickHouse 18.16 (Debian's clickhouse-server, started by
+// scripts/start-clickhouse.sh): the IndexStore contract, exact reads over unmerged duplicates, hostile strings,
+// batching thresholds, the outbox across an outage and a restart, and one-line start-up errors.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BackendUnavailableError, InvalidArgumentError } from '../../src/errors.js';
+import { ClickHouseIndexStore, type ClickHouseIndexStoreOptions } from '../../src/index/clickhouse-index-store.js';
+import { SCHEMA_VERSION } from '../../src/index/clickhouse-schema.js';
+import { literal } from '../../src/index/clickhouse-sql.js';
+import type { ArchivedRequest, ObjectMeta } from '../../src/model.js';
+import { freePort, startClickHouse, type ClickHouseServer } from '../helpers/clickhouse-server.js';
+import { waitFor } from '../helpers/wait.js';
+import { describeIndexStoreContract, makeObject } from './index-store-contract.js';
+
+let server: ClickHouseServer;
+let databases = 0;
+const tempDirs: string[] = [];
+
+beforeAll(async () => {
+  server = await startClickHouse();
+}, 120_000);
+
+afterAll(async () => {
+  await server?.dispose();
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ch-index-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+function newDatabase(): string {
+  return `test_${process.pid}_${++databases}`;
+}
+
+function contractFixture(writer: Partial<ClickHouseIndexStoreOptions>, another: 'reader' | 'writer') {
+  return async () => {
+    const database = newDatabase();
+    const outboxPath = path.join(tempDir(), 'index-outbox.sqlite');
+    const base = { url: server.url, database, outboxPath };
+    return {
+      index: new ClickHouseIndexStore({ ...base, ...writer }),
+      openAnother: async () =>
+        another === 'reader' ? new ClickHouseIndexStore({ ...base, readonly: true }) : new ClickHouseIndexStore({ ...base, ...writer }),
+      dispose: async () => server.command(`DROP DATABASE IF EXISTS ${database}`),
+    };
+  };
+}
+
+// Flushed within 20 ms: most reads are served by ClickHouse, some by the outbox, some by both at once.
+describeIndexStoreContract(
+  'ClickHouseIndexStore on ClickHouse 18.16 (writer flushing every 20 ms + read-only reader)',
+  contractFixture({ batchIntervalMs: 20 }, 'reader'),
+);
+// Never flushed while the test runs: every read merges the outbox (only flushed at close).
+describeIndexStoreContract(
+  'ClickHouseIndexStore on ClickHouse 18.16 (rows held in the outbox + a second writer on it)',
+  contractFixture({ batchIntervalMs: 3_600_000, batchRows: 100_000 }, 'writer'),
+);
+
+describe('ClickHouseIndexStore specifics', () => {
+  const open: ClickHouseIndexStore[] = [];
+  let database: string;
+  let dir: string;
+
+  function store(options: Partial<ClickHouseIndexStoreOptions> = {}): ClickHouseIndexStore {
+    const s = new ClickHouseIndexStore({
+      url: server.url,
+      database,
+      outboxPath: path.join(dir, 'index-outbox.sqlite'),
+      batchIntervalMs: 20,
+      ...options,
+    });
+    open.push(s);
+    return s;
+  }
+
+  async function rawCount(table: string, final = false): Promise<number> {
+    const [row] = await server.query<{ n: string }>(`SELECT count() AS n FROM ${database}.${table}${final ? ' FINAL' : ''}`);
+    return Number(row!.n);
+  }
+
+  beforeEach(() => {
+    database = newDatabase();
+    dir = tempDir();
+  });
+
+  afterEach(async () => {
+    if (!server.running) await server.start();
+    for (const s of open.splice(0).reverse()) await s.close();
+    await server.command(`DROP DATABASE IF EXISTS ${database}`);
+  });
+
+  it('creates the schema idempotently and records the applied migrations', async () => {
+    await Promise.all([store().start(), store({ outboxPath: path.join(dir, 'other.sqlite') }).start()]);
+    await store({ outboxPath: path.join(dir, 'third.sqlite') }).start();
+    const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'requests', 'schema_migrations']);
+    const [version] = await server.query<{ v: string }>(`SELECT toString(max(version)) AS v FROM ${database}.schema_migrations FINAL`);
+    expect(Number(version!.v)).toBe(SCHEMA_VERSION);
+    const engines = await server.query<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = '${database}'`);
+    expect(new Set(engines.map((e) => e.engine))).toEqual(new Set(['ReplacingMergeTree']));
+  });
+
+  it('reads exactly once what ClickHouse holds several times, before any merge', async () => {
+    await server.command(`SYSTEM STOP MERGES`);
+    try {
+      const built = makeObject('acme', 'traces', Array.from({ length: 50 }, (_, i) => ({ services: [`s${i % 3}`] })));
+      // Three writers with their own outboxes commit the same object: three inserts, three parts.
+      for (const name of ['a', 'b', 'c']) {
+        const s = store({ outboxPath: path.join(dir, `${name}.sqlite`) });
+        await s.start();
+        await s.commitObject(built.object, built.requests);
+        await s.close();
+      }
+      expect(await rawCount('requests')).toBe(150);
+      expect(await rawCount('objects')).toBe(3);
+      const reader = store({ readonly: true, outboxPath: path.join(dir, 'none.sqlite') });
+      await reader.start();
+      expect(await reader.listRequests({})).toEqual(built.requests);
+      expect(await reader.listRequests({ service: 's1' })).toEqual(built.requests.filter((_, i) => i % 3 === 1));
+      expect(await reader.listObjects({})).toEqual([built.object]);
+      expect(await reader.getRequest(built.requests[7]!.id)).toEqual(built.requests[7]);
+      expect(await reader.knownRequestIds(built.requests.map((r) => r.id))).toEqual(new Set(built.requests.map((r) => r.id)));
+    } finally {
+      await server.command(`SYSTEM START MERGES`);
+    }
+  });
+
+  it('round-trips hostile strings through ClickHouse, and the tables survive them', async () => {
+    const hostile = [
+      "'",
+      "''",
+      '\\',
+      "\\'",
+      'ends with a backslash\\',
+      'nul \0 inside',
+      'line\nfeed\r\ncrlf',
+      'tab\there',
+      '\x1b[31mescape\x7f',
+      "'; DROP TABLE requests; --",
+      `'); DROP DATABASE ${database}; --`,
+      '" ` {x:String} ? $1 %s',
+      'unicode: Grüße, 日本語, عربى, 👍🏽, e\u0301',
+      'x'.repeat(20_000),
+    ];
+    const writer = store({ batchIntervalMs: 3_600_000 });
+    await writer.start();
+    const objects: { object: ObjectMeta; requests: ArchivedRequest[] }[] = [];
+    for (const [i, text] of hostile.entries()) {
+      const built = makeObject(`tenant-${i}`, 'logs', [{ services: [text, 'plain'] }, { services: [] }]);
+      // Hostile object key and request id, too: every string column.
+      const key = `${built.object.key}/${text}`;
+      const object = { ...built.object, key, tenant: text };
+      const requests = built.requests.map((r, j) => ({ ...r, id: `${r.id}${j === 0 ? text : ''}`, objectKey: key, tenant: text }));
+      objects.push({ object, requests });
+      await writer.commitObject(object, requests);
+    }
+    await writer.close(); // flushes everything to ClickHouse
+    expect(await rawCount('requests')).toBe(hostile.length * 2);
+
+    // A reader without the outbox: every answer below comes from ClickHouse, through `literal`.
+    const reader = store({ readonly: true, outboxPath: path.join(dir, 'absent.sqlite') });
+    await reader.start();
+    for (const [i, text] of hostile.entries()) {
+      const { object, requests } = objects[i]!;
+      expect(await reader.getRequest(requests[0]!.id)).toEqual(requests[0]);
+      expect(await reader.listRequests({ service: text })).toEqual([requests[0]]);
+      expect(await reader.listRequests({ tenant: text })).toEqual(requests);
+      expect(await reader.listObjects({ tenant: text })).toEqual([object]);
+      expect(await reader.knownRequestIds([requests[0]!.id, `${text}-absent`])).toEqual(new Set([requests[0]!.id]));
+      const [echo] = await server.query<{ v: string }>(`SELECT ${literal(text)} AS v`);
+      expect(echo!.v).toBe(text);
+    }
+    const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'requests', 'schema_migrations']);
+  });
+
+  it('inserts in batches: at batchRows rows, or when the oldest row has waited batchInterval', async () => {
+    const bySize = store({ batchRows: 1000, batchIntervalMs: 3_600_000 });
+    await bySize.start();
+    const first = makeObject('acme', 'traces', Array.from({ length: 998 }, () => ({})));
+    await bySize.commitObject(first.object, first.requests); // 998 requests + 1 object row
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await rawCount('requests')).toBe(0);
+    expect(bySize.outboxStatus()).toMatchObject({ objects: 1, requests: 998 });
+    const second = makeObject('acme', 'traces', [{}]);
+    await bySize.commitObject(second.object, second.requests); // now 1001 rows
+    await waitFor('the size-triggered batch', async () => (bySize.outboxStatus().objects === 0 ? true : undefined), 5000, 20);
+    expect(bySize.outboxStatus()).toMatchObject({ objects: 0, requests: 0, lagMs: 0 });
+    expect(await rawCount('requests')).toBe(999);
+    expect(await rawCount('objects')).toBe(2);
+    await bySize.close();
+
+    database = newDatabase();
+    const byAge = store({ batchRows: 100_000, batchIntervalMs: 700, outboxPath: path.join(dir, 'age.sqlite') });
+    await byAge.start();
+    const small = makeObject('acme', 'logs', Array.from({ length: 10 }, () => ({})));
+    const committedAt = Date.now();
+    await byAge.commitObject(small.object, small.requests);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await rawCount('requests')).toBe(0);
+    expect(byAge.outboxStatus().lagMs).toBeGreaterThanOrEqual(250);
+    await waitFor('the age-triggered batch', async () => ((await rawCount('requests')) === 10 ? true : undefined), 5000, 20);
+    expect(Date.now() - committedAt).toBeGreaterThanOrEqual(650);
+  });
+
+  it('a reader without the outbox sees commits once flushed (lag ≤ batchInterval)', async () => {
+    const writer = store({ batchIntervalMs: 400 });
+    await writer.start();
+    const reader = store({ readonly: true, outboxPath: path.join(dir, 'elsewhere.sqlite') });
+    await reader.start();
+    const built = makeObject('acme', 'metrics', [{}, {}]);
+    await writer.commitObject(built.object, built.requests);
+    expect(await writer.listRequests({})).toEqual(built.requests); // its own outbox
+    expect(await reader.listRequests({})).toEqual([]);
+    const seen = await waitFor('the reader to see the flushed rows', async () => {
+      const rows = await reader.listRequests({});
+      return rows.length > 0 ? rows : undefined;
+    }, 5000, 20);
+    expect(seen).toEqual(built.requests);
+  });
+
+  it('keeps commits in the outbox through an outage and a restart, then writes each row exactly once', async () => {
+    const first = store({ batchIntervalMs: 50 });
+    await first.start();
+    const before = makeObject('acme', 'traces', [{}, {}, {}]);
+    await first.commitObject(before.object, before.requests);
+    await waitFor('rows before the outage', async () => ((await rawCount('requests')) === 3 ? true : undefined), 5000, 20);
+
+    await server.stop();
+    const during = Array.from({ length: 5 }, () => makeObject('acme', 'logs', Array.from({ length: 40 }, () => ({}))));
+    for (const built of during) await first.commitObject(built.object, built.requests); // resolves: durable locally
+    expect(first.outboxStatus()).toMatchObject({ objects: 5, requests: 200 });
+    await waitFor('the flusher to notice the outage', async () => (first.outboxStatus().backendAvailable ? undefined : true), 5000, 20);
+    // Its own commits stay readable from the outbox; ClickHouse is needed for the rest.
+    expect(await first.getRequest(during[2]!.requests[5]!.id)).toEqual(during[2]!.requests[5]);
+    await expect(first.listRequests({})).rejects.toBeInstanceOf(BackendUnavailableError);
+    await first.close(); // cannot flush: the rows stay queued
+
+    // A new process on the same outbox, ClickHouse still down: start() still works (buffering mode).
+    const second = store({ batchIntervalMs: 50, bufferWhenUnavailable: true });
+    await second.start();
+    expect(second.notReadyReason()).toMatch(/unreachable/);
+    expect(second.outboxStatus()).toMatchObject({ objects: 5, requests: 200, backendAvailable: false });
+    expect(await second.knownRequestIds([during[4]!.requests[39]!.id])).toEqual(new Set([during[4]!.requests[39]!.id]));
+
+    await server.start();
+    await waitFor('the outbox to drain', async () => (second.outboxStatus().requests === 0 ? true : undefined), 30_000, 50);
+    expect(second.notReadyReason()).toBeNull();
+    expect(second.outboxStatus().backendAvailable).toBe(true);
+    // Exactly once: no duplicate rows even before any merge or FINAL.
+    expect(await rawCount('requests')).toBe(203);
+    expect(await rawCount('objects')).toBe(6);
+    const all = [before, ...during].flatMap((b) => b.requests).sort((a, b) => (a.id < b.id ? -1 : 1));
+    expect(await second.listRequests({ limit: 1000 })).toEqual(all);
+  }, 90_000);
+
+  it('fails start-up with one clear line: unreachable, wrong password, no index', async () => {
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const startError = async (s: ClickHouseIndexStore): Promise<Error> => {
+      const error = await s.start().then(() => null, (e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      expect(error!.message).not.toContain('\n');
+      return error!;
+    };
+    expect((await startError(store({ url: nowhere, readonly: true }))).message).toMatch(
+      new RegExp(`ClickHouse at ${nowhere} is unreachable .*ECONNREFUSED`),
+    );
+    expect((await startError(store({ url: nowhere }))).message).toMatch(/unreachable/);
+    expect(fs.existsSync(path.join(dir, 'index-outbox.sqlite'))).toBe(true); // the writer made its outbox…
+    fs.rmSync(path.join(dir, 'index-outbox.sqlite'));
+    await store({ url: nowhere, readonly: true, outboxPath: path.join(dir, 'index-outbox.sqlite') }).start().catch(() => undefined);
+    expect(fs.existsSync(path.join(dir, 'index-outbox.sqlite'))).toBe(false); // …a reader never does
+
+    const password = 'sekret-Pa55';
+    const refused = await startError(store({ password, readonly: true }));
+    expect(refused.message).toMatch(/refused user "default": .*password/i);
+    expect(refused.message).not.toContain(password);
+    const inUrl = await startError(store({ url: server.url.replace('http://', `http://default:${password}@`), readonly: true }));
+    expect(inUrl.message).not.toContain(password);
+    expect(store({ url: server.url.replace('http://', `http://default:${password}@`) }).describe()).not.toContain(password);
+
+    expect((await startError(store({ readonly: true }))).message).toMatch(new RegExp(`no otlp-capture index in database ${database}`));
+
+    // Serve's mode: starts, says why it is not ready, and becomes ready once ClickHouse answers.
+    const buffering = store({ url: nowhere, bufferWhenUnavailable: true, outboxPath: path.join(dir, 'buffer.sqlite') });
+    await buffering.start();
+    expect(buffering.notReadyReason()).toMatch(/unreachable/);
+    const built = makeObject('acme', 'traces', [{}]);
+    await buffering.commitObject(built.object, built.requests);
+    expect(await buffering.getRequest(built.requests[0]!.id)).toEqual(built.requests[0]);
+  });
+
+  it('rejects writes on a reader and bad limits', async () => {
+    await store().start();
+    const reader = store({ readonly: true });
+    await reader.start();
+    const built = makeObject('acme', 'traces', [{}]);
+    await expect(reader.commitObject(built.object, built.requests)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(reader.listObjects({ limit: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => new ClickHouseIndexStore({ url: server.url, database: 'bad-name; DROP', outboxPath: 'x' })).toThrow(InvalidArgumentError);
+    expect(() => new ClickHouseIndexStore({ url: server.url })).toThrow(/outbox/);
+  });
+});

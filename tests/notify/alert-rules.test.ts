@@ -1,0 +1,64 @@
+// Each operational condition: when it fires, how urgent, what it says, and when it clears.
+import { IndexLagRule, RejectionsRule, SpoolFillRule, UploadFailingRule, type AlertSnapshot } from '../../src/notify/alert-rules.js';
+
+const MiB = 2 ** 20;
+
+function snapshot(overrides: Omit<Partial<AlertSnapshot>, 'spool'> & { spool?: Partial<AlertSnapshot['spool']> } = {}): AlertSnapshot {
+  return {
+    nowMs: 1_000_000,
+    msSinceLastCommit: 1000,
+    archiveFailures: {},
+    rejections: {},
+    ...overrides,
+    spool: { bytesOnDisk: 0, maxBytes: 100 * MiB, unreleasedRecords: 0, oldestUnreleasedAgeMs: 0, ...overrides.spool },
+  };
+}
+
+test('spool fill: fires at the threshold, critical from 95%, and clears only 5 points below it', () => {
+  const rule = new SpoolFillRule(80);
+  expect(rule.evaluate(snapshot({ spool: { bytesOnDisk: 79 * MiB } }))).toBeNull();
+  const firing = rule.evaluate(snapshot({ spool: { bytesOnDisk: 80 * MiB, unreleasedRecords: 12, oldestUnreleasedAgeMs: 90_000 } }));
+  expect(firing?.priority).toBe('high');
+  expect(firing?.title).toBe('Spool 80% full');
+  expect(firing?.text).toContain('The spool holds 80.0 MiB of its 100.0 MiB (alert at 80%); 12 requests wait to be archived, the oldest for 1m30s.');
+  expect(rule.evaluate(snapshot({ spool: { bytesOnDisk: 96 * MiB } }))?.priority).toBe('critical');
+  expect(rule.evaluate(snapshot({ spool: { bytesOnDisk: 76 * MiB } }))).not.toBeNull();
+  expect(rule.evaluate(snapshot({ spool: { bytesOnDisk: 74 * MiB } }))).toBeNull();
+  expect(rule.evaluate(snapshot({ spool: { bytesOnDisk: 76 * MiB } }))).toBeNull();
+  expect(rule.resolvedText(snapshot({ spool: { bytesOnDisk: 10 * MiB } }))).toBe('The spool is back to 10% (10.0 MiB of 100.0 MiB).');
+});
+
+test('uploads failing: fires once failures have gone on for the threshold with no commit, clears after a commit', () => {
+  const rule = new UploadFailingRule(60_000);
+  const at = (nowMs: number, failures: number, msSinceLastCommit: number): AlertSnapshot =>
+    snapshot({ nowMs, archiveFailures: { upload: failures }, msSinceLastCommit });
+  expect(rule.evaluate(at(0, 0, 0))).toBeNull();
+  expect(rule.evaluate(at(10_000, 3, 10_000))).toBeNull();
+  // Still failing (a backoff between attempts means no new failure in this interval) and still no commit.
+  expect(rule.evaluate(at(40_000, 3, 40_000))).toBeNull();
+  const firing = rule.evaluate(at(70_000, 5, 70_000));
+  expect(firing?.title).toBe('Archive uploads failing for 1m');
+  expect(firing?.text).toContain('(5 failed attempts; all time by stage: upload: 5)');
+  // An object was committed 5 s ago, after the failures began, and nothing failed since: cleared.
+  expect(rule.evaluate(at(80_000, 5, 5_000))).toBeNull();
+});
+
+test('index lag: only while data waits, and no longer than the oldest waiting request', () => {
+  const rule = new IndexLagRule(5 * 60_000);
+  expect(rule.evaluate(snapshot({ msSinceLastCommit: 3_600_000 }))).toBeNull();
+  // Quiet for an hour, then data arrived a minute ago: not an hour of lag.
+  expect(rule.evaluate(snapshot({ msSinceLastCommit: 3_600_000, spool: { unreleasedRecords: 5, oldestUnreleasedAgeMs: 60_000 } }))).toBeNull();
+  const firing = rule.evaluate(snapshot({ msSinceLastCommit: 600_000, spool: { unreleasedRecords: 5, oldestUnreleasedAgeMs: 700_000 } }));
+  expect(firing?.title).toBe('Index lagging by 10m');
+  expect(firing?.text).toContain('5 requests wait in the spool (the oldest for 11m40s; alert at 5m)');
+});
+
+test('rejections: counted per interval against a baseline, listed by reason', () => {
+  const rule = new RejectionsRule(10);
+  expect(rule.evaluate(snapshot({ rejections: { malformed: 1000 } }))).toBeNull();
+  expect(rule.evaluate(snapshot({ rejections: { malformed: 1005 } }))).toBeNull();
+  const firing = rule.evaluate(snapshot({ rejections: { malformed: 1008, unauthenticated: 9 } }));
+  expect(firing?.title).toBe('12 requests rejected');
+  expect(firing?.text).toContain('By reason: unauthenticated 9, malformed 3.');
+  expect(rule.evaluate(snapshot({ rejections: { malformed: 1009, unauthenticated: 9 } }))).toBeNull();
+});
