@@ -11,30 +11,66 @@ export interface AdmissionOptions {
   spoolHasRoomFor: (bytes: number) => boolean;
 }
 
+/** Size assumed for a body not yet read, until admitted requests tell the real average. */
+const INITIAL_EXPECTED_BYTES = 256 * 1024;
+
 export class Admission {
   private readonly budget: ByteBudget;
+  /** Bodies being read right now (admitted at their headers, not yet admitted by size). */
+  private receiving = 0;
+  /** Moving average of admitted request sizes: what a body still on its way is expected to weigh. */
+  private expectedBytes = INITIAL_EXPECTED_BYTES;
 
   constructor(private readonly options: AdmissionOptions) {
     this.budget = new ByteBudget(options.maxInFlightBytes);
   }
 
+  /**
+   * At a request's headers, before its body is read into memory: refuses when the bodies already in flight or on
+   * their way would overrun the budget, so an overloaded server does not first buffer what it is about to refuse.
+   * Returns the function that ends the reservation (call it when the body has arrived or the call ended).
+   */
+  beginReceive(): () => void {
+    const expected = (this.receiving + 1) * this.expectedBytes;
+    const busy = this.receiving > 0 || this.budget.inUse > 0;
+    if (!this.options.spoolHasRoomFor(this.expectedBytes)) throw this.spoolFull();
+    if (busy && this.budget.inUse + expected > this.options.maxInFlightBytes) throw this.overBudget();
+    this.receiving += 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.receiving -= 1;
+    };
+  }
+
+  /** True when a request of typical size would be refused for lack of spool room. */
+  spoolRefusing(): boolean {
+    return !this.options.spoolHasRoomFor(this.expectedBytes);
+  }
+
   admit(bytes: number): BudgetLease {
-    if (!this.options.spoolHasRoomFor(bytes)) {
-      throw new OverloadedError(
-        'spool is full: archiving is behind (is the blob store or index reachable?); retry later',
-        this.options.retryAfterMs,
-        'spool_full',
-      );
-    }
+    this.expectedBytes = Math.round(0.9 * this.expectedBytes + 0.1 * bytes);
+    if (!this.options.spoolHasRoomFor(bytes)) throw this.spoolFull();
     const lease = this.budget.tryAcquire(bytes);
-    if (lease === null) {
-      throw new OverloadedError(
-        `too many bytes in flight (budget ${this.options.maxInFlightBytes} bytes); retry later`,
-        this.options.retryAfterMs,
-        'over_budget',
-      );
-    }
+    if (lease === null) throw this.overBudget();
     return lease;
+  }
+
+  private spoolFull(): OverloadedError {
+    return new OverloadedError(
+      'spool is full: archiving is behind (is the blob store or index reachable?); retry later',
+      this.options.retryAfterMs,
+      'spool_full',
+    );
+  }
+
+  private overBudget(): OverloadedError {
+    return new OverloadedError(
+      `too many bytes in flight (budget ${this.options.maxInFlightBytes} bytes); retry later`,
+      this.options.retryAfterMs,
+      'over_budget',
+    );
   }
 
   get inFlightBytes(): number {

@@ -46,6 +46,7 @@ export class CaptureServer {
   private archiverStarted = false;
   private blobStarter: BackendStarter | null = null;
   private ingest: Ingest | null = null;
+  private admission: Admission | null = null;
   private grpc: GrpcServer | null = null;
   private http: OtlpHttpServer | null = null;
   private tls: TlsFiles | null = null;
@@ -141,11 +142,11 @@ export class CaptureServer {
     });
 
     const spool = this.spool;
-    const admission = new Admission({
+    const admission = (this.admission = new Admission({
       maxInFlightBytes: config.admission.maxInFlightBytes,
       retryAfterMs: config.admission.retryAfter,
       spoolHasRoomFor: (bytes) => spool.hasRoomFor(bytes),
-    });
+    }));
     this.ingest = new Ingest({ admission, spool, metrics: this.metrics });
     this.grpc = new GrpcServer(
       {
@@ -254,7 +255,9 @@ export class CaptureServer {
     if (this.state !== 'running') return this.state;
     // Out of the Service's endpoints before the spool refuses everything, so Collectors shift to other instances.
     const spooled = this.spool?.stats().bytesOnDisk ?? 0;
-    if (spooled >= READY_SPOOL_FRACTION * this.config.spool.maxBytes) return `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full`;
+    if (spooled >= READY_SPOOL_FRACTION * this.config.spool.maxBytes || this.admission?.spoolRefusing()) {
+      return `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full`;
+    }
     return this.blobStarter?.notReadyReason() ?? this.index?.notReadyReason?.() ?? null;
   }
 

@@ -19,8 +19,11 @@ const gunzip = promisify(zlib.gunzip);
 const brotliCompress = promisify(zlib.brotliCompress);
 const brotliDecompress = promisify(zlib.brotliDecompress);
 
-/** Defaults favour ingest throughput over the last few percent of ratio: brotli's top qualities are ~50x slower. */
-export const DEFAULT_LEVEL: Readonly<Record<Codec, number>> = { none: 0, gzip: 6, brotli: 5 };
+/**
+ * Defaults favour ingest throughput: gzip 1 costs ~25 % less CPU per request than gzip 6 for objects ~20 % larger
+ * (bench: 0.268 vs 0.224 of raw on SDK spans); retention's compress action can re-encode older objects harder.
+ */
+export const DEFAULT_LEVEL: Readonly<Record<Codec, number>> = { none: 0, gzip: 1, brotli: 5 };
 const LEVEL_RANGE: Readonly<Record<Codec, readonly [number, number]>> = { none: [0, 0], gzip: [0, 9], brotli: [0, 11] };
 
 /** Throws InvalidArgumentError for a level the codec does not have; returns the level to use. */
@@ -33,7 +36,9 @@ export function resolveLevel(codec: Codec, level?: number): number {
   return level;
 }
 
-const zlibWork = new PQueue({ concurrency: Math.max(1, os.availableParallelism()) });
+// One core is left to the event loop that receives, scans and acknowledges: with every core compressing, the
+// ingest path waited for CPU 40 % of the time and took ~25 % less (bench, 2 cores: 69 → 92 MiB/s).
+const zlibWork = new PQueue({ concurrency: Math.max(1, os.availableParallelism() - 1) });
 
 /** Smallest brotli window (log2 bytes) that holds the whole input, within brotli's limits [10, 24]. */
 function brotliWindow(length: number): number {

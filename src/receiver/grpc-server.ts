@@ -9,6 +9,7 @@ import { addCaptureService } from './capture-service.js';
 import type { HealthService } from './health.js';
 import type { Ingest } from './ingest.js';
 import { addOtlpServices, type OtlpGrpcOptions } from './otlp-grpc.js';
+import { admissionInterceptor } from './grpc-admission.js';
 import { addReflection } from './reflection.js';
 import { grpcServerCredentials, type TlsFiles } from './tls.js';
 
@@ -39,6 +40,7 @@ export class GrpcServer {
       // Decompressed size is checked against this too, which is what stops gzip bombs.
       'grpc.max_receive_message_length': options.maxReceiveBytes,
       'grpc.max_send_message_length': Math.max(options.maxReceiveBytes, 64 * 2 ** 20),
+      interceptors: [admissionInterceptor(deps.ingest, options.retryAfterMs, deps.logger)],
     });
     this.credentials = deps.tls ? grpcServerCredentials(deps.tls) : grpc.ServerCredentials.createInsecure();
     // Health and reflection stay open to every caller (probes, grpcurl); Export and CaptureService check the caller.

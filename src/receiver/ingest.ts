@@ -57,6 +57,12 @@ export class Ingest {
     }
   }
 
+  /** At a request's headers: refuses early (nothing read yet) when shutting down or overloaded. */
+  beginReceive(): () => void {
+    if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
+    return this.deps.admission.beginReceive();
+  }
+
   /** New requests are refused from now on (with a retryable error); in-flight ones finish. */
   stopAccepting(): void {
     this.accepting = false;

@@ -117,7 +117,14 @@ export class OtlpHttpServer {
         authorization: header(req, 'authorization'),
         tenant: header(req, this.deps.callers.tenantHeader),
       });
-      const body = await readBody(req, this.options.maxReceiveBytes);
+      // Overloaded: refused before the body is read into memory.
+      const endReceive = this.deps.ingest.beginReceive();
+      let body: Buffer;
+      try {
+        body = await readBody(req, this.options.maxReceiveBytes);
+      } finally {
+        endReceive();
+      }
       const payload = requestEncoding === 'json' ? parseOtlpJson(signal, body) : body;
       await this.deps.ingest.accept(signal, tenant, payload);
       this.reply(req, res, 200, requestEncoding, successBody(requestEncoding));

@@ -64,3 +64,39 @@ test('a single request larger than the budget is admitted when nothing is in fli
   big.release();
   expect(admission.inFlightBytes).toBe(0);
 });
+
+describe('admission at the headers, before a body is read', () => {
+  const make = (maxInFlightBytes: number, room = true) =>
+    new Admission({ maxInFlightBytes, retryAfterMs: 750, spoolHasRoomFor: () => room });
+
+  test('an idle server always lets one body in, however large the expected size', () => {
+    const admission = make(1);
+    const end = admission.beginReceive();
+    end();
+    end(); // ending twice is harmless
+    expect(() => admission.beginReceive()).not.toThrow();
+  });
+
+  test('bodies on their way count against the budget at the expected (average) size', () => {
+    const admission = make(1000);
+    admission.admit(400).release(); // teaches the expected size (moving average towards 400)
+    const ends: (() => void)[] = [];
+    let refused: unknown;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      try {
+        ends.push(admission.beginReceive());
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused).toBeInstanceOf(OverloadedError);
+    expect(refused).toMatchObject({ reason: 'over_budget', retryAfterMs: 750 });
+    expect(ends.length).toBeGreaterThanOrEqual(1);
+    for (const end of ends) end();
+    expect(() => admission.beginReceive()).not.toThrow();
+  });
+
+  test('a full spool refuses at the headers with reason spool_full', () => {
+    expect(() => make(1 << 20, false).beginReceive()).toThrow(expect.objectContaining({ reason: 'spool_full' }));
+  });
+});
