@@ -1,6 +1,11 @@
 // The cases the benchmark runs: each server with gzip off and on, the capture server at the archiver's default gzip
-// level and at level 1, and the capture server offered far more than its in-flight budget.
+// level and at level 1, on S3 + ClickHouse (servers on loopback) as well as on the embedded default, and the capture
+// server offered far more than its in-flight budget.
 import type { BenchOptions } from './options.js';
+
+/** The adapter pair a capture server runs on. */
+export type Backend = 'embedded' | 's3-clickhouse';
+const S3_CLICKHOUSE_SUFFIX = 's3+ch';
 
 export interface BenchCase {
   name: string;
@@ -16,6 +21,8 @@ export interface BenchCase {
   extraConfig?: Record<string, Record<string, unknown>>;
   /** Extra environment for the server process (e.g. UV_THREADPOOL_SIZE). */
   serverEnv?: Record<string, string>;
+  /** capture: the embedded default (filesystem + SQLite) when absent; s3-clickhouse starts s3rver and ClickHouse. */
+  backend?: Backend;
 }
 
 export function benchCases(options: BenchOptions): BenchCase[] {
@@ -28,6 +35,11 @@ export function benchCases(options: BenchOptions): BenchCase[] {
       { name: `capture ${wire}`, server: 'capture', gzip, clients: n, overload: false },
       { name: `capture ${wire} L1`, server: 'capture', gzip, clients: n, archiverLevel: 1, overload: false },
     );
+    // Right after the embedded cases of the same wire encoding, so that all share the discard baseline of this run
+    // and the machine's state drifts least in between.
+    if (options.s3ClickHouse) {
+      all.push({ name: `capture ${wire} ${S3_CLICKHOUSE_SUFFIX}`, server: 'capture', gzip, clients: n, overload: false, backend: 's3-clickhouse' });
+    }
   }
   all.push({
     name: 'overload plain',
@@ -38,5 +50,9 @@ export function benchCases(options: BenchOptions): BenchCase[] {
     overload: true,
   });
   if (options.only.length === 0) return all;
-  return all.filter((c) => options.only.some((wanted) => c.name === wanted || c.name.includes(wanted)));
+  // Filters written for the embedded cases keep selecting what they did: an s3+ch case is only chosen by a text
+  // that names its backend ("s3+ch", "plain s3+ch").
+  const matches = (c: BenchCase, wanted: string): boolean =>
+    c.name === wanted || (c.name.includes(wanted) && (c.backend === undefined || wanted.includes(S3_CLICKHOUSE_SUFFIX)));
+  return all.filter((c) => options.only.some((wanted) => matches(c, wanted)));
 }

@@ -33,6 +33,8 @@ export interface BenchOptions {
   noisyRetries: number;
   /** Before each case, wait up to this long for the machine to be idle (0: do not wait), seconds. */
   quietWaitSeconds: number;
+  /** Also run the capture cases on S3 + ClickHouse (s3rver and ClickHouse 18.16 started on loopback). */
+  s3ClickHouse: boolean;
 }
 
 const MIB = 2 ** 20;
@@ -54,6 +56,7 @@ const FLAGS = {
   'noisy-percent': { env: 'BENCH_NOISY_PERCENT', fallback: '15' },
   'noisy-retries': { env: 'BENCH_NOISY_RETRIES', fallback: '2' },
   'quiet-wait': { env: 'BENCH_QUIET_WAIT', fallback: '120' },
+  's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -98,5 +101,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     noisyPercent: number('noisy-percent', 0),
     noisyRetries: Math.round(number('noisy-retries', 0)),
     quietWaitSeconds: number('quiet-wait', 0),
+    s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
   };
 }

@@ -127,10 +127,12 @@ export interface CpuSnapshot {
   serverMainWaiting: number;
   load: number;
   loadMainWaiting: number;
+  /** CPU seconds of each backend process the server depends on (S3 and ClickHouse servers), in the order given. */
+  backends: number[];
   system: { busy: number; iowait: number; total: number };
 }
 
-export function cpuSnapshot(serverPid: number, loadPid: number, atMs: number): CpuSnapshot {
+export function cpuSnapshot(serverPid: number, loadPid: number, atMs: number, backendPids: readonly number[] = []): CpuSnapshot {
   const server = readThreadCpuSeconds(serverPid);
   return {
     atMs,
@@ -139,6 +141,7 @@ export function cpuSnapshot(serverPid: number, loadPid: number, atMs: number): C
     serverMainWaiting: readRunQueueWaitSeconds(serverPid) ?? 0,
     load: readCpuSeconds(loadPid) ?? 0,
     loadMainWaiting: readRunQueueWaitSeconds(loadPid) ?? 0,
+    backends: backendPids.map((pid) => readCpuSeconds(pid) ?? 0),
     system: readSystemCpuSeconds(),
   };
 }
@@ -151,6 +154,8 @@ export interface CpuUse {
   serverMainThreadWaitingPercent: number;
   loadGeneratorPercent: number;
   loadGeneratorMainThreadWaitingPercent: number;
+  /** Each backend process (S3, ClickHouse) of the snapshots, in their order; empty on the embedded default. */
+  backendPercents: number[];
   machineBusyPercent: number;
   machineIowaitPercent: number;
 }
@@ -164,6 +169,7 @@ export function cpuUse(from: CpuSnapshot, to: CpuSnapshot): CpuUse {
     serverMainThreadWaitingPercent: pct(from.serverMainWaiting, to.serverMainWaiting),
     loadGeneratorPercent: pct(from.load, to.load),
     loadGeneratorMainThreadWaitingPercent: pct(from.loadMainWaiting, to.loadMainWaiting),
+    backendPercents: to.backends.map((seconds, i) => pct(from.backends[i] ?? seconds, seconds)),
     machineBusyPercent: pct(from.system.busy, to.system.busy),
     machineIowaitPercent: pct(from.system.iowait, to.system.iowait),
   };

@@ -33,9 +33,14 @@ export function ratios(results: readonly CaseResult[]): Ratio[] {
   return out;
 }
 
-/** CPU that neither the server nor the load generator used: other work on the machine skews a case. */
+/** CPU that neither the server, its backends nor the load generator used: other work on the machine skews a case. */
 export function otherCpuPercent(r: CaseResult): number {
-  return Math.max(0, r.cpu.machineBusyPercent - r.cpu.serverPercent - r.cpu.loadGeneratorPercent);
+  return Math.max(0, r.cpu.machineBusyPercent - r.cpu.serverPercent - r.cpu.loadGeneratorPercent - backendCpuPercent(r));
+}
+
+/** CPU of the S3 and ClickHouse servers during the window (0 on the embedded default). */
+export function backendCpuPercent(r: CaseResult): number {
+  return (r.cpu.backendPercents ?? []).reduce((sum, percent) => sum + percent, 0);
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -100,6 +105,34 @@ export function archiveTable(results: readonly CaseResult[]): string {
   });
   return table(
     ['case', 'objects', 'requests/object', 'avg raw MiB', 'avg stored MiB', 'max stored MiB', 'stored/raw', 'spool backlog at window end MiB', 'stop (drain) s', 'spool left after stop MiB'],
+    rows,
+  );
+}
+
+/** The S3 + ClickHouse cases: what their backend servers cost, and the archive objects as the bucket lists them. */
+export function backendsTable(results: readonly CaseResult[]): string {
+  const rows = results.filter((r) => r.backends !== null).map((r) => {
+    const b = r.backends!;
+    const cpu = (name: string): string => f(r.cpu.backendPercents[b.processes.findIndex((p) => p.name === name)] ?? 0, 0);
+    const rss = (name: string): string => mib(b.processes.find((p) => p.name === name)?.peakRssBytes ?? 0, 0);
+    return [
+      r.case.name,
+      cpu('s3rver'),
+      cpu('clickhouse'),
+      rss('s3rver'),
+      rss('clickhouse'),
+      String(b.bucket.objects),
+      mib(b.bucket.avgStoredBytes),
+      mib(b.bucket.minStoredBytes),
+      mib(b.bucket.medianStoredBytes),
+      mib(b.bucket.maxStoredBytes),
+      String(b.bucket.smallObjects),
+      `${r.archive?.requests ?? 0}/${r.load.acceptedTotal}`,
+    ];
+  });
+  return table(
+    ['case', 's3rver CPU %', 'ClickHouse CPU %', 's3rver peak RSS MiB', 'ClickHouse peak RSS MiB', 'objects in bucket',
+      'avg object MiB', 'min MiB', 'median MiB', 'max MiB', 'objects < 8 MiB', 'indexed/acknowledged requests'],
     rows,
   );
 }

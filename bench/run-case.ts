@@ -1,12 +1,14 @@
 // One case: start the server under test, drive it from a separate load generator process for the warm-up and the
-// measurement window, watch the server's memory and both processes' CPU from /proc, stop the server, collect.
+// measurement window, watch the server's memory and both processes' CPU from /proc, stop the server, collect. A case on
+// S3 + ClickHouse first starts those two servers (watched the same way) and reads its archive from them.
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scrapeCounters, type ServerCounters } from './admin-metrics.js';
-import { readArchiveStats, type ArchiveStats } from './archive-stats.js';
+import { readArchiveStats, readBackendArchiveStats, type ArchiveStats, type BucketStats } from './archive-stats.js';
+import { startBackends, type BackendProcess, type Backends } from './backends.js';
 import type { BenchCase } from './cases.js';
 import type { LoadMessage, LoadResult, LoadSpec } from './load-spec.js';
 import type { BenchOptions } from './options.js';
@@ -34,15 +36,39 @@ export interface CaseResult {
   archive: ArchiveStats | null;
   /** In-flight budget + 200 MiB, for the overload case. */
   rssLimitBytes: number | null;
+  /** S3 + ClickHouse cases: the backend servers and what the bucket holds; null on the embedded default. */
+  backends: BackendsResult | null;
 }
 
-export async function runCase(bench: BenchCase, options: BenchOptions, payloads: PayloadFile[]): Promise<CaseResult> {
+export interface BackendsResult {
+  /** In the order of cpu.backendPercents. */
+  processes: (BackendProcess & { peakRssBytes: number })[];
+  bucket: BucketStats;
+}
+
+/**
+ * `settle` runs once the backends of an S3 + ClickHouse case are up and before its capture server starts (the bench
+ * waits there for the machine to be quiet again: ClickHouse works for a moment after its start).
+ */
+export async function runCase(
+  bench: BenchCase,
+  options: BenchOptions,
+  payloads: PayloadFile[],
+  settle: () => Promise<void> = async () => undefined,
+): Promise<CaseResult> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-bench-'));
   const dataDir = path.join(workDir, 'data');
   let server: RunningServer | null = null;
   let watch: ProcessWatch | null = null;
+  let backends: Backends | null = null;
+  let backendWatches: ProcessWatch[] = [];
   try {
-    server = await startServer(bench, options, dataDir);
+    if (bench.backend === 's3-clickhouse') {
+      backends = await startBackends(workDir);
+      await settle();
+    }
+    server = await startServer(bench, options, dataDir, backends?.env ?? {});
+    backendWatches = (backends?.processes ?? []).map((backend) => new ProcessWatch(backend.pid));
     watch = new ProcessWatch(server.pid);
     const startupCpuSeconds = readCpuSeconds(server.pid) ?? 0;
     const spec: LoadSpec = {
@@ -55,7 +81,7 @@ export async function runCase(bench: BenchCase, options: BenchOptions, payloads:
       durationMs: options.durationSeconds * 1000,
       deadlineMs: 60_000,
     };
-    const driven = await drive(spec, server);
+    const driven = await drive(spec, server, (backends?.processes ?? []).map((backend) => backend.pid));
     if (server.hasExited()) {
       throw new Error(`${bench.name}: the ${server.kind} server exited during the run:\n${server.output().slice(-4000)}`);
     }
@@ -63,6 +89,19 @@ export async function runCase(bench: BenchCase, options: BenchOptions, payloads:
     const stopped = await server.stop(options.stopTimeoutSeconds * 1000 + 10_000);
     server = null;
     const { peakRssBytes, cpuSeconds } = watch.stop();
+    const backendUsage = backendWatches.map((backendWatch) => backendWatch.stop());
+    let archive: ArchiveStats | null = null;
+    let backendsResult: BackendsResult | null = null;
+    if (backends) {
+      const read = await readBackendArchiveStats(dataDir, backends);
+      archive = read.archive;
+      backendsResult = {
+        processes: backends.processes.map((backend, i) => ({ ...backend, peakRssBytes: backendUsage[i]?.peakRssBytes ?? 0 })),
+        bucket: read.bucket,
+      };
+    } else if (bench.server === 'capture') {
+      archive = readArchiveStats(dataDir);
+    }
     return {
       case: bench,
       load: driven.result,
@@ -75,17 +114,20 @@ export async function runCase(bench: BenchCase, options: BenchOptions, payloads:
         counters: driven.counters,
       },
       cpu: driven.cpu,
-      archive: bench.server === 'capture' ? readArchiveStats(dataDir) : null,
+      archive,
       rssLimitBytes: bench.overload ? (bench.maxInFlightBytes ?? 0) + 200 * 2 ** 20 : null,
+      backends: backendsResult,
     };
   } finally {
     watch?.stop();
+    for (const backendWatch of backendWatches) backendWatch.stop();
     await server?.stop(5000);
+    await backends?.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
 }
 
-function startServer(bench: BenchCase, options: BenchOptions, dataDir: string): Promise<RunningServer> {
+function startServer(bench: BenchCase, options: BenchOptions, dataDir: string, backendEnv: Record<string, string>): Promise<RunningServer> {
   if (bench.server === 'discard') return startDiscardServer(MAX_RECEIVE_BYTES, bench.serverEnv ?? {});
   mkdirSync(dataDir, { recursive: true });
   const config: Record<string, unknown> = {
@@ -103,7 +145,7 @@ function startServer(bench: BenchCase, options: BenchOptions, dataDir: string): 
     mkdirSync(dir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${bench.name.replaceAll(' ', '-')}.cpuprofile`);
   }
-  return startCaptureServer({ dataDir, config, nodeFlags, env: bench.serverEnv ?? {} });
+  return startCaptureServer({ dataDir, config, nodeFlags, env: { ...bench.serverEnv, ...backendEnv } });
 }
 
 interface Driven {
@@ -112,14 +154,14 @@ interface Driven {
   counters: ServerCounters | null;
 }
 
-function drive(spec: LoadSpec, server: RunningServer): Promise<Driven> {
+function drive(spec: LoadSpec, server: RunningServer, backendPids: readonly number[]): Promise<Driven> {
   const script = fileURLToPath(new URL('./load-generator.js', import.meta.url));
   const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pid = child.pid!;
   let windowStart: CpuSnapshot | null = null;
   let cpu: CpuUse | null = null;
   let counters: Promise<ServerCounters | null> = Promise.resolve(null);
-  const snapshot = (): CpuSnapshot => cpuSnapshot(server.pid, pid, performance.now());
+  const snapshot = (): CpuSnapshot => cpuSnapshot(server.pid, pid, performance.now(), backendPids);
   return new Promise<Driven>((resolve, reject) => {
     child.on('message', (message: LoadMessage) => {
       switch (message.type) {

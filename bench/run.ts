@@ -1,6 +1,7 @@
 // `npm run bench`: ingest throughput of `otlp-capture serve` (embedded default, fsync) against a bare grpc-js server
-// that discards, with ~1 MiB OTLP trace Exports from concurrent grpc-js clients, gzip off and on; plus an overload
-// case, single-thread costs of the per-request work, and the archive objects the run produced.
+// that discards, with ~1 MiB OTLP trace Exports from concurrent grpc-js clients, gzip off and on; the same on S3 +
+// ClickHouse (s3rver and ClickHouse 18.16 on loopback, started per case); plus an overload case, single-thread costs
+// of the per-request work, and the archive objects the run produced.
 // Prints tables and writes bench/results/bench-<time>.json. Settings: bench/options.ts (`npm run bench -- --help`).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,7 @@ import { describeMachine } from './machine.js';
 import { runMicroBenchmarks } from './micro.js';
 import { parseOptions } from './options.js';
 import { writePayloads } from './payloads.js';
-import { archiveTable, cpuTable, microTable, mibPerSecond, otherCpuPercent, overloadLines, ratioLines, ratios, resultsTable } from './report.js';
+import { archiveTable, backendCpuPercent, backendsTable, cpuTable, microTable, mibPerSecond, otherCpuPercent, overloadLines, ratioLines, ratios, resultsTable } from './report.js';
 import { runCase, type CaseResult } from './run-case.js';
 import { waitForQuiet } from './quiet.js';
 import { REPO_ROOT } from './servers.js';
@@ -42,12 +43,16 @@ async function main(): Promise<void> {
     const results: CaseResult[] = [];
     for (const bench of cases) {
       log(`running ${bench.name} (${bench.clients} clients)...`);
-      const quietly = async (): Promise<CaseResult> => {
+      const waitQuiet = async (): Promise<void> => {
         if (options.quietWaitSeconds > 0) {
           const waited = await waitForQuiet(QUIET_PERCENT, options.quietWaitSeconds * 1000);
           if (waited.waitedMs > 5000) log(`  waited ${(waited.waitedMs / 1000).toFixed(0)} s for other processes to stop using the CPU${waited.quiet ? '' : ' (they did not)'}`);
         }
-        return runCase(bench, options, payloads.files);
+      };
+      const quietly = async (): Promise<CaseResult> => {
+        await waitQuiet();
+        // S3 + ClickHouse cases wait again once their backends are up, before the capture server starts.
+        return runCase(bench, options, payloads.files, waitQuiet);
       };
       let result = await quietly();
       // Other work on this small machine (another build, a test run) takes cores from the server or the load
@@ -66,6 +71,11 @@ async function main(): Promise<void> {
       const extra = result.load.unavailable > 0 ? `, ${result.load.unavailable} UNAVAILABLE` : '';
       log(`  ${mibPerSecond(result).toFixed(1)} MiB/s, p99 ${result.load.latency.p99Ms.toFixed(0)} ms, peak RSS ${(result.server.peakRssBytes / 2 ** 20).toFixed(0)} MiB${extra}`);
       if (result.load.firstError) log(`  first error: ${result.load.firstError}`);
+      if (result.backends) {
+        const b = result.backends;
+        log(`  backends: ${b.processes.map((p, i) => `${p.name} ${(result.cpu.backendPercents[i] ?? 0).toFixed(0)} % CPU, peak RSS ${(p.peakRssBytes / 2 ** 20).toFixed(0)} MiB`).join('; ')}` +
+          ` (together ${backendCpuPercent(result).toFixed(0)} %); bucket: ${b.bucket.objects} objects, avg ${(b.bucket.avgStoredBytes / 2 ** 20).toFixed(1)} MiB`);
+      }
       const other = otherCpuPercent(result);
       if (other > options.noisyPercent) log(`  WARNING: other processes used ${other.toFixed(0)} % CPU during this case; its numbers are skewed`);
     }
@@ -78,6 +88,9 @@ async function main(): Promise<void> {
     const overload = overloadLines(results);
     if (overload !== '') log(`\noverload:\n${overload}`);
     log(`\narchive objects written (from the index after the server stopped):\n${archiveTable(results)}`);
+    if (results.some((r) => r.backends !== null)) {
+      log(`\nS3 + ClickHouse cases: backend servers during the window, and the archive objects as the bucket lists them:\n${backendsTable(results)}`);
+    }
 
     const file = options.resultsFile !== ''
       ? path.resolve(options.resultsFile)

@@ -2,7 +2,7 @@
 // An object is sealed at a size or age limit, finished in the blob store, then indexed; only then are its spool
 // records released. That order is the durability chain: nothing leaves the spool before it is findable.
 import PQueue from 'p-queue';
-import type { ArchivedRequest, Codec, RequestMeta, Signal } from '../model.js';
+import type { Codec, RequestMeta, Signal } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { IndexStore } from '../index/index-store.js';
@@ -172,7 +172,8 @@ export class Archiver {
     object.refs.push(ref);
     object.rawBytes += payload.length;
     if (meta.signal === 'traces') this.collectTraceIds(object, meta.id, payload);
-    const append = object.builder.append(meta, payload).then(
+    // Trace ids go into the object's manifest (for a rebuilt index) and, from there, to commitObject.
+    const append = object.builder.append(meta, payload, object.traceIds.get(meta.id)).then(
       () => undefined,
       (error: unknown) => {
         object.failure ??= error;
@@ -270,8 +271,7 @@ export class Archiver {
       if (rebuilt === null) return;
       sealed = rebuilt;
     }
-    const requests = withTraceIds(sealed.requests, object.traceIds);
-    await this.retryForever('index', () => this.deps.index.commitObject(sealed.object, requests));
+    await this.retryForever('index', () => this.deps.index.commitObject(sealed.object, sealed.requests));
     await this.deps.spool.release(object.refs);
     const nowMs = Date.now();
     this.lastCommitAtMs = nowMs;
@@ -297,7 +297,7 @@ export class Archiver {
       const builder = this.newBuilder(object.tenant, object.signal, Date.now());
       try {
         for (const ref of object.refs) {
-          await builder.append(ref.meta, await this.deps.spool.read(ref));
+          await builder.append(ref.meta, await this.deps.spool.read(ref), object.traceIds.get(ref.meta.id));
         }
         return await builder.finish(Date.now());
       } catch (error) {
@@ -322,12 +322,4 @@ export class Archiver {
       }
     }
   }
-}
-
-function withTraceIds(requests: ArchivedRequest[], traceIds: Map<string, string[]>): ArchivedRequest[] {
-  if (traceIds.size === 0) return requests;
-  return requests.map((request) => {
-    const ids = traceIds.get(request.id);
-    return ids === undefined ? request : { ...request, traceIds: ids };
-  });
 }

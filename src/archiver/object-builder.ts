@@ -70,8 +70,11 @@ export class ObjectBuilder {
     return this.appendedRawBytes;
   }
 
-  /** Adds one request; resolves with its location once its block has been handed to the writer. */
-  append(meta: RequestMeta, raw: Buffer): Promise<RequestLocation> {
+  /**
+   * Adds one request; resolves with its location once its block has been handed to the writer. `traceIds` (distinct
+   * span trace ids of a trace request) go into the manifest, so that a rebuilt index gets its trace rows too.
+   */
+  append(meta: RequestMeta, raw: Buffer, traceIds?: readonly string[]): Promise<RequestLocation> {
     try {
       this.checkAppend(meta, raw);
     } catch (error) {
@@ -95,7 +98,7 @@ export class ObjectBuilder {
       const offset = this.position;
       await this.writeRaw(stored);
       location = { objectKey: this.key, offset, length: stored.length, codec: this.codec, crc32 };
-      this.archived.push({ ...meta, services: [...meta.services], ...location });
+      this.archived.push({ ...meta, services: [...meta.services], ...location, ...(traceIds === undefined ? {} : { traceIds: [...traceIds] }) });
     });
     return this.tail.then(() => {
       // The chain resolves without running our write only when an earlier step failed or the builder was aborted.

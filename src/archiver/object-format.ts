@@ -25,7 +25,9 @@
 //   metadata, so a lost or damaged index can be rebuilt from the blob store. It is written last because the
 //   offsets are only known once every block is out; JSON keeps it readable with standard tools (bigints are
 //   decimal strings). Per-request fields that every request of an object shares (tenant, signal, object key) are
-//   stored once in the object part.
+//   stored once in the object part. The manifest has its own version (MANIFEST_VERSION), apart from the layout's:
+//   version 2 added each trace request's span trace ids (`traceIds`), so that a rebuilt index has its trace rows
+//   without reading every block; version-1 manifests (objects written before) are still read, without them.
 // - The trailer has a fixed size at the very end, so a reader finds the manifest with two absolute range reads once
 //   it knows the size (never a suffix range `bytes=-N`: some S3 implementations serve those wrongly).
 //   Its magic also tells a complete object from a truncated one.
@@ -38,6 +40,8 @@ import { CODECS, SIGNALS } from '../model.js';
 import { CorruptDataError } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
+/** Version of the manifest's JSON; this build writes it and reads it and every earlier one. */
+export const MANIFEST_VERSION = 2;
 export const OBJECT_HEADER_SIZE = 8;
 export const BLOCK_HEADER_SIZE = 20;
 export const TRAILER_SIZE = 28;
@@ -166,10 +170,12 @@ const manifestRequestSchema = z.object({
   length: count,
   codec: z.enum(CODECS),
   crc32: z.number().int().min(0).max(0xffffffff),
+  /** Version 2: distinct span trace ids of a trace request, when the archiver could read them. */
+  traceIds: z.array(z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits')).optional(),
 });
 
 const manifestSchema = z.object({
-  version: z.literal(FORMAT_VERSION),
+  version: z.union([z.literal(1), z.literal(MANIFEST_VERSION)]),
   object: z.object({
     key: z.string(),
     tenant: z.string(),
@@ -197,7 +203,7 @@ export async function encodeManifestAndTrailer(
   manifestOffset: number,
 ): Promise<Buffer> {
   const json: ManifestJson = {
-    version: FORMAT_VERSION,
+    version: MANIFEST_VERSION,
     object: {
       key: object.key,
       tenant: object.tenant,
@@ -222,6 +228,7 @@ export async function encodeManifestAndTrailer(
       length: r.length,
       codec: r.codec,
       crc32: r.crc32,
+      ...(r.traceIds === undefined ? {} : { traceIds: r.traceIds }),
     })),
   };
   const raw = Buffer.from(JSON.stringify(json), 'utf8');
@@ -237,7 +244,8 @@ export async function encodeManifestAndTrailer(
 
 /**
  * Parses a manifest read from the object at `key` (its current location, which wins over the key recorded at
- * build time: an object may have been moved since).
+ * build time: an object may have been moved since). A request has `traceIds` only when the manifest records them
+ * (version 2, and the archiver could read them).
  */
 export async function decodeManifest(
   stored: Buffer,
@@ -294,6 +302,7 @@ export async function decodeManifest(
       length: r.length,
       codec: r.codec,
       crc32: r.crc32,
+      ...(r.traceIds === undefined ? {} : { traceIds: r.traceIds }),
     }),
   );
   for (const r of requests) {

@@ -15,7 +15,7 @@ export interface FlushSink {
 export interface FlusherOptions {
   batchRows: number;
   batchIntervalMs: number;
-  /** Upper bound of one insert (catching up after an outage); never splits an object. */
+  /** Upper bound of one batch's rows, trace rows included (catching up after an outage); never splits an object. */
   maxBatchRows: number;
   retryInitialBackoffMs: number;
   retryMaxBackoffMs: number;
@@ -103,7 +103,7 @@ export class OutboxFlusher {
     if (!this.prepared) return 0;
     const stats = this.outbox.stats();
     if (stats.objects === 0 || stats.oldestAtMs === null) return this.options.batchIntervalMs;
-    if (stats.requests + stats.objects >= this.options.batchRows) return 0;
+    if (stats.requests + stats.objects + stats.traceRows >= this.options.batchRows) return 0;
     return Math.max(0, stats.oldestAtMs + this.options.batchIntervalMs - nowMs);
   }
 

@@ -10,6 +10,10 @@
 // ClickHouse has it, so reading the outbox before ClickHouse never misses a committed row. Readers without the
 // outbox file (another host) see rows once flushed: they lag by up to batchInterval (plus any outage).
 //
+// The trace index (trace id → request id, with the tenant) travels with its object: queued in the same outbox
+// transaction, inserted in the same batch (after the requests, before the object row). findTraceRequests reads the
+// request ids of a trace from the outbox and from ClickHouse, then those requests by id.
+//
 // Start-up: a reader fails with one clear BackendUnavailableError when ClickHouse is unreachable, refuses the
 // credentials, or has no index. A writer does too, unless `bufferWhenUnavailable` (serve): then it starts anyway,
 // logs one clear error, reports not ready (notReadyReason) until ClickHouse has been reached, and buffers.
@@ -21,6 +25,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { ClickHouseConnection, type ClickHouseConnectionOptions } from './clickhouse-connection.js';
 import { OutboxFlusher } from './clickhouse-flusher.js';
 import {
+  getObjectQuery,
   getRequestQuery,
   knownIdsQuery,
   listObjectsQuery,
@@ -29,19 +34,25 @@ import {
   matchesRequestFilter,
   objectFromSelected,
   requestFromSelected,
+  requestLocationsQuery,
+  requestsByIdQuery,
   schemaVersionQuery,
   tablesQuery,
+  traceRequestIdsQuery,
   type ObjectFilter,
 } from './clickhouse-queries.js';
 import {
   OBJECT_COLUMNS,
   REQUEST_COLUMNS,
+  checkTraceId,
   objectFromRow,
   objectRow,
   requestFromRow,
   requestRow,
+  traceRows,
   type ObjectRow,
   type RequestRow,
+  type TraceRow,
 } from './clickhouse-rows.js';
 import { MIGRATIONS, SCHEMA_VERSION, bootstrapStatements } from './clickhouse-schema.js';
 import { identifier } from './clickhouse-sql.js';
@@ -184,15 +195,44 @@ export class ClickHouseIndexStore implements IndexStore {
   async commitObject(object: ObjectMeta, requests: ArchivedRequest[]): Promise<void> {
     if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
     const outbox = this.writableOutbox();
+    const traces = traceRows(requests).map((row) => ({ traceId: row.trace_id, requestId: row.request_id, tenant: row.tenant }));
     outbox.append(
       {
         objectKey: object.key,
         objectRow: JSON.stringify(objectRow(object)),
         requests: requests.map((r) => ({ id: r.id, row: JSON.stringify(requestRow(r)) })),
+        traces,
       },
       Date.now(),
     );
     this.flusher?.wake();
+  }
+
+  async findTraceRequests(traceId: string, filter: { tenant?: string } = {}): Promise<ArchivedRequest[]> {
+    checkTraceId(traceId);
+    this.checkStarted();
+    const { tenant } = filter;
+    // Outbox first (see the header): an object moving to ClickHouse meanwhile is then found in one place or both.
+    const ids = new Set(this.outbox?.traceRequestIds(traceId, tenant) ?? []);
+    const stored = await this.select<{ request_id: string }>('find trace', traceRequestIdsQuery(this.database, traceId, tenant));
+    for (const row of stored) ids.add(row.request_id);
+    const byId = new Map<string, RequestRow>();
+    const rest: string[] = [];
+    for (const id of ids) {
+      // A queued row is the newer commit; one no longer queued has reached ClickHouse by now.
+      const queued = this.outbox?.requestRow(id);
+      const row = queued === undefined ? undefined : (JSON.parse(queued) as RequestRow);
+      if (row === undefined) rest.push(id);
+      else if (tenant === undefined || row.tenant === tenant) byId.set(id, row);
+    }
+    for (let i = 0; i < rest.length; i += ID_CHUNK) {
+      const rows = await this.select('find trace', requestsByIdQuery(this.database, rest.slice(i, i + ID_CHUNK), tenant));
+      for (const row of rows) {
+        const request = requestFromSelected(row);
+        byId.set(request.id, request);
+      }
+    }
+    return [...byId.keys()].sort(compareText).map((id) => requestFromRow(byId.get(id)!));
   }
 
   async knownRequestIds(ids: readonly string[]): Promise<Set<string>> {
@@ -265,6 +305,66 @@ export class ClickHouseIndexStore implements IndexStore {
       .map((key) => objectFromRow(byKey.get(key)!));
   }
 
+  async getObject(key: string): Promise<ObjectMeta | null> {
+    this.checkStarted();
+    const queued = this.outbox?.objectRow(key);
+    if (queued !== undefined) return objectFromRow(JSON.parse(queued) as ObjectRow);
+    const [row] = await this.select('get object', getObjectQuery(this.database, key));
+    return row ? objectFromRow(objectFromSelected(row)) : null;
+  }
+
+  // Retention writes go straight to ClickHouse, not through the outbox: the caller deletes a blob right after, and
+  // a reader on another host must already see the rows gone or moved by then. Deleting is retiring the key (see
+  // clickhouse-queries.ts): one row, whatever the object's size, and immune to a late re-insert of its rows.
+  async deleteObject(key: string): Promise<void> {
+    this.checkRetentionWrite(key);
+    await this.write('retire object', 'retired_objects', [{ key, retired_at_ms: String(Date.now()) }]);
+  }
+
+  // Order matters for a crash half-way: the new object row first (retention's journal takes it as "the switch has
+  // begun, finish it"), then the request rows at their new location in one insert (one part: readers see all of
+  // them moved or none), then the old key retired.
+  async replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void> {
+    this.checkRetentionWrite(oldKey);
+    for (const r of requests) {
+      if (r.objectKey !== newObject.key) {
+        throw new InvalidArgumentError(`request ${r.id} is located in ${r.objectKey}, not in the new object ${newObject.key}`);
+      }
+    }
+    await this.write('record moved object', 'objects', [pick({ ...objectRow(newObject) }, OBJECT_COLUMNS)]);
+    if (oldKey === newObject.key) return;
+    const ids = requests.map((r) => r.id);
+    const current = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += ID_CHUNK) {
+      const rows = await this.select<{ id: string; object_key: string }>(
+        'look up request locations',
+        requestLocationsQuery(this.database, ids.slice(i, i + ID_CHUNK)),
+      );
+      for (const row of rows) current.set(row.id, row.object_key);
+    }
+    // Rows that point elsewhere (a request also archived under another object after a crash) stay where they are.
+    const moved = requests.filter((r) => current.get(r.id) === oldKey || current.get(r.id) === newObject.key);
+    await this.write('move request rows', 'requests', moved.map((r) => pick({ ...requestRow(r) }, REQUEST_COLUMNS)));
+    await this.write('retire object', 'retired_objects', [{ key: oldKey, retired_at_ms: String(Date.now()) }]);
+  }
+
+  /** Rows of an object still queued here would reach ClickHouse after retention's change and undo it. */
+  private checkRetentionWrite(key: string): void {
+    if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
+    this.checkStarted();
+    if (this.outbox?.objectRow(key) !== undefined) {
+      throw new BackendUnavailableError(`index rows of ${key} are still queued for ClickHouse in ${this.outbox.path}; retry once they are written`);
+    }
+  }
+
+  private async write(action: string, table: string, rows: readonly object[]): Promise<void> {
+    try {
+      await this.connection.insert(`${this.database}.${table}`, rows);
+    } catch (error) {
+      throw new BackendUnavailableError(this.failureMessage(action, error), { cause: error });
+    }
+  }
+
   /** For /readyz: why this index is not usable yet; null once ClickHouse has been reached since start. */
   notReadyReason(): string | null {
     return this.unreachableReason;
@@ -331,9 +431,13 @@ export class ClickHouseIndexStore implements IndexStore {
     );
   }
 
-  /** Requests first: an object row is never visible before its requests are. */
+  /** Requests first, then trace rows: an object row is never visible before its requests and trace rows are. */
   private async insertBatch(batch: OutboxBatch): Promise<void> {
     await this.connection.insert(`${this.database}.requests`, batch.requestRows.map((text) => pick(JSON.parse(text), REQUEST_COLUMNS)));
+    await this.connection.insert(
+      `${this.database}.trace_requests`,
+      batch.traceRows.map((t): TraceRow => ({ trace_id: t.traceId, request_id: t.requestId, tenant: t.tenant })),
+    );
     await this.connection.insert(`${this.database}.objects`, batch.objectRows.map((text) => pick(JSON.parse(text), OBJECT_COLUMNS)));
   }
 

@@ -21,6 +21,9 @@ export interface ObjectFilter {
   tenant?: string;
   signal?: string;
   afterKey?: string;
+  /** Only objects whose seal time and newest data time are both before this (unix ms). */
+  newestBeforeMs?: number;
+  minStoredBytes?: number;
 }
 
 const SIXTY_FOUR_BIT = new Set<string>([
@@ -59,6 +62,14 @@ const OBJECT_SELECT = selectList(OBJECT_COLUMNS);
 
 const where = (clauses: string[]): string => (clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : '');
 
+/**
+ * Retention removes an object by recording its key in `retired_objects` (18.16 has no synchronous deletes): every
+ * read leaves out rows that point at a retired key. In a FINAL query WHERE applies to the collapsed row (checked on
+ * 18.16 and current releases), so a request moved to a new object is shown at its new location.
+ */
+const notRetired = (database: string, column: 'object_key' | 'key'): string =>
+  `${column} NOT IN (SELECT key FROM ${identifier(database)}.retired_objects)`;
+
 /** Requests matching the filter, in id order: the SQL twin of `matchesRequestFilter`. */
 export function listRequestsQuery(database: string, filter: RequestFilter, limit: number): string {
   const clauses: string[] = [];
@@ -68,11 +79,30 @@ export function listRequestsQuery(database: string, filter: RequestFilter, limit
   if (filter.sinceNs !== undefined) clauses.push(`end_ns >= ${literal(clampInt64(filter.sinceNs))}`);
   if (filter.untilNs !== undefined) clauses.push(`start_ns <= ${literal(clampInt64(filter.untilNs))}`);
   if (filter.afterId !== undefined) clauses.push(`id > ${literal(filter.afterId)}`);
+  clauses.push(notRetired(database, 'object_key'));
   return `SELECT ${REQUEST_SELECT} FROM ${identifier(database)}.requests FINAL${where(clauses)} ORDER BY id LIMIT ${literal(limit)}`;
 }
 
 export function getRequestQuery(database: string, id: string): string {
-  return `SELECT ${REQUEST_SELECT} FROM ${identifier(database)}.requests FINAL WHERE id = ${literal(id)} LIMIT 1`;
+  return (
+    `SELECT ${REQUEST_SELECT} FROM ${identifier(database)}.requests FINAL WHERE id = ${literal(id)} ` +
+    `AND ${notRetired(database, 'object_key')} LIMIT 1`
+  );
+}
+
+/** Ids of the requests holding spans of a trace (optionally of one tenant). DISTINCT collapses duplicate rows. */
+export function traceRequestIdsQuery(database: string, traceId: string, tenant?: string): string {
+  const byTenant = tenant === undefined ? '' : ` AND tenant = ${literal(tenant)}`;
+  return `SELECT DISTINCT request_id FROM ${identifier(database)}.trace_requests WHERE trace_id = ${literal(traceId)}${byTenant}`;
+}
+
+/** These requests (optionally only of one tenant), in id order. */
+export function requestsByIdQuery(database: string, ids: readonly string[], tenant?: string): string {
+  const byTenant = tenant === undefined ? '' : ` AND tenant = ${literal(tenant)}`;
+  return (
+    `SELECT ${REQUEST_SELECT} FROM ${identifier(database)}.requests FINAL ` +
+    `WHERE id IN (${ids.map((id) => literal(id)).join(', ')})${byTenant} AND ${notRetired(database, 'object_key')} ORDER BY id`
+  );
 }
 
 /** Which of these ids have a row. No FINAL: DISTINCT already collapses duplicates. */
@@ -85,7 +115,25 @@ export function listObjectsQuery(database: string, filter: ObjectFilter, limit: 
   if (filter.tenant !== undefined) clauses.push(`tenant = ${literal(filter.tenant)}`);
   if (filter.signal !== undefined) clauses.push(`signal = ${literal(filter.signal)}`);
   if (filter.afterKey !== undefined) clauses.push(`key > ${literal(filter.afterKey)}`);
+  if (filter.minStoredBytes !== undefined) clauses.push(`stored_bytes >= ${literal(filter.minStoredBytes)}`);
+  if (filter.newestBeforeMs !== undefined) {
+    const ms = Math.floor(filter.newestBeforeMs);
+    clauses.push(`sealed_at_ms < ${literal(ms)} AND end_ns < ${literal(clampInt64(BigInt(ms) * 1_000_000n))}`);
+  }
+  clauses.push(notRetired(database, 'key'));
   return `SELECT ${OBJECT_SELECT} FROM ${identifier(database)}.objects FINAL${where(clauses)} ORDER BY key LIMIT ${literal(limit)}`;
+}
+
+export function getObjectQuery(database: string, key: string): string {
+  return (
+    `SELECT ${OBJECT_SELECT} FROM ${identifier(database)}.objects FINAL WHERE key = ${literal(key)} ` +
+    `AND ${notRetired(database, 'key')} LIMIT 1`
+  );
+}
+
+/** Where these requests' rows point now (retired or not): what retention's replaceObject moves. */
+export function requestLocationsQuery(database: string, ids: readonly string[]): string {
+  return `SELECT id, object_key FROM ${identifier(database)}.requests FINAL WHERE id IN (${ids.map((id) => literal(id)).join(', ')})`;
 }
 
 export function tablesQuery(database: string): string {
@@ -112,6 +160,10 @@ export function matchesObjectFilter(row: ObjectRow, filter: ObjectFilter): boole
   return (
     (filter.tenant === undefined || row.tenant === filter.tenant) &&
     (filter.signal === undefined || row.signal === filter.signal) &&
-    (filter.afterKey === undefined || row.key > filter.afterKey)
+    (filter.afterKey === undefined || row.key > filter.afterKey) &&
+    (filter.minStoredBytes === undefined || Number(row.stored_bytes) >= filter.minStoredBytes) &&
+    (filter.newestBeforeMs === undefined ||
+      (Number(row.sealed_at_ms) < Math.floor(filter.newestBeforeMs) &&
+        BigInt(row.end_ns) < clampInt64(BigInt(Math.floor(filter.newestBeforeMs)) * 1_000_000n)))
   );
 }

@@ -2,6 +2,7 @@
 // reads quoted numbers, and writes them quoted with output_format_json_quote_64bit_integers=1), so nothing passes
 // through a double. The outbox stores these same rows, so it and ClickHouse decode alike.
 
+import { InvalidArgumentError } from '../errors.js';
 import type { ArchivedRequest, Codec, ObjectMeta, Signal } from '../model.js';
 
 const INT64_MIN = -(2n ** 63n);
@@ -76,7 +77,31 @@ export const OBJECT_COLUMNS: readonly (keyof ObjectRow)[] = [
   'end_ns',
 ];
 
+/** One (trace, request) pair of the trace index; trace_id is 32 lowercase hex digits. */
+export interface TraceRow {
+  trace_id: string;
+  request_id: string;
+  tenant: string;
+}
+
+export const TRACE_COLUMNS: readonly (keyof TraceRow)[] = ['trace_id', 'request_id', 'tenant'];
+
 const int = (value: number | bigint): string => value.toString();
+
+/** @throws InvalidArgumentError unless `traceId` is 32 lowercase hex digits (the form the trace index keeps). */
+export function checkTraceId(traceId: string): string {
+  if (!/^[0-9a-f]{32}$/.test(traceId)) throw new InvalidArgumentError(`a trace id is 32 lowercase hex digits: got ${JSON.stringify(traceId)}`);
+  return traceId;
+}
+
+/** The trace rows of these requests: one per distinct trace id of each. */
+export function traceRows(requests: readonly ArchivedRequest[]): TraceRow[] {
+  const rows: TraceRow[] = [];
+  for (const r of requests) {
+    for (const traceId of new Set(r.traceIds ?? [])) rows.push({ trace_id: checkTraceId(traceId), request_id: r.id, tenant: r.tenant });
+  }
+  return rows;
+}
 
 export function requestRow(r: ArchivedRequest): RequestRow {
   return {

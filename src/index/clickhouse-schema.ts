@@ -63,6 +63,33 @@ export const MIGRATIONS: readonly Migration[] = [
       ];
     },
   },
+  {
+    // Which requests hold spans of a trace: find-trace reads the rows of one trace id (a primary-key range), then
+    // those requests by id. trace_id is the 32 lowercase hex digits. The tenant rides along so that a tenant-scoped
+    // lookup never reads another tenant's requests. Duplicate rows (a re-insert, a re-commit) are harmless: the
+    // lookup is a DISTINCT.
+    version: 2,
+    description: 'trace index',
+    statements: (database) => [
+      `CREATE TABLE IF NOT EXISTS ${identifier(database)}.trace_requests (
+          trace_id String,
+          request_id String,
+          tenant String
+        ) ENGINE = ReplacingMergeTree ORDER BY (trace_id, request_id)`,
+    ],
+  },
+  {
+    // Retention: keys of objects deleted, or replaced by a moved or re-compressed copy. 18.16 has no synchronous
+    // delete, so rows are not removed: every read leaves out rows that point at a retired key (clickhouse-queries.ts).
+    version: 3,
+    description: 'retired objects',
+    statements: (database) => [
+      `CREATE TABLE IF NOT EXISTS ${identifier(database)}.retired_objects (
+          key String,
+          retired_at_ms Int64
+        ) ENGINE = ReplacingMergeTree ORDER BY key`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

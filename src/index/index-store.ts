@@ -2,6 +2,20 @@
 
 import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
 
+export interface ObjectListFilter {
+  tenant?: string;
+  signal?: string;
+  afterKey?: string;
+  limit?: number;
+  /**
+   * Only objects whose newest time is before this (unix ms): both the seal time (which follows the receive time of
+   * every request in the object) and the newest data timestamp (endNs). Retention's "older than".
+   */
+  newestBeforeMs?: number;
+  /** Only objects of at least this many stored bytes. */
+  minStoredBytes?: number;
+}
+
 export interface IndexStore {
   /** Creates or migrates the schema; throws a BackendUnavailableError with a clear message when unusable. */
   start(): Promise<void>;
@@ -14,15 +28,32 @@ export interface IndexStore {
   /** Which of these request ids are already indexed. */
   knownRequestIds(ids: readonly string[]): Promise<Set<string>>;
   /**
-   * Requests holding spans of this trace (id: 32 lowercase hex digits), ordered by id; [] when none. Only what was
-   * committed with `ArchivedRequest.traceIds` is found. Optional while not every adapter has a trace index.
+   * Requests holding spans of this trace (id: 32 lowercase hex digits, else InvalidArgumentError), of one tenant when
+   * given, ordered by id; [] when none. Only what was committed with `ArchivedRequest.traceIds` is found.
    */
-  findTraceRequests?(traceId: string, filter?: { tenant?: string }): Promise<ArchivedRequest[]>;
+  findTraceRequests(traceId: string, filter?: { tenant?: string }): Promise<ArchivedRequest[]>;
   /** Requests matching the filter, ordered by id (= receive order). */
   listRequests(filter: RequestFilter): Promise<ArchivedRequest[]>;
   getRequest(id: string): Promise<ArchivedRequest | null>;
   /** Objects ordered by key. */
-  listObjects(filter: { tenant?: string; signal?: string; afterKey?: string; limit?: number }): Promise<ObjectMeta[]>;
+  listObjects(filter: ObjectListFilter): Promise<ObjectMeta[]>;
+  /** One object row, or null. */
+  getObject(key: string): Promise<ObjectMeta | null>;
+  /**
+   * Retention: removes an object from the index — its object row and every request row that points at it — in one
+   * step readers never see half of. Request rows that point at another object are left alone. Idempotent. Durable
+   * in the backend itself when the promise resolves (never only in a local buffer): the caller deletes the blob next.
+   * `requestIds` are the ids the object holds (its manifest): adapters that cannot find rows by object key quickly
+   * look them up by id; rows pointing at the object outside that list may then stay (there are none in practice).
+   */
+  deleteObject(key: string, requestIds?: readonly string[]): Promise<void>;
+  /**
+   * Retention: an object moved or was rewritten. `newObject` replaces the object row `oldKey`, and every request row
+   * that points at `oldKey` gets the location `requests` gives for its id; rows pointing elsewhere are left alone.
+   * Readers see the old or the new location of each request, never a missing one. Idempotent (running it again,
+   * also after a crash half-way, finishes it). Durable in the backend itself when the promise resolves.
+   */
+  replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void>;
   describe(): string;
   /**
    * Optional: why the index cannot be used yet (backend unreachable at start-up while writes are buffered), or

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ArchivedRequest, Codec, ObjectMeta, RequestFilter, Signal } from '../model.js';
-import type { IndexStore } from './index-store.js';
+import type { IndexStore, ObjectListFilter } from './index-store.js';
 import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 
@@ -351,12 +351,7 @@ export class SqliteIndexStore implements IndexStore {
     return row ? requestFromRow(row) : null;
   }
 
-  async listObjects(filter: {
-    tenant?: string;
-    signal?: string;
-    afterKey?: string;
-    limit?: number;
-  }): Promise<ObjectMeta[]> {
+  async listObjects(filter: ObjectListFilter): Promise<ObjectMeta[]> {
     const limit = checkLimit(filter.limit);
     const where: string[] = [];
     const params: Record<string, unknown> = { limit };
@@ -364,15 +359,79 @@ export class SqliteIndexStore implements IndexStore {
       ['tenant', 'tenant = @tenant'],
       ['signal', 'signal = @signal'],
       ['afterKey', 'key > @afterKey'],
+      ['minStoredBytes', 'stored_bytes >= @minStoredBytes'],
     ] as const) {
       if (filter[name] === undefined) continue;
       where.push(clause);
       params[name] = filter[name];
     }
+    if (filter.newestBeforeMs !== undefined) {
+      where.push('sealed_at_ms < @newestBeforeMs AND end_ns < @newestBeforeNs');
+      params.newestBeforeMs = Math.floor(filter.newestBeforeMs);
+      params.newestBeforeNs = toInt64(BigInt(Math.floor(filter.newestBeforeMs)) * 1_000_000n);
+    }
     const sql =
       'SELECT * FROM objects' + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ' ORDER BY key LIMIT @limit';
     const rows = this.guard('list objects', () => this.open().prepare(sql).safeIntegers(true).all(params) as ObjectRow[]);
     return rows.map(objectFromRow);
+  }
+
+  async getObject(key: string): Promise<ObjectMeta | null> {
+    const row = this.guard('get object', () =>
+      this.open().prepare('SELECT * FROM objects WHERE key = ?').safeIntegers(true).get(key) as ObjectRow | undefined,
+    );
+    return row ? objectFromRow(row) : null;
+  }
+
+  // Trace rows of deleted requests stay: every read joins them to `requests`, which ignores them (see sqlite-schema.ts),
+  // and finding them would need an index on request ids that every commit would pay for.
+  async deleteObject(key: string): Promise<void> {
+    const db = this.writable();
+    const remove = db.transaction(() => {
+      db.prepare('DELETE FROM request_services WHERE request_id IN (SELECT id FROM requests WHERE object_key = ?)').run(key);
+      db.prepare('DELETE FROM requests WHERE object_key = ?').run(key);
+      db.prepare('DELETE FROM objects WHERE key = ?').run(key);
+    });
+    this.guard('delete object', () => remove.immediate());
+  }
+
+  async replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void> {
+    const db = this.writable();
+    for (const r of requests) {
+      if (r.objectKey !== newObject.key) {
+        throw new InvalidArgumentError(`request ${r.id} is located in ${r.objectKey}, not in the new object ${newObject.key}`);
+      }
+    }
+    const upsertObject = db.prepare(
+      `INSERT OR REPLACE INTO objects (key, tenant, signal, created_at_ms, sealed_at_ms, request_count, raw_bytes,
+         stored_bytes, codec, start_ns, end_ns)
+       VALUES (@key, @tenant, @signal, @createdAtMs, @sealedAtMs, @requestCount, @rawBytes, @storedBytes, @codec,
+         @startNs, @endNs)`,
+    );
+    const move = db.prepare(
+      `UPDATE requests SET object_key = @objectKey, block_offset = @offset, block_length = @length, codec = @codec,
+         crc32 = @crc32 WHERE id = @id AND object_key = @oldKey`,
+    );
+    const left = db.prepare('SELECT id FROM requests WHERE object_key = ? LIMIT 1').pluck();
+    const replace = db.transaction(() => {
+      upsertObject.run({ ...newObject, startNs: toInt64(newObject.startNs), endNs: toInt64(newObject.endNs) });
+      if (oldKey === newObject.key) return;
+      for (const r of requests) {
+        move.run({ id: r.id, oldKey, objectKey: r.objectKey, offset: r.offset, length: r.length, codec: r.codec, crc32: r.crc32 });
+      }
+      const stranded = left.get(oldKey) as string | undefined;
+      // Rolls the transaction back: removing the old object now would leave this row pointing at nothing.
+      if (stranded !== undefined) {
+        throw new InvalidArgumentError(`request ${stranded} points at ${oldKey} but has no location in ${newObject.key}`);
+      }
+      db.prepare('DELETE FROM objects WHERE key = ?').run(oldKey);
+    });
+    this.guard('replace object', () => replace.immediate());
+  }
+
+  private writable(): Database.Database {
+    if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
+    return this.open();
   }
 
   private open(): Database.Database {

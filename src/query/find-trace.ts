@@ -57,9 +57,6 @@ export async function findTrace(
   options: FindTraceOptions = {},
 ): Promise<FoundTrace> {
   const id = parseTraceId(traceId);
-  if (index.findTraceRequests === undefined) {
-    throw new InvalidArgumentError(`find-trace is not available on ${index.describe()}: it has no trace index yet`);
-  }
   const filter = options.tenant === undefined ? {} : { tenant: options.tenant };
   const candidates = (await index.findTraceRequests(id, filter)).filter((request) => request.signal === 'traces');
   const idBytes = Buffer.from(id, 'hex');

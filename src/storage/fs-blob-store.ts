@@ -6,14 +6,16 @@
 
 import { randomUUID } from 'node:crypto';
 import { statSync, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { BlobInfo, BlobStore, BlobWriter } from './blob-store.js';
+import { ARCHIVE_KEY_PREFIX, type ArchiveTarget, type BlobInfo, type BlobStore, type BlobWriter } from './blob-store.js';
 import { RESERVED_TOP_SEGMENT, validateBlobKey, validateBlobPrefix } from './blob-key.js';
-import { BackendUnavailableError, InvalidArgumentError, NotFoundError, OtlpCaptureError } from '../errors.js';
+import { BackendUnavailableError, ConfigError, InvalidArgumentError, NotFoundError, OtlpCaptureError } from '../errors.js';
 
 const STALE_TEMP_AGE_MS = 60 * 60 * 1000;
+/** Keys of objects archived to another directory: `_archive/fs/<absolute directory>/<original key>`. */
+const FS_ARCHIVE_PREFIX = `${ARCHIVE_KEY_PREFIX}fs/`;
 /** How often complete() retries a rename whose directory a concurrent delete() pruned in between. */
 const RENAME_ATTEMPTS = 5;
 
@@ -82,12 +84,81 @@ export class FsBlobStore implements BlobStore {
 
   createWriter(key: string): BlobWriter {
     validateBlobKey(key);
-    return new FsBlobWriter(this, key, path.join(this.tmpDir, `${randomUUID()}.part`));
+    return new FsBlobWriter(this, key, this.tempPathFor(key));
   }
 
   /** Absolute path of a (validated) key. */
   pathOf(key: string): string {
+    if (key.startsWith(FS_ARCHIVE_PREFIX)) return path.join(path.sep, ...key.slice(FS_ARCHIVE_PREFIX.length).split('/'));
     return path.join(this.root, ...key.split('/'));
+  }
+
+  /** Beside the final file for archive keys (another directory may be another filesystem, where rename fails). */
+  private tempPathFor(key: string): string {
+    if (key.startsWith(FS_ARCHIVE_PREFIX)) return path.join(path.dirname(this.pathOf(key)), `.${randomUUID()}.part`);
+    return path.join(this.tmpDir, `${randomUUID()}.part`);
+  }
+
+  archiveKey(key: string, target: ArchiveTarget): string {
+    validateBlobKey(key);
+    if (target.bucket !== undefined || target.prefix !== undefined || target.storageClass !== undefined) {
+      throw new ConfigError('archive bucket, prefix and storageClass are for the S3 blob store; the filesystem store archives to a dir');
+    }
+    if (target.dir === undefined || !path.isAbsolute(target.dir)) {
+      throw new ConfigError(`archive dir must be an absolute directory, got ${JSON.stringify(target.dir)}`);
+    }
+    if (key.startsWith(ARCHIVE_KEY_PREFIX)) throw new InvalidArgumentError(`${key} is archived already`);
+    const dir = path.resolve(target.dir);
+    const inside = (child: string, parent: string): boolean => child === parent || child.startsWith(parent + path.sep);
+    if (inside(dir, this.root) || inside(this.root, dir)) {
+      throw new ConfigError(`archive dir ${dir} must be outside the blob store directory ${this.root} and not contain it`);
+    }
+    const archived = `${FS_ARCHIVE_PREFIX}${dir.split(path.sep).filter(Boolean).join('/')}/${key}`;
+    validateBlobKey(archived);
+    return archived;
+  }
+
+  /**
+   * A hard link when both keys are on one filesystem (instant, no second copy of the bytes), else a copy; either way
+   * into a temp name beside the target, fsync'd, then renamed into place, so the copy is whole or absent.
+   */
+  async copy(from: string, to: string): Promise<BlobInfo> {
+    validateBlobKey(from);
+    validateBlobKey(to);
+    const source = this.pathOf(from);
+    const target = this.pathOf(to);
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `.${randomUUID()}.part`);
+    try {
+      const firstCreated = await mkdir(dir, { recursive: true });
+      try {
+        await link(source, temp);
+      } catch (error) {
+        if (isMissing(error)) throw new NotFoundError(`object ${from} does not exist in ${this.describe()}`);
+        const code = errorCode(error);
+        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw error;
+        await copyFile(source, temp);
+        const handle = await open(temp, 'r+');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }
+      await rename(temp, target);
+      const toSync = [dir];
+      if (firstCreated !== undefined) {
+        for (let d = dir; d !== path.dirname(firstCreated); d = path.dirname(d)) toSync.push(path.dirname(d));
+      }
+      for (const d of new Set(toSync)) await fsyncDirectory(d);
+      return { key: to, size: (await stat(target)).size };
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      if (isMissing(error) && !(await stat(source).then(() => true, () => false))) {
+        throw new NotFoundError(`object ${from} does not exist in ${this.describe()}`);
+      }
+      throw this.backendError('copy', from, error);
+    }
   }
 
   async readRange(key: string, offset: number, length: number): Promise<Buffer> {
@@ -335,7 +406,10 @@ class FsBlobWriter implements BlobWriter {
   }
 
   private async openTemp(): Promise<FileHandle> {
-    this.handle ??= await open(this.tempPath, 'wx');
+    if (this.handle === undefined) {
+      await mkdir(path.dirname(this.tempPath), { recursive: true });
+      this.handle = await open(this.tempPath, 'wx');
+    }
     return this.handle;
   }
 

@@ -8,6 +8,7 @@
 //   aws-chunked framing instead of the bytes is caught (and the object removed) rather than indexed;
 // - each listing page is put in byte order (S3 lists that way already; s3rver lists in directory order).
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -15,18 +16,29 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { BlobInfo, BlobStore, BlobWriter } from './blob-store.js';
+import { ARCHIVE_KEY_PREFIX, type ArchiveTarget, type BlobInfo, type BlobStore, type BlobWriter, type WriteOptions } from './blob-store.js';
 import { validateBlobKey, validateBlobPrefix } from './blob-key.js';
 import { createS3Client } from './s3-client.js';
 import { briefS3Error, isS3InvalidRange, isS3NotFound, s3OperationError, s3StartupError } from './s3-errors.js';
 import { MultipartCleanup } from './s3-multipart-cleanup.js';
 import { checkS3Settings, describeS3Location, normalizeS3Prefix, type S3Settings } from './s3-settings.js';
 import { S3BlobWriter } from './s3-writer.js';
-import { CorruptDataError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { ConfigError, CorruptDataError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 
 /** Multipart uploads older than this at start-up were left by a crash: no live writer takes an hour per object. */
 const STALE_UPLOAD_AGE_MS = 60 * 60 * 1000;
+/** Keys of archived objects: `_archive/s3/<bucket>/<full key in that bucket>`, wherever the store's own prefix is. */
+const S3_ARCHIVE_PREFIX = `${ARCHIVE_KEY_PREFIX}s3/`;
+/** CopyObject's limit for a single copy; larger objects would need UploadPartCopy. */
+const MAX_SINGLE_COPY_BYTES = 5 * 2 ** 30;
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Bucket and full S3 key of a store key. */
+interface S3Location {
+  Bucket: string;
+  Key: string;
+}
 
 export interface S3BlobStoreOptions {
   logger?: Logger;
@@ -70,17 +82,18 @@ export class S3BlobStore implements BlobStore {
     return describeS3Location(this.settings);
   }
 
-  createWriter(key: string): BlobWriter {
+  createWriter(key: string, options: WriteOptions = {}): BlobWriter {
     validateBlobKey(key);
-    const objectKey = this.objectKey(key);
+    const { Bucket, Key: objectKey } = this.locate(key);
+    const storageClass = options.storageClass ?? this.settings.storageClass;
     return new S3BlobWriter({
       client: this.client,
       key,
       params: {
-        Bucket: this.settings.bucket,
+        Bucket,
         Key: objectKey,
         ContentType: 'application/octet-stream',
-        ...(this.settings.storageClass === undefined ? {} : { StorageClass: this.settings.storageClass }),
+        ...(storageClass === undefined ? {} : { StorageClass: storageClass as S3Settings['storageClass'] }),
         ...(this.settings.serverSideEncryption === undefined
           ? {}
           : { ServerSideEncryption: this.settings.serverSideEncryption }),
@@ -90,7 +103,7 @@ export class S3BlobStore implements BlobStore {
       queueSize: this.settings.uploadQueueSize,
       toError: (action, error) => s3OperationError(action, key, this.settings, error),
       discardUpload: async (uploadId) => {
-        await this.cleanup.abort(objectKey, uploadId);
+        await this.cleanup.abort(objectKey, uploadId, Bucket);
       },
       verifyStored: (size) => this.verifyStored(key, size),
     });
@@ -112,8 +125,7 @@ export class S3BlobStore implements BlobStore {
     try {
       response = await this.client.send(
         new GetObjectCommand({
-          Bucket: this.settings.bucket,
-          Key: this.objectKey(key),
+          ...this.locate(key),
           Range: `bytes=${offset}-${offset + length - 1}`,
         }),
       );
@@ -148,8 +160,8 @@ export class S3BlobStore implements BlobStore {
   async stat(key: string): Promise<BlobInfo | null> {
     validateBlobKey(key);
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(key) }));
-      return { key, size: head.ContentLength ?? 0 };
+      const head = await this.client.send(new HeadObjectCommand(this.locate(key)));
+      return { key, size: head.ContentLength ?? 0, ...(head.StorageClass === undefined ? {} : { storageClass: head.StorageClass }) };
     } catch (error) {
       if (isS3NotFound(error)) return null;
       throw s3OperationError('stat', key, this.settings, error);
@@ -178,8 +190,9 @@ export class S3BlobStore implements BlobStore {
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined || !object.Key.startsWith(storePrefix)) continue;
         const key = object.Key.slice(storePrefix.length);
-        // Not every object in a shared bucket is ours to read (e.g. "folder/" markers made by consoles).
-        if (!isValidKey(key)) continue;
+        // Not every object in a shared bucket is ours to read (e.g. "folder/" markers made by consoles). Archived
+        // objects under the reserved prefix are listed under their archive keys' own locations, not here.
+        if (!isValidKey(key) || key.startsWith(ARCHIVE_KEY_PREFIX)) continue;
         items.push({ key, size: object.Size ?? 0 });
       }
       items.sort((a, b) => Buffer.compare(Buffer.from(a.key, 'utf8'), Buffer.from(b.key, 'utf8')));
@@ -192,15 +205,74 @@ export class S3BlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     validateBlobKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(key) }));
+      await this.client.send(new DeleteObjectCommand(this.locate(key)));
     } catch (error) {
       if (isS3NotFound(error)) return;
       throw s3OperationError('delete', key, this.settings, error);
     }
   }
 
-  private objectKey(key: string): string {
-    return this.settings.prefix + key;
+  archiveKey(key: string, target: ArchiveTarget): string {
+    validateBlobKey(key);
+    if (target.dir !== undefined) throw new ConfigError('archive dir is for the filesystem blob store; on S3 use bucket, prefix and storageClass');
+    if (key.startsWith(ARCHIVE_KEY_PREFIX)) throw new InvalidArgumentError(`${key} is archived already`);
+    const bucket = target.bucket ?? this.settings.bucket;
+    if (!BUCKET_NAME.test(bucket)) throw new ConfigError(`archive bucket ${JSON.stringify(bucket)} is not an S3 bucket name`);
+    const reserved = `${this.settings.prefix}${ARCHIVE_KEY_PREFIX}`;
+    const prefix = normalizeS3Prefix(target.prefix ?? reserved);
+    // In the store's own bucket, an archive must not be where list() (and so reindex) looks, except the reserved
+    // `<prefix>_archive/`, which list() skips: an object must never be indexed twice.
+    const own = this.settings.prefix;
+    if (bucket === this.settings.bucket && !prefix.startsWith(reserved) && (prefix.startsWith(own) || own.startsWith(prefix))) {
+      throw new ConfigError(
+        `archive location s3://${bucket}/${prefix} overlaps the store's s3://${bucket}/${own}: use another bucket, a prefix ` +
+          `outside it, or one under ${reserved}`,
+      );
+    }
+    const archived = `${S3_ARCHIVE_PREFIX}${bucket}/${prefix}${key}`;
+    validateBlobKey(archived);
+    return archived;
+  }
+
+  /** Server-side CopyObject (nothing passes through this process), then HeadObject checks the copy's size. */
+  async copy(from: string, to: string, options: WriteOptions = {}): Promise<BlobInfo> {
+    const source = await this.stat(from);
+    if (source === null) throw this.missing(from);
+    if (source.size > MAX_SINGLE_COPY_BYTES) {
+      throw new InvalidArgumentError(`${from} is ${source.size} bytes, more than one S3 CopyObject can copy (5 GiB)`);
+    }
+    validateBlobKey(to);
+    const src = this.locate(from);
+    const storageClass = options.storageClass ?? this.settings.storageClass;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          ...this.locate(to),
+          CopySource: `${src.Bucket}/${src.Key.split('/').map(encodeURIComponent).join('/')}`,
+          ...(storageClass === undefined ? {} : { StorageClass: storageClass as S3Settings['storageClass'] }),
+          ...(this.settings.serverSideEncryption === undefined ? {} : { ServerSideEncryption: this.settings.serverSideEncryption }),
+          ...(this.settings.kmsKeyId === undefined ? {} : { SSEKMSKeyId: this.settings.kmsKeyId }),
+        }),
+      );
+    } catch (error) {
+      if (isS3NotFound(error)) throw this.missing(from);
+      throw s3OperationError('copy', `${from} to ${to}`, this.settings, error);
+    }
+    const copied = await this.stat(to);
+    if (copied === null || copied.size !== source.size) {
+      throw new CorruptDataError(`S3 holds ${copied?.size ?? 'no'} bytes for the copy ${to} of ${from} (${source.size} bytes)`);
+    }
+    return copied;
+  }
+
+  /** The store's bucket and prefix, or the bucket and full key an archive key names. */
+  private locate(key: string): S3Location {
+    if (key.startsWith(S3_ARCHIVE_PREFIX)) {
+      const rest = key.slice(S3_ARCHIVE_PREFIX.length);
+      const slash = rest.indexOf('/');
+      if (slash > 0) return { Bucket: rest.slice(0, slash), Key: rest.slice(slash + 1) };
+    }
+    return { Bucket: this.settings.bucket, Key: this.settings.prefix + key };
   }
 
   private missing(key: string): NotFoundError {
@@ -211,7 +283,7 @@ export class S3BlobStore implements BlobStore {
   private async verifyStored(key: string, size: number): Promise<void> {
     let stored: number | undefined;
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.objectKey(key) }));
+      const head = await this.client.send(new HeadObjectCommand(this.locate(key)));
       stored = head.ContentLength;
     } catch (error) {
       // The upload itself succeeded; a failed check is not a reason to write the object again under a new key.

@@ -19,12 +19,13 @@ export class MultipartCleanup {
     private readonly logger: Logger,
   ) {}
 
-  /** Aborts one multipart upload (full S3 key). Never throws: leftover parts cost storage, not correctness. */
-  async abort(objectKey: string, uploadId: string): Promise<boolean> {
+  /**
+   * Aborts one multipart upload (full S3 key; in the store's bucket unless another is named). Never throws: leftover
+   * parts cost storage, not correctness.
+   */
+  async abort(objectKey: string, uploadId: string, bucket: string = this.settings.bucket): Promise<boolean> {
     try {
-      await this.client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: objectKey, UploadId: uploadId }),
-      );
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: objectKey, UploadId: uploadId }));
       return true;
     } catch (error) {
       if (isS3NotFound(error)) return true; // NoSuchUpload: already gone

@@ -99,7 +99,7 @@ describe('ClickHouseIndexStore specifics', () => {
     await Promise.all([store().start(), store({ outboxPath: path.join(dir, 'other.sqlite') }).start()]);
     await store({ outboxPath: path.join(dir, 'third.sqlite') }).start();
     const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual(['objects', 'requests', 'schema_migrations']);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
     const [version] = await server.query<{ v: string }>(`SELECT toString(max(version)) AS v FROM ${database}.schema_migrations FINAL`);
     expect(Number(version!.v)).toBe(SCHEMA_VERSION);
     const engines = await server.query<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = '${database}'`);
@@ -177,7 +177,7 @@ describe('ClickHouseIndexStore specifics', () => {
       expect(echo!.v).toBe(text);
     }
     const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual(['objects', 'requests', 'schema_migrations']);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
   });
 
   it('inserts in batches: at batchRows rows, or when the oldest row has waited batchInterval', async () => {
@@ -259,6 +259,54 @@ describe('ClickHouseIndexStore specifics', () => {
     const all = [before, ...during].flatMap((b) => b.requests).sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(await second.listRequests({ limit: 1000 })).toEqual(all);
   }, 90_000);
+
+  it('trace rows travel with their object: queued with it, inserted in its batch, found before and after, once', async () => {
+    const T1 = '5b8efff798038103d269b633813fc60c';
+    const T2 = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    const withTraces = (built: ReturnType<typeof makeObject>, traces: string[][]) => ({
+      object: built.object,
+      requests: built.requests.map((r, i) => ({ ...r, traceIds: traces[i]! })),
+    });
+    const ids = (rs: ArchivedRequest[]): string[] => rs.map((r) => r.id);
+    const writer = store({ batchIntervalMs: 3_600_000, batchRows: 100_000 });
+    await writer.start();
+    const a = withTraces(makeObject('acme', 'traces', [{}, {}]), [[T1], [T1, T2]]);
+    const b = withTraces(makeObject('globex', 'traces', [{}]), [[T1]]);
+    await writer.commitObject(a.object, a.requests);
+    await writer.commitObject(b.object, b.requests);
+    // Only in the outbox so far: found by the writer and by a reader of the same outbox, not by one without it.
+    expect(await rawCount('trace_requests')).toBe(0);
+    const sameHost = store({ readonly: true });
+    await sameHost.start();
+    const otherHost = store({ readonly: true, outboxPath: path.join(dir, 'absent.sqlite') });
+    await otherHost.start();
+    expect(ids(await writer.findTraceRequests(T1))).toEqual([...ids(a.requests), ...ids(b.requests)]);
+    expect(ids(await sameHost.findTraceRequests(T1, { tenant: 'acme' }))).toEqual(ids(a.requests));
+    expect(await otherHost.findTraceRequests(T1)).toEqual([]);
+
+    // Flushed (close writes out the outbox): every row once in ClickHouse, found from there alone.
+    await writer.close();
+    expect(await rawCount('trace_requests')).toBe(4);
+    expect(ids(await otherHost.findTraceRequests(T1))).toEqual([...ids(a.requests), ...ids(b.requests)]);
+    expect(ids(await otherHost.findTraceRequests(T2))).toEqual([a.requests[1]!.id]);
+    expect(ids(await otherHost.findTraceRequests(T1, { tenant: 'globex' }))).toEqual(ids(b.requests));
+    expect(await otherHost.findTraceRequests(T2, { tenant: 'globex' })).toEqual([]);
+
+    // The same object committed again (a reindex, a retried batch): duplicates in ClickHouse, each request found once.
+    const again = store({ outboxPath: path.join(dir, 'again.sqlite') });
+    await again.start();
+    await again.commitObject(a.object, a.requests);
+    expect(ids(await again.findTraceRequests(T1))).toEqual([...ids(a.requests), ...ids(b.requests)]); // outbox + ClickHouse
+    await again.close();
+    expect(await rawCount('trace_requests')).toBe(7);
+    expect(await otherHost.findTraceRequests(T2)).toEqual([a.requests[1]!].map(({ traceIds: _, ...r }) => r));
+    // Bad ids never reach SQL.
+    await expect(otherHost.findTraceRequests("' OR 1=1 --")).rejects.toBeInstanceOf(InvalidArgumentError);
+    const bad = store({ outboxPath: path.join(dir, 'bad.sqlite') });
+    await bad.start();
+    await expect(bad.commitObject(a.object, [{ ...a.requests[0]!, traceIds: ['XYZ'] }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(bad.outboxStatus().objects).toBe(0);
+  });
 
   it('fails start-up with one clear line: unreachable, wrong password, no index', async () => {
     const nowhere = `http://127.0.0.1:${await freePort()}`;

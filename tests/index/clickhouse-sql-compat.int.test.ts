@@ -14,11 +14,13 @@ import {
   listRequestsQuery,
   objectFromSelected,
   requestFromSelected,
+  requestsByIdQuery,
   schemaVersionQuery,
   tablesQuery,
+  traceRequestIdsQuery,
   type ObjectFilter,
 } from '../../src/index/clickhouse-queries.js';
-import { objectFromRow, objectRow, requestFromRow, requestRow } from '../../src/index/clickhouse-rows.js';
+import { objectFromRow, objectRow, requestFromRow, requestRow, traceRows } from '../../src/index/clickhouse-rows.js';
 import { MIGRATIONS, SCHEMA_VERSION, bootstrapStatements } from '../../src/index/clickhouse-schema.js';
 import { literal } from '../../src/index/clickhouse-sql.js';
 import { startClickHouse, type ClickHouseServer } from '../helpers/clickhouse-server.js';
@@ -55,6 +57,10 @@ const objects = [
   makeObject('globex', 'metrics', HOSTILE.map((text) => ({ services: [text] }))),
 ];
 const requests = objects.flatMap((o) => o.requests).sort((a, b) => (a.id < b.id ? -1 : 1));
+// Trace ids for the trace requests: T1 in two of them, T2 in one.
+const T1 = '0af7651916cd43dd8448eb211c80319c';
+const T2 = 'ffffffffffffffffffffffffffffffff';
+const traced = objects[0]!.requests.map((r, i) => ({ ...r, traceIds: [[T1], [T1, T2], []][i]! }));
 
 function expectedRequests(filter: RequestFilter, limit: number): ArchivedRequest[] {
   return requests
@@ -94,13 +100,14 @@ beforeAll(async () => {
     const ddl = [...bootstrapStatements(DB), ...MIGRATIONS.flatMap((m) => m.statements(DB))];
     for (const statement of [...ddl, ...ddl]) await engine.run(statement);
     // Keep the duplicates apart (as unmerged parts), so the reads below must collapse them themselves.
-    for (const table of ['requests', 'objects']) await engine.run(`SYSTEM STOP MERGES ${DB}.${table}`);
+    for (const table of ['requests', 'objects', 'trace_requests']) await engine.run(`SYSTEM STOP MERGES ${DB}.${table}`);
     await engine.run(insertStatement('schema_migrations', [{ version: SCHEMA_VERSION, description: 'x', applied_at_ms: '1' }]));
     for (let copy = 0; copy < 2; copy++) {
       for (const { object, requests: rs } of objects) {
         await engine.run(insertStatement('requests', rs.map(requestRow)));
         await engine.run(insertStatement('objects', [objectRow(object)]));
       }
+      await engine.run(insertStatement('trace_requests', traceRows(traced)));
     }
   }
 }, 120_000);
@@ -119,7 +126,7 @@ describe.each([
 
   it('has the schema, the migration version, and both copies of every row', async () => {
     const tables = (await engine().run(tablesQuery(DB))).map((row) => row.name).sort();
-    expect(tables).toEqual(['objects', 'requests', 'schema_migrations']);
+    expect(tables).toEqual(['objects', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
     expect(await engine().run(schemaVersionQuery(DB))).toEqual([{ version: String(SCHEMA_VERSION) }]);
     const [count] = await engine().run(`SELECT toString(count()) AS n FROM ${DB}.requests`);
     expect(count).toEqual({ n: String(requests.length * 2) });
@@ -164,6 +171,23 @@ describe.each([
       const rows = await engine().run(listObjectsQuery(DB, filter, 10));
       expect(rows.map((row) => objectFromRow(objectFromSelected(row)))).toEqual(expectedObjects(filter, 10));
     }
+  });
+
+  it('finds the requests of a trace: distinct ids from the trace rows, then the requests by id, per tenant', async () => {
+    const [a, b] = objects[0]!.requests;
+    const idsOf = async (traceId: string, tenant?: string): Promise<string[]> =>
+      (await engine().run(traceRequestIdsQuery(DB, traceId, tenant))).map((row) => String(row.request_id)).sort();
+    expect(await idsOf(T1)).toEqual([a!.id, b!.id].sort()); // each once, though every trace row is there twice
+    expect(await idsOf(T2, 'acme')).toEqual([b!.id]);
+    expect(await idsOf(T1, 'globex')).toEqual([]);
+    expect(await idsOf('11111111111111111111111111111111')).toEqual([]);
+    const byId = async (ids: string[], tenant?: string): Promise<ArchivedRequest[]> =>
+      (await engine().run(requestsByIdQuery(DB, ids, tenant))).map((row) => requestFromRow(requestFromSelected(row)));
+    expect(await byId([b!.id, a!.id, HOSTILE[5]!])).toEqual([a, b]);
+    expect(await byId([a!.id], 'acme')).toEqual([a]);
+    expect(await byId([a!.id], HOSTILE[5]!)).toEqual([]);
+    const hostileTenant = objects[1]!.requests;
+    expect(await byId(hostileTenant.map((r) => r.id), HOSTILE[5]!)).toEqual(hostileTenant);
   });
 
   it('reads every hostile literal back unchanged', async () => {

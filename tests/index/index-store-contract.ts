@@ -280,6 +280,74 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
       expect(await index.listObjects({ afterKey: byKey[1]!.key })).toEqual(byKey.slice(2));
     });
 
+    describe('trace index', () => {
+      const T1 = '0af7651916cd43dd8448eb211c80319c';
+      const T2 = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const T3 = 'ffffffffffffffffffffffffffffffff';
+      const withTraces = (built: ReturnType<typeof makeObject>, traces: string[][]): ReturnType<typeof makeObject> => ({
+        object: built.object,
+        requests: built.requests.map((request, i) => ({ ...request, traceIds: traces[i]! })),
+      });
+      /** What an index returns for a request: everything but the trace ids it was committed with. */
+      const plain = (request: ArchivedRequest): ArchivedRequest => {
+        const { traceIds: _, ...rest } = request;
+        return rest;
+      };
+
+      it('finds every request holding a trace, across objects, in id order, as complete rows', async () => {
+        const a = withTraces(makeObject('acme', 'traces', [{ services: ['checkout'] }, {}, {}]), [[T1, T2], [T2], [T1, T1]]);
+        const b = withTraces(makeObject('acme', 'traces', [{}, { services: ['cart', 'db'] }]), [[T3], [T1]]);
+        await commit(a, b);
+        const found = async (trace: string): Promise<ArchivedRequest[]> => index.findTraceRequests(trace);
+        expect(await found(T1)).toEqual([a.requests[0]!, a.requests[2]!, b.requests[1]!].map(plain));
+        expect(await found(T2)).toEqual([a.requests[0]!, a.requests[1]!].map(plain));
+        expect(await found(T3)).toEqual([plain(b.requests[0]!)]);
+        expect((await found(T3))[0]!.traceIds).toBeUndefined();
+        expect(await found('11111111111111111111111111111111')).toEqual([]);
+      });
+
+      it('a tenant filter sees only that tenant', async () => {
+        const acme = withTraces(makeObject('acme', 'traces', [{}]), [[T1]]);
+        const globex = withTraces(makeObject('globex', 'traces', [{}, {}]), [[T1], [T2]]);
+        await commit(acme, globex);
+        expect(await index.findTraceRequests(T1, { tenant: 'globex' })).toEqual([plain(globex.requests[0]!)]);
+        expect(await index.findTraceRequests(T1, { tenant: 'acme' })).toEqual([plain(acme.requests[0]!)]);
+        expect(await index.findTraceRequests(T2, { tenant: 'acme' })).toEqual([]);
+        expect(await index.findTraceRequests(T1, { tenant: 'initech' })).toEqual([]);
+        expect(await index.findTraceRequests(T1)).toHaveLength(2);
+      });
+
+      it('committing an object again finds each request once', async () => {
+        const a = withTraces(makeObject('acme', 'traces', [{}, {}]), [[T1], [T1, T2]]);
+        await commit(a, a, a);
+        expect(await index.findTraceRequests(T1)).toEqual(a.requests.map(plain));
+        expect(await index.findTraceRequests(T2)).toEqual([plain(a.requests[1]!)]);
+      });
+
+      it('requests committed without trace ids have no trace rows; many trace ids per request are all found', async () => {
+        const logs = makeObject('acme', 'logs', [{}]);
+        const many = Array.from({ length: 3000 }, (_, i) => i.toString(16).padStart(32, '0'));
+        const traces = withTraces(makeObject('acme', 'traces', [{}, {}]), [many, []]);
+        await commit(logs, traces);
+        expect(await index.findTraceRequests(T1)).toEqual([]);
+        for (const id of [many[0]!, many[1234]!, many[2999]!]) expect(await index.findTraceRequests(id)).toEqual([plain(traces.requests[0]!)]);
+      });
+
+      it('rejects a trace id that is not 32 lowercase hex digits', async () => {
+        await expect(index.findTraceRequests(T1.toUpperCase())).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(index.findTraceRequests('abc')).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(index.findTraceRequests(`'${T1.slice(1)}`)).rejects.toBeInstanceOf(InvalidArgumentError);
+      });
+
+      it('a second connection finds what the first commits', async () => {
+        const reader = await another();
+        const a = withTraces(makeObject('acme', 'traces', [{}, {}]), [[T2], [T3]]);
+        await commit(a);
+        expect(await reader.findTraceRequests(T2)).toEqual([plain(a.requests[0]!)]);
+        expect(await reader.findTraceRequests(T3, { tenant: 'acme' })).toEqual([plain(a.requests[1]!)]);
+      });
+    });
+
     it('a second connection reads what the first commits, and never sees half an object', async () => {
       const reader = await another();
       expect(await reader.listRequests({})).toEqual([]);
