@@ -34,6 +34,7 @@ export class OutboxFlusher {
   private wakeUp: (() => void) | null = null;
   private prepared = false;
   private readonly backoff: Backoff;
+  private inFlight: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly outbox: IndexOutbox,
@@ -65,7 +66,7 @@ export class OutboxFlusher {
 
   /**
    * Flushes everything queued now, regardless of thresholds, until empty or the deadline; stops at the first
-   * failure. Call after stop(). True when the outbox is empty.
+   * failure. True when the outbox is empty. Safe while the loop runs (batches are written one at a time).
    */
   async flushAll(deadlineMs: number): Promise<boolean> {
     while (Date.now() < deadlineMs) {
@@ -107,8 +108,18 @@ export class OutboxFlusher {
     return Math.max(0, stats.oldestAtMs + this.options.batchIntervalMs - nowMs);
   }
 
-  /** One batch to the sink. False when there was nothing to flush. */
-  private async flushOnce(): Promise<boolean> {
+  /**
+   * One batch to the sink. False when there was nothing to flush. One at a time (the loop and flushAll may both
+   * call it): a batch taken twice would be inserted twice, the second copy possibly after a later write (retention's)
+   * that it would then win FINAL's collapse over.
+   */
+  private flushOnce(): Promise<boolean> {
+    const run = this.inFlight.then(() => this.flushOnceNow());
+    this.inFlight = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushOnceNow(): Promise<boolean> {
     try {
       if (!this.prepared) {
         await this.sink.prepare();

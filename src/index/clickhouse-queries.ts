@@ -105,9 +105,20 @@ export function requestsByIdQuery(database: string, ids: readonly string[], tena
   );
 }
 
-/** Which of these ids have a row. No FINAL: DISTINCT already collapses duplicates. */
+/**
+ * Which of these ids have a row that points at a live object. No FINAL: DISTINCT already collapses duplicates, and a
+ * request moved by retention has a row at its new location.
+ */
 export function knownIdsQuery(database: string, ids: readonly string[]): string {
-  return `SELECT DISTINCT id FROM ${identifier(database)}.requests WHERE id IN (${ids.map((id) => literal(id)).join(', ')})`;
+  return (
+    `SELECT DISTINCT id FROM ${identifier(database)}.requests WHERE id IN (${ids.map((id) => literal(id)).join(', ')}) ` +
+    `AND ${notRetired(database, 'object_key')}`
+  );
+}
+
+/** Which of these object keys retention has retired. */
+export function retiredKeysQuery(database: string, keys: readonly string[]): string {
+  return `SELECT DISTINCT key FROM ${identifier(database)}.retired_objects WHERE key IN (${keys.map((key) => literal(key)).join(', ')})`;
 }
 
 export function listObjectsQuery(database: string, filter: ObjectFilter, limit: number): string {

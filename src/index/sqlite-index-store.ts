@@ -187,6 +187,7 @@ export class SqliteIndexStore implements IndexStore {
   async commitObject(object: ObjectMeta, requests: ArchivedRequest[]): Promise<void> {
     if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
     const db = this.open();
+    if (this.isRetired(db, object.key)) return;
     const insertObject = db.prepare(
       `INSERT OR IGNORE INTO objects (key, tenant, signal, created_at_ms, sealed_at_ms, request_count, raw_bytes,
          stored_bytes, codec, start_ns, end_ns)
@@ -383,14 +384,21 @@ export class SqliteIndexStore implements IndexStore {
     return row ? objectFromRow(row) : null;
   }
 
+  /** Whether retention deleted or replaced the object under this key (see sqlite-schema.ts, version 3). */
+  private isRetired(db: Database.Database, key: string): boolean {
+    return this.guard('look up retired objects', () => db.prepare('SELECT 1 FROM retired_objects WHERE key = ?').pluck().get(key) !== undefined);
+  }
+
   // Trace rows of deleted requests stay: every read joins them to `requests`, which ignores them (see sqlite-schema.ts),
   // and finding them would need an index on request ids that every commit would pay for.
-  async deleteObject(key: string): Promise<void> {
+  // Rows are found by object key (indexed), so the manifest's request ids are not needed.
+  async deleteObject(key: string, _requestIds?: readonly string[]): Promise<void> {
     const db = this.writable();
     const remove = db.transaction(() => {
       db.prepare('DELETE FROM request_services WHERE request_id IN (SELECT id FROM requests WHERE object_key = ?)').run(key);
       db.prepare('DELETE FROM requests WHERE object_key = ?').run(key);
       db.prepare('DELETE FROM objects WHERE key = ?').run(key);
+      db.prepare('INSERT OR IGNORE INTO retired_objects (key, retired_at_ms) VALUES (?, ?)').run(key, Date.now());
     });
     this.guard('delete object', () => remove.immediate());
   }
@@ -414,17 +422,22 @@ export class SqliteIndexStore implements IndexStore {
     );
     const left = db.prepare('SELECT id FROM requests WHERE object_key = ? LIMIT 1').pluck();
     const replace = db.transaction(() => {
+      if (this.isRetired(db, newObject.key)) {
+        throw new InvalidArgumentError(`${newObject.key} was deleted or replaced by retention; its key cannot take an object again`);
+      }
       upsertObject.run({ ...newObject, startNs: toInt64(newObject.startNs), endNs: toInt64(newObject.endNs) });
-      if (oldKey === newObject.key) return;
+      // Also when the object was rewritten in place (same key): its requests' offsets and codec change.
       for (const r of requests) {
         move.run({ id: r.id, oldKey, objectKey: r.objectKey, offset: r.offset, length: r.length, codec: r.codec, crc32: r.crc32 });
       }
+      if (oldKey === newObject.key) return;
       const stranded = left.get(oldKey) as string | undefined;
       // Rolls the transaction back: removing the old object now would leave this row pointing at nothing.
       if (stranded !== undefined) {
         throw new InvalidArgumentError(`request ${stranded} points at ${oldKey} but has no location in ${newObject.key}`);
       }
       db.prepare('DELETE FROM objects WHERE key = ?').run(oldKey);
+      db.prepare('INSERT OR IGNORE INTO retired_objects (key, retired_at_ms) VALUES (?, ?)').run(oldKey, Date.now());
     });
     this.guard('replace object', () => replace.immediate());
   }

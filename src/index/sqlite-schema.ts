@@ -67,6 +67,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (gen, trace_id, request_id)
   ) WITHOUT ROWID;
   `,
+  // Retention (version 3): keys of objects deleted, or replaced by a moved or rewritten copy. A late commitObject of
+  // such a key (a reindex that read the object just before retention removed it) changes nothing, as on ClickHouse.
+  `
+  CREATE TABLE retired_objects (
+    key           TEXT    PRIMARY KEY,
+    retired_at_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

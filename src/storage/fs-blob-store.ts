@@ -18,6 +18,8 @@ const STALE_TEMP_AGE_MS = 60 * 60 * 1000;
 const FS_ARCHIVE_PREFIX = `${ARCHIVE_KEY_PREFIX}fs/`;
 /** How often complete() retries a rename whose directory a concurrent delete() pruned in between. */
 const RENAME_ATTEMPTS = 5;
+/** Unfinished writes and copies in an archive directory (`.<uuid>.part`, see tempPathFor). */
+const TEMP_NAME = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -109,11 +111,18 @@ export class FsBlobStore implements BlobStore {
     }
     if (key.startsWith(ARCHIVE_KEY_PREFIX)) throw new InvalidArgumentError(`${key} is archived already`);
     const dir = path.resolve(target.dir);
+    if (dir === path.parse(dir).root) throw new ConfigError(`archive dir must not be the filesystem root, got ${JSON.stringify(target.dir)}`);
     const inside = (child: string, parent: string): boolean => child === parent || child.startsWith(parent + path.sep);
     if (inside(dir, this.root) || inside(this.root, dir)) {
       throw new ConfigError(`archive dir ${dir} must be outside the blob store directory ${this.root} and not contain it`);
     }
-    const archived = `${FS_ARCHIVE_PREFIX}${dir.split(path.sep).filter(Boolean).join('/')}/${key}`;
+    const where = dir.split(path.sep).filter(Boolean).join('/');
+    try {
+      validateBlobKey(`${FS_ARCHIVE_PREFIX}${where}/x`);
+    } catch (error) {
+      throw new ConfigError(`archive dir ${JSON.stringify(target.dir)} cannot be named by a key: ${(error as Error).message}`);
+    }
+    const archived = `${FS_ARCHIVE_PREFIX}${where}/${key}`;
     validateBlobKey(archived);
     return archived;
   }
@@ -127,9 +136,14 @@ export class FsBlobStore implements BlobStore {
     validateBlobKey(to);
     const source = this.pathOf(from);
     const target = this.pathOf(to);
+    // A "directory" of keys is no object (link would refuse it with EPERM, copyFile with EISDIR).
+    if ((await this.stat(from)) === null) throw new NotFoundError(`object ${from} does not exist in ${this.describe()}`);
+    if (source === target) return { key: to, size: (await stat(target)).size };
     const dir = path.dirname(target);
-    const temp = path.join(dir, `.${randomUUID()}.part`);
+    // In .tmp/ (swept at start, never listed) unless the target is in an archive directory, maybe another filesystem.
+    const temp = this.tempPathFor(to);
     try {
+      await mkdir(path.dirname(temp), { recursive: true });
       const firstCreated = await mkdir(dir, { recursive: true });
       try {
         await link(source, temp);
@@ -205,31 +219,47 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Keys under the root; with an archive prefix (`_archive/fs/<dir>/…`, at least one directory named whole), the
+   * archived keys in that directory instead — never the store's own files, nor unfinished copies.
+   */
   async *list(prefix: string): AsyncIterable<BlobInfo> {
     validateBlobPrefix(prefix);
-    yield* this.walk(prefix.slice(0, prefix.lastIndexOf('/') + 1), prefix);
+    const relDir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    if (prefix.startsWith(FS_ARCHIVE_PREFIX)) {
+      if (relDir.length <= FS_ARCHIVE_PREFIX.length) {
+        throw new InvalidArgumentError(`list prefix ${JSON.stringify(prefix)} must name an archive directory whole (${FS_ARCHIVE_PREFIX}<dir>/)`);
+      }
+      yield* this.walk(relDir, prefix, true);
+      return;
+    }
+    yield* this.walk(relDir, prefix, false);
   }
 
   /** Depth-first in key order; only descends into directories that can hold keys with the prefix. */
-  private async *walk(relDir: string, prefix: string): AsyncGenerator<BlobInfo> {
+  private async *walk(relDir: string, prefix: string, archived: boolean): AsyncGenerator<BlobInfo> {
+    const dir = archived ? this.pathOf(relDir.slice(0, -1)) : path.join(this.root, ...relDir.split('/').filter(Boolean));
+    // An archive directory may be an ancestor of the store: its files are listed under their own keys, not here.
+    if (archived && dir === this.root) return;
     let entries: Dirent[];
     try {
-      entries = await readdir(path.join(this.root, ...relDir.split('/').filter(Boolean)), { withFileTypes: true });
+      entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       if (isMissing(error)) return;
       throw this.backendError('list', relDir, error);
     }
     const items = entries
       .filter((entry) => !(relDir === '' && entry.name === RESERVED_TOP_SEGMENT))
+      .filter((entry) => !(archived && TEMP_NAME.test(entry.name)))
       .filter((entry) => entry.isFile() || entry.isDirectory())
       .map((entry) => ({ entry, rel: relDir + entry.name + (entry.isDirectory() ? '/' : '') }))
       .sort((a, b) => compareUtf8(a.rel, b.rel));
     for (const { entry, rel } of items) {
       if (entry.isDirectory()) {
-        if (rel.startsWith(prefix) || prefix.startsWith(rel)) yield* this.walk(rel, prefix);
+        if (rel.startsWith(prefix) || prefix.startsWith(rel)) yield* this.walk(rel, prefix, archived);
       } else if (rel.startsWith(prefix)) {
         try {
-          const info = await stat(path.join(this.root, ...rel.split('/')));
+          const info = await stat(path.join(dir, entry.name));
           yield { key: rel, size: info.size };
         } catch (error) {
           if (!isMissing(error)) throw this.backendError('list', rel, error); // deleted while listing: skip

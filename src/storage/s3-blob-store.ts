@@ -168,16 +168,43 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Keys under the store's prefix; with an archive prefix (`_archive/s3/<bucket>/…`, bucket named whole), the
+   * archived keys in that bucket instead — never the store's own objects, which are listed under their own keys.
+   */
   async *list(prefix: string): AsyncIterable<BlobInfo> {
     validateBlobPrefix(prefix);
-    const storePrefix = this.settings.prefix;
+    if (prefix.startsWith(S3_ARCHIVE_PREFIX)) {
+      const rest = prefix.slice(S3_ARCHIVE_PREFIX.length);
+      const slash = rest.indexOf('/');
+      if (slash <= 0) {
+        throw new InvalidArgumentError(`list prefix ${JSON.stringify(prefix)} must name an archive bucket whole (${S3_ARCHIVE_PREFIX}<bucket>/)`);
+      }
+      const bucket = rest.slice(0, slash);
+      const own = this.settings.prefix;
+      const reserved = `${own}${ARCHIVE_KEY_PREFIX}`;
+      const ours = (key: string): boolean => bucket === this.settings.bucket && key.startsWith(own) && !key.startsWith(reserved);
+      yield* this.listBucket(bucket, '', rest.slice(slash + 1), (key) => (ours(key) ? null : `${S3_ARCHIVE_PREFIX}${bucket}/${key}`));
+      return;
+    }
+    // Archived objects under the reserved prefix are listed under their archive keys' own locations, not here.
+    yield* this.listBucket(this.settings.bucket, this.settings.prefix, prefix, (key) => (key.startsWith(ARCHIVE_KEY_PREFIX) ? null : key));
+  }
+
+  /** Objects of `bucket` under `storePrefix + prefix`, named by `keyOf(key without storePrefix)` (null: skipped). */
+  private async *listBucket(
+    bucket: string,
+    storePrefix: string,
+    prefix: string,
+    keyOf: (key: string) => string | null,
+  ): AsyncIterable<BlobInfo> {
     let token: string | undefined;
     do {
       let page;
       try {
         page = await this.client.send(
           new ListObjectsV2Command({
-            Bucket: this.settings.bucket,
+            Bucket: bucket,
             ...(storePrefix + prefix === '' ? {} : { Prefix: storePrefix + prefix }),
             ...(token === undefined ? {} : { ContinuationToken: token }),
             ...(this.listPageSize === undefined ? {} : { MaxKeys: this.listPageSize }),
@@ -189,10 +216,9 @@ export class S3BlobStore implements BlobStore {
       const items: BlobInfo[] = [];
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined || !object.Key.startsWith(storePrefix)) continue;
-        const key = object.Key.slice(storePrefix.length);
-        // Not every object in a shared bucket is ours to read (e.g. "folder/" markers made by consoles). Archived
-        // objects under the reserved prefix are listed under their archive keys' own locations, not here.
-        if (!isValidKey(key) || key.startsWith(ARCHIVE_KEY_PREFIX)) continue;
+        const key = keyOf(object.Key.slice(storePrefix.length));
+        // Not every object in a shared bucket is ours to read (e.g. "folder/" markers made by consoles).
+        if (key === null || !isValidKey(key)) continue;
         items.push({ key, size: object.Size ?? 0 });
       }
       items.sort((a, b) => Buffer.compare(Buffer.from(a.key, 'utf8'), Buffer.from(b.key, 'utf8')));
@@ -243,11 +269,14 @@ export class S3BlobStore implements BlobStore {
     }
     validateBlobKey(to);
     const src = this.locate(from);
+    const dst = this.locate(to);
+    // S3 refuses to copy an object onto itself unchanged; the copy is already there.
+    if (src.Bucket === dst.Bucket && src.Key === dst.Key && options.storageClass === undefined) return source;
     const storageClass = options.storageClass ?? this.settings.storageClass;
     try {
       await this.client.send(
         new CopyObjectCommand({
-          ...this.locate(to),
+          ...dst,
           CopySource: `${src.Bucket}/${src.Key.split('/').map(encodeURIComponent).join('/')}`,
           ...(storageClass === undefined ? {} : { StorageClass: storageClass as S3Settings['storageClass'] }),
           ...(this.settings.serverSideEncryption === undefined ? {} : { ServerSideEncryption: this.settings.serverSideEncryption }),

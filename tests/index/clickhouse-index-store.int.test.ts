@@ -9,6 +9,7 @@ import { BackendUnavailableError, InvalidArgumentError } from '../../src/errors.
 import { ClickHouseIndexStore, type ClickHouseIndexStoreOptions } from '../../src/index/clickhouse-index-store.js';
 import { SCHEMA_VERSION } from '../../src/index/clickhouse-schema.js';
 import { literal } from '../../src/index/clickhouse-sql.js';
+import { objectRow, requestRow } from '../../src/index/clickhouse-rows.js';
 import type { ArchivedRequest, ObjectMeta } from '../../src/model.js';
 import { freePort, startClickHouse, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -42,11 +43,15 @@ function contractFixture(writer: Partial<ClickHouseIndexStoreOptions>, another: 
     const database = newDatabase();
     const outboxPath = path.join(tempDir(), 'index-outbox.sqlite');
     const base = { url: server.url, database, outboxPath };
+    const index = new ClickHouseIndexStore({ ...base, ...writer });
     return {
-      index: new ClickHouseIndexStore({ ...base, ...writer }),
+      index,
       openAnother: async () =>
         another === 'reader' ? new ClickHouseIndexStore({ ...base, readonly: true }) : new ClickHouseIndexStore({ ...base, ...writer }),
       dispose: async () => server.command(`DROP DATABASE IF EXISTS ${database}`),
+      settle: async () => {
+        expect(await index.flushOutbox()).toBe(true);
+      },
     };
   };
 }
@@ -342,6 +347,86 @@ describe('ClickHouseIndexStore specifics', () => {
     const built = makeObject('acme', 'traces', [{}]);
     await buffering.commitObject(built.object, built.requests);
     expect(await buffering.getRequest(built.requests[0]!.id)).toEqual(built.requests[0]);
+  });
+
+  describe('retention writes', () => {
+    /** The object moved to `key`: new offsets and codec for every request. */
+    const movedTo = (built: ReturnType<typeof makeObject>, key: string) => ({
+      object: { ...built.object, key, codec: 'brotli' as const },
+      requests: built.requests.map((r, i) => ({ ...r, objectKey: key, offset: 100 + i, codec: 'brotli' as const })),
+    });
+    /** Rows straight into ClickHouse, as a replaceObject that crashed after some of its inserts would leave them. */
+    const insertRaw = async (table: string, rows: object[]): Promise<void> =>
+      server.command(`INSERT INTO ${database}.${table} FORMAT JSONEachRow ${rows.map((row) => JSON.stringify(row)).join('\n')}`);
+
+    it('refuse with BackendUnavailableError while the object is still queued in the outbox, then work once flushed', async () => {
+      const writer = store({ batchIntervalMs: 3_600_000, batchRows: 100_000 });
+      await writer.start();
+      const a = makeObject('acme', 'traces', [{}, {}]);
+      await writer.commitObject(a.object, a.requests);
+      const next = movedTo(a, `_archive/s3/archive/${a.object.key}`);
+      await expect(writer.deleteObject(a.object.key)).rejects.toBeInstanceOf(BackendUnavailableError);
+      await expect(writer.replaceObject(a.object.key, next.object, next.requests)).rejects.toThrow(/still queued/);
+      expect(await writer.getObject(a.object.key)).toEqual(a.object);
+      expect(await rawCount('retired_objects')).toBe(0);
+      expect(await writer.flushOutbox()).toBe(true);
+      await writer.replaceObject(a.object.key, next.object, next.requests);
+      expect(await writer.listRequests({})).toEqual(next.requests);
+      await writer.deleteObject(next.object.key);
+      expect(await writer.listRequests({})).toEqual([]);
+      expect(await writer.listObjects({})).toEqual([]);
+      const reader = store({ readonly: true, outboxPath: path.join(dir, 'absent.sqlite') });
+      await reader.start();
+      await expect(reader.deleteObject(a.object.key)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(reader.flushOutbox()).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+
+    it('replaceObject finishes what a crash left half done: new object row only, then also the moved request rows', async () => {
+      const writer = store();
+      await writer.start();
+      const a = makeObject('acme', 'traces', [{}, {}, {}]);
+      const b = makeObject('acme', 'traces', [{}, {}]);
+      await writer.commitObject(a.object, a.requests);
+      await writer.commitObject(b.object, b.requests);
+      expect(await writer.flushOutbox()).toBe(true);
+      const nextA = movedTo(a, `_archive/s3/archive/${a.object.key}`);
+      const nextB = movedTo(b, `_archive/s3/archive/${b.object.key}`);
+      // a: crashed after the new object row. b: crashed after the moved request rows, before retiring the old key.
+      await insertRaw('objects', [objectRow(nextA.object), objectRow(nextB.object)]);
+      await insertRaw('requests', nextB.requests.map(requestRow));
+      // Readers meanwhile see every request at one location or the other, never missing.
+      expect((await writer.listRequests({})).map((r) => r.id)).toEqual([...a.requests, ...b.requests].map((r) => r.id));
+      await writer.replaceObject(a.object.key, nextA.object, nextA.requests);
+      await writer.replaceObject(b.object.key, nextB.object, nextB.requests);
+      expect(await writer.listRequests({})).toEqual([...nextA.requests, ...nextB.requests]);
+      expect(await writer.listObjects({})).toEqual([nextA.object, nextB.object]);
+      expect(await writer.getObject(a.object.key)).toBeNull();
+      expect(await writer.getObject(b.object.key)).toBeNull();
+    });
+
+    it('a late re-commit of a moved object is dropped at flush, so it cannot win FINAL over the moved rows', async () => {
+      await server.command('SYSTEM STOP MERGES');
+      try {
+        const writer = store();
+        await writer.start();
+        const a = makeObject('acme', 'logs', [{}, {}]);
+        await writer.commitObject(a.object, a.requests);
+        expect(await writer.flushOutbox()).toBe(true);
+        const next = movedTo(a, `_archive/s3/archive/${a.object.key}`);
+        await writer.replaceObject(a.object.key, next.object, next.requests);
+        await writer.commitObject(a.object, a.requests); // e.g. a reindex that listed the object before it moved
+        expect(await writer.flushOutbox()).toBe(true);
+        expect(await rawCount('requests')).toBe(4); // the original rows and the moved ones; the re-commit was dropped
+        expect(await rawCount('objects')).toBe(2);
+        const reader = store({ readonly: true, outboxPath: path.join(dir, 'absent.sqlite') });
+        await reader.start();
+        expect(await reader.listRequests({})).toEqual(next.requests);
+        expect(await reader.getRequest(a.requests[1]!.id)).toEqual(next.requests[1]);
+        expect(await reader.listObjects({})).toEqual([next.object]);
+      } finally {
+        await server.command('SYSTEM START MERGES');
+      }
+    });
   });
 
   it('rejects writes on a reader and bad limits', async () => {

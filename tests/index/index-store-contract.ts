@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import type { IndexStore } from '../../src/index/index-store.js';
 import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../../src/model.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { ARCHIVE_KEY_PREFIX } from '../../src/storage/blob-store.js';
 import { createUlidGenerator } from '../../src/util/ulid.js';
 
 export interface IndexStoreFixture {
@@ -15,6 +16,8 @@ export interface IndexStoreFixture {
   openAnother(): Promise<IndexStore>;
   /** Removes whatever the fixture created (called after every connection is closed). */
   dispose(): Promise<void>;
+  /** Makes every commit so far reach the backend itself (ClickHouse: flush the outbox); nothing to do by default. */
+  settle?(): Promise<void>;
 }
 
 const nextId = createUlidGenerator();
@@ -345,6 +348,184 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
         await commit(a);
         expect(await reader.findTraceRequests(T2)).toEqual([plain(a.requests[0]!)]);
         expect(await reader.findTraceRequests(T3, { tenant: 'acme' })).toEqual([plain(a.requests[1]!)]);
+      });
+    });
+
+    describe('retention', () => {
+      const T1 = '0af7651916cd43dd8448eb211c80319c';
+      const T2 = '4bf92f3577b34da6a3ce929d0e0e4736';
+      /** What an index returns for a request: everything but the trace ids it was committed with. */
+      const plain = (request: ArchivedRequest): ArchivedRequest => {
+        const { traceIds: _, ...rest } = request;
+        return rest;
+      };
+      const withTrace = (built: ReturnType<typeof makeObject>, traceId: string): ReturnType<typeof makeObject> => ({
+        object: built.object,
+        requests: built.requests.map((request) => ({ ...request, traceIds: [traceId] })),
+      });
+      const settle = async (): Promise<void> => fixture.settle?.();
+      /** The object moved to `key` and re-compressed: new offsets, lengths, codec and CRC for every request. */
+      const moved = (built: ReturnType<typeof makeObject>, key: string): { object: ObjectMeta; requests: ArchivedRequest[] } => {
+        const requests = built.requests.map((r, i) => ({ ...plain(r), objectKey: key, offset: 40 + i * 7, length: r.length - 3, codec: 'brotli' as const, crc32: (r.crc32 + 1) >>> 0 }));
+        return { object: { ...built.object, key, codec: 'brotli', storedBytes: built.object.storedBytes - 99 }, requests };
+      };
+      const archived = (key: string): string => `${ARCHIVE_KEY_PREFIX}s3/archive-bucket/${key}`;
+
+      it('getObject returns one object row exactly, or null', async () => {
+        const a = makeObject('acme', 'traces', [{}, {}]);
+        const b = makeObject('acme', 'logs', [{}]);
+        await commit(a, b);
+        expect(await index.getObject(a.object.key)).toEqual(a.object);
+        expect(await index.getObject(b.object.key)).toEqual(b.object);
+        expect(await index.getObject(`${a.object.key}x`)).toBeNull();
+        expect(await index.getObject('')).toBeNull();
+        expect(await (await another()).getObject(a.object.key)).toEqual(a.object);
+      });
+
+      it('listObjects: newestBeforeMs needs both the seal time and the newest data time before it; minStoredBytes is inclusive', async () => {
+        const cutoff = 1_800_000_000_000;
+        const ns = (ms: number): bigint => BigInt(ms) * 1_000_000n;
+        const shape = (sealedAtMs: number, endNs: bigint, storedBytes: number): ReturnType<typeof makeObject> => {
+          const built = makeObject('acme', 'traces', [{ startNs: endNs - 10n, endNs }], sealedAtMs - 1000);
+          return { object: { ...built.object, sealedAtMs, endNs, startNs: endNs - 10n, storedBytes }, requests: built.requests };
+        };
+        const old = shape(cutoff - 10_000, ns(cutoff - 20_000), 1000);
+        const justBefore = shape(cutoff - 1, ns(cutoff) - 1n, 5000);
+        const sealedAtCutoff = shape(cutoff, ns(cutoff - 20_000), 5000);
+        const dataAtCutoff = shape(cutoff - 10_000, ns(cutoff), 5000);
+        const dataInFuture = shape(cutoff - 10_000, ns(cutoff + 86_400_000), 5000);
+        const sealedLater = shape(cutoff + 5, ns(cutoff - 20_000), 5000);
+        await commit(old, justBefore, sealedAtCutoff, dataAtCutoff, dataInFuture, sealedLater);
+        const keys = (objects: ObjectMeta[]): string[] => objects.map((o) => o.key);
+        const sorted = (...built: ReturnType<typeof makeObject>[]): string[] => built.map((b) => b.object.key).sort();
+        expect(keys(await index.listObjects({ newestBeforeMs: cutoff }))).toEqual(sorted(old, justBefore));
+        expect(await index.listObjects({ newestBeforeMs: cutoff, minStoredBytes: 1001 })).toEqual([justBefore.object]);
+        expect(keys(await index.listObjects({ minStoredBytes: 5000 }))).toEqual(sorted(justBefore, sealedAtCutoff, dataAtCutoff, dataInFuture, sealedLater));
+        expect(keys(await index.listObjects({ minStoredBytes: 1000 }))).toHaveLength(6);
+        expect(await index.listObjects({ minStoredBytes: 5001 })).toEqual([]);
+        expect(keys(await index.listObjects({ newestBeforeMs: cutoff + 6 }))).toEqual(sorted(old, justBefore, sealedAtCutoff, dataAtCutoff, sealedLater));
+        expect(keys(await index.listObjects({ newestBeforeMs: cutoff, tenant: 'acme', signal: 'traces', limit: 1 }))).toEqual(sorted(old, justBefore).slice(0, 1));
+        expect(await index.listObjects({ newestBeforeMs: cutoff, tenant: 'globex' })).toEqual([]);
+        expect(await index.listObjects({ newestBeforeMs: 0 })).toEqual([]);
+      });
+
+      it('deleteObject removes the object and every request row pointing at it, from every read; others stay', async () => {
+        const a = withTrace(makeObject('acme', 'traces', [{ services: ['gone'] }, { services: ['gone', 'kept'] }, {}]), T1);
+        const b = withTrace(makeObject('acme', 'traces', [{ services: ['kept'] }]), T1);
+        const c = makeObject('acme', 'logs', [{ services: ['gone'] }]);
+        await commit(a, b, c);
+        await settle();
+        const reader = await another();
+        const aIds = a.requests.map((r) => r.id);
+        // An id of b passed along with a's: only rows pointing at a's key are removed.
+        await index.deleteObject(a.object.key, [...aIds, b.requests[0]!.id]);
+        for (const store of [index, reader]) {
+          expect(await store.getObject(a.object.key)).toBeNull();
+          expect(await store.listObjects({})).toEqual([b.object, c.object].sort((x, y) => (x.key < y.key ? -1 : 1)));
+          for (const id of aIds) expect(await store.getRequest(id)).toBeNull();
+          expect(await store.listRequests({})).toEqual([...b.requests, ...c.requests].map(plain));
+          expect(await store.listRequests({ service: 'gone' })).toEqual([plain(c.requests[0]!)]);
+          expect(await store.listRequests({ service: 'kept' })).toEqual([plain(b.requests[0]!)]);
+          expect(await store.findTraceRequests(T1)).toEqual([plain(b.requests[0]!)]);
+          expect(await store.knownRequestIds([...aIds, b.requests[0]!.id])).toEqual(new Set([b.requests[0]!.id]));
+        }
+        // Idempotent, also for a key that never existed.
+        await index.deleteObject(a.object.key, aIds);
+        await index.deleteObject(a.object.key);
+        await index.deleteObject('never/existed.otlpc');
+        expect(await index.listRequests({})).toEqual([...b.requests, ...c.requests].map(plain));
+        expect(await index.getObject(b.object.key)).toEqual(b.object);
+      });
+
+      it('a deleted object stays deleted when it is committed again later (e.g. a reindex that read it just before)', async () => {
+        const a = withTrace(makeObject('acme', 'traces', [{}, {}]), T2);
+        const b = makeObject('acme', 'traces', [{}]);
+        await commit(a, b);
+        await settle();
+        await index.deleteObject(a.object.key, a.requests.map((r) => r.id));
+        await commit(a);
+        await settle();
+        expect(await index.getObject(a.object.key)).toBeNull();
+        expect(await index.listObjects({})).toEqual([b.object]);
+        expect(await index.listRequests({})).toEqual(b.requests);
+        expect(await index.getRequest(a.requests[0]!.id)).toBeNull();
+        expect(await index.findTraceRequests(T2)).toEqual([]);
+      });
+
+      it('replaceObject moves every request to the new location, leaves rows pointing elsewhere, retires the old row; idempotent', async () => {
+        const a = withTrace(makeObject('acme', 'traces', [{ services: ['checkout'] }, {}, { services: ['cart'] }]), T1);
+        const b = withTrace(makeObject('acme', 'traces', [{ services: ['cart'] }]), T2);
+        await commit(a, b);
+        await settle();
+        const reader = await another();
+        const next = moved(a, archived(a.object.key));
+        // b's request listed too, as if it had been in the old object: its row points at b, so it stays there.
+        const strayOfB = { ...plain(b.requests[0]!), objectKey: next.object.key, offset: 9999 };
+        for (let run = 0; run < 2; run++) {
+          await index.replaceObject(a.object.key, next.object, [...next.requests, strayOfB]);
+          for (const store of [index, reader]) {
+            for (const r of next.requests) expect(await store.getRequest(r.id)).toEqual(r);
+            expect(await store.getRequest(b.requests[0]!.id)).toEqual(plain(b.requests[0]!));
+            expect(await store.getObject(a.object.key)).toBeNull();
+            expect(await store.getObject(next.object.key)).toEqual(next.object);
+            expect(await store.listObjects({})).toEqual([next.object, b.object].sort((x, y) => (x.key < y.key ? -1 : 1)));
+            expect(await store.listRequests({})).toEqual([...next.requests, plain(b.requests[0]!)]);
+            expect(await store.listRequests({ service: 'cart' })).toEqual([next.requests[2]!, plain(b.requests[0]!)]);
+            expect(await store.findTraceRequests(T1)).toEqual(next.requests);
+            expect(await store.findTraceRequests(T2)).toEqual([plain(b.requests[0]!)]);
+            expect(await store.knownRequestIds(next.requests.map((r) => r.id))).toEqual(new Set(next.requests.map((r) => r.id)));
+          }
+        }
+        // A late re-commit of the old object (a reindex that read it before it moved) changes nothing.
+        await commit(a);
+        await settle();
+        expect(await index.getObject(a.object.key)).toBeNull();
+        expect(await index.listRequests({})).toEqual([...next.requests, plain(b.requests[0]!)]);
+        expect(await index.findTraceRequests(T1)).toEqual(next.requests);
+        // The retired key never takes an object again.
+        await expect(index.replaceObject(b.object.key, { ...b.object, key: a.object.key }, [{ ...plain(b.requests[0]!), objectKey: a.object.key }])).rejects.toBeInstanceOf(
+          InvalidArgumentError,
+        );
+        expect(await index.getRequest(b.requests[0]!.id)).toEqual(plain(b.requests[0]!));
+        // The new object can itself be deleted later (archive, then delete after a longer time).
+        await index.deleteObject(next.object.key, next.requests.map((r) => r.id));
+        expect(await index.listRequests({})).toEqual([plain(b.requests[0]!)]);
+        expect(await index.listObjects({})).toEqual([b.object]);
+      });
+
+      it('replaceObject onto the same key (rewritten in place) updates the object row and every location', async () => {
+        const a = makeObject('acme', 'logs', [{}, {}]);
+        await commit(a);
+        await settle();
+        const next = moved(a, a.object.key);
+        await index.replaceObject(a.object.key, next.object, next.requests);
+        expect(await index.getObject(a.object.key)).toEqual(next.object);
+        expect(await index.listObjects({})).toEqual([next.object]);
+        expect(await index.listRequests({})).toEqual(next.requests);
+        for (const r of next.requests) expect(await index.getRequest(r.id)).toEqual(r);
+      });
+
+      it('replaceObject refuses requests located outside the new object', async () => {
+        const a = makeObject('acme', 'logs', [{}]);
+        await commit(a);
+        await settle();
+        await expect(index.replaceObject(a.object.key, { ...a.object, key: archived(a.object.key) }, a.requests)).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect(await index.getRequest(a.requests[0]!.id)).toEqual(a.requests[0]);
+        expect(await index.listObjects({})).toEqual([a.object]);
+      });
+
+      it('a read-only connection refuses every retention write', async () => {
+        const a = makeObject('acme', 'logs', [{}]);
+        await commit(a);
+        await settle();
+        const reader = await another();
+        if (!reader.describe().includes('read-only')) return; // this fixture's second connection writes
+        await expect(reader.deleteObject(a.object.key)).rejects.toBeInstanceOf(InvalidArgumentError);
+        const next = moved(a, archived(a.object.key));
+        await expect(reader.replaceObject(a.object.key, next.object, next.requests)).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(reader.commitObject(a.object, a.requests)).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect(await index.getObject(a.object.key)).toEqual(a.object);
+        expect(await index.getRequest(a.requests[0]!.id)).toEqual(a.requests[0]);
       });
     });
 

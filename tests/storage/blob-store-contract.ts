@@ -3,14 +3,20 @@
 
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import type { BlobInfo, BlobStore } from '../../src/storage/blob-store.js';
-import { InvalidArgumentError, NotFoundError } from '../../src/errors.js';
+import { ARCHIVE_KEY_PREFIX, type ArchiveTarget, type BlobInfo, type BlobStore } from '../../src/storage/blob-store.js';
+import { ConfigError, InvalidArgumentError, NotFoundError } from '../../src/errors.js';
 
 export interface BlobStoreFixture {
   /** Empty and not started: the contract calls start(). */
   store: BlobStore;
   /** Removes whatever the fixture created (called after store.close()). */
   dispose(): Promise<void>;
+  /** Archive targets this adapter accepts (each a different location), for retention's archive action. */
+  archiveTargets?: ArchiveTarget[];
+  /** Targets this adapter must refuse with ConfigError. */
+  unsuitableTargets?: ArchiveTarget[];
+  /** List prefixes under ARCHIVE_KEY_PREFIX that do not name a location whole (InvalidArgumentError). */
+  partialArchivePrefixes?: string[];
 }
 
 async function collect(iterable: AsyncIterable<BlobInfo>): Promise<BlobInfo[]> {
@@ -39,6 +45,18 @@ export const HOSTILE_KEYS: readonly string[] = [
   'a\\..\\b',
   'a\0b',
   '.tmp/x',
+];
+
+/** Keys that look archived but would escape or are malformed. */
+export const HOSTILE_ARCHIVE_KEYS: readonly string[] = [
+  '_archive/fs/../etc/passwd',
+  '_archive/fs/tmp/../../etc/passwd',
+  '_archive/s3/../x',
+  '_archive/s3/bucket/../../x',
+  '_archive/fs//etc/passwd',
+  '_archive/fs/tmp/a\0b',
+  '_archive/fs/tmp\\..\\x',
+  '_archive/s3/bucket/./x',
 ];
 
 export function describeBlobStoreContract(name: string, makeStore: () => Promise<BlobStoreFixture>): void {
@@ -189,6 +207,111 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       for (const [i, payload] of payloads.entries()) {
         expect((await store.readRange(`concurrent/${i}`, 0, payload.length)).equals(payload)).toBe(true);
       }
+    });
+
+
+    describe('retention: copy and archive keys', () => {
+      it('copy makes an identical object, leaves the source, replaces an earlier copy; a missing source is NotFoundError', async () => {
+        const first = randomBytes(300_000);
+        await put(store, 'src/obj.otlpc', first);
+        expect(await store.copy('src/obj.otlpc', 'dst/copy.otlpc')).toMatchObject({ key: 'dst/copy.otlpc', size: first.length });
+        expect((await store.readRange('dst/copy.otlpc', 0, first.length)).equals(first)).toBe(true);
+        expect((await store.readRange('src/obj.otlpc', 0, first.length)).equals(first)).toBe(true);
+        const second = randomBytes(1234);
+        await put(store, 'src/obj.otlpc', second);
+        expect((await store.copy('src/obj.otlpc', 'dst/copy.otlpc')).size).toBe(second.length);
+        expect((await store.readRange('dst/copy.otlpc', 0, second.length)).equals(second)).toBe(true);
+        await expect(store.readRange('dst/copy.otlpc', 0, second.length + 1)).rejects.toBeInstanceOf(NotFoundError);
+        // The copy is independent of its source.
+        await store.delete('src/obj.otlpc');
+        expect((await store.readRange('dst/copy.otlpc', 0, second.length)).equals(second)).toBe(true);
+        await expect(store.copy('src/obj.otlpc', 'dst/other.otlpc')).rejects.toBeInstanceOf(NotFoundError);
+        await expect(store.copy('dst', 'dst/x')).rejects.toBeInstanceOf(NotFoundError); // a "directory" of keys
+        expect(await store.stat('dst/other.otlpc')).toBeNull();
+        expect((await collect(store.list(''))).map((info) => info.key)).toEqual(['dst/copy.otlpc']);
+        // Copying onto itself keeps the object.
+        await store.copy('dst/copy.otlpc', 'dst/copy.otlpc');
+        expect((await store.readRange('dst/copy.otlpc', 0, second.length)).equals(second)).toBe(true);
+      });
+
+      it('copy and archiveKey refuse hostile keys with InvalidArgumentError', async () => {
+        await put(store, 'ok', Buffer.from('x'));
+        const target = fixture.archiveTargets?.[0] ?? {};
+        for (const key of [...HOSTILE_KEYS, ...HOSTILE_ARCHIVE_KEYS]) {
+          await expect(store.copy(key, 'ok2')).rejects.toBeInstanceOf(InvalidArgumentError);
+          await expect(store.copy('ok', key)).rejects.toBeInstanceOf(InvalidArgumentError);
+          expect(() => store.archiveKey(key, target)).toThrow(InvalidArgumentError);
+          await expect(store.stat(key)).rejects.toBeInstanceOf(InvalidArgumentError);
+          await expect(store.readRange(key, 0, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+          await expect(store.delete(key)).rejects.toBeInstanceOf(InvalidArgumentError);
+          expect(() => store.createWriter(key)).toThrow(InvalidArgumentError);
+        }
+        expect((await collect(store.list(''))).map((info) => info.key)).toEqual(['ok']);
+      });
+
+      it('archiveKey is deterministic, starts with ARCHIVE_KEY_PREFIX, and refuses targets that do not suit the adapter', async () => {
+        const targets = fixture.archiveTargets ?? [];
+        expect(targets.length).toBeGreaterThan(0);
+        const keys = new Set<string>();
+        for (const target of targets) {
+          const key = store.archiveKey('acme/traces/2026/01/02/03/x.otlpc', target);
+          expect(key.startsWith(ARCHIVE_KEY_PREFIX)).toBe(true);
+          expect(key.endsWith('/acme/traces/2026/01/02/03/x.otlpc')).toBe(true);
+          expect(store.archiveKey('acme/traces/2026/01/02/03/x.otlpc', { ...target })).toBe(key);
+          expect(store.archiveKey('acme/traces/2026/01/02/03/y.otlpc', target)).not.toBe(key);
+          keys.add(key);
+          // An archived object is not archived again.
+          expect(() => store.archiveKey(key, target)).toThrow(InvalidArgumentError);
+        }
+        expect(keys.size).toBe(targets.length);
+        for (const target of fixture.unsuitableTargets ?? []) {
+          expect(() => store.archiveKey('acme/traces/x.otlpc', target)).toThrow(ConfigError);
+        }
+      });
+
+      it('archived objects are read by range, stat, listed under their location (never under the store), deleted', async () => {
+        const payload = randomBytes(200_000);
+        await put(store, 'acme/logs/a.otlpc', payload);
+        await put(store, 'acme/logs/b.otlpc', Buffer.from('bee'));
+        for (const target of fixture.archiveTargets ?? []) {
+          const archived = store.archiveKey('acme/logs/a.otlpc', target);
+          const other = store.archiveKey('acme/logs/b.otlpc', target);
+          expect((await store.copy('acme/logs/a.otlpc', archived, target.storageClass === undefined ? {} : { storageClass: target.storageClass })).size).toBe(payload.length);
+          await store.copy('acme/logs/b.otlpc', other);
+          expect(await store.stat(archived)).toMatchObject({ key: archived, size: payload.length });
+          for (const [offset, length] of [[0, payload.length], [12_345, 50_000], [payload.length - 1, 1], [payload.length, 0]] as const) {
+            expect((await store.readRange(archived, offset, length)).equals(payload.subarray(offset, offset + length))).toBe(true);
+          }
+          await expect(store.readRange(archived, payload.length, 1)).rejects.toBeInstanceOf(NotFoundError);
+          const location = archived.slice(0, archived.length - 'acme/logs/a.otlpc'.length);
+          expect(await collect(store.list(location))).toEqual([
+            { key: archived, size: payload.length },
+            { key: other, size: 3 },
+          ]);
+          expect(await collect(store.list(`${location}acme/logs/b`))).toEqual([{ key: other, size: 3 }]);
+          // The store's own listing (what reindex walks by default) never shows archived objects.
+          expect((await collect(store.list(''))).map((info) => info.key)).toEqual(['acme/logs/a.otlpc', 'acme/logs/b.otlpc']);
+          expect(await collect(store.list(ARCHIVE_KEY_PREFIX))).toEqual([]);
+          // A writer can write under an archive key too (a re-compressed copy), and it is replaced whole.
+          const writer = store.createWriter(other);
+          await writer.write(Buffer.from('rewritten'));
+          await writer.complete();
+          expect((await store.readRange(other, 0, 9)).toString()).toBe('rewritten');
+          await store.delete(archived);
+          await store.delete(archived);
+          await store.delete(other);
+          expect(await store.stat(archived)).toBeNull();
+          await expect(store.readRange(archived, 0, 1)).rejects.toBeInstanceOf(NotFoundError);
+          expect(await collect(store.list(location))).toEqual([]);
+          expect(await store.stat('acme/logs/a.otlpc')).toMatchObject({ size: payload.length });
+        }
+      });
+
+      it('list refuses an archive prefix that does not name a location whole', async () => {
+        for (const prefix of fixture.partialArchivePrefixes ?? []) {
+          await expect(collect(store.list(prefix))).rejects.toBeInstanceOf(InvalidArgumentError);
+        }
+      });
     });
 
     it('starts again on a store that already has data, and describes itself', async () => {

@@ -21,9 +21,24 @@ function filesUnder(dir: string): string[] {
 
 describeBlobStoreContract('FsBlobStore', async () => {
   const dir = tempDir();
+  const root = path.join(dir, 'data');
   return {
-    store: new FsBlobStore(path.join(dir, 'data')),
+    store: new FsBlobStore(root),
     dispose: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    archiveTargets: [{ dir: path.join(dir, 'cold') }, { dir: path.join(dir, 'colder', 'nested') }],
+    unsuitableTargets: [
+      {},
+      { dir: 'relative/dir' },
+      { dir: root },
+      { dir: path.join(root, 'inside') },
+      { dir }, // contains the store
+      { dir: '/' },
+      { dir: path.join(dir, 'cold'), storageClass: 'GLACIER' },
+      { bucket: 'other-bucket' },
+      { prefix: 'cold/' },
+      { dir: path.join(dir, 'back\\slash') },
+    ],
+    partialArchivePrefixes: ['_archive/fs/', '_archive/fs/tm'],
   };
 });
 
@@ -41,6 +56,34 @@ describe('FsBlobStore on disk', () => {
 
   afterEach(() => {
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('copies by hard link on one filesystem, into .tmp first; lists an archive dir without the store or unfinished copies', async () => {
+    const writer = store.createWriter('acme/logs/a.otlpc');
+    await writer.write(Buffer.from('abc'));
+    await writer.complete();
+    const archived = store.archiveKey('acme/logs/a.otlpc', { dir: path.join(dir, 'cold') });
+    expect(archived).toBe(`_archive/fs${dir.split(path.sep).join('/')}/cold/acme/logs/a.otlpc`);
+    await store.copy('acme/logs/a.otlpc', archived);
+    const copyPath = path.join(dir, 'cold', 'acme', 'logs', 'a.otlpc');
+    expect(fs.statSync(copyPath).ino).toBe(fs.statSync(path.join(root, 'acme/logs/a.otlpc')).ino);
+    await store.copy('acme/logs/a.otlpc', 'acme/logs/b.otlpc');
+    expect(filesUnder(root)).toEqual(['acme/logs/a.otlpc', 'acme/logs/b.otlpc']);
+    // A crash mid-copy into the archive dir leaves a temp file there: never listed.
+    fs.writeFileSync(path.join(dir, 'cold', 'acme', 'logs', `.${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}.part`), 'x');
+    const location = archived.slice(0, -'acme/logs/a.otlpc'.length);
+    const keys = async (prefix: string): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const info of store.list(prefix)) out.push(info.key);
+      return out;
+    };
+    expect(await keys(location)).toEqual([archived]);
+    // A prefix naming a directory that holds the store lists the archive, never the store's own files again.
+    const parent = location.slice(0, -'cold/'.length);
+    expect(await keys(parent)).toEqual([archived]);
+    await store.delete(archived);
+    expect(fs.existsSync(copyPath)).toBe(false);
+    expect(fs.readFileSync(path.join(root, 'acme/logs/a.otlpc'), 'utf8')).toBe('abc');
   });
 
   it('maps keys to files under the root and streams into .tmp until complete', async () => {

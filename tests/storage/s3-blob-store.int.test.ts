@@ -73,9 +73,22 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
 
 describeBlobStoreContract('S3BlobStore on s3rver', async () => {
   const bucket = await freshBucket();
+  const archive = await freshBucket();
   return {
     store: new S3BlobStore(server.settings({ bucket, partSize: 5 * MiB })),
     dispose: async () => undefined,
+    // The store's bucket (reserved `_archive/` area), another bucket, another bucket under a prefix.
+    archiveTargets: [{}, { bucket: archive }, { bucket: archive, prefix: 'cold/2026' }, { prefix: '_archive/cold' }],
+    unsuitableTargets: [
+      { dir: '/srv/archive' },
+      { bucket: 'Not_A_Bucket' },
+      { bucket: 'x' },
+      { bucket, prefix: 'cold' }, // inside the store's own keys (its prefix is empty): reindex would see it twice
+      { prefix: 'cold' },
+      { bucket: archive, prefix: '../up' },
+      { bucket: archive, prefix: 'a\0b' },
+    ],
+    partialArchivePrefixes: ['_archive/s3/', `_archive/s3/${archive}`],
   };
 });
 
@@ -92,6 +105,11 @@ describeBlobStoreContract('S3BlobStore with a key prefix, in a bucket shared wit
   await neighbour.close();
   return {
     store: new S3BlobStore(server.settings({ bucket, prefix: '/team-a/archive/', partSize: 5 * MiB })),
+    // Same bucket outside the store's prefix (also beside a sibling with the same leading characters), and the
+    // reserved area under it.
+    archiveTargets: [{ prefix: 'cold/team-a' }, {}, { prefix: 'team-a/archive-cold' }],
+    unsuitableTargets: [{ prefix: 'team-a' }, { prefix: 'team-a/archive/cold' }, { bucket, prefix: '/team-a/archive/' }, { prefix: '' }],
+    partialArchivePrefixes: ['_archive/s3/b'],
     dispose: async () => {
       const check = new S3BlobStore(server.settings({ bucket }));
       expect((await collect(check.list(''))).map((info) => info.key)).toEqual(
@@ -100,6 +118,76 @@ describeBlobStoreContract('S3BlobStore with a key prefix, in a bucket shared wit
       await check.close();
     },
   };
+});
+
+describe('S3BlobStore archiving (retention)', () => {
+  it('archives into another bucket under a prefix: the object lands at the key the archive key names', async () => {
+    const bucket = await freshBucket();
+    const archive = await freshBucket();
+    const store = new S3BlobStore(server.settings({ bucket, prefix: 'prod' }));
+    const raw = new S3Client({
+      endpoint: server.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    try {
+      await store.start();
+      const payload = randomBytes(70_000);
+      const writer = store.createWriter('acme/traces/x.otlpc');
+      await writer.write(payload);
+      await writer.complete();
+      const key = store.archiveKey('acme/traces/x.otlpc', { bucket: archive, prefix: '/cold/' });
+      expect(key).toBe(`_archive/s3/${archive}/cold/acme/traces/x.otlpc`);
+      await store.copy('acme/traces/x.otlpc', key);
+      const got = await raw.send(new GetObjectCommand({ Bucket: archive, Key: 'cold/acme/traces/x.otlpc' }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(payload)).toBe(true);
+      // The default target: the store's own bucket, under `<prefix>/_archive/`, which the store's listing skips.
+      const own = store.archiveKey('acme/traces/x.otlpc', {});
+      expect(own).toBe(`_archive/s3/${bucket}/prod/_archive/acme/traces/x.otlpc`);
+      await store.copy('acme/traces/x.otlpc', own);
+      await raw.send(new HeadObjectCommand({ Bucket: bucket, Key: 'prod/_archive/acme/traces/x.otlpc' }));
+      expect((await collect(store.list(''))).map((info) => info.key)).toEqual(['acme/traces/x.otlpc']);
+      expect((await collect(store.list(`_archive/s3/${bucket}/`))).map((info) => info.key)).toEqual([own]);
+      // A store with another prefix in the same bucket reads the archived object by its archive key, no config.
+      const elsewhere = new S3BlobStore(server.settings({ bucket: archive }));
+      expect((await elsewhere.readRange(key, 100, 1000)).equals(payload.subarray(100, 1100))).toBe(true);
+      await elsewhere.close();
+    } finally {
+      await store.close();
+      raw.destroy();
+    }
+  });
+
+  // s3rver keeps the storage class a write names (and reports it on HeadObject), but its CopyObject copies the
+  // source's metadata and ignores x-amz-storage-class unless the metadata directive is REPLACE; real S3 and MinIO
+  // apply the class on a COPY-directive copy. So only the write path's class is asserted; the copy's is not.
+  it('writes with a storage class (reported by HeadObject); copies with one (accepted, not reported by s3rver)', async () => {
+    const bucket = await freshBucket();
+    const archive = await freshBucket();
+    const store = new S3BlobStore(server.settings({ bucket }));
+    try {
+      await store.start();
+      const writer = store.createWriter('acme/logs/y.otlpc');
+      await writer.write(Buffer.from('payload'));
+      await writer.complete();
+      expect((await store.stat('acme/logs/y.otlpc'))?.storageClass).toBeUndefined();
+      const cold = store.createWriter('acme/logs/cold.otlpc', { storageClass: 'STANDARD_IA' });
+      await cold.write(Buffer.from('cold'));
+      await cold.complete();
+      expect(await store.stat('acme/logs/cold.otlpc')).toEqual({ key: 'acme/logs/cold.otlpc', size: 4, storageClass: 'STANDARD_IA' });
+      const target = { bucket: archive, storageClass: 'STANDARD_IA' };
+      const key = store.archiveKey('acme/logs/y.otlpc', target);
+      expect(key).toBe(store.archiveKey('acme/logs/y.otlpc', { bucket: archive })); // the class is not part of the key
+      const copied = await store.copy('acme/logs/y.otlpc', key, { storageClass: 'STANDARD_IA' });
+      expect(copied).toMatchObject({ key, size: 7 });
+      expect((await store.readRange(key, 0, 7)).toString()).toBe('payload');
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('S3BlobStore streaming uploads', () => {
