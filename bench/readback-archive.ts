@@ -138,7 +138,9 @@ export async function buildArchive(options: BuildOptions): Promise<BuiltArchive>
       rows += requestIds.length;
       spans += scan.items;
       rawBytes += bytes.length;
-      await builder.append(meta, bytes);
+      // With its trace ids, as the archiver does: the manifest (version 2) then lists them and `reindex` rebuilds the
+      // trace rows from manifests alone (the S3 + ClickHouse part indexes this archive that way).
+      await builder.append(meta, bytes, requestIds);
     }
     const sealed = await builder.finish(Date.now());
     storedBytes += sealed.object.storedBytes;
@@ -153,7 +155,8 @@ export async function buildArchive(options: BuildOptions): Promise<BuiltArchive>
     loop.disable();
     stalls.push(loop.max / 1e6);
     t0 = performance.now();
-    await plain.commitObject(sealed.object, sealed.requests);
+    // The same rows without trace ids: the builder's carry them (they went into the manifest).
+    await plain.commitObject(sealed.object, sealed.requests.map(({ traceIds: _traceIds, ...request }) => request));
     withoutTraces.push(performance.now() - t0);
     scans.push(scanMs);
     options.onProgress?.(Math.min(total, first + perObject), total);

@@ -5,27 +5,54 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { openReadSide } from '../src/cli/common.js';
+import { createBlobStore, createIndexStore } from '../src/app/components.js';
+import { openReadSide, type ReadSide } from '../src/cli/common.js';
+import { loadConfig } from '../src/config/load.js';
 import { findTrace } from '../src/query/find-trace.js';
+import { QueryService } from '../src/query/query-service.js';
 import { GrpcTarget } from '../src/replay/grpc-target.js';
 import { replay } from '../src/replay/replay-engine.js';
 import type { TimeShift } from '../src/replay/replay-options.js';
 import { stats, type Stats } from './readback-archive.js';
 
-const CLI = fileURLToPath(new URL('../../../bin/otlp-capture.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../../bin/otlp-capture.js', import.meta.url));
 const DISCARD = fileURLToPath(new URL('./discard-server.js', import.meta.url));
 
 export interface FindTraceResult {
   lookups: number;
   latencyMs: Stats;
+  /** The index lookup alone (IndexStore.findTraceRequests), measured in a second pass over the same ids. */
+  indexLookupMs: Stats;
   spansPerTrace: number;
   requestsPerTrace: number;
   /** Stored (compressed) bytes range-read per lookup. */
   bytesReadPerTrace: number;
 }
 
-export async function measureFindTrace(dataDir: string, sample: readonly string[]): Promise<FindTraceResult> {
-  const read = await openReadSide({ dataDir });
+/**
+ * The read side as the CLI opens it, for `dataDir` with `env` on top of this process's environment (the S3_* /
+ * CLICKHOUSE_* variables switch adapters, as for a user); without `env`, exactly the CLI's openReadSide.
+ */
+async function openReadSideWith(dataDir: string, env?: Record<string, string>): Promise<ReadSide> {
+  if (env === undefined) return openReadSide({ dataDir });
+  const config = loadConfig({ env: { ...process.env, ...env }, overrides: { dataDir } });
+  const index = await createIndexStore(config, { readonly: true });
+  await index.start();
+  const blobs = await createBlobStore(config);
+  return {
+    config,
+    index,
+    blobs,
+    query: new QueryService(index, blobs),
+    close: async () => {
+      await index.close();
+      await blobs.close();
+    },
+  };
+}
+
+export async function measureFindTrace(dataDir: string, sample: readonly string[], env?: Record<string, string>): Promise<FindTraceResult> {
+  const read = await openReadSideWith(dataDir, env);
   try {
     const times: number[] = [];
     let spans = 0;
@@ -39,9 +66,16 @@ export async function measureFindTrace(dataDir: string, sample: readonly string[
       requests += found.requests.length;
       bytes += found.requests.reduce((sum, r) => sum + r.length, 0);
     }
+    const lookups: number[] = [];
+    for (const id of sample) {
+      const t0 = performance.now();
+      await read.index.findTraceRequests(id);
+      lookups.push(performance.now() - t0);
+    }
     return {
       lookups: sample.length,
       latencyMs: stats(times),
+      indexLookupMs: stats(lookups),
       spansPerTrace: spans / sample.length,
       requestsPerTrace: requests / sample.length,
       bytesReadPerTrace: bytes / sample.length,
@@ -51,14 +85,31 @@ export async function measureFindTrace(dataDir: string, sample: readonly string[
   }
 }
 
-/** `otlp-capture find-trace` as a user runs it: a new process each time (Node start-up included). */
-export function measureFindTraceCli(dataDir: string, sample: readonly string[]): Stats {
+/**
+ * `otlp-capture find-trace` as a user runs it: a new process each time (Node start-up included), with `env` on top of
+ * this process's environment.
+ */
+export function measureFindTraceCli(dataDir: string, sample: readonly string[], env: Record<string, string> = {}): Stats {
   const times: number[] = [];
   for (const id of sample) {
     const t0 = performance.now();
-    const run = spawnSync(process.execPath, [CLI, 'find-trace', id, '--data-dir', dataDir, '--output', path.join(dataDir, 'trace.pb')]);
+    const run = spawnSync(process.execPath, [CLI, 'find-trace', id, '--data-dir', dataDir, '--output', path.join(dataDir, 'trace.pb')], {
+      env: { ...process.env, ...env },
+    });
     times.push(performance.now() - t0);
     if (run.status !== 0) throw new Error(`find-trace failed: ${run.stderr.toString()}`);
+  }
+  return stats(times);
+}
+
+/** `otlp-capture --help`: Node start-up and the CLI's own module loading, nothing opened. */
+export function measureCliStartup(runs: number): Stats {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const run = spawnSync(process.execPath, [CLI, '--help']);
+    times.push(performance.now() - t0);
+    if (run.status !== 0) throw new Error(`--help failed: ${run.stderr.toString()}`);
   }
   return stats(times);
 }

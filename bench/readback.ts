@@ -6,7 +6,8 @@
 // Options: --gib N (archive size, default 1.25) --object-mib N (default 64) --lookups N (default 100)
 //          --data-dir DIR (build there, or reuse an archive built there before; default: a temp dir, removed)
 //          --keep (keep the temp dir) --concurrency LIST (replay, default 1,4,8,16)
-//          --no-replay (skip the replay part)
+//          --no-replay (skip the replay part) --cli-runs N (otlp-capture find-trace runs per pair, default 10)
+//          --no-s3-clickhouse (skip find-trace on s3rver + ClickHouse 18.16; needs Debian's clickhouse-server)
 //          --index-growth (also: commit cost of the trace index as it grows to 5.4 M rows, two layouts; ~5 min)
 // Prints tables and writes bench/results/readback-<time>.json.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,17 @@ import { buildArchive, SPREAD, worstCaseCommit, type BuiltArchive, type Stats } 
 import { measureBloom } from './readback-bloom.js';
 import { measureIndexGrowth, type GrowthPoint } from './readback-index-growth.js';
 import { describeMachine } from './machine.js';
-import { dropPageCache, measureFindTrace, measureFindTraceCli, measureReplay, measureReplayCli, startDiscardSink } from './readback-measure.js';
+import {
+  dropPageCache,
+  measureCliStartup,
+  measureFindTrace,
+  measureFindTraceCli,
+  measureReplay,
+  measureReplayCli,
+  startDiscardSink,
+  type FindTraceResult,
+} from './readback-measure.js';
+import { measureS3ClickHouse, type S3ClickHouseFindTrace } from './readback-s3-clickhouse.js';
 
 const RESULTS = fileURLToPath(new URL('../../results/', import.meta.url));
 const MIB = 2 ** 20;
@@ -31,10 +42,12 @@ interface Options {
   concurrency: number[];
   indexGrowth: boolean;
   replay: boolean;
+  cliRuns: number;
+  s3ClickHouse: boolean;
 }
 
 function parse(argv: string[]): Options {
-  const options: Options = { gib: 1.25, objectMib: 64, lookups: 100, dataDir: undefined, keep: false, concurrency: [1, 4, 8, 16], indexGrowth: false, replay: true };
+  const options: Options = { gib: 1.25, objectMib: 64, lookups: 100, dataDir: undefined, keep: false, concurrency: [1, 4, 8, 16], indexGrowth: false, replay: true, cliRuns: 10, s3ClickHouse: true };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => argv[++i] ?? '';
@@ -45,6 +58,8 @@ function parse(argv: string[]): Options {
     else if (flag === '--keep') options.keep = true;
     else if (flag === '--index-growth') options.indexGrowth = true;
     else if (flag === '--no-replay') options.replay = false;
+    else if (flag === '--cli-runs') options.cliRuns = Number(value());
+    else if (flag === '--no-s3-clickhouse') options.s3ClickHouse = false;
     else if (flag === '--concurrency') options.concurrency = value().split(',').map(Number);
     else throw new Error(`unknown option ${flag} (see the header of bench/readback.ts)`);
   }
@@ -62,6 +77,16 @@ function sample(ids: readonly string[], count: number): string[] {
     picked.add(ids[state % ids.length]!);
   }
   return [...picked];
+}
+
+function logFindTrace(cold: FindTraceResult | null, warm: FindTraceResult, log: (line: string) => void): void {
+  log(`  in-process, read-only index opened once as the CLI does; cold page cache: ${cold ? ms(cold.latencyMs) : '(not measured: dropping caches needs root)'}`);
+  log(`  in-process, warm page cache: ${ms(warm.latencyMs)}`);
+  log(`  the index lookup alone (findTraceRequests), warm: ${ms(warm.indexLookupMs)}`);
+  log(
+    `  per trace: ${warm.spansPerTrace.toFixed(1)} spans from ${warm.requestsPerTrace.toFixed(1)} requests, ` +
+      `${(warm.bytesReadPerTrace / 1024).toFixed(0)} KiB range-read`,
+  );
 }
 
 /** Replays the whole archive to a discard sink at each concurrency, then with a time shift, then through the CLI. */
@@ -152,16 +177,20 @@ async function main(): Promise<void> {
     const cold = dropPageCache();
     const findCold = cold ? await measureFindTrace(dataDir, ids) : null;
     const findWarm = await measureFindTrace(dataDir, ids);
-    log(`\nfind-trace over ${ids.length} random trace ids (in-process, read-only index opened once, as the CLI does):`);
-    if (findCold) log(`  cold page cache: ${ms(findCold.latencyMs)}`);
-    else log('  (cold page cache not measured: dropping caches needs root)');
-    log(`  warm page cache: ${ms(findWarm.latencyMs)}`);
-    log(
-      `  per trace: ${findWarm.spansPerTrace.toFixed(1)} spans from ${findWarm.requestsPerTrace.toFixed(1)} requests, ` +
-        `${(findWarm.bytesReadPerTrace / 1024).toFixed(0)} KiB range-read`,
-    );
-    const cli = measureFindTraceCli(dataDir, ids.slice(0, 10));
-    log(`  otlp-capture find-trace (new process each, Node start-up included), 10 ids: ${ms(cli)}`);
+    log(`\nfind-trace over ${ids.length} random trace ids, embedded default (filesystem + SQLite):`);
+    logFindTrace(findCold, findWarm, log);
+    const startup = measureCliStartup(options.cliRuns);
+    const cli = measureFindTraceCli(dataDir, ids.slice(0, options.cliRuns));
+    log(`  otlp-capture find-trace (new process each, Node start-up included), ${options.cliRuns} ids: ${ms(cli)}`);
+    log(`  otlp-capture --help (start-up alone), ${options.cliRuns} runs: ${ms(startup)}`);
+
+    let s3ClickHouse: S3ClickHouseFindTrace | null = null;
+    if (options.s3ClickHouse) {
+      log(`\nfind-trace over the same ids, s3rver + ClickHouse 18.16 (bench/backends.ts; the objects copied, the index rebuilt by reindex):`);
+      s3ClickHouse = await measureS3ClickHouse(dataDir, ids, options.cliRuns, log);
+      logFindTrace(s3ClickHouse.findCold, s3ClickHouse.findWarm, log);
+      log(`  otlp-capture find-trace (new process each, Node start-up included), ${options.cliRuns} ids: ${ms(s3ClickHouse.cli)}`);
+    }
 
     const bloom = await measureBloom(dataDir, ids);
     log(`\nalternative: per-request Bloom filters (1 % false positives) on the same archive:`);
@@ -176,7 +205,7 @@ async function main(): Promise<void> {
     mkdirSync(RESULTS, { recursive: true });
     const file = path.join(RESULTS, `readback-${new Date().toISOString().replace(/:/g, '-')}.json`);
     const { traceIds: _ids, ...archiveSummary } = archive;
-    writeFileSync(file, JSON.stringify({ machine, options, archive: archiveSummary, worst, growth, findCold, findWarm, cli, bloom, replays }, null, 2));
+    writeFileSync(file, JSON.stringify({ machine, options, archive: archiveSummary, worst, growth, findCold, findWarm, cli, startup, s3ClickHouse, bloom, replays }, null, 2));
     log(`\nresults: ${file}`);
   } finally {
     if (temp && !options.keep) rmSync(dataDir, { recursive: true, force: true });

@@ -22,6 +22,9 @@ import type { Notifier } from '../notify/notifier.js';
 import { registerNotifierMetrics } from '../notify/notify-metrics.js';
 import { OperationalAlerts } from '../notify/operational-alerts.js';
 import { serverAlertSources } from '../notify/alert-sources.js';
+import { RetentionScheduler } from '../retention/retention-scheduler.js';
+import { checkArchiveTargets, retentionSection } from '../retention/retention-setup.js';
+import type { RetentionConfig } from '../retention/retention-config.js';
 import { BackendStarter } from './backend-starter.js';
 import { createBlobStore, createIndexStore, createNotifier } from './components.js';
 
@@ -54,6 +57,7 @@ export class CaptureServer {
   private state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
   private notifierInstance: Notifier = new NoopNotifier();
   private alerts: OperationalAlerts | null = null;
+  private retention: RetentionScheduler | null = null;
 
   /** Where serve's modules (operational alerts, retention) post notifications. Sends nothing before start(). */
   get notifier(): Notifier {
@@ -86,6 +90,8 @@ export class CaptureServer {
     const grpcAddress = parseListen(config.server.grpc.listen)!;
     const adminAddress = parseListen(config.server.admin.listen)!;
     const httpAddress = parseListen(config.server.http.listen)!;
+    // A retention section that cannot work stops start-up before anything is opened, as other config errors do.
+    const retention = retentionSection(config);
     // Credentials first: a missing certificate or token file should stop start-up before anything is opened.
     const tlsConfig = config.server.tls;
     this.tls = tlsConfig
@@ -103,7 +109,7 @@ export class CaptureServer {
     this.admin = new AdminServer(this.metrics, { notReadyReason: () => this.notReadyReason() });
     const adminPort = await this.admin.listen(adminAddress.host, adminAddress.port);
 
-    this.blobStore = createBlobStore(config, { logger });
+    this.blobStore = await createBlobStore(config, { logger });
     const blobStore = this.blobStore;
     this.blobStarter = new BackendStarter('blob store', () => blobStore.start(), {
       initialMs: config.archiver.retryInitialBackoff,
@@ -111,7 +117,7 @@ export class CaptureServer {
     }, logger);
     await this.blobStarter.begin();
     // A backend that buffers (ClickHouse's outbox) lets serve start while it is down: /readyz says why meanwhile.
-    this.index = createIndexStore(config, { readonly: false, logger, bufferWhenUnavailable: true });
+    this.index = await createIndexStore(config, { readonly: false, logger, bufferWhenUnavailable: true });
     await this.index.start();
     this.spool = await Spool.open({
       dir: config.spool.dir,
@@ -179,6 +185,7 @@ export class CaptureServer {
     this.metrics.onScrape(() => this.publishStats());
     this.health.setStatus('', 'SERVING');
     this.startAlerts();
+    this.startRetention(retention);
     this.state = 'running';
     logger.info(
       {
@@ -206,6 +213,7 @@ export class CaptureServer {
     const deadline = Date.now() + gracePeriodMs;
     this.logger.info({ gracePeriodMs }, 'shutting down: draining');
     await this.alerts?.stop();
+    await this.retention?.stop();
     this.health.shutdown();
     this.ingest?.stopAccepting();
     // Half the grace period at most for in-flight calls; the rest is for archiving.
@@ -249,6 +257,21 @@ export class CaptureServer {
       },
     );
     this.alerts.start();
+  }
+
+  /** Retention on its interval (src/retention/retention-scheduler.ts); nothing when the config has no retention section. */
+  private startRetention(retention: RetentionConfig | null): void {
+    if (retention === null || !this.blobStore || !this.index) return;
+    checkArchiveTargets(retention, this.blobStore);
+    this.retention = new RetentionScheduler({
+      blobs: this.blobStore,
+      index: this.index,
+      config: retention,
+      notifier: this.notifierInstance,
+      logger: this.logger.child({ module: 'retention' }),
+    });
+    this.retention.start();
+    this.logger.info({ intervalMs: retention.interval, policies: retention.policies.map((p) => p.name) }, 'retention scheduled');
   }
 
   private notReadyReason(): string | null {

@@ -1,12 +1,8 @@
 // Builds the adapters that config asks for, behind their ports. The only place that knows which adapter runs.
 import type { ResolvedConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { ClickHouseIndexStore } from '../index/clickhouse-index-store.js';
-import { SqliteIndexStore } from '../index/sqlite-index-store.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { FsBlobStore } from '../storage/fs-blob-store.js';
-import { S3BlobStore } from '../storage/s3-blob-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { NoopNotifier } from '../notify/noop-notifier.js';
 import type { Notifier } from '../notify/notifier.js';
@@ -16,13 +12,18 @@ export interface BlobStoreSetup {
   logger?: Logger;
 }
 
-export function createBlobStore(config: ResolvedConfig, options: BlobStoreSetup = {}): BlobStore {
+// Adapters are imported when chosen (not at the top): the AWS SDK and the ClickHouse client take longer to load than a
+// CLI lookup on the embedded default takes to run, and a process needs only the pair its config names.
+export async function createBlobStore(config: ResolvedConfig, options: BlobStoreSetup = {}): Promise<BlobStore> {
   switch (config.storage.type) {
-    case 'filesystem':
+    case 'filesystem': {
+      const { FsBlobStore } = await import('../storage/fs-blob-store.js');
       return new FsBlobStore(config.storage.filesystem.dir);
+    }
     case 's3': {
       const { connectTimeout, idleTimeout, bucket, ...s3 } = config.storage.s3;
       if (bucket === undefined) throw new ConfigError('storage.s3.bucket (S3_BUCKET) is required when storage.type is s3');
+      const { S3BlobStore } = await import('../storage/s3-blob-store.js');
       return new S3BlobStore(
         { ...s3, bucket, connectTimeoutMs: connectTimeout, idleTimeoutMs: idleTimeout },
         options.logger ? { logger: options.logger } : {},
@@ -40,12 +41,15 @@ export interface IndexStoreSetup {
   closeTimeoutMs?: number;
 }
 
-export function createIndexStore(config: ResolvedConfig, options: IndexStoreSetup): IndexStore {
+export async function createIndexStore(config: ResolvedConfig, options: IndexStoreSetup): Promise<IndexStore> {
   switch (config.index.type) {
-    case 'sqlite':
+    case 'sqlite': {
+      const { SqliteIndexStore } = await import('../index/sqlite-index-store.js');
       return new SqliteIndexStore(config.index.sqlite.path, { readonly: options.readonly });
+    }
     case 'clickhouse': {
       const ch = config.index.clickhouse;
+      const { ClickHouseIndexStore } = await import('../index/clickhouse-index-store.js');
       return new ClickHouseIndexStore({
         url: ch.url,
         user: ch.user,

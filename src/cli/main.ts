@@ -7,6 +7,7 @@ import { registerList } from './commands/list.js';
 import { registerNotify } from './commands/notify.js';
 import { registerReindex } from './commands/reindex.js';
 import { registerReplay } from './commands/replay.js';
+import { registerRetention } from './commands/retention.js';
 import { registerServe } from './commands/serve.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,5 +25,6 @@ registerFindTrace(program);
 registerReplay(program);
 registerNotify(program);
 registerReindex(program);
+registerRetention(program);
 
 await program.parseAsync(process.argv);

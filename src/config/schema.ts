@@ -4,6 +4,7 @@ import { isValidTenant } from '../admission/tenant.js';
 import { CODECS } from '../model.js';
 import { parseBytes, parseDuration, parseListen } from './units.js';
 import { isWebhookUrl } from '../notify/webhook-url.js';
+import { retentionSchema } from '../retention/retention-config.js';
 import {
   MIN_PART_SIZE,
   S3_CHECKSUM_MODES,
@@ -279,6 +280,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     notify,
+    /** Absent: retention never runs (src/retention/retention-config.ts). */
+    retention: retentionSchema.optional(),
     shutdown: z.object({ gracePeriod: duration.default(30_000) }).strict().prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })

@@ -6,11 +6,12 @@
 // archive is read.
 import PQueue from 'p-queue';
 import { readRequestBytes } from '../archiver/object-reader.js';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest } from '../model.js';
 import { filterTraceSpans } from '../otlp/trace-filter.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { parseTraceId } from './trace-id.js';
 
 /** Range reads in flight at once: enough to hide S3 latency, few enough not to flood a local disk. */
 export const DEFAULT_READ_CONCURRENCY = 16;
@@ -25,20 +26,7 @@ export interface FoundTrace {
   requests: ArchivedRequest[];
 }
 
-/**
- * A trace id as users type it (32 hex digits, any case, surrounding spaces ignored) in the lowercase form the index
- * uses. @throws InvalidArgumentError for anything else, including the all-zero id (invalid in OTLP).
- */
-export function parseTraceId(text: string): string {
-  const id = text.trim().toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(id)) {
-    throw new InvalidArgumentError(
-      `${JSON.stringify(text.slice(0, 80))} is not a trace id: a trace id is 32 hexadecimal digits (16 bytes)`,
-    );
-  }
-  if (/^0+$/.test(id)) throw new InvalidArgumentError('the all-zero trace id is not a valid trace id');
-  return id;
-}
+export { parseTraceId };
 
 export interface FindTraceOptions {
   /** Only this tenant's requests. */

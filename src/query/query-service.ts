@@ -2,8 +2,7 @@
 import { readRequestBytes } from '../archiver/object-reader.js';
 import { NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
-import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
-import { toOtlpJson } from '../otlp/json.js';
+import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { findTrace, type FoundTrace } from './find-trace.js';
 
@@ -40,7 +39,7 @@ export class QueryService {
   async findTrace(traceId: string, format: PayloadFormat, tenant?: string): Promise<FetchedTrace> {
     const trace = await findTrace(this.index, this.blobs, traceId, tenant === undefined ? {} : { tenant });
     if (format === 'proto') return { trace, body: trace.proto };
-    return { trace, body: Buffer.from(JSON.stringify(toOtlpJson('traces', trace.proto))) };
+    return { trace, body: await otlpJson('traces', trace.proto) };
   }
 
   listRequests(filter: RequestFilter): Promise<ArchivedRequest[]> {
@@ -55,6 +54,12 @@ export class QueryService {
     }
     const raw = await readRequestBytes(this.blobs, request);
     if (format === 'proto') return { request, body: raw };
-    return { request, body: Buffer.from(JSON.stringify(toOtlpJson(request.signal, raw))) };
+    return { request, body: await otlpJson(request.signal, raw) };
   }
+}
+
+/** OTLP JSON text of a request. The JSON view (protobufjs and the .proto files) loads only when first asked for. */
+async function otlpJson(signal: Signal, proto: Buffer): Promise<Buffer> {
+  const { toOtlpJson } = await import('../otlp/json.js');
+  return Buffer.from(JSON.stringify(toOtlpJson(signal, proto)));
 }

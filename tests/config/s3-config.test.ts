@@ -8,6 +8,7 @@ import { createBlobStore } from '../../src/app/components.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { S3BlobStore } from '../../src/storage/s3-blob-store.js';
+import type { BlobStore } from '../../src/storage/blob-store.js';
 
 const MiB = 2 ** 20;
 
@@ -48,7 +49,7 @@ describe('storage.s3 configuration', () => {
     });
   });
 
-  it('S3_* variables fill storage.s3 and S3_BUCKET selects the s3 adapter', () => {
+  it('S3_* variables fill storage.s3 and S3_BUCKET selects the s3 adapter', async () => {
     const config = loadConfig({
       env: {
         S3_ENDPOINT: 'http://127.0.0.1:9000',
@@ -70,13 +71,13 @@ describe('storage.s3 configuration', () => {
       forcePathStyle: true,
       checksums: 'when_required',
     });
-    const store = createBlobStore(config);
+    const store = await createBlobStore(config);
     expect(store).toBeInstanceOf(S3BlobStore);
     expect(store.describe()).toBe('s3://captures/ at http://127.0.0.1:9000');
     expect(store.describe()).not.toContain('the-secret');
   });
 
-  it('reads every setting from YAML, and environment variables override the file', () => {
+  it('reads every setting from YAML, and environment variables override the file', async () => {
     const yaml = [
       'storage:',
       '  type: s3',
@@ -92,6 +93,7 @@ describe('storage.s3 configuration', () => {
       '    idleTimeout: 1m',
       '',
     ].join('\n');
+    let store: Promise<BlobStore> | undefined;
     withFile(yaml, (file) => {
       const config = loadConfig({ file, env: { S3_BUCKET: 'from-env' } });
       expect(config.storage.s3).toMatchObject({
@@ -105,8 +107,9 @@ describe('storage.s3 configuration', () => {
         connectTimeout: 2000,
         idleTimeout: 60_000,
       });
-      expect(createBlobStore(config).describe()).toBe('s3://from-env/otlp/archive/ at AWS S3 (us-east-1)');
+      store = createBlobStore(config);
     });
+    expect((await store!).describe()).toBe('s3://from-env/otlp/archive/ at AWS S3 (us-east-1)');
   });
 
   it('names what is wrong, and where it came from, without quoting secrets', () => {

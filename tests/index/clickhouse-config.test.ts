@@ -48,16 +48,16 @@ describe('index.clickhouse configuration', () => {
     }
   });
 
-  it('builds the ClickHouse adapter from it, and never shows the password', () => {
+  it('builds the ClickHouse adapter from it, and never shows the password', async () => {
     const config = loadConfig({
       env: { CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_PASSWORD: 'top-secret', CLICKHOUSE_DATABASE: 'db1' },
       cwd,
       overrides: { dataDir: '/data' },
     });
-    const reader = createIndexStore(config, { readonly: true });
+    const reader = await createIndexStore(config, { readonly: true });
     expect(reader.describe()).toBe('clickhouse http://ch:8123 database db1 (read-only), outbox /data/index-outbox.sqlite');
     const inUrl = loadConfig({ env: { CLICKHOUSE_URL: 'http://u:top-secret@ch:8123' }, cwd });
-    expect(createIndexStore(inUrl, { readonly: false }).describe()).not.toContain('top-secret');
+    expect((await createIndexStore(inUrl, { readonly: false })).describe()).not.toContain('top-secret');
   });
 
   it('rejects a bad URL or database name, naming the variable', () => {

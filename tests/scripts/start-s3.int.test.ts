@@ -39,7 +39,7 @@ it('start-s3.sh serves a bucket the S3 adapter can use with the printed environm
     });
     expect(started.stderr).toMatch(/serves bucket 'otlp-capture'/);
 
-    const store = createBlobStore(loadConfig({ env }));
+    const store = await createBlobStore(loadConfig({ env }));
     await store.start();
     const writer = store.createWriter('from/script');
     await writer.write(Buffer.from('hello s3'));
@@ -58,7 +58,7 @@ it('start-s3.sh serves a bucket the S3 adapter can use with the printed environm
   const dataDir = /data in (\S+)\/data/.exec(started.stderr)![1]!;
   expect(existsSync(dataDir)).toBe(false);
   expect(existsSync(path.join(os.tmpdir(), `otlp-capture-s3rver-${port}.pid`))).toBe(false);
-  const after = createBlobStore(loadConfig({ env: { S3_BUCKET: 'otlp-capture', S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER', S3_FORCE_PATH_STYLE: 'true' } }));
+  const after = await createBlobStore(loadConfig({ env: { S3_BUCKET: 'otlp-capture', S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER', S3_FORCE_PATH_STYLE: 'true' } }));
   await expect(after.start()).rejects.toBeInstanceOf(BackendUnavailableError);
   await after.close();
 }, 60_000);

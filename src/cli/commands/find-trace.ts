@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { PayloadFormat } from '../../query/query-service.js';
-import { parseTraceId } from '../../query/find-trace.js';
+import { parseTraceId } from '../../query/trace-id.js';
 import { addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
 import { reportAndExit, UsageError } from '../exit.js';
 

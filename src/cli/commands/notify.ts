@@ -1,18 +1,11 @@
 // `otlp-capture notify test|review`: post to the configured Slack webhooks and say whether Slack accepted it.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { createNotifier } from '../../app/components.js';
 import { loadConfig, type ResolvedConfig } from '../../config/load.js';
 import { parseDuration } from '../../config/units.js';
 import { BackendUnavailableError, ConfigError } from '../../errors.js';
-import { deliverOnce } from '../../notify/deliver-once.js';
 import { formatDuration } from '../../notify/human-units.js';
 import { isPriority, PRIORITIES, type Notification, type Priority } from '../../notify/notifier.js';
-import { reviewNotification } from '../../notify/review-format.js';
-import { parseReviewReport } from '../../notify/review-report.js';
-import { notificationPayload } from '../../notify/slack-format.js';
-import { testNotification } from '../../notify/test-message.js';
-import { createLogger } from '../../telemetry/logger.js';
 import { reportAndExit, UsageError } from '../exit.js';
 
 interface NotifyOptions {
@@ -36,6 +29,7 @@ export function registerNotify(program: Command): void {
     try {
       const config = configOf(options);
       const priority = priorityOf(options.priority) ?? 'high';
+      const { testNotification } = await import('../../notify/test-message.js');
       await send(config, (route) => testNotification(priority, route), priority, timeoutOf(options));
     } catch (error) {
       reportAndExit(error);
@@ -52,6 +46,12 @@ export function registerNotify(program: Command): void {
     try {
       const priority = priorityOf(options.priority);
       const timeoutMs = timeoutOf(options);
+      // The notify modules load only for this command, so the other commands start faster.
+      const [{ parseReviewReport }, { reviewNotification }, { notificationPayload }] = await Promise.all([
+        import('../../notify/review-report.js'),
+        import('../../notify/review-format.js'),
+        import('../../notify/slack-format.js'),
+      ]);
       const report = parseReviewReport(await readInput(file), file === '-' ? 'standard input' : file);
       const notification = reviewNotification(report, priority ? { priority } : {});
       if (options.dryRun) {
@@ -102,6 +102,11 @@ async function readInput(file: string): Promise<string> {
 async function send(config: ResolvedConfig, build: (route: string) => Notification, priority: Priority, timeoutMs: number): Promise<void> {
   // Quiet unless asked: the command's own last line says what happened; retries and rate limits show at debug.
   const level = ['debug', 'trace', 'silent'].includes(config.log.level) ? config.log.level : 'error';
+  const [{ createNotifier }, { deliverOnce }, { createLogger }] = await Promise.all([
+    import('../../app/components.js'),
+    import('../../notify/deliver-once.js'),
+    import('../../telemetry/logger.js'),
+  ]);
   const notifier = createNotifier(config, createLogger(level, 'stderr'));
   if (!notifier.enabled) {
     throw new ConfigError('no Slack webhook configured: set SLACK_WEBHOOK_URL, or notify.slack.webhooks.default in the --config file');

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { createBlobStore, createIndexStore } from '../../app/components.js';
-import { reindex, type ReindexProgress } from '../../index/reindex.js';
-import { createLogger } from '../../telemetry/logger.js';
+import type { ReindexProgress } from '../../index/reindex.js';
 import { addStoreOptions, configFrom, type StoreOptions } from '../common.js';
 import { EXIT_FAILURE, reportAndExit, UsageError } from '../exit.js';
 
@@ -29,11 +27,16 @@ export function registerReindex(program: Command): void {
         throw new UsageError(`--concurrency must be an integer from 1 to 64, not ${JSON.stringify(options.concurrency)}`);
       }
       const config = configFrom(options);
+      const [{ createBlobStore, createIndexStore }, { reindex }, { createLogger }] = await Promise.all([
+        import('../../app/components.js'),
+        import('../../index/reindex.js'),
+        import('../../telemetry/logger.js'),
+      ]);
       // stderr: stdout carries only the summary.
       const logger = createLogger(config.log.level, 'stderr');
-      const blobs = createBlobStore(config);
+      const blobs = await createBlobStore(config);
       await blobs.start();
-      const index = createIndexStore(config, { readonly: false, logger, closeTimeoutMs: CLOSE_TIMEOUT_MS });
+      const index = await createIndexStore(config, { readonly: false, logger, closeTimeoutMs: CLOSE_TIMEOUT_MS });
       try {
         await index.start();
         const display = process.stderr.isTTY ? new ProgressBar(process.stderr) : new ProgressLines(process.stderr);

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { isSignal } from '../../model.js';
 import { parseTimeArg, nanosToIso } from '../../query/request-view.js';
-import { GrpcTarget } from '../../replay/grpc-target.js';
-import { replay } from '../../replay/replay-engine.js';
 import { parseSpeed, parseTimeShift } from '../../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../../replay/replay-progress.js';
 import type { SelectionFilter } from '../../replay/selection.js';
@@ -57,6 +55,8 @@ export function registerReplay(program: Command): void {
   ).action(async (options: ReplayCliOptions) => {
     try {
       const settings = parseReplayOptions(options);
+      // gRPC and the engine load only for this command (the others start faster without them).
+      const [{ GrpcTarget }, { replay }] = await Promise.all([import('../../replay/grpc-target.js'), import('../../replay/replay-engine.js')]);
       const read = await openReadSide(options);
       const target = settings.dryRun ? null : new GrpcTarget(settings.target);
       const abort = new AbortController();

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { CaptureServer } from '../../app/capture-server.js';
 import { loadConfig } from '../../config/load.js';
-import { createLogger } from '../../telemetry/logger.js';
 import { EXIT_OK, reportAndExit } from '../exit.js';
 
 interface ServeOptions {
@@ -32,6 +30,11 @@ export function registerServe(program: Command): void {
             'server.admin.listen': options.adminListen,
           },
         });
+        // Loaded here, not at the top: the other commands (find-trace, get, …) start faster without the server's modules.
+        const [{ CaptureServer }, { createLogger }] = await Promise.all([
+          import('../../app/capture-server.js'),
+          import('../../telemetry/logger.js'),
+        ]);
         const logger = createLogger(config.log.level);
         const running = new CaptureServer(config, logger);
         let stopping = false;

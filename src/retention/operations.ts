@@ -1,0 +1,241 @@
+// The three actions on one archive object, each a sequence of journalled steps (journal.ts explains the phases).
+// Order of every step: the journal says what is about to happen before it happens; the index changes before the
+// blob that it stops pointing at is deleted; a new object is complete and durable before the index points at it.
+import { ObjectBuilder } from '../archiver/object-builder.js';
+import { readObjectManifest, readRequestBytes } from '../archiver/object-reader.js';
+import { CorruptDataError, NotFoundError } from '../errors.js';
+import type { IndexStore } from '../index/index-store.js';
+import type { ArchivedRequest, ObjectMeta, RequestMeta } from '../model.js';
+import { spanTraceIds } from '../otlp/trace-filter.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { compressedKey } from './compressed-key.js';
+import type { CrashHook } from './crash-hook.js';
+import type { ActionType, Journal, JournalEntry } from './journal.js';
+import type { ArchiveAction, CompressAction, RetentionPolicy } from './retention-config.js';
+
+export interface OperationDeps {
+  blobs: BlobStore;
+  index: IndexStore;
+  journal: Journal;
+  crash: CrashHook;
+  owner: string;
+}
+
+export interface OperationOutcome {
+  /** Where the object's requests live now (null: deleted; the old key: nothing changed). */
+  newKey: string | null;
+  bytesAfter: number;
+  /** Set when the action found nothing to gain (compress that would not shrink the object). */
+  note?: string;
+}
+
+/** What the journal records of the policy behind an operation. */
+export interface PolicyRef {
+  name: string;
+  action: { type: ActionType };
+}
+
+/** Blocks read ahead of the encoder while re-encoding an object. */
+const COMPRESS_READ_AHEAD = 8;
+
+export async function runOperation(deps: OperationDeps, policy: RetentionPolicy, object: ObjectMeta): Promise<OperationOutcome> {
+  switch (policy.action.type) {
+    case 'delete':
+      return deleteObject(deps, policy, object);
+    case 'archive':
+      return archiveObject(deps, policy, policy.action, object);
+    case 'compress':
+      return compressObject(deps, policy, policy.action, object);
+  }
+}
+
+function archiveKeyFor(blobs: BlobStore, action: ArchiveAction, key: string): string {
+  const { type: _type, ...target } = action;
+  return blobs.archiveKey(key, target);
+}
+
+/** Where an action puts the object at `key` (null: nowhere, it deletes). Deterministic, no I/O. */
+export function targetKey(blobs: BlobStore, policy: RetentionPolicy, key: string): string | null {
+  const action = policy.action;
+  switch (action.type) {
+    case 'delete':
+      return null;
+    case 'archive':
+      return archiveKeyFor(blobs, action, key);
+    case 'compress':
+      return compressedKey(key, { codec: action.codec, level: action.level });
+  }
+}
+
+/** The ids an object holds, from its manifest; [] when the blob cannot be read (the index row goes regardless). */
+async function requestIdsOf(blobs: BlobStore, key: string): Promise<string[]> {
+  try {
+    return (await readObjectManifest(blobs, key)).requests.map((r) => r.id);
+  } catch (error) {
+    if (error instanceof NotFoundError || error instanceof CorruptDataError) return [];
+    throw error;
+  }
+}
+
+async function deleteObject(deps: OperationDeps, policy: RetentionPolicy, object: ObjectMeta): Promise<OperationOutcome> {
+  const { blobs, index, journal, crash } = deps;
+  const ids = await requestIdsOf(blobs, object.key);
+  await journal.put(entry(deps, policy, object.key, undefined, 'delete'));
+  crash('delete');
+  await finishDelete(deps, object.key, ids);
+  return { newKey: null, bytesAfter: 0 };
+}
+
+/** Index first, then the blob, then the journal entry: each step idempotent, so recovery simply repeats them. */
+export async function finishDelete(deps: OperationDeps, key: string, ids: readonly string[]): Promise<void> {
+  await deps.index.deleteObject(key, ids);
+  deps.crash('index-deleted');
+  await deps.blobs.delete(key);
+  deps.crash('source-deleted');
+  await deps.journal.remove(key);
+}
+
+async function archiveObject(deps: OperationDeps, policy: RetentionPolicy, action: ArchiveAction, object: ObjectMeta): Promise<OperationOutcome> {
+  const { blobs, journal, crash } = deps;
+  const storageClass = action.storageClass;
+  const newKey = archiveKeyFor(blobs, action, object.key);
+  await journal.put(entry(deps, policy, object.key, newKey, 'copy'));
+  crash('copy');
+  try {
+    await blobs.copy(object.key, newKey, storageClass === undefined ? {} : { storageClass });
+  } catch (error) {
+    await undoCopy(deps, object.key, newKey);
+    throw error;
+  }
+  crash('copied');
+  const size = await switchTo(deps, policy, object.key, newKey);
+  return { newKey, bytesAfter: size };
+}
+
+async function compressObject(deps: OperationDeps, policy: RetentionPolicy, action: CompressAction, object: ObjectMeta): Promise<OperationOutcome> {
+  const { blobs, journal, crash } = deps;
+  const newKey = compressedKey(object.key, { codec: action.codec, level: action.level });
+  await journal.put(entry(deps, policy, object.key, newKey, 'copy'));
+  crash('copy');
+  let size: number;
+  try {
+    size = await reencode(blobs, object.key, newKey, action);
+  } catch (error) {
+    await undoCopy(deps, object.key, newKey);
+    throw error;
+  }
+  crash('copied');
+  if (size >= object.storedBytes) {
+    // Nothing to gain (already dense, or tiny requests): keep the original, drop the attempt.
+    await undoCopy(deps, object.key, newKey);
+    return { newKey: object.key, bytesAfter: object.storedBytes, note: `re-encoding gave ${size} bytes, not less than ${object.storedBytes}: kept as is` };
+  }
+  await switchTo(deps, policy, object.key, newKey);
+  return { newKey, bytesAfter: size };
+}
+
+/**
+ * Writes a new object under `newKey` holding every request of `oldKey`, each block re-encoded with the action's
+ * codec and level, in the same order, with the same meta (and the original creation and seal times, so the
+ * object keeps its age). Returns its size. Every block is checked (length, CRC-32) as it is read.
+ */
+async function reencode(blobs: BlobStore, oldKey: string, newKey: string, action: CompressAction): Promise<number> {
+  const manifest = await readObjectManifest(blobs, oldKey);
+  const builder = new ObjectBuilder({
+    key: newKey,
+    tenant: manifest.object.tenant,
+    signal: manifest.object.signal,
+    codec: action.codec,
+    level: action.level,
+    writer: blobs.createWriter(newKey),
+    nowMs: manifest.object.createdAtMs,
+  });
+  try {
+    const pending: Promise<unknown>[] = [];
+    for (const request of manifest.requests) {
+      const raw = await readRequestBytes(blobs, request);
+      pending.push(builder.append(metaOf(request), raw, request.traceIds ?? traceIdsOf(request, raw)));
+      if (pending.length >= COMPRESS_READ_AHEAD) await pending.shift();
+    }
+    await Promise.all(pending);
+    const { object } = await builder.finish(manifest.object.sealedAtMs);
+    return object.storedBytes;
+  } catch (error) {
+    await builder.abort();
+    throw error;
+  }
+}
+
+/** A trace request's span trace ids when its manifest lacks them (older objects): the new manifest gets them. */
+function traceIdsOf(request: ArchivedRequest, raw: Buffer): string[] | undefined {
+  if (request.signal !== 'traces') return undefined;
+  try {
+    return spanTraceIds(raw);
+  } catch {
+    return undefined; // unreadable spans: the request is still kept, only without trace ids in the manifest
+  }
+}
+
+function metaOf(r: ArchivedRequest): RequestMeta {
+  return {
+    id: r.id,
+    tenant: r.tenant,
+    signal: r.signal,
+    receivedAtMs: r.receivedAtMs,
+    items: r.items,
+    services: r.services,
+    startNs: r.startNs,
+    endNs: r.endNs,
+    rawBytes: r.rawBytes,
+  };
+}
+
+/**
+ * The new object is complete: point the index at it (locations from its own manifest), then remove the old one.
+ * Also recovery's way to finish an entry in phase switch. Returns the new object's size.
+ */
+export async function switchTo(deps: Pick<OperationDeps, 'blobs' | 'index' | 'journal' | 'crash' | 'owner'>, policy: PolicyRef, oldKey: string, newKey: string): Promise<number> {
+  const { blobs, index, journal, crash } = deps;
+  const manifest = await readObjectManifest(blobs, newKey);
+  await journal.put(entry(deps, policy, oldKey, newKey, 'switch'));
+  crash('switch');
+  await index.replaceObject(oldKey, manifest.object, manifest.requests);
+  crash('replaced');
+  await finishCleanup(deps, policy, oldKey, newKey);
+  return manifest.object.storedBytes;
+}
+
+export async function finishCleanup(deps: Pick<OperationDeps, 'blobs' | 'journal' | 'crash' | 'owner'>, policy: PolicyRef, oldKey: string, newKey: string): Promise<void> {
+  await deps.journal.put(entry(deps, policy, oldKey, newKey, 'cleanup'));
+  deps.crash('cleanup');
+  await deps.blobs.delete(oldKey);
+  deps.crash('source-deleted');
+  await deps.journal.remove(oldKey);
+}
+
+/**
+ * Undoes phase copy: deletes the new object unless the index knows it (then it is not ours to delete: another
+ * run finished the same move), and removes the entry.
+ */
+export async function undoCopy(deps: Pick<OperationDeps, 'blobs' | 'index' | 'journal'>, oldKey: string, newKey: string): Promise<void> {
+  if ((await deps.index.getObject(newKey)) === null) await deps.blobs.delete(newKey);
+  await deps.journal.remove(oldKey);
+}
+
+function entry(
+  deps: Pick<OperationDeps, 'owner'>,
+  policy: PolicyRef,
+  oldKey: string,
+  newKey: string | undefined,
+  phase: JournalEntry['phase'],
+): JournalEntry {
+  return {
+    policy: policy.name,
+    action: policy.action.type,
+    oldKey,
+    ...(newKey === undefined ? {} : { newKey }),
+    phase,
+    owner: deps.owner,
+    updatedAtMs: Date.now(),
+  };
+}

@@ -1,0 +1,75 @@
+// Which policy acts on an archive object: the first, in listed order, whose `match` holds for the object AND whose
+// action still applies to it. The second part is what lets policies be chained: with [archive after 7d, delete
+// after 90d], an object already archived is not "matched" by the archive policy, so the delete policy gets it.
+//
+// - signal, tenant: equal to the object's.
+// - olderThan: the object's seal time and its newest data time are both before asOf − olderThan (the same rule as
+//   IndexStore.listObjects' newestBeforeMs, which pre-filters candidates).
+// - minSize: the object's stored bytes are at least this.
+// - service: ANY request in the object carries that service.name (an object mixes services; requiring all would
+//   make the rule useless for shared Collectors). The services come from the object's manifest, read only when a
+//   policy with a service rule is reached.
+// - archive applies to objects not archived yet; compress to objects not archived and not already at (or beyond)
+//   the target codec and level (compressed-key.ts); delete to every object.
+import type { ObjectMeta } from '../model.js';
+import { ARCHIVE_KEY_PREFIX } from '../storage/blob-store.js';
+import { compressionMark } from './compressed-key.js';
+import { codecRank, type RetentionPolicy } from './retention-config.js';
+
+/** Cut-off (unix ms) below which an object is older than `olderThanMs` at `asOfMs`. */
+export function cutoffMs(asOfMs: number, olderThanMs: number): number {
+  return asOfMs - olderThanMs;
+}
+
+/** The rule's fields that the index row alone decides (everything but service). */
+export function rowMatches(policy: RetentionPolicy, object: ObjectMeta, asOfMs: number): boolean {
+  const m = policy.match;
+  if (m.signal !== undefined && object.signal !== m.signal) return false;
+  if (m.tenant !== undefined && object.tenant !== m.tenant) return false;
+  if (m.minSize !== undefined && object.storedBytes < m.minSize) return false;
+  const cutoff = cutoffMs(asOfMs, m.olderThan);
+  return object.sealedAtMs < cutoff && object.endNs < BigInt(Math.floor(cutoff)) * 1_000_000n;
+}
+
+export function actionApplies(policy: RetentionPolicy, object: ObjectMeta): boolean {
+  const action = policy.action;
+  const archived = object.key.startsWith(ARCHIVE_KEY_PREFIX);
+  switch (action.type) {
+    case 'delete':
+      return true;
+    case 'archive':
+      return !archived;
+    case 'compress': {
+      if (archived) return false;
+      const target = codecRank(action.codec);
+      if (codecRank(object.codec) > target) return false;
+      const mark = compressionMark(object.key);
+      if (mark !== null && codecRank(mark.codec) === target && mark.level >= action.level) return false;
+      if (mark !== null && codecRank(mark.codec) > target) return false;
+      return true;
+    }
+  }
+}
+
+/**
+ * The policy that acts on `object`, or null. `servicesOf` loads the object's services (from its manifest) and is
+ * called at most once, only if a policy with a service rule is reached.
+ */
+export async function firstMatchingPolicy(
+  policies: readonly RetentionPolicy[],
+  object: ObjectMeta,
+  asOfMs: number,
+  servicesOf: () => Promise<readonly string[]>,
+): Promise<RetentionPolicy | null> {
+  let services: readonly string[] | undefined;
+  for (const policy of policies) {
+    if (!rowMatches(policy, object, asOfMs) || !actionApplies(policy, object)) continue;
+    const service = policy.match.service;
+    if (service !== undefined) {
+      services ??= await servicesOf();
+      if (!services.includes(service)) continue;
+    }
+    return policy;
+  }
+  return null;
+}

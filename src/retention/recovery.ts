@@ -1,0 +1,69 @@
+// Finishing or undoing what a killed run left in the journal, before a run does anything new (journal.ts has the
+// phases). Runs under the lease, so no live run is working on these entries.
+import { readObjectManifest } from '../archiver/object-reader.js';
+import { CorruptDataError, NotFoundError } from '../errors.js';
+import type { JournalEntry } from './journal.js';
+import { finishCleanup, finishDelete, switchTo, undoCopy, type OperationDeps } from './operations.js';
+
+export type RecoveryOutcome = 'finished' | 'rolled back';
+
+export interface RecoveredEntry {
+  entry: JournalEntry;
+  outcome: RecoveryOutcome | 'failed';
+  error?: string;
+}
+
+export async function recoverEntry(deps: OperationDeps, entry: JournalEntry): Promise<RecoveryOutcome> {
+  const policy = { name: entry.policy, action: { type: entry.action } };
+  const { oldKey, newKey } = entry;
+  switch (entry.phase) {
+    case 'delete': {
+      let ids: string[] = [];
+      try {
+        ids = (await readObjectManifest(deps.blobs, oldKey)).requests.map((r) => r.id);
+      } catch (error) {
+        if (!(error instanceof NotFoundError || error instanceof CorruptDataError)) throw error;
+      }
+      await finishDelete(deps, oldKey, ids);
+      return 'finished';
+    }
+    case 'copy':
+      await undoCopy(deps, oldKey, requireNewKey(entry));
+      return 'rolled back';
+    case 'switch': {
+      const target = requireNewKey(entry);
+      if ((await deps.blobs.stat(target)) === null) {
+        // Cannot happen when the journal is followed (the new object is durable before phase switch); if it does, the
+        // old object is the only copy: keep it and its rows.
+        if ((await deps.index.getObject(oldKey)) !== null) {
+          await deps.journal.remove(oldKey);
+          return 'rolled back';
+        }
+        throw new NotFoundError(`journal entry for ${oldKey} is at phase switch but neither ${target} exists nor the index knows ${oldKey}`);
+      }
+      await switchTo(deps, policy, oldKey, target);
+      return 'finished';
+    }
+    case 'cleanup':
+      await finishCleanup(deps, policy, oldKey, requireNewKey(entry));
+      return 'finished';
+  }
+}
+
+function requireNewKey(entry: JournalEntry): string {
+  if (entry.newKey === undefined) throw new CorruptDataError(`journal entry for ${entry.oldKey} (${entry.action}, ${entry.phase}) has no new key`);
+  return entry.newKey;
+}
+
+/** Every entry, one at a time; failures are reported and left in the journal for the next run. */
+export async function recoverJournal(deps: OperationDeps, entries: readonly JournalEntry[]): Promise<RecoveredEntry[]> {
+  const out: RecoveredEntry[] = [];
+  for (const entry of entries) {
+    try {
+      out.push({ entry, outcome: await recoverEntry(deps, entry) });
+    } catch (error) {
+      out.push({ entry, outcome: 'failed', error: (error as Error).message });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,23 @@
+// What `retention status` shows: who holds the lease, what the last run did, and what the journal still holds
+// (operations of a killed run that the next run will finish or undo).
+import type { BlobStore } from '../storage/blob-store.js';
+import { Journal, type JournalEntry } from './journal.js';
+import { LEASE_NAME, leaseIsLive, type LeaseRecord } from './lease.js';
+import { LAST_RUN_NAME, type LastRunRecord } from './retention-run.js';
+import { StateStore } from './state-store.js';
+
+export interface RetentionStatus {
+  lease: (LeaseRecord & { live: boolean }) | null;
+  lastRun: LastRunRecord | null;
+  pending: JournalEntry[];
+}
+
+export async function readRetentionStatus(blobs: BlobStore, nowMs: number = Date.now()): Promise<RetentionStatus> {
+  const state = new StateStore(blobs);
+  const lease = await state.read<LeaseRecord>(LEASE_NAME);
+  return {
+    lease: lease === null ? null : { ...lease, live: leaseIsLive(lease, nowMs) },
+    lastRun: await state.read<LastRunRecord>(LAST_RUN_NAME),
+    pending: await new Journal(state).entries(),
+  };
+}
