@@ -7,15 +7,8 @@
 // - after an upload completes, HeadObject confirms the stored size, so a server that kept the request's
 //   aws-chunked framing instead of the bytes is caught (and the object removed) rather than indexed;
 // - each listing page is put in byte order (S3 lists that way already; s3rver lists in directory order).
-import {
-  CopyObjectCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from './aws-sdk.js';
 import { ARCHIVE_KEY_PREFIX, type ArchiveTarget, type BlobInfo, type BlobStore, type BlobWriter, type WriteOptions } from './blob-store.js';
 import { validateBlobKey, validateBlobPrefix } from './blob-key.js';
 import { createS3Client } from './s3-client.js';
@@ -23,6 +16,8 @@ import { briefS3Error, isS3InvalidRange, isS3NotFound, s3OperationError, s3Start
 import { MultipartCleanup } from './s3-multipart-cleanup.js';
 import { checkS3Settings, describeS3Location, normalizeS3Prefix, type S3Settings } from './s3-settings.js';
 import { S3BlobWriter } from './s3-writer.js';
+
+const { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command } = s3Sdk;
 import { ConfigError, CorruptDataError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 

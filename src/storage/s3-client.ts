@@ -1,5 +1,6 @@
 // The one place an S3Client is configured from S3Settings.
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { s3Sdk } from './aws-sdk.js';
 import type { S3Settings } from './s3-settings.js';
 
 /** Attempts per request, first included: a brief blip is retried here, a longer outage is the archiver's to back off. */
@@ -26,5 +27,5 @@ export function createS3Client(settings: S3Settings): S3Client {
   if (settings.accessKeyId !== undefined && settings.secretAccessKey !== undefined) {
     config.credentials = { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey };
   }
-  return new S3Client(config);
+  return new s3Sdk.S3Client(config);
 }

@@ -2,10 +2,13 @@
 // aborted write aborts its own upload; a crash leaves it behind, so start-up sweeps old ones under the prefix.
 // Not every server can do either (s3rver has neither ListMultipartUploads nor AbortMultipartUpload): that is said
 // once, clearly, and is never a failure.
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from './aws-sdk.js';
 import type { Logger } from '../telemetry/logger.js';
 import { briefS3Error, isS3NotFound, isS3Unsupported } from './s3-errors.js';
 import { describeS3Location, type S3Settings } from './s3-settings.js';
+
+const { AbortMultipartUploadCommand, ListMultipartUploadsCommand } = s3Sdk;
 
 const LIFECYCLE_HINT =
   'on AWS or MinIO a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes such parts';

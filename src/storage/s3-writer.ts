@@ -12,7 +12,8 @@
 // (leavePartsOnError: true), which knows how to say that a server cannot abort multipart uploads.
 import { PassThrough } from 'node:stream';
 import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { Upload } from '@aws-sdk/lib-storage';
+import { libStorage } from './aws-sdk.js';
 import type { BlobWriter } from './blob-store.js';
 import { InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 
@@ -52,7 +53,7 @@ export class S3BlobWriter implements BlobWriter {
   constructor(private readonly deps: S3WriterDeps) {
     // The Upload reads the stream and sees its errors; this listener only keeps them from being "unhandled".
     this.body.on('error', () => undefined);
-    this.upload = new Upload({
+    this.upload = new (libStorage().Upload)({
       client: reportingFailures(deps.client, (error) => this.fail('upload', error)),
       params: { ...deps.params, Body: this.body },
       partSize: deps.partSize,
