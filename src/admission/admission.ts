@@ -11,8 +11,13 @@ export interface AdmissionOptions {
   spoolHasRoomFor: (bytes: number) => boolean;
 }
 
-/** Size assumed for a body not yet read, until admitted requests tell the real average. */
-const INITIAL_EXPECTED_BYTES = 256 * 1024;
+/**
+ * Size assumed for a body not yet read, until the first admitted request tells the real size. Deliberately large
+ * (gRPC's customary 4 MiB message limit, about a Collector batch): with a small guess, the burst of connections at
+ * start-up was let in all at once (128 clients × 1 MiB against a 64 MiB budget: ~250 MiB of bodies and their
+ * receive buffers), which set the process's peak memory. Too large a guess only slows that first burst.
+ */
+const INITIAL_EXPECTED_BYTES = 4 * 1024 * 1024;
 
 export class Admission {
   private readonly budget: ByteBudget;
@@ -20,6 +25,7 @@ export class Admission {
   private receiving = 0;
   /** Moving average of admitted request sizes: what a body still on its way is expected to weigh. */
   private expectedBytes = INITIAL_EXPECTED_BYTES;
+  private sizeSeen = false;
 
   constructor(private readonly options: AdmissionOptions) {
     this.budget = new ByteBudget(options.maxInFlightBytes);
@@ -33,7 +39,7 @@ export class Admission {
   beginReceive(): () => void {
     const expected = (this.receiving + 1) * this.expectedBytes;
     const busy = this.receiving > 0 || this.budget.inUse > 0;
-    if (!this.options.spoolHasRoomFor(this.expectedBytes)) throw this.spoolFull();
+    if (!this.options.spoolHasRoomFor(this.spoolExpectedBytes())) throw this.spoolFull();
     if (busy && this.budget.inUse + expected > this.options.maxInFlightBytes) throw this.overBudget();
     this.receiving += 1;
     let ended = false;
@@ -46,11 +52,21 @@ export class Admission {
 
   /** True when a request of typical size would be refused for lack of spool room. */
   spoolRefusing(): boolean {
-    return !this.options.spoolHasRoomFor(this.expectedBytes);
+    return !this.options.spoolHasRoomFor(this.spoolExpectedBytes());
+  }
+
+  /**
+   * The start-up guess is for pacing memory only: a small spool must not refuse (or report not ready) before any
+   * request was seen. admit() checks the real size against the spool anyway.
+   */
+  private spoolExpectedBytes(): number {
+    return this.sizeSeen ? this.expectedBytes : 0;
   }
 
   admit(bytes: number): BudgetLease {
-    this.expectedBytes = Math.round(0.9 * this.expectedBytes + 0.1 * bytes);
+    // The first real size replaces the guess outright; later ones move the average.
+    this.expectedBytes = this.sizeSeen ? Math.round(0.9 * this.expectedBytes + 0.1 * bytes) : bytes;
+    this.sizeSeen = true;
     if (!this.options.spoolHasRoomFor(bytes)) throw this.spoolFull();
     const lease = this.budget.tryAcquire(bytes);
     if (lease === null) throw this.overBudget();

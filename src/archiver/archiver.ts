@@ -1,6 +1,7 @@
 // The archiver follows the spool and packs its records into archive objects, one open object per (tenant, signal).
 // An object is sealed at a size or age limit, finished in the blob store, then indexed; only then are its spool
 // records released. That order is the durability chain: nothing leaves the spool before it is findable.
+import os from 'node:os';
 import PQueue from 'p-queue';
 import type { Codec, RequestMeta, Signal } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
@@ -48,8 +49,12 @@ interface OpenObject {
 
 type Sealed = Awaited<ReturnType<ObjectBuilder['finish']>>;
 
-/** Records whose payload buffers may be held at once while being compressed and written. */
-const MAX_APPENDS_IN_FLIGHT = 16;
+/**
+ * Records whose payload buffers may be held at once while being compressed and written: one per compression slot
+ * (codec.ts runs availableParallelism() - 1 at a time) plus one waiting, so a slot never idles for lack of input.
+ * More only holds memory (1 MiB or more each) without compressing any sooner; the spool keeps the rest.
+ */
+const MAX_APPENDS_IN_FLIGHT = Math.max(1, os.availableParallelism() - 1) + 1;
 /** Recovered records are checked against the index in batches of this many. */
 const RECOVERY_BATCH = 500;
 const RECOVERY_BATCH_BYTES = 32 * 2 ** 20;
@@ -61,7 +66,7 @@ export class Archiver {
   private readonly hardStop = new AbortController();
   private loop: Promise<void> | null = null;
   private ageTimer: NodeJS.Timeout | null = null;
-  private recoveryBatch: { ref: SpoolRef; payload: Buffer }[] = [];
+  private recoveryBatch: { ref: SpoolRef; payload: Buffer; payloadCrc: number }[] = [];
   private recoveryBatchBytes = 0;
   /** Recovered records the tail has yet to yield; when it reaches 0 the last recovery batch is flushed at once. */
   private recoveredToCome = 0;
@@ -123,7 +128,7 @@ export class Archiver {
     for await (const record of this.deps.spool.tail()) {
       if (this.hardStop.signal.aborted) return;
       if (record.recovered) {
-        this.recoveryBatch.push({ ref: record.ref, payload: record.payload });
+        this.recoveryBatch.push({ ref: record.ref, payload: record.payload, payloadCrc: record.payloadCrc });
         this.recoveryBatchBytes += record.payload.length;
         this.recoveredToCome -= 1;
         if (
@@ -136,7 +141,7 @@ export class Archiver {
         continue;
       }
       await this.flushRecoveryBatch();
-      await this.add(record.ref, record.payload);
+      await this.add(record.ref, record.payload, record.payloadCrc);
     }
   }
 
@@ -151,10 +156,12 @@ export class Archiver {
     );
     const done = batch.filter((entry) => known.has(entry.ref.meta.id)).map((entry) => entry.ref);
     if (done.length > 0) await this.deps.spool.release(done);
-    for (const entry of batch) if (!known.has(entry.ref.meta.id)) await this.add(entry.ref, entry.payload);
+    for (const entry of batch) {
+      if (!known.has(entry.ref.meta.id)) await this.add(entry.ref, entry.payload, entry.payloadCrc);
+    }
   }
 
-  private async add(ref: SpoolRef, payload: Buffer): Promise<void> {
+  private async add(ref: SpoolRef, payload: Buffer, payloadCrc: number): Promise<void> {
     const meta = ref.meta;
     const key = `${meta.tenant}\u0000${meta.signal}`;
     let target = this.open.get(key);
@@ -173,7 +180,7 @@ export class Archiver {
     object.rawBytes += payload.length;
     if (meta.signal === 'traces') this.collectTraceIds(object, meta.id, payload);
     // Trace ids go into the object's manifest (for a rebuilt index) and, from there, to commitObject.
-    const append = object.builder.append(meta, payload, object.traceIds.get(meta.id)).then(
+    const append = object.builder.append(meta, payload, object.traceIds.get(meta.id), payloadCrc).then(
       () => undefined,
       (error: unknown) => {
         object.failure ??= error;

@@ -73,8 +73,9 @@ export class ObjectBuilder {
   /**
    * Adds one request; resolves with its location once its block has been handed to the writer. `traceIds` (distinct
    * span trace ids of a trace request) go into the manifest, so that a rebuilt index gets its trace rows too.
+   * `rawCrc32`, the CRC-32 of `raw` when the caller already has it (the spool computed it), saves another pass.
    */
-  append(meta: RequestMeta, raw: Buffer, traceIds?: readonly string[]): Promise<RequestLocation> {
+  append(meta: RequestMeta, raw: Buffer, traceIds?: readonly string[], rawCrc32?: number): Promise<RequestLocation> {
     try {
       this.checkAppend(meta, raw);
     } catch (error) {
@@ -82,7 +83,7 @@ export class ObjectBuilder {
     }
     this.ids.add(meta.id);
     this.appendedRawBytes += raw.length;
-    const crc32 = zlib.crc32(raw);
+    const crc32 = rawCrc32 ?? zlib.crc32(raw);
     const compressed = compress(this.codec, raw, this.level);
     // Failures surface through the write chain; this keeps an early rejection from being reported as unhandled.
     compressed.catch(() => undefined);

@@ -21,6 +21,8 @@ export interface GroupCommitOptions {
   logger: Logger;
   /** Called whenever records became durable or a segment was sealed: the tail may have something new. */
   onChange: () => void;
+  /** Called for each record once it is durable, before onChange (so the tail can find its payload in memory). */
+  onDurable?: (ref: SpoolRef, record: EncodedRecord) => void;
 }
 
 interface PendingAppend {
@@ -159,8 +161,10 @@ export class GroupCommitter {
     const refs: SpoolRef[] = [];
     let offset = position;
     for (const p of batch) {
-      refs.push({ segment: ledger.seq, offset, length: p.record.length, meta: p.meta });
+      const ref: SpoolRef = { segment: ledger.seq, offset, length: p.record.length, meta: p.meta };
+      refs.push(ref);
       this.opts.segments.addRecord(ledger, offset, p.record.length, p.meta.receivedAtMs);
+      this.opts.onDurable?.(ref, p.record);
       offset += p.record.length;
     }
     this.appendCount += batch.length;

@@ -10,6 +10,7 @@ import { crc32 } from 'node:zlib';
 import { CorruptDataError } from '../errors.js';
 import type { RequestMeta } from '../model.js';
 import { isSignal } from '../model.js';
+import { crc32Combine } from './crc32-combine.js';
 
 export const RECORD_MAGIC = 0x4f435331;
 export const PREFIX_BYTES = 16;
@@ -22,6 +23,8 @@ export interface EncodedRecord {
   /** Prefix and header; the payload is written from the caller's buffer, never copied. */
   head: Buffer;
   payload: Buffer;
+  /** CRC-32 of the payload alone: the archive block's CRC, computed in the same pass as the frame's. */
+  payloadCrc: number;
   length: number;
 }
 
@@ -43,8 +46,19 @@ export function encodeRecord(meta: RequestMeta, payload: Buffer): EncodedRecord 
   head.writeUInt32BE(header.length, 8);
   head.writeUInt32BE(payload.length, 12);
   header.copy(head, PREFIX_BYTES);
-  head.writeUInt32BE(continueCrc(payload, crc32(head.subarray(8))), 4);
-  return { head, payload, length: head.length + payload.length };
+  const payloadCrc = crcOfPayload(payload);
+  head.writeUInt32BE(frameCrc(crcOfPrefixAndHeader(head), payloadCrc, payload.length), 4);
+  return { head, payload, payloadCrc, length: head.length + payload.length };
+}
+
+/** CRC-32 of a payload on its own. */
+export function crcOfPayload(payload: Buffer): number {
+  return continueCrc(payload, 0);
+}
+
+/** The frame's CRC (prefix lengths, header, payload) from its two parts' CRCs: the payload is not read again. */
+export function frameCrc(prefixAndHeaderCrc: number, payloadCrc: number, payloadLength: number): number {
+  return crc32Combine(prefixAndHeaderCrc, payloadCrc, payloadLength);
 }
 
 /**

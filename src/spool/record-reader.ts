@@ -4,12 +4,22 @@
 import type { FileHandle } from 'node:fs/promises';
 import { CorruptDataError } from '../errors.js';
 import type { RequestMeta } from '../model.js';
-import { PREFIX_BYTES, continueCrc, crcOfPrefixAndHeader, decodeMeta, decodePrefix } from './record-codec.js';
+import {
+  PREFIX_BYTES,
+  continueCrc,
+  crcOfPayload,
+  crcOfPrefixAndHeader,
+  decodeMeta,
+  decodePrefix,
+  frameCrc,
+} from './record-codec.js';
+import type { RecordPrefix } from './record-codec.js';
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
 export type ReadOutcome =
-  | { kind: 'record'; meta: RequestMeta; length: number; payload: Buffer }
+  /** `payloadCrc` is the CRC-32 of the payload alone, checked as part of the frame's. */
+  | { kind: 'record'; meta: RequestMeta; length: number; payload: Buffer; payloadCrc: number }
   | { kind: 'checked'; meta: RequestMeta; length: number }
   | { kind: 'end' }
   /** The bytes end inside a record: an interrupted write. */
@@ -24,8 +34,19 @@ export class RecordReader {
 
   constructor(private readonly file: FileHandle, private readonly chunkBytes = READ_CHUNK_BYTES) {}
 
-  /** The record at `offset` with its payload (a buffer of its own: holding it pins no read window). */
-  async readAt(offset: number, limit: number): Promise<ReadOutcome> {
+  /**
+   * The record at `offset` with its payload (a buffer of its own: holding it pins no read window). `knownLength`,
+   * the frame's length when the caller knows it (from the segment's ledger), lets a large record be read in one
+   * read into its own buffer instead of first filling the read window with it and then reading or copying it again.
+   */
+  async readAt(offset: number, limit: number, knownLength?: number): Promise<ReadOutcome> {
+    if (knownLength !== undefined && knownLength > this.chunkBytes / 4 && knownLength <= limit - offset) {
+      const own = Buffer.allocUnsafe(knownLength);
+      const got = await readFully(this.file, own, offset);
+      // Anything unexpected (short file, another length in the prefix) takes the general path, which says why.
+      const prefix = got === knownLength ? decodePrefix(own) : null;
+      if (prefix !== null && prefix.length === knownLength) return this.verify(own, prefix, true);
+    }
     return this.next(offset, limit, true);
   }
 
@@ -45,38 +66,35 @@ export class RecordReader {
     if (prefix.length > left) {
       return { kind: 'torn', reason: `record of ${prefix.length} bytes but only ${left} bytes left` };
     }
-    const headerEnd = PREFIX_BYTES + prefix.headerLength;
-    let crc: number;
-    let header: Buffer;
-    let payload: Buffer | null = null;
     if (wantPayload || prefix.length <= this.chunkBytes) {
       const whole = await this.bytes(offset, prefix.length, limit);
       if (!whole) return shortFile(offset);
-      crc = continueCrc(whole.subarray(headerEnd), crcOfPrefixAndHeader(whole.subarray(0, headerEnd)));
-      header = whole.subarray(PREFIX_BYTES, headerEnd);
-      if (wantPayload) {
-        const body = whole.subarray(headerEnd);
-        // A record read on its own already owns its buffer; one cut from the shared window is copied out.
-        payload = prefix.length > this.chunkBytes ? body : Buffer.from(body);
-      }
-    } else {
-      const head = await this.bytes(offset, headerEnd, limit);
-      if (!head) return shortFile(offset);
-      crc = crcOfPrefixAndHeader(head);
-      header = Buffer.from(head.subarray(PREFIX_BYTES));
-      const streamed = await this.crcOfRange(offset + headerEnd, prefix.payloadLength, crc);
-      if (streamed === null) return shortFile(offset);
-      crc = streamed;
+      // A record read on its own already owns its buffer; one cut from the shared window is copied out.
+      return this.verify(whole, prefix, wantPayload && prefix.length <= this.chunkBytes ? 'copy' : wantPayload);
     }
+    const headerEnd = PREFIX_BYTES + prefix.headerLength;
+    const head = await this.bytes(offset, headerEnd, limit);
+    if (!head) return shortFile(offset);
+    const headerCrc = crcOfPrefixAndHeader(head);
+    const header = Buffer.from(head.subarray(PREFIX_BYTES));
+    const crc = await this.crcOfRange(offset + headerEnd, prefix.payloadLength, headerCrc);
+    if (crc === null) return shortFile(offset);
     if (crc !== prefix.crc) return { kind: 'corrupt', reason: 'CRC mismatch' };
-    let meta: RequestMeta;
-    try {
-      meta = decodeMeta(header);
-    } catch (err) {
-      if (err instanceof CorruptDataError) return { kind: 'corrupt', reason: err.message };
-      throw err;
+    return withMeta(header, (meta) => ({ kind: 'checked', meta, length: prefix.length }));
+  }
+
+  /** Checks a whole frame in memory; the payload's own CRC comes out of the same pass. */
+  private verify(whole: Buffer, prefix: RecordPrefix, payload: boolean | 'copy'): ReadOutcome {
+    const headerEnd = PREFIX_BYTES + prefix.headerLength;
+    const body = whole.subarray(headerEnd, prefix.length);
+    const payloadCrc = crcOfPayload(body);
+    if (frameCrc(crcOfPrefixAndHeader(whole.subarray(0, headerEnd)), payloadCrc, body.length) !== prefix.crc) {
+      return { kind: 'corrupt', reason: 'CRC mismatch' };
     }
-    return payload ? { kind: 'record', meta, length: prefix.length, payload } : { kind: 'checked', meta, length: prefix.length };
+    const header = whole.subarray(PREFIX_BYTES, headerEnd);
+    if (payload === false) return withMeta(header, (meta) => ({ kind: 'checked', meta, length: prefix.length }));
+    const owned = payload === 'copy' ? Buffer.from(body) : body;
+    return withMeta(header, (meta) => ({ kind: 'record', meta, length: prefix.length, payload: owned, payloadCrc }));
   }
 
   /** `n` bytes at `position`, or null if the file ends first. The result is valid until the next call. */
@@ -108,6 +126,17 @@ export class RecordReader {
     }
     return crc;
   }
+}
+
+function withMeta(header: Buffer, outcome: (meta: RequestMeta) => ReadOutcome): ReadOutcome {
+  let meta: RequestMeta;
+  try {
+    meta = decodeMeta(header);
+  } catch (err) {
+    if (err instanceof CorruptDataError) return { kind: 'corrupt', reason: err.message };
+    throw err;
+  }
+  return outcome(meta);
 }
 
 function shortFile(offset: number): ReadOutcome {

@@ -9,6 +9,7 @@ import { ConfigError, CorruptDataError, NotFoundError, ShuttingDownError, SpoolF
 import type { RequestMeta } from '../model.js';
 import { lockDirectory, type DirLock } from './dir-lock.js';
 import { GroupCommitter } from './group-commit.js';
+import { Handover } from './handover.js';
 import type { FsyncPolicy } from './group-commit.js';
 import { PREFIX_BYTES, encodeRecord } from './record-codec.js';
 import { RecordReader } from './record-reader.js';
@@ -34,8 +35,15 @@ export interface SpoolOptions {
   maxBytes: number;
   /** 'always': acknowledge after fdatasync. 'never': after the write returns (a crash of the machine can lose it). */
   fsync: FsyncPolicy;
+  /**
+   * Payload bytes of just-durable records kept in memory for the tail (the archiver), so that while it keeps up it
+   * takes the ingest buffers instead of reading them back. 0 turns this off. Default DEFAULT_HANDOVER_BYTES.
+   */
+  handoverBytes?: number;
   logger?: Logger;
 }
+
+export const DEFAULT_HANDOVER_BYTES = 16 * 1024 * 1024;
 
 export interface SpoolStats {
   bytesOnDisk: number;
@@ -45,6 +53,8 @@ export interface SpoolStats {
   oldestUnreleasedAgeMs: number;
   fsyncs: number;
   appends: number;
+  /** Records the tail took from memory at their append instead of reading them back from disk. */
+  handedOver: number;
 }
 
 type State = 'open' | 'closing' | 'closed';
@@ -63,6 +73,7 @@ export class Spool {
     private readonly committer: GroupCommitter,
     private readonly firstNewSeq: number,
     private readonly lock: DirLock,
+    private readonly handover: Handover,
   ) {}
 
   static async open(opts: SpoolOptions): Promise<Spool> {
@@ -100,6 +111,7 @@ export class Spool {
       );
     }
     let spool: Spool | undefined;
+    const handover = new Handover(opts.handoverBytes ?? DEFAULT_HANDOVER_BYTES);
     const committer = await GroupCommitter.start({
       dir,
       segments,
@@ -108,8 +120,15 @@ export class Spool {
       firstSeq: firstNewSeq,
       logger,
       onChange: () => spool?.changes.notify(),
+      onDurable: (ref, record) =>
+        handover.offer(ref.segment, ref.offset, {
+          meta: ref.meta,
+          payload: record.payload,
+          payloadCrc: record.payloadCrc,
+          length: record.length,
+        }),
     });
-    spool = new Spool(dir, opts.maxBytes, segments, committer, firstNewSeq, lock);
+    spool = new Spool(dir, opts.maxBytes, segments, committer, firstNewSeq, lock, handover);
     return spool;
   }
 
@@ -149,6 +168,7 @@ export class Spool {
       isClosed: () => this.state === 'closed',
       endWhenCaughtUp: () => this.tailEnding && this.committer.pendingBytes === 0,
       firstNewSeq: this.firstNewSeq,
+      handover: this.handover,
     });
   }
 
@@ -174,7 +194,7 @@ export class Spool {
       throw err;
     }
     try {
-      const outcome = await new RecordReader(file).readAt(ref.offset, ref.offset + ref.length);
+      const outcome = await new RecordReader(file).readAt(ref.offset, ref.offset + ref.length, ref.length);
       if (outcome.kind !== 'record' || outcome.length !== ref.length || outcome.meta.id !== ref.meta.id) {
         const why = 'reason' in outcome ? outcome.reason : 'a different record is stored there';
         throw new CorruptDataError(`spool record ${ref.meta.id} in ${path} at offset ${ref.offset}: ${why}`);
@@ -199,6 +219,7 @@ export class Spool {
       oldestUnreleasedAgeMs: oldest === undefined ? 0 : Math.max(0, Date.now() - oldest),
       fsyncs: this.committer.fsyncs,
       appends: this.committer.appends,
+      handedOver: this.handover.handedOver,
     };
   }
 
@@ -207,6 +228,7 @@ export class Spool {
     this.closing ??= (async () => {
       this.state = 'closing';
       await this.committer.close();
+      this.handover.clear();
       this.lock.release();
       this.state = 'closed';
       this.changes.notify();

@@ -1,10 +1,12 @@
-// The single reader of the spool: yields every durable, unreleased record in append order, reading each one back
-// from its segment file (payloads are never kept in memory), and waits at the end of the active segment for more.
+// The single reader of the spool: yields every durable, unreleased record in append order, and waits at the end of
+// the active segment for more. A record whose payload the handover still holds (just appended, archiver keeping up)
+// is yielded from memory; any other is read back from its segment file.
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { CorruptDataError } from '../errors.js';
 import { RecordReader } from './record-reader.js';
 import { segmentPath } from './segment-files.js';
+import type { Handover } from './handover.js';
 import type { SegmentSet } from './segment-set.js';
 import type { SpoolRef } from './spool-ref.js';
 import type { Wakeup } from './wakeup.js';
@@ -12,6 +14,8 @@ import type { Wakeup } from './wakeup.js';
 export interface TailedRecord {
   ref: SpoolRef;
   payload: Buffer;
+  /** CRC-32 of the payload alone (checked with the record's, or computed from the very buffer that was spooled). */
+  payloadCrc: number;
   /** The record was found on disk at open: a previous run accepted it but did not see it archived. */
   recovered: boolean;
 }
@@ -25,6 +29,7 @@ export interface TailSource {
   endWhenCaughtUp: () => boolean;
   /** Segments below this sequence number were recovered at open. */
   firstNewSeq: number;
+  handover: Handover;
 }
 
 interface OpenSegment {
@@ -34,7 +39,7 @@ interface OpenSegment {
 }
 
 export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRecord, void, undefined> {
-  const { segments } = source;
+  const { segments, handover } = source;
   let current: OpenSegment | null = null;
   try {
     while (!source.isClosed()) {
@@ -51,10 +56,23 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
       }
       if (position.offset < ledger.size && ledger.isReleased(position.offset)) {
         // Released before it was read (recorded in the release log, or released from its append ref): done with.
+        handover.drop(ledger.seq, position.offset);
         segments.moveTail({ segment: ledger.seq, offset: ledger.recordEnd(position.offset) });
         continue;
       }
       if (position.offset < ledger.size) {
+        const length = ledger.recordEnd(position.offset) - position.offset;
+        const kept = handover.take(ledger.seq, position.offset);
+        if (kept !== undefined && kept.length === length) {
+          segments.moveTail({ segment: ledger.seq, offset: position.offset + length });
+          yield {
+            ref: { segment: ledger.seq, offset: position.offset, length, meta: kept.meta },
+            payload: kept.payload,
+            payloadCrc: kept.payloadCrc,
+            recovered: false,
+          };
+          continue;
+        }
         if (current === null || current.seq !== ledger.seq) {
           const previous: OpenSegment | null = current;
           current = null;
@@ -62,7 +80,7 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
           const file = await open(segmentPath(source.dir, ledger.seq), 'r');
           current = { seq: ledger.seq, file, records: new RecordReader(file) };
         }
-        const outcome = await current.records.readAt(position.offset, ledger.size);
+        const outcome = await current.records.readAt(position.offset, ledger.size, length);
         if (outcome.kind !== 'record') {
           const reason = 'reason' in outcome ? outcome.reason : 'no record';
           throw new CorruptDataError(
@@ -75,6 +93,7 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
         yield {
           ref: { segment: ledger.seq, offset: position.offset, length: outcome.length, meta: outcome.meta },
           payload: outcome.payload,
+          payloadCrc: outcome.payloadCrc,
           recovered: ledger.seq < source.firstNewSeq,
         };
         continue;

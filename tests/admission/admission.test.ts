@@ -100,3 +100,39 @@ describe('admission at the headers, before a body is read', () => {
     expect(() => make(1 << 20, false).beginReceive()).toThrow(expect.objectContaining({ reason: 'spool_full' }));
   });
 });
+
+describe('the expected size of a body not yet read', () => {
+  const make = (maxInFlightBytes: number) =>
+    new Admission({ maxInFlightBytes, retryAfterMs: 500, spoolHasRoomFor: () => true });
+  const admittedAtHeaders = (admission: Admission): number => {
+    const ends: (() => void)[] = [];
+    try {
+      for (let i = 0; i < 1000; i++) ends.push(admission.beginReceive());
+    } catch {
+      // refused: the budget is taken
+    }
+    for (const end of ends) end();
+    return ends.length;
+  };
+
+  test('before any request was seen, a start-up burst gets only a few bodies in (assumed 4 MiB each)', () => {
+    expect(admittedAtHeaders(make(64 * 2 ** 20))).toBe(16);
+  });
+
+  test('the first admitted size replaces the guess at once, then sizes move the average', () => {
+    const admission = make(64 * 2 ** 20);
+    admission.admit(2 ** 20).release();
+    expect(admittedAtHeaders(admission)).toBe(64);
+    for (let i = 0; i < 50; i++) admission.admit(2 ** 19).release();
+    expect(admittedAtHeaders(admission)).toBeGreaterThan(100);
+  });
+});
+
+test('the start-up guess does not make a small spool refuse before any request was seen', () => {
+  const room = 1 << 20;
+  const admission = new Admission({ maxInFlightBytes: 64 * 2 ** 20, retryAfterMs: 500, spoolHasRoomFor: (bytes) => bytes <= room });
+  expect(admission.spoolRefusing()).toBe(false);
+  expect(() => admission.beginReceive()()).not.toThrow();
+  admission.admit(100_000).release();
+  expect(admission.spoolRefusing()).toBe(false);
+});

@@ -80,6 +80,19 @@ describe('ObjectBuilder', () => {
     });
   }
 
+  it("takes the caller's CRC of a request (the spool's) instead of computing it again", async () => {
+    const key = keyFor();
+    const b = new ObjectBuilder({ key, tenant: 'acme', signal: 'traces', codec: 'gzip', writer: temp.store.createWriter(key), nowMs: CREATED });
+    const raw = payload(70_000);
+    const given = zlib.crc32(raw);
+    const location = await b.append(requestMeta(raw), raw, undefined, given);
+    expect(location.crc32).toBe(given);
+    await b.finish(CREATED + 1);
+    const header = decodeBlockHeader(await temp.store.readRange(key, location.offset - BLOCK_HEADER_SIZE, BLOCK_HEADER_SIZE));
+    expect(header.crc32).toBe(given);
+    expect((await readRequestBytes(temp.store, { ...requestMeta(raw), ...location })).equals(raw)).toBe(true);
+  });
+
   it('gzip: a block fetched by its byte range is a plain gzip stream (curl -r … | gunzip)', async () => {
     const key = keyFor();
     const b = builder('gzip', temp.store.createWriter(key), key);

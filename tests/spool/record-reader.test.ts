@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { encodeRecord } from '../../src/spool/record-codec.js';
 import { RecordReader } from '../../src/spool/record-reader.js';
@@ -48,6 +49,34 @@ describe('RecordReader', () => {
         }
         expect(offset).toBe(file.length);
       }
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('gives each payload its own CRC, and reads a record of known length in one go or falls back when it is wrong', async () => {
+    const path = join(dir, 'seg');
+    writeFileSync(path, file);
+    const handle = await open(path, 'r');
+    try {
+      for (const hinted of [true, false]) {
+        const reader = new RecordReader(handle, 1024);
+        let offset = 0;
+        for (let i = 0; i < payloads.length; i += 1) {
+          // A wrong length (here: one byte short of the frame) must not change what is read.
+          const hint = hinted ? frames[i]!.length : frames[i]!.length - 1;
+          const outcome = await reader.readAt(offset, file.length, hint);
+          if (outcome.kind !== 'record') throw new Error(`record ${i}: ${JSON.stringify(outcome)}`);
+          expect(outcome.payload.equals(payloads[i]!)).toBe(true);
+          expect(outcome.payloadCrc).toBe(crc32(payloads[i]!));
+          expect(outcome.length).toBe(frames[i]!.length);
+          offset += outcome.length;
+        }
+      }
+      const flipped = Buffer.from(frames[7]!);
+      flipped[flipped.length - 3] = flipped[flipped.length - 3]! ^ 0x01;
+      writeFileSync(path, flipped);
+      expect((await new RecordReader(handle, 1024).readAt(0, flipped.length, flipped.length)).kind).toBe('corrupt');
     } finally {
       await handle.close();
     }
