@@ -161,6 +161,7 @@ function drive(spec: LoadSpec, server: RunningServer, backendPids: readonly numb
   let windowStart: CpuSnapshot | null = null;
   let cpu: CpuUse | null = null;
   let counters: Promise<ServerCounters | null> = Promise.resolve(null);
+  let reported = false;
   const snapshot = (): CpuSnapshot => cpuSnapshot(server.pid, pid, performance.now(), backendPids);
   return new Promise<Driven>((resolve, reject) => {
     child.on('message', (message: LoadMessage) => {
@@ -173,6 +174,7 @@ function drive(spec: LoadSpec, server: RunningServer, backendPids: readonly numb
           if (server.adminPort !== null) counters = scrapeCounters(server.adminPort);
           break;
         case 'result': {
+          reported = true;
           const used = cpu ?? cpuUse(snapshot(), snapshot());
           void counters.then((c) => resolve({ result: message.result, cpu: used, counters: c }));
           break;
@@ -184,7 +186,10 @@ function drive(spec: LoadSpec, server: RunningServer, backendPids: readonly numb
           break;
       }
     });
-    child.once('exit', (code) => reject(new Error(`load generator exited with ${code} before reporting`)));
+    // The result resolves only once the server's counters are scraped; the child may exit before that.
+    child.once('exit', (code) => {
+      if (!reported) reject(new Error(`load generator exited with ${code} before reporting`));
+    });
     child.send(spec);
   });
 }
