@@ -1,8 +1,7 @@
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { PayloadFormat } from '../../query/query-service.js';
 import { addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
-import { reportAndExit, UsageError } from '../exit.js';
+import { reportAndExit } from '../exit.js';
+import { payloadFormat, writePayload } from '../payload-output.js';
 
 interface GetOptions extends StoreOptions {
   format: string;
@@ -21,16 +20,12 @@ export function registerGet(program: Command): void {
       .option('--tenant <tenant>', "only if the request belongs to this tenant (another tenant's id is not found)"),
   ).action(async (id: string, options: GetOptions) => {
     try {
-      if (options.format !== 'proto' && options.format !== 'json') {
-        throw new UsageError(`--format must be proto or json, not ${JSON.stringify(options.format)}`);
-      }
+      const format = payloadFormat(options.format);
       const tenant = tenantOption(options.tenant);
       const read = await openReadSide(options);
       try {
-        const fetched = await read.query.getRequest(id, options.format as PayloadFormat, tenant);
-        const body = options.format === 'json' ? Buffer.concat([fetched.body, Buffer.from('\n')]) : fetched.body;
-        if (options.output) await writeFile(options.output, body);
-        else await new Promise<void>((resolve, reject) => process.stdout.write(body, (error) => (error ? reject(error) : resolve())));
+        const fetched = await read.query.getRequest(id, format, tenant);
+        await writePayload(fetched.body, format, options.output);
       } finally {
         await read.close();
       }

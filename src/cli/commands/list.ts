@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { isSignal, type RequestFilter } from '../../model.js';
-import { parseTimeArg, requestView } from '../../query/request-view.js';
-import { addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
+import type { RequestFilter } from '../../model.js';
+import { requestView } from '../../query/request-view.js';
+import { addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
 import { reportAndExit, UsageError } from '../exit.js';
+import { selectionFilter } from '../selection-options.js';
 
 interface ListOptions extends StoreOptions {
   signal?: string;
@@ -53,22 +54,7 @@ export function registerList(program: Command): void {
 }
 
 function toFilter(options: ListOptions): RequestFilter {
-  const filter: RequestFilter = {};
-  if (options.signal !== undefined) {
-    if (!isSignal(options.signal)) throw new UsageError(`--signal must be traces, metrics or logs, not ${JSON.stringify(options.signal)}`);
-    filter.signal = options.signal;
-  }
-  if (options.service !== undefined) filter.service = options.service;
-  const tenant = tenantOption(options.tenant);
-  if (tenant !== undefined) filter.tenant = tenant;
-  for (const key of ['since', 'until'] as const) {
-    const text = options[key];
-    if (text === undefined) continue;
-    const ns = parseTimeArg(text);
-    if (ns === null) throw new UsageError(`--${key} must be a time such as 2024-05-01T12:00:00Z or 15m, not ${JSON.stringify(text)}`);
-    if (key === 'since') filter.sinceNs = ns;
-    else filter.untilNs = ns;
-  }
+  const filter: RequestFilter = selectionFilter(options);
   const limit = Number(options.limit);
   if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, not ${JSON.stringify(options.limit)}`);
   filter.limit = limit;

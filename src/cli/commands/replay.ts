@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { isSignal } from '../../model.js';
-import { parseTimeArg, nanosToIso } from '../../query/request-view.js';
+import { nanosToIso } from '../../query/request-view.js';
 import { parseSpeed, parseTimeShift } from '../../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../../replay/replay-progress.js';
 import type { SelectionFilter } from '../../replay/selection.js';
-import { addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
+import { addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
 import { EXIT_FAILURE, reportAndExit, UsageError } from '../exit.js';
+import { selectionFilter } from '../selection-options.js';
 import { etaText, formatBytes, formatDuration, progressDisplay } from '../progress.js';
 
 interface ReplayCliOptions extends StoreOptions {
@@ -121,22 +121,7 @@ export function parseReplayOptions(options: ReplayCliOptions): ReplaySettings {
     if (key.endsWith('-bin')) throw new UsageError(`--header ${key}: binary (-bin) metadata is not supported`);
     headers[key] = header.slice(at + 1);
   }
-  const filter: SelectionFilter = {};
-  if (options.signal !== undefined) {
-    if (!isSignal(options.signal)) throw new UsageError(`--signal must be traces, metrics or logs, not ${JSON.stringify(options.signal)}`);
-    filter.signal = options.signal;
-  }
-  if (options.service !== undefined) filter.service = options.service;
-  const tenant = tenantOption(options.tenant);
-  if (tenant !== undefined) filter.tenant = tenant;
-  for (const key of ['since', 'until'] as const) {
-    const text = options[key];
-    if (text === undefined) continue;
-    const ns = parseTimeArg(text);
-    if (ns === null) throw new UsageError(`--${key} must be a time such as 2024-05-01T12:00:00Z or 15m, not ${JSON.stringify(text)}`);
-    if (key === 'since') filter.sinceNs = ns;
-    else filter.untilNs = ns;
-  }
+  const filter = selectionFilter(options);
   const concurrency = Number(options.concurrency);
   if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
     throw new UsageError(`--concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, not ${JSON.stringify(options.concurrency)}`);

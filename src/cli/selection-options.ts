@@ -1,0 +1,35 @@
+// The request selection that `list` and `replay` share: --signal, --service, --tenant, --since, --until.
+import { isSignal } from '../model.js';
+import { parseTimeArg } from '../query/request-view.js';
+import type { SelectionFilter } from '../replay/selection.js';
+import { tenantOption } from './common.js';
+import { UsageError } from './exit.js';
+
+export interface SelectionOptions {
+  signal?: string;
+  service?: string;
+  tenant?: string;
+  since?: string;
+  until?: string;
+}
+
+/** The filter the options ask for; UsageError for a value that is not one. */
+export function selectionFilter(options: SelectionOptions): SelectionFilter {
+  const filter: SelectionFilter = {};
+  if (options.signal !== undefined) {
+    if (!isSignal(options.signal)) throw new UsageError(`--signal must be traces, metrics or logs, not ${JSON.stringify(options.signal)}`);
+    filter.signal = options.signal;
+  }
+  if (options.service !== undefined) filter.service = options.service;
+  const tenant = tenantOption(options.tenant);
+  if (tenant !== undefined) filter.tenant = tenant;
+  for (const key of ['since', 'until'] as const) {
+    const text = options[key];
+    if (text === undefined) continue;
+    const ns = parseTimeArg(text);
+    if (ns === null) throw new UsageError(`--${key} must be a time such as 2024-05-01T12:00:00Z or 15m, not ${JSON.stringify(text)}`);
+    if (key === 'since') filter.sinceNs = ns;
+    else filter.untilNs = ns;
+  }
+  return filter;
+}
