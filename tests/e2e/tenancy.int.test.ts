@@ -129,7 +129,9 @@ describe('write side', () => {
           `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nAuthorization: Bearer ${ADMIN}\r\n` +
             `X-Scope-OrgID: a\u0000b\r\nContent-Length: ${payload.length}\r\nConnection: close\r\n\r\n`,
         );
-        socket.end(payload);
+        // The body is not sent: the parser refuses at the header, and body bytes the server never reads would make
+        // its close a TCP reset that can reach us before its 400 does.
+        socket.end();
       });
       let text = '';
       socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
