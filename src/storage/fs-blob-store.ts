@@ -16,8 +16,8 @@ import { BackendUnavailableError, ConfigError, InvalidArgumentError, NotFoundErr
 const STALE_TEMP_AGE_MS = 60 * 60 * 1000;
 /** Keys of objects archived to another directory: `_archive/fs/<absolute directory>/<original key>`. */
 const FS_ARCHIVE_PREFIX = `${ARCHIVE_KEY_PREFIX}fs/`;
-/** How often complete() retries a rename whose directory a concurrent delete() pruned in between. */
-const RENAME_ATTEMPTS = 5;
+/** How often an entry is placed again in a directory that a concurrent delete() pruned in between. */
+const PRUNE_RACE_ATTEMPTS = 8;
 /** Unfinished writes and copies in an archive directory (`.<uuid>.part`, see tempPathFor). */
 const TEMP_NAME = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
 
@@ -29,6 +29,45 @@ function isMissing(error: unknown): boolean {
   const code = errorCode(error);
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
+
+/**
+ * Makes `dir` and runs `place`, which creates an entry in it. delete() prunes the directories it empties, so `dir`
+ * (or a parent, in the middle of a recursive mkdir) can vanish before `place` runs: ENOENT then means "make the
+ * directory again" as long as `stillPossible` says the ENOENT was not about the entry's own source. Returns the
+ * topmost directory any attempt created, whose parent must be synced for the new entry to be durable.
+ */
+async function placeInDirectory<T>(
+  dir: string,
+  place: () => Promise<T>,
+  stillPossible: () => Promise<boolean> = async () => true,
+): Promise<{ result: T; firstCreated: string | undefined }> {
+  let firstCreated: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const created = await mkdir(dir, { recursive: true });
+      if (created !== undefined && (firstCreated === undefined || created.length < firstCreated.length)) firstCreated = created;
+      return { result: await place(), firstCreated };
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' && attempt < PRUNE_RACE_ATTEMPTS && (await stillPossible())) continue;
+      throw error;
+    }
+  }
+}
+
+/** The directories whose entries changed when a file was placed in `dir`, which created `firstCreated` and below. */
+function directoriesToSync(dir: string, firstCreated: string | undefined): string[] {
+  const toSync = [dir];
+  if (firstCreated !== undefined) {
+    for (let d = dir; d !== path.dirname(firstCreated); d = path.dirname(d)) toSync.push(path.dirname(d));
+  }
+  return [...new Set(toSync)];
+}
+
+const exists = (file: string): Promise<boolean> =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
 
 async function fsyncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
@@ -139,36 +178,33 @@ export class FsBlobStore implements BlobStore {
     // A "directory" of keys is no object (link would refuse it with EPERM, copyFile with EISDIR).
     if ((await this.stat(from)) === null) throw new NotFoundError(`object ${from} does not exist in ${this.describe()}`);
     if (source === target) return { key: to, size: (await stat(target)).size };
-    const dir = path.dirname(target);
     // In .tmp/ (swept at start, never listed) unless the target is in an archive directory, maybe another filesystem.
     const temp = this.tempPathFor(to);
     try {
-      await mkdir(path.dirname(temp), { recursive: true });
-      const firstCreated = await mkdir(dir, { recursive: true });
-      try {
-        await link(source, temp);
-      } catch (error) {
-        if (isMissing(error)) throw new NotFoundError(`object ${from} does not exist in ${this.describe()}`);
-        const code = errorCode(error);
-        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw error;
-        await copyFile(source, temp);
-        const handle = await open(temp, 'r+');
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-      }
-      await rename(temp, target);
-      const toSync = [dir];
-      if (firstCreated !== undefined) {
-        for (let d = dir; d !== path.dirname(firstCreated); d = path.dirname(d)) toSync.push(path.dirname(d));
-      }
-      for (const d of new Set(toSync)) await fsyncDirectory(d);
+      await placeInDirectory(
+        path.dirname(temp),
+        async () => {
+          try {
+            await link(source, temp);
+          } catch (error) {
+            const code = errorCode(error);
+            if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw error;
+            await copyFile(source, temp);
+            const handle = await open(temp, 'r+');
+            try {
+              await handle.sync();
+            } finally {
+              await handle.close();
+            }
+          }
+        },
+        () => exists(source),
+      );
+      await this.publish(temp, to);
       return { key: to, size: (await stat(target)).size };
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
-      if (isMissing(error) && !(await stat(source).then(() => true, () => false))) {
+      if (isMissing(error) && !(await exists(source))) {
         throw new NotFoundError(`object ${from} does not exist in ${this.describe()}`);
       }
       throw this.backendError('copy', from, error);
@@ -298,26 +334,9 @@ export class FsBlobStore implements BlobStore {
   async publish(tempPath: string, key: string): Promise<void> {
     const finalPath = this.pathOf(key);
     const dir = path.dirname(finalPath);
-    for (let attempt = 1; ; attempt++) {
-      const firstCreated = await mkdir(dir, { recursive: true });
-      try {
-        await rename(tempPath, finalPath);
-      } catch (error) {
-        const tempStillThere = await stat(tempPath).then(
-          () => true,
-          () => false,
-        );
-        if (errorCode(error) === 'ENOENT' && tempStillThere && attempt < RENAME_ATTEMPTS) continue;
-        throw error;
-      }
-      // A new entry is durable once its directory is synced; new directories need their parents synced too.
-      const toSync = [dir];
-      if (firstCreated !== undefined) {
-        for (let d = dir; d !== path.dirname(firstCreated); d = path.dirname(d)) toSync.push(path.dirname(d));
-      }
-      for (const d of new Set(toSync)) await fsyncDirectory(d);
-      return;
-    }
+    const { firstCreated } = await placeInDirectory(dir, () => rename(tempPath, finalPath), () => exists(tempPath));
+    // A new entry is durable once its directory is synced; new directories need their parents synced too.
+    for (const d of directoriesToSync(dir, firstCreated)) await fsyncDirectory(d);
   }
 
   backendError(action: string, key: string, error: unknown): Error {
@@ -437,8 +456,8 @@ class FsBlobWriter implements BlobWriter {
 
   private async openTemp(): Promise<FileHandle> {
     if (this.handle === undefined) {
-      await mkdir(path.dirname(this.tempPath), { recursive: true });
-      this.handle = await open(this.tempPath, 'wx');
+      const tempPath = this.tempPath;
+      this.handle = (await placeInDirectory(path.dirname(tempPath), () => open(tempPath, 'wx'))).result;
     }
     return this.handle;
   }

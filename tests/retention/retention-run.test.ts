@@ -67,7 +67,7 @@ describe('retention run (filesystem + SQLite, in process)', () => {
     const real = await runRetention(deps, { asOfMs });
     // The dry run listed exactly what the real run then did.
     expect(dry.items.map((i) => [i.policy, i.key])).toEqual(real.items.map((i) => [i.policy, i.key]));
-    expect(real.items.every((i) => i.outcome === 'done')).toBe(true);
+    expect(real.items.filter((i) => i.outcome !== 'done')).toEqual([]);
 
     const byTenant = (tenant: string) => before.requests.filter((r) => r.tenant === tenant);
     const deleted = byTenant('del').map((r) => r.id);
