@@ -10,7 +10,7 @@ import type { ArchivedRequest, Codec, ObjectMeta, RequestLocation, RequestMeta, 
 import type { BlobWriter } from '../storage/blob-store.js';
 import { BackendUnavailableError, CorruptDataError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 import { compress, resolveLevel } from './codec.js';
-import { BLOCK_HEADER_SIZE, encodeBlockHeader, encodeManifestAndTrailer, encodeObjectHeader } from './object-format.js';
+import { encodeBlockHeader, encodeManifestAndTrailer, encodeObjectHeader } from './object-format.js';
 
 export interface ObjectBuilderOptions {
   key: string;

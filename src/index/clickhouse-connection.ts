@@ -3,6 +3,7 @@
 // change any). Errors become one line that says what is wrong, without the password.
 
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
+import { isNetworkErrorCode } from '../util/network-errors.js';
 
 export interface ClickHouseConnectionOptions {
   url: string;
@@ -21,18 +22,6 @@ export interface ClickHouseFailure {
   code?: number;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-]);
 /** UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, IP_ADDRESS_NOT_ALLOWED, AUTHENTICATION_FAILED. */
 const AUTH_CODES = new Set([192, 193, 194, 195, 516]);
 
@@ -84,7 +73,7 @@ export class ClickHouseConnection {
     const where = `ClickHouse at ${this.location}`;
     const err = error as { code?: unknown; message?: unknown } | null;
     const text = oneLine(String(err?.message ?? error));
-    const networkCode = typeof err?.code === 'string' && NETWORK_CODES.has(err.code) ? err.code : null;
+    const networkCode = isNetworkErrorCode(err?.code) ? err.code : null;
     if (networkCode !== null || /timeout|socket hang up|ECONNRESET/i.test(text)) {
       return { kind: 'unreachable', message: `cannot ${action}: ${where} is unreachable (${text})` };
     }

@@ -3,7 +3,8 @@
 // through a double. The outbox stores these same rows, so it and ClickHouse decode alike.
 
 import { InvalidArgumentError } from '../errors.js';
-import type { ArchivedRequest, Codec, ObjectMeta, Signal } from '../model.js';
+import type { ArchivedRequest, ObjectMeta } from '../model.js';
+import { objectFromColumns, requestFromColumns, type ObjectColumns, type RequestColumns } from './row-mapping.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -15,36 +16,11 @@ export function clampInt64(value: bigint): bigint {
 
 type Int = string | number;
 
-export interface RequestRow {
-  id: string;
-  tenant: string;
-  signal: string;
-  received_at_ms: Int;
-  items: Int;
+export interface RequestRow extends RequestColumns<Int> {
   services: string[];
-  start_ns: Int;
-  end_ns: Int;
-  raw_bytes: Int;
-  object_key: string;
-  block_offset: Int;
-  block_length: Int;
-  codec: string;
-  crc32: Int;
 }
 
-export interface ObjectRow {
-  key: string;
-  tenant: string;
-  signal: string;
-  created_at_ms: Int;
-  sealed_at_ms: Int;
-  request_count: Int;
-  raw_bytes: Int;
-  stored_bytes: Int;
-  codec: string;
-  start_ns: Int;
-  end_ns: Int;
-}
+export type ObjectRow = ObjectColumns<Int>;
 
 export const REQUEST_COLUMNS: readonly (keyof RequestRow)[] = [
   'id',
@@ -139,36 +115,7 @@ export function objectRow(o: ObjectMeta): ObjectRow {
 }
 
 export function requestFromRow(row: RequestRow): ArchivedRequest {
-  return {
-    id: row.id,
-    tenant: row.tenant,
-    signal: row.signal as Signal,
-    receivedAtMs: Number(row.received_at_ms),
-    items: Number(row.items),
-    services: row.services,
-    startNs: BigInt(row.start_ns),
-    endNs: BigInt(row.end_ns),
-    rawBytes: Number(row.raw_bytes),
-    objectKey: row.object_key,
-    offset: Number(row.block_offset),
-    length: Number(row.block_length),
-    codec: row.codec as Codec,
-    crc32: Number(row.crc32),
-  };
+  return requestFromColumns(row, row.services);
 }
 
-export function objectFromRow(row: ObjectRow): ObjectMeta {
-  return {
-    key: row.key,
-    tenant: row.tenant,
-    signal: row.signal as Signal,
-    createdAtMs: Number(row.created_at_ms),
-    sealedAtMs: Number(row.sealed_at_ms),
-    requestCount: Number(row.request_count),
-    rawBytes: Number(row.raw_bytes),
-    storedBytes: Number(row.stored_bytes),
-    codec: row.codec as Codec,
-    startNs: BigInt(row.start_ns),
-    endNs: BigInt(row.end_ns),
-  };
-}
+export const objectFromRow: (row: ObjectRow) => ObjectMeta = objectFromColumns;

@@ -11,10 +11,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ArchivedRequest, Codec, ObjectMeta, RequestFilter, Signal } from '../model.js';
+import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
 import type { IndexStore, ObjectListFilter } from './index-store.js';
 import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
+import { objectFromColumns, requestFromColumns, type ObjectColumns, type RequestColumns } from './row-mapping.js';
 
 export interface SqliteIndexStoreOptions {
   /** Open for reading only (CLI readers): never creates, migrates or writes. */
@@ -60,71 +61,17 @@ function checkLimit(limit: number | undefined): number {
   return value;
 }
 
-interface RequestRow {
-  id: string;
-  tenant: string;
-  signal: string;
-  received_at_ms: bigint;
-  items: bigint;
+interface RequestRow extends RequestColumns<bigint> {
   services: string;
-  start_ns: bigint;
-  end_ns: bigint;
-  raw_bytes: bigint;
-  object_key: string;
-  block_offset: bigint;
-  block_length: bigint;
-  codec: string;
-  crc32: bigint;
 }
 
-interface ObjectRow {
-  key: string;
-  tenant: string;
-  signal: string;
-  created_at_ms: bigint;
-  sealed_at_ms: bigint;
-  request_count: bigint;
-  raw_bytes: bigint;
-  stored_bytes: bigint;
-  codec: string;
-  start_ns: bigint;
-  end_ns: bigint;
-}
+type ObjectRow = ObjectColumns<bigint>;
 
 function requestFromRow(row: RequestRow): ArchivedRequest {
-  return {
-    id: row.id,
-    tenant: row.tenant,
-    signal: row.signal as Signal,
-    receivedAtMs: Number(row.received_at_ms),
-    items: Number(row.items),
-    services: JSON.parse(row.services) as string[],
-    startNs: row.start_ns,
-    endNs: row.end_ns,
-    rawBytes: Number(row.raw_bytes),
-    objectKey: row.object_key,
-    offset: Number(row.block_offset),
-    length: Number(row.block_length),
-    codec: row.codec as Codec,
-    crc32: Number(row.crc32),
-  };
+  return requestFromColumns(row, JSON.parse(row.services) as string[]);
 }
 
-function objectFromRow(row: ObjectRow): ObjectMeta {
-  return {
-    key: row.key,
-    tenant: row.tenant,
-    signal: row.signal as Signal,
-    createdAtMs: Number(row.created_at_ms),
-    sealedAtMs: Number(row.sealed_at_ms),
-    requestCount: Number(row.request_count),
-    rawBytes: Number(row.raw_bytes),
-    storedBytes: Number(row.stored_bytes),
-    codec: row.codec as Codec,
-    startNs: row.start_ns,
-    endNs: row.end_ns,
-  };
-}
+const objectFromRow: (row: ObjectRow) => ObjectMeta = objectFromColumns;
 
 const REQUEST_COLUMNS =
   'r.id, r.tenant, r.signal, r.received_at_ms, r.items, r.services, r.start_ns, r.end_ns, r.raw_bytes, ' +

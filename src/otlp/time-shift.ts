@@ -86,7 +86,7 @@ class TimeShifter extends WireReader {
   shifted = 0;
   private readonly view: DataView;
 
-  constructor(private readonly out: Buffer, rootName: string, private readonly offsetNs: bigint) {
+  constructor(out: Buffer, rootName: string, private readonly offsetNs: bigint) {
     super(out, rootName);
     this.view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   }

@@ -78,7 +78,7 @@ async function requestIdsOf(blobs: BlobStore, key: string): Promise<string[]> {
 }
 
 async function deleteObject(deps: OperationDeps, policy: RetentionPolicy, object: ObjectMeta): Promise<OperationOutcome> {
-  const { blobs, index, journal, crash } = deps;
+  const { blobs, journal, crash } = deps;
   const ids = await requestIdsOf(blobs, object.key);
   await journal.put(entry(deps, policy, object.key, undefined, 'delete'));
   crash('delete');

@@ -15,7 +15,7 @@ export interface RecoveredEntry {
 
 export async function recoverEntry(deps: OperationDeps, entry: JournalEntry): Promise<RecoveryOutcome> {
   const policy = { name: entry.policy, action: { type: entry.action } };
-  const { oldKey, newKey } = entry;
+  const { oldKey } = entry;
   switch (entry.phase) {
     case 'delete': {
       let ids: string[] = [];

@@ -10,6 +10,7 @@ import { copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink }
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHIVE_KEY_PREFIX, type ArchiveTarget, type BlobInfo, type BlobStore, type BlobWriter } from './blob-store.js';
+import { SequentialBlobWriter } from './sequential-writer.js';
 import { RESERVED_TOP_SEGMENT, validateBlobKey, validateBlobPrefix } from './blob-key.js';
 import { BackendUnavailableError, ConfigError, InvalidArgumentError, NotFoundError, OtlpCaptureError } from '../errors.js';
 
@@ -374,69 +375,18 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-type WriterState = 'open' | 'completing' | 'completed' | 'failed' | 'aborted';
-
-class FsBlobWriter implements BlobWriter {
-  private state: WriterState = 'open';
-  private failure: Error | undefined;
+class FsBlobWriter extends SequentialBlobWriter {
   private handle: FileHandle | undefined;
-  /** Writes run one after another even when a caller does not await each one. */
-  private chain: Promise<void> = Promise.resolve();
-  private size = 0;
-  private completion: Promise<{ size: number }> | undefined;
 
   constructor(
     private readonly store: FsBlobStore,
-    private readonly key: string,
+    key: string,
     private readonly tempPath: string,
-  ) {}
-
-  write(chunk: Buffer): Promise<void> {
-    if (this.state !== 'open') return Promise.reject(this.stateError('write to'));
-    const step = this.chain.then(() => this.writeNow(chunk));
-    this.chain = step.catch(() => undefined);
-    return step;
+  ) {
+    super(key);
   }
 
-  complete(): Promise<{ size: number }> {
-    if (this.state !== 'open') return Promise.reject(this.stateError('complete'));
-    this.state = 'completing';
-    this.completion = this.completeAfterWrites();
-    return this.completion;
-  }
-
-  private async completeAfterWrites(): Promise<{ size: number }> {
-    await this.chain;
-    if (this.failure) throw this.failure;
-    try {
-      const handle = await this.openTemp();
-      await handle.sync();
-      await handle.close();
-      this.handle = undefined;
-      await this.store.publish(this.tempPath, this.key);
-      this.state = 'completed';
-      return { size: this.size };
-    } catch (error) {
-      this.failure = this.store.backendError('write', this.key, error);
-      this.state = 'failed';
-      await this.discard();
-      throw this.failure;
-    }
-  }
-
-  async abort(): Promise<void> {
-    if (this.state === 'completed' || this.state === 'aborted') return;
-    if (this.state === 'completing') {
-      // complete() is past the point of no return; wait for it and leave its outcome alone.
-      await this.completion?.catch(() => undefined);
-      return;
-    }
-    this.state = 'aborted';
-    await this.chain;
-    await this.discard();
-  }
-
-  private async writeNow(chunk: Buffer): Promise<void> {
+  protected async writeNow(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.state === 'aborted') throw this.stateError('write to');
     try {
@@ -454,6 +404,18 @@ class FsBlobWriter implements BlobWriter {
     }
   }
 
+  protected async finish(): Promise<void> {
+    try {
+      const handle = await this.openTemp();
+      await handle.sync();
+      await handle.close();
+      this.handle = undefined;
+      await this.store.publish(this.tempPath, this.key);
+    } catch (error) {
+      throw this.store.backendError('write', this.key, error);
+    }
+  }
+
   private async openTemp(): Promise<FileHandle> {
     if (this.handle === undefined) {
       const tempPath = this.tempPath;
@@ -462,16 +424,11 @@ class FsBlobWriter implements BlobWriter {
     return this.handle;
   }
 
-  private async discard(): Promise<void> {
+  protected async discard(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
     await handle?.close().catch(() => undefined);
-    await rm(this.tempPath, { force: true });
-  }
-
-  private stateError(action: string): Error {
-    if (this.failure) return this.failure;
-    return new InvalidArgumentError(`cannot ${action} object ${this.key}: the write is ${this.state}`);
+    await rm(this.tempPath, { force: true }).catch(() => undefined);
   }
 }
 

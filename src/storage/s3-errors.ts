@@ -2,6 +2,7 @@
 // endpoint, bucket and key, never credentials.
 import { BackendUnavailableError, OtlpCaptureError } from '../errors.js';
 import { describeS3Location, displayEndpoint, type S3Settings } from './s3-settings.js';
+import { isNetworkErrorCode } from '../util/network-errors.js';
 
 interface SdkErrorShape {
   name?: unknown;
@@ -10,17 +11,6 @@ interface SdkErrorShape {
   $metadata?: { httpStatusCode?: unknown };
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-]);
 
 function shape(error: unknown): SdkErrorShape {
   return typeof error === 'object' && error !== null ? (error as SdkErrorShape) : {};
@@ -60,14 +50,14 @@ export function isS3Unsupported(error: unknown): boolean {
 /** ECONNREFUSED, TimeoutError, …: the request got no answer from S3 at all; undefined otherwise. */
 export function networkFailure(error: unknown): string | undefined {
   const code = text(shape(error).code);
-  if (code !== undefined && NETWORK_CODES.has(code)) return code;
+  if (isNetworkErrorCode(code)) return code;
   if (s3ErrorName(error) === 'TimeoutError') return 'TimeoutError';
   // The SDK turns an error it does not recognise as an Error (one from another realm, e.g. under a test runner's
   // VM) into "AWS SDK error wrapper for Error: connect ECONNREFUSED …": the code survives only in the text.
   const wrapped = /^AWS SDK error wrapper for (.*)$/s.exec(text(shape(error).message) ?? '');
   if (wrapped) {
     const found = /\b(E[A-Z]+|TimeoutError)\b/.exec(wrapped[1]!);
-    if (found && (NETWORK_CODES.has(found[1]!) || found[1] === 'TimeoutError')) return found[1];
+    if (found && (isNetworkErrorCode(found[1]) || found[1] === 'TimeoutError')) return found[1];
   }
   return undefined;
 }

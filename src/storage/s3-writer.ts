@@ -14,8 +14,8 @@ import { PassThrough } from 'node:stream';
 import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import type { Upload } from '@aws-sdk/lib-storage';
 import { libStorage } from './aws-sdk.js';
-import type { BlobWriter } from './blob-store.js';
-import { InvalidArgumentError, OtlpCaptureError } from '../errors.js';
+import { SequentialBlobWriter } from './sequential-writer.js';
+import type { OtlpCaptureError } from '../errors.js';
 
 export interface S3WriterDeps {
   client: S3Client;
@@ -33,24 +33,17 @@ export interface S3WriterDeps {
   verifyStored(size: number): Promise<void>;
 }
 
-type State = 'open' | 'completing' | 'completed' | 'failed' | 'aborted';
-
 /** Why the stream was ended under the Upload; never seen by callers (they get the failure or an "aborted" error). */
 class StreamEnded extends Error {}
 
-export class S3BlobWriter implements BlobWriter {
-  private state: State = 'open';
-  private failure: OtlpCaptureError | undefined;
-  private size = 0;
-  /** Writes run one after another even when a caller does not await each one. */
-  private chain: Promise<void> = Promise.resolve();
-  private completion: Promise<{ size: number }> | undefined;
+export class S3BlobWriter extends SequentialBlobWriter {
   private readonly body = new PassThrough();
   private readonly upload: Upload;
   /** Resolves (never rejects) once the Upload has settled and a failed one's parts have been discarded. */
   private readonly settled: Promise<boolean>;
 
   constructor(private readonly deps: S3WriterDeps) {
+    super(deps.key);
     // The Upload reads the stream and sees its errors; this listener only keeps them from being "unhandled".
     this.body.on('error', () => undefined);
     this.upload = new (libStorage().Upload)({
@@ -71,34 +64,7 @@ export class S3BlobWriter implements BlobWriter {
     );
   }
 
-  write(chunk: Buffer): Promise<void> {
-    if (this.state !== 'open') return Promise.reject(this.stateError('write to'));
-    const step = this.chain.then(() => this.writeNow(chunk));
-    this.chain = step.catch(() => undefined);
-    return step;
-  }
-
-  complete(): Promise<{ size: number }> {
-    if (this.state !== 'open') return Promise.reject(this.stateError('complete'));
-    this.state = 'completing';
-    this.completion = this.completeAfterWrites();
-    return this.completion;
-  }
-
-  async abort(): Promise<void> {
-    if (this.state === 'completed' || this.state === 'aborted') return;
-    if (this.state === 'completing') {
-      // complete() is past the point of no return; wait for it and leave its outcome alone.
-      await this.completion?.catch(() => undefined);
-      return;
-    }
-    this.state = 'aborted';
-    this.body.destroy(new StreamEnded('aborted'));
-    await this.chain;
-    await this.settled;
-  }
-
-  private async writeNow(chunk: Buffer): Promise<void> {
+  protected async writeNow(chunk: Buffer): Promise<void> {
     if (this.stopped()) throw this.stateError('write to');
     if (chunk.length === 0) return;
     const hasRoom = this.body.write(chunk);
@@ -108,25 +74,24 @@ export class S3BlobWriter implements BlobWriter {
     if (this.stopped()) throw this.stateError('write to');
   }
 
-  private async completeAfterWrites(): Promise<{ size: number }> {
-    await this.chain;
-    if (!this.failure) {
-      this.body.end();
-      await this.settled;
+  protected async finish(): Promise<void> {
+    this.body.end();
+    await this.settled;
+    if (this.failure) throw this.failure;
+    try {
+      await this.deps.verifyStored(this.size);
+    } catch (error) {
+      throw this.deps.toError('verify', error);
     }
-    if (!this.failure) {
-      try {
-        await this.deps.verifyStored(this.size);
-      } catch (error) {
-        this.failure = this.deps.toError('verify', error);
-      }
-    }
-    if (this.failure) {
-      this.state = 'failed';
-      throw this.failure;
-    }
-    this.state = 'completed';
-    return { size: this.size };
+  }
+
+  protected override stopSending(): void {
+    this.body.destroy(new StreamEnded('aborted'));
+  }
+
+  /** The Upload has settled by now, and a failed one's multipart upload has been aborted. */
+  protected async discard(): Promise<void> {
+    await this.settled;
   }
 
   /** Records the first failure and stops the stream, so pending and later writes reject at once. */
@@ -153,11 +118,6 @@ export class S3BlobWriter implements BlobWriter {
       this.body.on('drain', done);
       this.body.on('close', done);
     });
-  }
-
-  private stateError(action: string): Error {
-    if (this.failure) return this.failure;
-    return new InvalidArgumentError(`cannot ${action} object ${this.deps.key}: the write is ${this.state}`);
   }
 }
 
