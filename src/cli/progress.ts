@@ -1,5 +1,6 @@
 // Progress of a long command on stderr: a bar redrawn in place on a terminal, plain lines every few seconds
 // otherwise (logs, pipes, CI). The command formats the text; this decides how and how often it is shown.
+import { formatBytes } from '../util/human-units.js';
 
 export interface ProgressView {
   /** 0..1 */
@@ -77,17 +78,9 @@ export function etaText(elapsedMs: number, fraction: number): string {
   return `, ETA ${formatDuration((elapsedMs * (1 - fraction)) / fraction)}`;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes };
 
+/** 65000 → "1m05s": a clock-like duration whose width barely changes as a progress line redraws. */
 export function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);
   if (seconds < 60) return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${seconds}s`;

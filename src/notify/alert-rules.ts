@@ -1,7 +1,7 @@
 // The operational conditions `serve` watches. Each rule looks at one snapshot of the running server and says
 // whether its condition holds now, and in words what is wrong; the scheduler turns that into alerts and all-clears.
 import type { Priority } from './notifier.js';
-import { formatBytes, formatDuration } from './human-units.js';
+import { formatBytes, formatDuration } from '../util/human-units.js';
 import { escapeMrkdwn } from './slack-format.js';
 
 export interface AlertSnapshot {

@@ -12,7 +12,7 @@ import {
   type AlertThresholds,
   type Firing,
 } from './alert-rules.js';
-import { formatDuration } from './human-units.js';
+import { formatDuration } from '../util/human-units.js';
 import { priorityRank, type Notification, type Notifier, type Priority } from './notifier.js';
 
 export interface AlertSources {

@@ -1,6 +1,6 @@
 // A retention run's summary as a notification. The retention module fills RetentionRunSummary at the end of a run
 // and calls `notifier.notify(retentionSummaryNotification(summary))`.
-import { formatBytes, formatCount, formatDuration } from './human-units.js';
+import { formatBytes, formatCount, formatDuration } from '../util/human-units.js';
 import type { MessageBlock, Notification, Priority } from './notifier.js';
 import { contextBlock, escapeMrkdwn, fieldsBlock, headerBlock, joinWithin, packLines, SLACK_LIMITS, truncate } from './slack-format.js';
 

@@ -1,6 +1,6 @@
 // A review report as a readable Slack message: scope, overall severity, issue counts, every issue with its
 // severity marker, file:line and category, then the recommendations; cut to Slack's limits with "…and N more".
-import { formatCount } from './human-units.js';
+import { formatCount } from '../util/human-units.js';
 import type { MessageBlock, Notification, Priority } from './notifier.js';
 import { REVIEW_SEVERITIES, type ReviewIssue, type ReviewReport, type ReviewSeverity } from './review-report.js';
 import { SLACK_LIMITS, contextBlock, escapeMrkdwn, fieldsBlock, headerBlock, joinWithin, packLines, truncate } from './slack-format.js';

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig, type ResolvedConfig } from '../../config/load.js';
 import { parseDuration } from '../../config/units.js';
 import { BackendUnavailableError, ConfigError } from '../../errors.js';
-import { formatDuration } from '../../notify/human-units.js';
+import { formatDuration } from '../../util/human-units.js';
 import { isPriority, PRIORITIES, type Notification, type Priority } from '../../notify/notifier.js';
 import { reportAndExit, UsageError } from '../exit.js';
 
