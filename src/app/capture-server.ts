@@ -124,6 +124,7 @@ export class CaptureServer {
       segmentBytes: config.spool.segmentBytes,
       maxBytes: config.spool.maxBytes,
       fsync: config.spool.durability === 'fsync' ? 'always' : 'never',
+      handoverBytes: config.spool.handoverBytes,
       logger,
     });
     this.archiver = new Archiver(
@@ -291,5 +292,6 @@ export class CaptureServer {
     this.metrics.spoolSegments.set(stats.segments);
     this.metrics.spoolOldestAge.set(stats.oldestUnreleasedAgeMs / 1000);
     this.metrics.spoolFsyncs.set(stats.fsyncs);
+    this.metrics.spoolHandedOver.set(stats.handedOver);
   }
 }

@@ -242,6 +242,7 @@ export const configSchema = z
         maxBytes: bytes.default(4 * 2 ** 30),
         segmentBytes: bytes.default(64 * 2 ** 20),
         durability: z.enum(['fsync', 'none']).default('fsync'),
+        handoverBytes: bytes.default(16 * 2 ** 20),
       })
       .strict()
       .prefault({}),

@@ -23,6 +23,7 @@ export class Metrics {
   readonly spoolSegments: Gauge;
   readonly spoolOldestAge: Gauge;
   readonly spoolFsyncs: Gauge;
+  readonly spoolHandedOver: Gauge;
   readonly archiveLag: Histogram<'signal'>;
   readonly uploadDuration: Histogram<'signal'>;
   readonly objectsArchived: Counter<'signal'>;
@@ -80,6 +81,11 @@ export class Metrics {
       registers,
     });
     this.spoolFsyncs = new Gauge({ name: 'otlpcapture_spool_fsyncs', help: 'fdatasync calls made by the spool.', registers });
+    this.spoolHandedOver = new Gauge({
+      name: 'otlpcapture_spool_records_handed_over',
+      help: 'Spooled records the archiver took from memory instead of reading them back from disk (spool.handoverBytes).',
+      registers,
+    });
     this.archiveLag = new Histogram({
       name: 'otlpcapture_archive_lag_seconds',
       help: 'From receipt of the oldest request in an object to the object being archived and indexed.',

@@ -48,7 +48,7 @@ describe('defaults', () => {
       defaultTenant: 'default',
       retryAfter: 1000,
     });
-    expect(config.spool).toMatchObject({ maxBytes: 4 * 2 ** 30, segmentBytes: 64 * 2 ** 20, durability: 'fsync' });
+    expect(config.spool).toMatchObject({ maxBytes: 4 * 2 ** 30, segmentBytes: 64 * 2 ** 20, durability: 'fsync', handoverBytes: 16 * 2 ** 20 });
     expect(config.archiver).toEqual({
       maxObjectBytes: 64 * 2 ** 20,
       maxObjectAge: 60_000,
@@ -97,6 +97,7 @@ spool:
   maxBytes: 10GB
   segmentBytes: 1048576
   durability: none
+  handoverBytes: 0
 archiver:
   maxObjectBytes: 8MiB
   maxObjectAge: 1h30m
@@ -127,7 +128,7 @@ log:
       defaultTenant: 'acme',
       retryAfter: 2000,
     });
-    expect(config.spool).toEqual({ dir: '/fast/spool', maxBytes: 10e9, segmentBytes: 1_048_576, durability: 'none' });
+    expect(config.spool).toEqual({ dir: '/fast/spool', maxBytes: 10e9, segmentBytes: 1_048_576, durability: 'none', handoverBytes: 0 });
     expect(config.archiver).toEqual({
       maxObjectBytes: 8 * 2 ** 20,
       maxObjectAge: 5_400_000,

@@ -78,6 +78,32 @@ test('reflection lists every service and resolves the OTLP request types; health
     expect(metrics).toMatch(/otlpcapture_upload_duration_seconds_count\{signal="traces"\} 1\b/);
     expect(metrics).toMatch(/otlpcapture_archive_lag_seconds_count\{signal="traces"\} 1\b/);
     expect(metrics).toMatch(/otlpcapture_spool_fsyncs [1-9]/);
+    // The archiver kept up, so it took the request from memory rather than from the spool file.
+    expect(metrics).toMatch(/otlpcapture_spool_records_handed_over 1\b/);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('spool.handoverBytes: 0 makes the archiver read every request back from the spool, with the same result', async () => {
+  const file = config('archiver:\n  maxObjectAge: 100ms\nspool:\n  handoverBytes: 0\n');
+  const server = await startServer(['--config', file, '--data-dir', path.join(dir, 'data')]);
+  try {
+    const client = new RawOtlpClient(server.grpcAddress);
+    const sent = Array.from({ length: 5 }, (_, i) => uniqueTraceRequest(100 + i, 3000));
+    for (const payload of sent) expect(await client.export('traces', payload)).toEqual({ ok: true });
+    client.close();
+    const admin = `http://127.0.0.1:${server.adminPort}`;
+    const metrics = await waitFor('every request to be archived', async () => {
+      const text = await (await fetch(`${admin}/metrics`)).text();
+      // Gauges are refreshed at each scrape: age 0 means no acknowledged request is left unarchived.
+      const done = /otlpcapture_spool_oldest_unarchived_age_seconds 0\n/.test(text) && /otlpcapture_objects_archived_total\{signal="traces"\} [1-9]/.test(text);
+      return done ? text : undefined;
+    });
+    expect(metrics).toMatch(/otlpcapture_spool_records_handed_over 0\b/);
+    expect(await server.stop('SIGTERM')).toBe(0);
+    const archive = await readArchive(path.join(dir, 'data'));
+    expect(archive.map((e) => e.bytes.toString('hex')).sort()).toEqual(sent.map((b) => b.toString('hex')).sort());
   } finally {
     await server.stop();
   }
