@@ -8,6 +8,7 @@ import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest, ObjectMeta, RequestMeta } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { CompressAttempts } from './compress-attempts.js';
 import { compressedKey } from './compressed-key.js';
 import type { CrashHook } from './crash-hook.js';
 import type { ActionType, Journal, JournalEntry } from './journal.js';
@@ -17,6 +18,8 @@ export interface OperationDeps {
   blobs: BlobStore;
   index: IndexStore;
   journal: Journal;
+  /** Objects that compress could not shrink, so that later runs leave them alone. */
+  attempts: CompressAttempts;
   crash: CrashHook;
   owner: string;
 }
@@ -92,6 +95,7 @@ export async function finishDelete(deps: OperationDeps, key: string, ids: readon
   deps.crash('index-deleted');
   await deps.blobs.delete(key);
   deps.crash('source-deleted');
+  await deps.attempts.forget(key);
   await deps.journal.remove(key);
 }
 
@@ -126,8 +130,10 @@ async function compressObject(deps: OperationDeps, policy: RetentionPolicy, acti
   }
   crash('copied');
   if (size >= object.storedBytes) {
-    // Nothing to gain (already dense, or tiny requests): keep the original, drop the attempt.
+    // Nothing to gain (already dense, or tiny requests): keep the original, drop the attempt, and remember it so the
+    // next runs do not spend the CPU again.
     await undoCopy(deps, object.key, newKey);
+    await deps.attempts.record({ key: object.key, codec: action.codec, level: action.level, storedBytes: object.storedBytes, reencodedBytes: size });
     return { newKey: object.key, bytesAfter: object.storedBytes, note: `re-encoding gave ${size} bytes, not less than ${object.storedBytes}: kept as is` };
   }
   await switchTo(deps, policy, object.key, newKey);
@@ -194,7 +200,7 @@ function metaOf(r: ArchivedRequest): RequestMeta {
  * The new object is complete: point the index at it (locations from its own manifest), then remove the old one.
  * Also recovery's way to finish an entry in phase switch. Returns the new object's size.
  */
-export async function switchTo(deps: Pick<OperationDeps, 'blobs' | 'index' | 'journal' | 'crash' | 'owner'>, policy: PolicyRef, oldKey: string, newKey: string): Promise<number> {
+export async function switchTo(deps: Pick<OperationDeps, 'blobs' | 'index' | 'journal' | 'attempts' | 'crash' | 'owner'>, policy: PolicyRef, oldKey: string, newKey: string): Promise<number> {
   const { blobs, index, journal, crash } = deps;
   const manifest = await readObjectManifest(blobs, newKey);
   await journal.put(entry(deps, policy, oldKey, newKey, 'switch'));
@@ -205,11 +211,12 @@ export async function switchTo(deps: Pick<OperationDeps, 'blobs' | 'index' | 'jo
   return manifest.object.storedBytes;
 }
 
-export async function finishCleanup(deps: Pick<OperationDeps, 'blobs' | 'journal' | 'crash' | 'owner'>, policy: PolicyRef, oldKey: string, newKey: string): Promise<void> {
+export async function finishCleanup(deps: Pick<OperationDeps, 'blobs' | 'journal' | 'attempts' | 'crash' | 'owner'>, policy: PolicyRef, oldKey: string, newKey: string): Promise<void> {
   await deps.journal.put(entry(deps, policy, oldKey, newKey, 'cleanup'));
   deps.crash('cleanup');
   await deps.blobs.delete(oldKey);
   deps.crash('source-deleted');
+  await deps.attempts.forget(oldKey);
   await deps.journal.remove(oldKey);
 }
 

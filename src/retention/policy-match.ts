@@ -10,11 +10,12 @@
 //   make the rule useless for shared Collectors). The services come from the object's manifest, read only when a
 //   policy with a service rule is reached.
 // - archive applies to objects not archived yet; compress to objects not archived and not already at (or beyond)
-//   the target codec and level (compressed-key.ts); delete to every object.
+//   the target codec and level (compressed-key.ts) nor already re-encoded there without gain (compress-attempts.ts);
+//   delete to every object.
 import type { ObjectMeta } from '../model.js';
 import { ARCHIVE_KEY_PREFIX } from '../storage/blob-store.js';
 import { compressionMark } from './compressed-key.js';
-import { codecRank, type RetentionPolicy } from './retention-config.js';
+import { codecRank, type CompressAction, type CompressCodec, type RetentionPolicy } from './retention-config.js';
 
 /** Cut-off (unix ms) below which an object is older than `olderThanMs` at `asOfMs`. */
 export function cutoffMs(asOfMs: number, olderThanMs: number): number {
@@ -41,29 +42,41 @@ export function actionApplies(policy: RetentionPolicy, object: ObjectMeta): bool
       return !archived;
     case 'compress': {
       if (archived) return false;
-      const target = codecRank(action.codec);
-      if (codecRank(object.codec) > target) return false;
+      if (codecRank(object.codec) > codecRank(action.codec)) return false;
       const mark = compressionMark(object.key);
-      if (mark !== null && codecRank(mark.codec) === target && mark.level >= action.level) return false;
-      if (mark !== null && codecRank(mark.codec) > target) return false;
-      return true;
+      return mark === null || !settingCovers(mark, action);
     }
   }
 }
 
+export interface CompressSetting {
+  codec: CompressCodec;
+  level: number;
+}
+
+/** Whether an object re-encoded at `done` has nothing to gain from `wanted`: a stronger codec, or the same at a level as high. */
+export function settingCovers(done: CompressSetting, wanted: CompressSetting): boolean {
+  const rank = codecRank(done.codec);
+  const target = codecRank(wanted.codec);
+  return rank > target || (rank === target && done.level >= wanted.level);
+}
+
 /**
  * The policy that acts on `object`, or null. `servicesOf` loads the object's services (from its manifest) and is
- * called at most once, only if a policy with a service rule is reached.
+ * called at most once, only if a policy with a service rule is reached. `triedWithoutGain` says whether the object
+ * was already re-encoded at a compress policy's setting (or stronger) without shrinking (compress-attempts.ts).
  */
 export async function firstMatchingPolicy(
   policies: readonly RetentionPolicy[],
   object: ObjectMeta,
   asOfMs: number,
   servicesOf: () => Promise<readonly string[]>,
+  triedWithoutGain: (action: CompressAction) => Promise<boolean> = async () => false,
 ): Promise<RetentionPolicy | null> {
   let services: readonly string[] | undefined;
   for (const policy of policies) {
     if (!rowMatches(policy, object, asOfMs) || !actionApplies(policy, object)) continue;
+    if (policy.action.type === 'compress' && (await triedWithoutGain(policy.action))) continue;
     const service = policy.match.service;
     if (service !== undefined) {
       services ??= await servicesOf();

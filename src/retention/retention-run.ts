@@ -15,6 +15,7 @@ import { noCrash, type CrashHook } from './crash-hook.js';
 import { Journal } from './journal.js';
 import { RetentionLease } from './lease.js';
 import { runOperation, targetKey, type OperationDeps } from './operations.js';
+import { CompressAttempts } from './compress-attempts.js';
 import { cutoffMs, firstMatchingPolicy } from './policy-match.js';
 import { recoverJournal, type RecoveredEntry } from './recovery.js';
 import type { RetentionConfig, RetentionPolicy } from './retention-config.js';
@@ -97,7 +98,8 @@ export async function runRetention(deps: RetentionRunDeps, options: RetentionRun
   const state = new StateStore(deps.blobs);
   const journal = new Journal(state);
   const lease = new RetentionLease(state, { ttlMs: deps.config.leaseTtl, ...(deps.leaseSettleMs === undefined ? {} : { settleMs: deps.leaseSettleMs }) });
-  const opDeps: OperationDeps = { blobs: deps.blobs, index: deps.index, journal, crash: deps.crash ?? noCrash, owner: lease.owner };
+  const attempts = new CompressAttempts(state);
+  const opDeps: OperationDeps = { blobs: deps.blobs, index: deps.index, journal, attempts, crash: deps.crash ?? noCrash, owner: lease.owner };
 
   const stop = new AbortController();
   const onOuterAbort = (): void => stop.abort();
@@ -191,7 +193,13 @@ async function scanAndAct(deps: RetentionRunDeps, opDeps: OperationDeps, scan: S
       if (scan.stop.aborted) break;
       progress.scanned += 1;
       if (created.has(object.key)) continue;
-      const policy = await firstMatchingPolicy(scan.policies, object, scan.asOfMs, () => servicesOf(deps.blobs, object.key));
+      const policy = await firstMatchingPolicy(
+        scan.policies,
+        object,
+        scan.asOfMs,
+        () => servicesOf(deps.blobs, object.key),
+        (action) => opDeps.attempts.triedWithoutGain(object.key, action),
+      );
       if (policy === null || !scan.chosen.includes(policy)) continue;
       progress.matched += 1;
       const item: RetentionItem = {

@@ -139,6 +139,54 @@ describe('retention run (filesystem + SQLite, in process)', () => {
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
   }, 60_000);
 
+  test('an object compress cannot shrink is kept, remembered and left alone by later runs until a stronger setting or another action comes', async () => {
+    // The objects were written with gzip level 1 (what an archiver at that setting leaves); a policy asking for the
+    // same re-encodes each to exactly its size, which is no gain. (checkRetentionConfig refuses such a policy when the
+    // archiver's setting is the same today; an archiver whose setting changed leaves such objects behind.)
+    const same = [{ name: 'same-cmp', match: { tenant: 'cmp', signal: 'traces', olderThan: '7d' }, action: { type: 'compress', codec: 'gzip', level: 1 } }];
+    const asOfMs = Date.now() + 10 * DAY;
+    const run = (policies: unknown[], options: { dryRun?: boolean } = {}) =>
+      runRetention({ blobs: archive.blobs, index: archive.index, config: config(policies), leaseSettleMs: 10 }, { asOfMs, ...options });
+    const cmpKeys = async () => (await archive.index.listObjects({ tenant: 'cmp', signal: 'traces' })).map((o) => o.key).sort();
+    const keysBefore = await cmpKeys();
+    expect(keysBefore).toHaveLength(3);
+
+    const first = await run(same);
+    expect(first.items.map((i) => [i.key, i.outcome])).toEqual(keysBefore.map((k) => [k, 'unchanged']));
+    expect(first.items.every((i) => /not less than/.test(i.note ?? ''))).toBe(true);
+    expect(await cmpKeys()).toEqual(keysBefore);
+    const kept = (await new StateStore(archive.blobs).names('kept/')).length;
+    expect(kept).toBe(3);
+
+    // Later runs (and their dry runs) do not try again.
+    expect((await run(same, { dryRun: true })).items).toEqual([]);
+    expect((await run(same)).items).toEqual([]);
+    // A stronger setting does.
+    const stronger = [{ ...same[0]!, action: { type: 'compress', codec: 'brotli', level: 11 } }];
+    const third = await run(stronger);
+    expect(third.items.map((i) => i.outcome)).toEqual(['done', 'done', 'done']);
+    // The remembered attempts go with the objects they were about.
+    expect(await new StateStore(archive.blobs).names('kept/')).toEqual([]);
+    await expectConsistent(archive.blobs, archive.index, { listPrefixes: listPrefixes(), expectedBytes: sent });
+  }, 60_000);
+
+  test('a remembered compress attempt does not hold back a later policy, and is forgotten when the object is deleted', async () => {
+    const asOfMs = Date.now() + 10 * DAY;
+    const same = { name: 'same-cmp', match: { tenant: 'cmp', signal: 'traces', olderThan: '7d' }, action: { type: 'compress', codec: 'gzip', level: 1 } };
+    const drop = { name: 'drop-cmp', match: { tenant: 'cmp', signal: 'traces', olderThan: '7d' }, action: { type: 'delete' } };
+    const run = (policies: unknown[]) =>
+      runRetention({ blobs: archive.blobs, index: archive.index, config: config(policies), leaseSettleMs: 10 }, { asOfMs });
+    expect((await run([same])).items.map((i) => i.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    // With the compress policy first, the object passes on to the next matching policy.
+    const second = await run([same, drop]);
+    expect(second.items.map((i) => [i.policy, i.outcome])).toEqual([
+      ['drop-cmp', 'done'],
+      ['drop-cmp', 'done'],
+      ['drop-cmp', 'done'],
+    ]);
+    expect(await new StateStore(archive.blobs).names('kept/')).toEqual([]);
+  }, 60_000);
+
   test('journal entries left in every phase are finished or undone by the next run, leaving a consistent state', async () => {
     const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()), leaseSettleMs: 10 };
     const journal = new Journal(new StateStore(archive.blobs));
