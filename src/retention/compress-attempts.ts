@@ -3,10 +3,9 @@
 // by an archiver configured with a stronger setting than today's policy, or too small for a stronger codec to win.
 // One small document per object under `_retention/kept/` names the codec and level tried; a stronger setting tries
 // again, and the document goes when the object does (delete, archive).
-import { createHash } from 'node:crypto';
 import { settingCovers, type CompressSetting } from './policy-match.js';
 import type { CompressCodec } from './retention-config.js';
-import type { StateStore } from './state-store.js';
+import { documentAbout, type StateStore } from './state-store.js';
 
 export const KEPT_DIR = 'kept/';
 
@@ -19,9 +18,7 @@ export interface CompressAttempt {
   atMs: number;
 }
 
-function documentName(key: string): string {
-  return `${KEPT_DIR}${createHash('sha256').update(key).digest('hex').slice(0, 40)}.json`;
-}
+const documentName = (key: string): string => documentAbout(KEPT_DIR, key);
 
 export class CompressAttempts {
   constructor(private readonly state: StateStore) {}

@@ -10,8 +10,7 @@
 // An entry in `copy` is undone (the new object is deleted: the index never pointed at it); an entry in `switch` or
 // later is finished (replaceObject and delete are idempotent). So no index row ever points at a missing object,
 // and no object is left that the index does not know.
-import { createHash } from 'node:crypto';
-import type { StateStore } from './state-store.js';
+import { documentAbout, type StateStore } from './state-store.js';
 
 export const JOURNAL_DIR = 'journal/';
 
@@ -32,7 +31,7 @@ export interface JournalEntry {
 
 /** One document per object: a second operation on the same object would find (and finish) the first one's entry. */
 function entryName(oldKey: string): string {
-  return `${JOURNAL_DIR}${createHash('sha256').update(oldKey).digest('hex').slice(0, 40)}.json`;
+  return documentAbout(JOURNAL_DIR, oldKey);
 }
 
 export class Journal {

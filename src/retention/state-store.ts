@@ -3,10 +3,16 @@
 // host, a CLI on a laptop — sees the same lease and the same journal, whatever host it runs on, and a run killed on
 // one host is finished by the next run anywhere. The key never ends in `.otlpc`, so reindex and anything else that
 // looks for archive objects passes over it; a tenant never starts with '_', so it cannot clash with an object key.
+import { createHash } from 'node:crypto';
 import { NotFoundError } from '../errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
 
 export const STATE_PREFIX = '_retention/';
+
+/** The name of the one document under `dir` about the object at `key` (keys can be long or hold any character). */
+export function documentAbout(dir: string, key: string): string {
+  return `${dir}${createHash('sha256').update(key).digest('hex').slice(0, 40)}.json`;
+}
 
 export class StateStore {
   constructor(private readonly blobs: BlobStore) {}
