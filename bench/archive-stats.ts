@@ -17,6 +17,8 @@ export interface ArchiveStats {
   compressionRatio: number;
   /** Bytes left in the spool after the server stopped: what the archiver had not caught up with. */
   spoolBytesLeft: number;
+  /** Embedded cases: objects stored with brotli, i.e. re-encoded by a retention compress policy (the archiver writes gzip). */
+  brotliObjects?: number;
 }
 
 export function readArchiveStats(dataDir: string): ArchiveStats {
@@ -31,7 +33,7 @@ export function readArchiveStats(dataDir: string): ArchiveStats {
       SELECT count(*) AS objects, coalesce(sum(request_count), 0) AS requests,
              coalesce(avg(stored_bytes), 0) AS avgStored, coalesce(max(stored_bytes), 0) AS maxStored,
              coalesce(avg(raw_bytes), 0) AS avgRaw, coalesce(sum(stored_bytes), 0) AS stored,
-             coalesce(sum(raw_bytes), 0) AS raw
+             coalesce(sum(raw_bytes), 0) AS raw, coalesce(sum(codec = 'brotli'), 0) AS brotli
       FROM objects`).get() as Record<string, number>;
     if (row.objects === 0) return empty;
     return {
@@ -43,6 +45,7 @@ export function readArchiveStats(dataDir: string): ArchiveStats {
       avgRequestsPerObject: row.requests! / row.objects!,
       compressionRatio: row.raw! > 0 ? row.stored! / row.raw! : 0,
       spoolBytesLeft,
+      brotliObjects: row.brotli!,
     };
   } finally {
     db.close();

@@ -41,6 +41,20 @@ export function benchCases(options: BenchOptions): BenchCase[] {
       all.push({ name: `capture ${wire} ${S3_CLICKHOUSE_SUFFIX}`, server: 'capture', gzip, clients: n, overload: false, backend: 's3-clickhouse' });
     }
   }
+  if (options.retention) {
+    // Retention inside serve, re-encoding every sealed object with brotli-11 while ingest goes on (8 MiB objects, so
+    // that objects become candidates within the window), against the same settings without retention.
+    const smallObjects = { archiver: { maxObjectBytes: '8MiB', maxObjectAge: '2s' } };
+    const retention = {
+      interval: '1s',
+      concurrency: 1,
+      policies: [{ name: 'shrink-now', match: { olderThan: '1ms' }, action: { type: 'compress', codec: 'brotli', level: 11 } }],
+    };
+    all.push(
+      { name: 'capture plain 8MiB', server: 'capture', gzip: false, clients: n, overload: false, extraConfig: smallObjects },
+      { name: 'capture plain 8MiB retention', server: 'capture', gzip: false, clients: n, overload: false, extraConfig: { ...smallObjects, retention } },
+    );
+  }
   all.push({
     name: 'overload plain',
     server: 'capture',

@@ -35,6 +35,8 @@ export interface BenchOptions {
   quietWaitSeconds: number;
   /** Also run the capture cases on S3 + ClickHouse (s3rver and ClickHouse 18.16 started on loopback). */
   s3ClickHouse: boolean;
+  /** Also run a capture case with retention re-encoding objects inside serve, and its baseline. */
+  retention: boolean;
 }
 
 const MIB = 2 ** 20;
@@ -57,6 +59,7 @@ const FLAGS = {
   'noisy-retries': { env: 'BENCH_NOISY_RETRIES', fallback: '2' },
   'quiet-wait': { env: 'BENCH_QUIET_WAIT', fallback: '120' },
   's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
+  retention: { env: 'BENCH_RETENTION', fallback: '0' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -102,5 +105,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     noisyRetries: Math.round(number('noisy-retries', 0)),
     quietWaitSeconds: number('quiet-wait', 0),
     s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
+    retention: ['1', 'true', 'yes'].includes(raw('retention')),
   };
 }

@@ -101,10 +101,11 @@ export function archiveTable(results: readonly CaseResult[]): string {
       mib(r.server.counters?.spoolBytes ?? 0, 0),
       f(r.server.stopSeconds),
       mib(a.spoolBytesLeft, 0),
+      a.brotliObjects === undefined ? '-' : String(a.brotliObjects),
     ];
   });
   return table(
-    ['case', 'objects', 'requests/object', 'avg raw MiB', 'avg stored MiB', 'max stored MiB', 'stored/raw', 'spool backlog at window end MiB', 'stop (drain) s', 'spool left after stop MiB'],
+    ['case', 'objects', 'requests/object', 'avg raw MiB', 'avg stored MiB', 'max stored MiB', 'stored/raw', 'spool backlog at window end MiB', 'stop (drain) s', 'spool left after stop MiB', 'brotli objects (retention)'],
     rows,
   );
 }

@@ -40,20 +40,32 @@ export function resolveLevel(codec: Codec, level?: number): number {
 // ingest path waited for CPU 40 % of the time and took ~25 % less (bench, 2 cores: 69 → 92 MiB/s).
 const zlibWork = new PQueue({ concurrency: Math.max(1, os.availableParallelism() - 1) });
 
+/**
+ * Whose work it is. `background` (retention re-encoding old objects) gets a slot only when no `normal` work (the
+ * archiver behind ingest, reads) is waiting: a brotli-11 re-encode queued first would otherwise hold the archiver up
+ * for seconds per block while the spool fills.
+ */
+export type ZlibPriority = 'normal' | 'background';
+const QUEUE_PRIORITY: Readonly<Record<ZlibPriority, number>> = { normal: 0, background: -1 };
+
+function onZlibQueue<T>(priority: ZlibPriority, work: () => Promise<T>): Promise<T> {
+  return zlibWork.add(work, { priority: QUEUE_PRIORITY[priority] });
+}
+
 /** Smallest brotli window (log2 bytes) that holds the whole input, within brotli's limits [10, 24]. */
 function brotliWindow(length: number): number {
   return Math.min(24, Math.max(10, Math.ceil(Math.log2(length + 1))));
 }
 
-export async function compress(codec: Codec, raw: Buffer, level?: number): Promise<Buffer> {
+export async function compress(codec: Codec, raw: Buffer, level?: number, priority: ZlibPriority = 'normal'): Promise<Buffer> {
   const resolved = resolveLevel(codec, level);
   switch (codec) {
     case 'none':
       return raw;
     case 'gzip':
-      return zlibWork.add(() => gzip(raw, { level: resolved }));
+      return onZlibQueue(priority, () => gzip(raw, { level: resolved }));
     case 'brotli':
-      return zlibWork.add(() =>
+      return onZlibQueue(priority, () =>
         brotliCompress(raw, {
           params: {
             [zlib.constants.BROTLI_PARAM_QUALITY]: resolved,
@@ -69,7 +81,7 @@ export async function compress(codec: Codec, raw: Buffer, level?: number): Promi
  * Inflates one stored block and checks it has exactly `rawLength` bytes. Output is capped at `rawLength`, so a
  * corrupted or hostile block cannot inflate into more memory than the index says the request had.
  */
-export async function decompress(codec: Codec, stored: Buffer, rawLength: number): Promise<Buffer> {
+export async function decompress(codec: Codec, stored: Buffer, rawLength: number, priority: ZlibPriority = 'normal'): Promise<Buffer> {
   if (!Number.isInteger(rawLength) || rawLength < 0) {
     throw new InvalidArgumentError(`raw length must be a non-negative integer: got ${rawLength}`);
   }
@@ -82,10 +94,10 @@ export async function decompress(codec: Codec, stored: Buffer, rawLength: number
         raw = stored;
         break;
       case 'gzip':
-        raw = await zlibWork.add(() => gunzip(stored, limit));
+        raw = await onZlibQueue(priority, () => gunzip(stored, limit));
         break;
       case 'brotli':
-        raw = await zlibWork.add(() => brotliDecompress(stored, limit));
+        raw = await onZlibQueue(priority, () => brotliDecompress(stored, limit));
         break;
       default:
         throw new InvalidArgumentError(`unknown codec ${JSON.stringify(codec)}`);

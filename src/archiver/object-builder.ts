@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import type { ArchivedRequest, Codec, ObjectMeta, RequestLocation, RequestMeta, Signal } from '../model.js';
 import type { BlobWriter } from '../storage/blob-store.js';
 import { BackendUnavailableError, CorruptDataError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
-import { compress, resolveLevel } from './codec.js';
+import { compress, resolveLevel, type ZlibPriority } from './codec.js';
 import { encodeBlockHeader, encodeManifestAndTrailer, encodeObjectHeader } from './object-format.js';
 
 export interface ObjectBuilderOptions {
@@ -19,6 +19,8 @@ export interface ObjectBuilderOptions {
   codec: Codec;
   /** Codec level; the codec's default when omitted. */
   level?: number;
+  /** Retention re-encoding passes 'background', so it never holds up the archiver's compression. */
+  priority?: ZlibPriority;
   writer: BlobWriter;
   nowMs: number;
 }
@@ -34,6 +36,7 @@ export class ObjectBuilder {
   readonly codec: Codec;
   readonly createdAtMs: number;
   private readonly level: number;
+  private readonly priority: ZlibPriority;
   private readonly writer: BlobWriter;
 
   private state: State = 'open';
@@ -53,6 +56,7 @@ export class ObjectBuilder {
     this.signal = options.signal;
     this.codec = options.codec;
     this.level = resolveLevel(options.codec, options.level);
+    this.priority = options.priority ?? 'normal';
     this.writer = options.writer;
     this.createdAtMs = options.nowMs;
     this.tail = this.enqueueWrite(async () => {
@@ -84,7 +88,7 @@ export class ObjectBuilder {
     this.ids.add(meta.id);
     this.appendedRawBytes += raw.length;
     const crc32 = rawCrc32 ?? zlib.crc32(raw);
-    const compressed = compress(this.codec, raw, this.level);
+    const compressed = compress(this.codec, raw, this.level, this.priority);
     // Failures surface through the write chain; this keeps an early rejection from being reported as unhandled.
     compressed.catch(() => undefined);
 

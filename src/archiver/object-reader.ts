@@ -5,7 +5,7 @@ import zlib from 'node:zlib';
 import type { ArchivedRequest, ObjectMeta } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { CorruptDataError, NotFoundError } from '../errors.js';
-import { decompress } from './codec.js';
+import { decompress, type ZlibPriority } from './codec.js';
 import {
   BLOCK_HEADER_SIZE,
   OBJECT_HEADER_SIZE,
@@ -16,11 +16,11 @@ import {
 } from './object-format.js';
 
 /** The raw bytes of one archived request: one range read of its block payload, checked by length and CRC-32. */
-export async function readRequestBytes(store: BlobStore, request: ArchivedRequest): Promise<Buffer> {
+export async function readRequestBytes(store: BlobStore, request: ArchivedRequest, priority: ZlibPriority = 'normal'): Promise<Buffer> {
   const stored = await store.readRange(request.objectKey, request.offset, request.length);
   let raw: Buffer;
   try {
-    raw = await decompress(request.codec, stored, request.rawBytes);
+    raw = await decompress(request.codec, stored, request.rawBytes, priority);
   } catch (error) {
     if (!(error instanceof CorruptDataError)) throw error;
     throw new CorruptDataError(`request ${request.id} in ${request.objectKey}: ${error.message}`, { cause: error });

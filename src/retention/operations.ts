@@ -153,13 +153,14 @@ async function reencode(blobs: BlobStore, oldKey: string, newKey: string, action
     signal: manifest.object.signal,
     codec: action.codec,
     level: action.level,
+    priority: 'background',
     writer: blobs.createWriter(newKey),
     nowMs: manifest.object.createdAtMs,
   });
   try {
     const pending: Promise<unknown>[] = [];
     for (const request of manifest.requests) {
-      const raw = await readRequestBytes(blobs, request);
+      const raw = await readRequestBytes(blobs, request, 'background');
       pending.push(builder.append(metaOf(request), raw, request.traceIds ?? traceIdsOf(request, raw)));
       if (pending.length >= COMPRESS_READ_AHEAD) await pending.shift();
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import zlib from 'node:zlib';
 import { compress, decompress } from '../../src/archiver/codec.js';
 import { CODECS } from '../../src/model.js';
@@ -74,5 +75,22 @@ describe('codec', () => {
     const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
     const error = await decompress('gzip', bomb, 1000).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptDataError);
+  });
+
+  it('background work (retention re-encoding) waits while normal work (the archiver, reads) is queued', async () => {
+    // All queued in one tick: the first few background jobs take the free slots at once; every job queued after
+    // them waits, and the normal ones queued last still run before the waiting background ones.
+    const slots = Math.max(1, os.availableParallelism() - 1);
+    const raw = payload(256 * 1024);
+    const order: string[] = [];
+    const track = (name: string, work: Promise<Buffer>) => work.then((out) => (order.push(name), out));
+    const background = Array.from({ length: slots + 6 }, (_, i) => track(`background ${i}`, compress('brotli', raw, 9, 'background')));
+    const normal = Array.from({ length: 3 }, (_, i) => track(`normal ${i}`, compress('gzip', raw, 1)));
+    const reads = track('normal read', decompress('gzip', zlib.gzipSync(raw), raw.length));
+    await Promise.all([...background, ...normal, reads]);
+    // Only the background jobs that had already started may finish before the last normal job.
+    const lastNormal = Math.max(...order.map((name, i) => (name.startsWith('normal') ? i : -1)));
+    expect(order.slice(0, lastNormal + 1).filter((name) => name.startsWith('background')).length).toBeLessThanOrEqual(slots);
+    expect(order).toHaveLength(slots + 10);
   });
 });
