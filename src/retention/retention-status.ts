@@ -1,6 +1,7 @@
 // What `retention status` shows: who holds the lease, what the last run did, and what the journal still holds
-// (operations of a killed run that the next run will finish or undo).
+// (operations of a killed run that the next run will finish or undo), and how many objects compress left as they were.
 import type { BlobStore } from '../storage/blob-store.js';
+import { KEPT_DIR } from './compress-attempts.js';
 import { Journal, type JournalEntry } from './journal.js';
 import { LEASE_NAME, leaseIsLive, type LeaseRecord } from './lease.js';
 import { LAST_RUN_NAME, type LastRunRecord } from './retention-run.js';
@@ -10,6 +11,8 @@ export interface RetentionStatus {
   lease: (LeaseRecord & { live: boolean }) | null;
   lastRun: LastRunRecord | null;
   pending: JournalEntry[];
+  /** Objects a compress policy re-encoded without gain, left as they are (compress-attempts.ts). */
+  keptAsIs: number;
 }
 
 export async function readRetentionStatus(blobs: BlobStore, nowMs: number = Date.now()): Promise<RetentionStatus> {
@@ -19,5 +22,6 @@ export async function readRetentionStatus(blobs: BlobStore, nowMs: number = Date
     lease: lease === null ? null : { ...lease, live: leaseIsLive(lease, nowMs) },
     lastRun: await state.read<LastRunRecord>(LAST_RUN_NAME),
     pending: await new Journal(state).entries(),
+    keptAsIs: (await state.names(KEPT_DIR)).length,
   };
 }

@@ -157,6 +157,7 @@ describe('retention run (filesystem + SQLite, in process)', () => {
     expect(await cmpKeys()).toEqual(keysBefore);
     const kept = (await new StateStore(archive.blobs).names('kept/')).length;
     expect(kept).toBe(3);
+    expect((await readRetentionStatus(archive.blobs)).keptAsIs).toBe(3);
 
     // Later runs (and their dry runs) do not try again.
     expect((await run(same, { dryRun: true })).items).toEqual([]);
@@ -167,6 +168,7 @@ describe('retention run (filesystem + SQLite, in process)', () => {
     expect(third.items.map((i) => i.outcome)).toEqual(['done', 'done', 'done']);
     // The remembered attempts go with the objects they were about.
     expect(await new StateStore(archive.blobs).names('kept/')).toEqual([]);
+    expect((await readRetentionStatus(archive.blobs)).keptAsIs).toBe(0);
     await expectConsistent(archive.blobs, archive.index, { listPrefixes: listPrefixes(), expectedBytes: sent });
   }, 60_000);
 

@@ -197,5 +197,8 @@ function statusText(status: RetentionStatus, configured: boolean): string {
   }
   lines.push(`journal: ${status.pending.length} pending operation${status.pending.length === 1 ? '' : 's'}`);
   for (const e of status.pending) lines.push(`  ${e.action} ${e.oldKey} at ${e.phase}${e.newKey ? ` → ${e.newKey}` : ''} (since ${new Date(e.updatedAtMs).toISOString()})`);
+  if (status.keptAsIs > 0) {
+    lines.push(`compress: ${status.keptAsIs} object${status.keptAsIs === 1 ? '' : 's'} left as they were (re-encoding did not shrink them; a stronger setting tries again)`);
+  }
   return `${lines.join('\n')}\n`;
 }
