@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { isValidTenant } from '../admission/tenant.js';
 import { CODECS } from '../model.js';
-import { parseBytes, parseDuration, parseListen } from './units.js';
+import { given, durationField, sizeField } from './unit-fields.js';
+import { parseListen } from './units.js';
 import { isWebhookUrl } from '../notify/webhook-url.js';
 import { retentionSchema } from '../retention/retention-config.js';
 import {
@@ -14,35 +15,10 @@ import {
   isValidS3Prefix,
 } from '../storage/s3-settings.js';
 
-const SIZE_EXPECTED = 'expected a size such as 64MiB or 1048576';
 const DURATION_EXPECTED = 'expected a duration such as 60s, 5m or 1h30m';
 
-/** What a wrong-typed value (a list, a mapping, true) was, for messages that say what was given. */
-function given(value: unknown): string {
-  return value === undefined ? 'nothing' : JSON.stringify(value) ?? String(value);
-}
-
-// The union's own message would be a bare "Invalid input" for a wrong type (true, a list): say what is expected.
-const numberOrText = (expected: string) =>
-  z.union([z.number(), z.string()], { error: (issue) => `${expected}, got ${given(issue.input)}` });
-
-const bytes = numberOrText(SIZE_EXPECTED).transform((value, ctx) => {
-  const parsed = parseBytes(value);
-  if (parsed === null) {
-    ctx.addIssue({ code: 'custom', message: `${SIZE_EXPECTED}, got ${JSON.stringify(value)}` });
-    return z.NEVER;
-  }
-  return parsed;
-});
-
-const duration = numberOrText(DURATION_EXPECTED).transform((value, ctx) => {
-  const parsed = parseDuration(value);
-  if (parsed === null) {
-    ctx.addIssue({ code: 'custom', message: `${DURATION_EXPECTED}, got ${JSON.stringify(value)}` });
-    return z.NEVER;
-  }
-  return parsed;
-});
+const bytes = sizeField();
+const duration = durationField(DURATION_EXPECTED);
 
 const listen = z.string().refine((value) => parseListen(value) !== null, {
   message: 'expected HOST:PORT such as 0.0.0.0:4317 or [::1]:4317',

@@ -4,36 +4,14 @@
 import { z } from 'zod';
 import { isValidTenant } from '../admission/tenant.js';
 import { DEFAULT_LEVEL } from '../archiver/codec.js';
-import { parseBytes, parseDuration } from '../config/units.js';
+import { durationField, given, sizeField } from '../config/unit-fields.js';
 import { ConfigError } from '../errors.js';
 import { SIGNALS, type Codec } from '../model.js';
 
 const DURATION_EXPECTED = 'expected a duration such as 7d, 12h or 90m';
-const SIZE_EXPECTED = 'expected a size such as 64MiB or 1048576';
 
-const given = (value: unknown): string => (value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value)));
-
-const duration = z
-  .union([z.number(), z.string()], { error: (issue) => `${DURATION_EXPECTED}, got ${given(issue.input)}` })
-  .transform((value, ctx) => {
-    const parsed = parseDuration(value);
-    if (parsed === null) {
-      ctx.addIssue({ code: 'custom', message: `${DURATION_EXPECTED}, got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return parsed;
-  });
-
-const bytes = z
-  .union([z.number(), z.string()], { error: (issue) => `${SIZE_EXPECTED}, got ${given(issue.input)}` })
-  .transform((value, ctx) => {
-    const parsed = parseBytes(value);
-    if (parsed === null) {
-      ctx.addIssue({ code: 'custom', message: `${SIZE_EXPECTED}, got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return parsed;
-  });
+const duration = durationField(DURATION_EXPECTED);
+const bytes = sizeField();
 
 /** Codecs a compress action may ask for, weakest first (`none` does not compress). */
 export const COMPRESS_CODECS = ['gzip', 'brotli'] as const;
