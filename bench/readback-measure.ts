@@ -5,11 +5,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { createBlobStore, createIndexStore } from '../src/app/components.js';
-import { openReadSide, type ReadSide } from '../src/cli/common.js';
+import { openReadSide, openReadSideFor, type ReadSide } from '../src/cli/common.js';
 import { loadConfig } from '../src/config/load.js';
 import { findTrace } from '../src/query/find-trace.js';
-import { QueryService } from '../src/query/query-service.js';
 import { GrpcTarget } from '../src/replay/grpc-target.js';
 import { replay } from '../src/replay/replay-engine.js';
 import type { TimeShift } from '../src/replay/replay-options.js';
@@ -35,20 +33,7 @@ export interface FindTraceResult {
  */
 async function openReadSideWith(dataDir: string, env?: Record<string, string>): Promise<ReadSide> {
   if (env === undefined) return openReadSide({ dataDir });
-  const config = loadConfig({ env: { ...process.env, ...env }, overrides: { dataDir } });
-  const index = await createIndexStore(config, { readonly: true });
-  await index.start();
-  const blobs = await createBlobStore(config);
-  return {
-    config,
-    index,
-    blobs,
-    query: new QueryService(index, blobs),
-    close: async () => {
-      await index.close();
-      await blobs.close();
-    },
-  };
+  return openReadSideFor(loadConfig({ env: { ...process.env, ...env }, overrides: { dataDir } }));
 }
 
 export async function measureFindTrace(dataDir: string, sample: readonly string[], env?: Record<string, string>): Promise<FindTraceResult> {

@@ -54,6 +54,11 @@ export async function openReadSide(options: StoreOptions): Promise<ReadSide> {
       `no capture index at ${config.index.sqlite.path}: nothing has been captured there yet (is --data-dir or --config right?)`,
     );
   }
+  return openReadSideFor(config);
+}
+
+/** The read side for a configuration already loaded (the bench's, with S3 / ClickHouse settings in its env). */
+export async function openReadSideFor(config: ResolvedConfig): Promise<ReadSide> {
   // Loaded on use: `--help` and usage errors need none of it, and components.ts loads only the adapters configured.
   const [{ createBlobStore, createIndexStore }, { QueryService }] = await Promise.all([
     import('../app/components.js'),
