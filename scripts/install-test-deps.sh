@@ -2,11 +2,14 @@
 # System packages the test suite needs, from Debian's archive. Idempotent: installs only what is missing.
 #   protobuf-compiler: protoc, to check proto/descriptor-set.binpb is up to date with proto/.
 #   clickhouse-server: ClickHouse 18.16; tests start private servers with scripts/start-clickhouse.sh.
+#   prometheus: the server and promtool; tests check and unit-test deploy/prometheus/ and start private servers
+#     (loopback, ephemeral port, temporary data directory) that scrape a running `serve`.
 set -euo pipefail
 
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -14,6 +17,17 @@ fi
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+# Packages with a service (prometheus) try to start it from their postinst. Tests start their own servers, so a
+# service start is neither needed nor allowed to fail the install: policy-rc.d exit 101 tells invoke-rc.d "don't".
+# Only a policy we put there ourselves is removed again.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod 755 "$policy"
+  trap '$sudo rm -f "$policy"' EXIT
+fi
+
 echo "installing: ${need[*]}" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
