@@ -20,6 +20,10 @@ import { Metrics } from '../telemetry/metrics.js';
 import { NoopNotifier } from '../notify/noop-notifier.js';
 import type { Notifier } from '../notify/notifier.js';
 import { registerNotifierMetrics } from '../notify/notify-metrics.js';
+import { registerIndexMetrics } from '../index/index-metrics.js';
+import { registerRetentionMetrics } from '../retention/retention-metrics.js';
+import { registerReadinessMetrics, type NotReady } from '../telemetry/readiness-metrics.js';
+import { exportCertificateExpiry } from '../telemetry/tls-expiry.js';
 import { OperationalAlerts } from '../notify/operational-alerts.js';
 import { serverAlertSources } from '../notify/alert-sources.js';
 import { RetentionScheduler } from '../retention/retention-scheduler.js';
@@ -105,6 +109,11 @@ export class CaptureServer {
     this.notifierInstance = createNotifier(config, logger);
     this.notifierInstance.start();
     registerNotifierMetrics(this.metrics.registry, () => this.notifierInstance.stats());
+    registerReadinessMetrics(this.metrics.registry, () => this.notReady());
+    registerIndexMetrics(this.metrics.registry, () => this.index);
+    registerRetentionMetrics(this.metrics.registry, () => this.retention?.stats() ?? null);
+    this.metrics.spoolMaxBytes.set(config.spool.maxBytes);
+    if (this.tls) exportCertificateExpiry(this.metrics, 'otlp', this.tls);
 
     this.admin = new AdminServer(this.metrics, { notReadyReason: () => this.notReadyReason() });
     const adminPort = await this.admin.listen(adminAddress.host, adminAddress.port);
@@ -164,11 +173,14 @@ export class CaptureServer {
       },
       {
         ingest: this.ingest,
-        query: new QueryService(this.index, this.blobStore),
+        query: new QueryService(this.index, this.blobStore, {
+          findTrace: (seconds, outcome) => this.metrics.findTraceDuration.observe({ outcome }, seconds),
+        }),
         health: this.health,
         callers,
         tls: this.tls,
         logger,
+        metrics: this.metrics,
       },
     );
     const grpcPort = await this.grpc.listen();
@@ -276,13 +288,20 @@ export class CaptureServer {
   }
 
   private notReadyReason(): string | null {
-    if (this.state !== 'running') return this.state;
+    return this.notReady()?.message ?? null;
+  }
+
+  private notReady(): NotReady | null {
+    if (this.state !== 'running') return { reason: this.state === 'starting' ? 'starting' : 'stopping', message: this.state };
     // Out of the Service's endpoints before the spool refuses everything, so Collectors shift to other instances.
     const spooled = this.spool?.stats().bytesOnDisk ?? 0;
     if (spooled >= READY_SPOOL_FRACTION * this.config.spool.maxBytes || this.admission?.spoolRefusing()) {
-      return `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full`;
+      return { reason: 'spool_full', message: `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full` };
     }
-    return this.blobStarter?.notReadyReason() ?? this.index?.notReadyReason?.() ?? null;
+    const blobStore = this.blobStarter?.notReadyReason() ?? null;
+    if (blobStore !== null) return { reason: 'blob_store', message: blobStore };
+    const index = this.index?.notReadyReason?.() ?? null;
+    return index === null ? null : { reason: 'index', message: index };
   }
 
   private publishStats(): void {

@@ -284,6 +284,8 @@ export class Archiver {
     this.lastCommitAtMs = nowMs;
     const oldestReceived = Math.min(...object.refs.map((ref) => ref.meta.receivedAtMs));
     this.deps.metrics.objectsArchived.inc({ signal: object.signal });
+    this.deps.metrics.archivedRawBytes.inc({ signal: object.signal }, sealed.object.rawBytes);
+    this.deps.metrics.archivedStoredBytes.inc({ signal: object.signal }, sealed.object.storedBytes);
     this.deps.metrics.archiveLag.observe({ signal: object.signal }, (nowMs - oldestReceived) / 1000);
     this.deps.metrics.uploadDuration.observe(
       { signal: object.signal },

@@ -57,7 +57,7 @@ import {
 } from './clickhouse-rows.js';
 import { MIGRATIONS, SCHEMA_VERSION, bootstrapStatements } from './clickhouse-schema.js';
 import { identifier } from './clickhouse-sql.js';
-import type { IndexStore } from './index-store.js';
+import type { IndexStore, OutboxStatus } from './index-store.js';
 import { IndexOutbox, type OutboxBatch } from './index-outbox.js';
 
 export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions {
@@ -78,15 +78,7 @@ export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions
   logger?: Logger;
 }
 
-export interface OutboxStatus {
-  /** Objects and request rows committed but not yet in ClickHouse. */
-  objects: number;
-  requests: number;
-  /** Age of the oldest queued object: how far ClickHouse lags behind commits (0 when none wait). */
-  lagMs: number;
-  /** Whether the last attempt to reach ClickHouse succeeded. */
-  backendAvailable: boolean;
-}
+export type { OutboxStatus } from './index-store.js';
 
 export const DEFAULT_DATABASE = 'otlp_capture';
 export const DEFAULT_LIST_LIMIT = 1000;
@@ -111,6 +103,7 @@ export class ClickHouseIndexStore implements IndexStore {
   /** Why ClickHouse has not been usable since start; null once it has been reached. */
   private unreachableReason: string | null = null;
   private available = false;
+  private failedFlushes = 0;
 
   constructor(private readonly options: ClickHouseIndexStoreOptions) {
     this.database = identifier(options.database ?? DEFAULT_DATABASE);
@@ -405,6 +398,7 @@ export class ClickHouseIndexStore implements IndexStore {
       requests: stats.requests,
       lagMs: stats.oldestAtMs === null ? 0 : Math.max(0, nowMs - stats.oldestAtMs),
       backendAvailable: this.available,
+      failedFlushes: this.failedFlushes,
     };
   }
 
@@ -501,6 +495,7 @@ export class ClickHouseIndexStore implements IndexStore {
   }
 
   private markFailed(error: unknown): void {
+    this.failedFlushes += 1;
     const notReachedYet = this.unreachableReason !== null;
     const message = this.failureMessage(notReachedYet ? 'prepare the index' : 'write index rows', error);
     if (notReachedYet) this.unreachableReason = message;

@@ -16,6 +16,19 @@ export interface ObjectListFilter {
   minStoredBytes?: number;
 }
 
+/** Rows an adapter that buffers its writes (ClickHouse's outbox) has committed but not yet written to its backend. */
+export interface OutboxStatus {
+  /** Objects and request rows committed but not yet in the backend. */
+  objects: number;
+  requests: number;
+  /** Age of the oldest queued object: how far the backend lags behind commits (0 when none wait). */
+  lagMs: number;
+  /** Whether the last attempt to reach the backend succeeded. */
+  backendAvailable: boolean;
+  /** Attempts to write queued rows (or to prepare the backend) that failed and will be retried, since start. */
+  failedFlushes: number;
+}
+
 export interface IndexStore {
   /** Creates or migrates the schema; throws a BackendUnavailableError with a clear message when unusable. */
   start(): Promise<void>;
@@ -60,4 +73,6 @@ export interface IndexStore {
    * null. A non-null reason makes /readyz answer not ready.
    */
   notReadyReason?(): string | null;
+  /** Optional, for metrics: what a buffering adapter holds back. Adapters that write through have nothing queued. */
+  outboxStatus?(nowMs?: number): OutboxStatus;
 }

@@ -5,6 +5,8 @@ import { formatListen } from '../config/units.js';
 import { ConfigError } from '../errors.js';
 import type { QueryService } from '../query/query-service.js';
 import type { Logger } from '../telemetry/logger.js';
+import { rpcMetricsInterceptor } from '../telemetry/grpc-metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { addCaptureService } from './capture-service.js';
 import type { HealthService } from './health.js';
 import type { Ingest } from './ingest.js';
@@ -34,13 +36,14 @@ export class GrpcServer {
       /** Null: plaintext. The same files serve OTLP/HTTP. */
       tls: TlsFiles | null;
       logger: Logger;
+      metrics: Metrics;
     },
   ) {
     this.server = new grpc.Server({
       // Decompressed size is checked against this too, which is what stops gzip bombs.
       'grpc.max_receive_message_length': options.maxReceiveBytes,
       'grpc.max_send_message_length': Math.max(options.maxReceiveBytes, 64 * 2 ** 20),
-      interceptors: [admissionInterceptor(deps.ingest, options.retryAfterMs, deps.logger)],
+      interceptors: [rpcMetricsInterceptor(deps.metrics), admissionInterceptor(deps.ingest, options.retryAfterMs, deps.logger)],
     });
     this.credentials = deps.tls ? grpcServerCredentials(deps.tls) : grpc.ServerCredentials.createInsecure();
     // Health and reflection stay open to every caller (probes, grpcurl); Export and CaptureService check the caller.

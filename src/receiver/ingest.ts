@@ -32,6 +32,7 @@ export class Ingest {
     const lease = this.deps.admission.admit(payload.length);
     this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     try {
+      const startedAt = process.hrtime.bigint();
       const scan = scanRequest(signal, payload);
       const receivedAtMs = Date.now();
       const receivedNs = BigInt(receivedAtMs) * 1_000_000n;
@@ -47,9 +48,8 @@ export class Ingest {
         rawBytes: payload.length,
       };
       const spooled = await this.deps.spool.append(meta, payload);
-      this.deps.metrics.requestsReceived.inc({ signal });
-      this.deps.metrics.itemsReceived.inc({ signal }, scan.items);
-      this.deps.metrics.bytesReceived.inc({ signal }, payload.length);
+      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+      this.deps.metrics.recordReceived(signal, tenant, scan.items, payload.length, seconds);
       return { id: meta.id, items: scan.items, spooled };
     } finally {
       lease.release();

@@ -35,6 +35,7 @@ export class TlsFiles {
   private checking = false;
   /** The signature of a changed set that failed to load: not re-read, and logged once, until the files change again. */
   private failedSignature = '';
+  private expiry: { material: TlsMaterial; files: { file: string; notAfterMs: number }[] } | null = null;
 
   private constructor(
     private readonly options: TlsOptions,
@@ -76,6 +77,20 @@ export class TlsFiles {
 
   get requireClientCert(): boolean {
     return this.options.requireClientCert;
+  }
+
+  /**
+   * When the certificates in use expire: the earliest notAfter of the server chain (certFile) and, for mutual TLS,
+   * of the client CA bundle. Follows reloads; parsed once per loaded set.
+   */
+  certificateExpiry(): { file: string; notAfterMs: number }[] {
+    if (this.expiry?.material !== this.current) {
+      const { certFile, clientCaFile } = this.options;
+      const files = [{ file: certFile, pem: this.current.cert }];
+      if (clientCaFile !== undefined && this.current.ca !== undefined) files.push({ file: clientCaFile, pem: this.current.ca });
+      this.expiry = { material: this.current, files: files.map(({ file, pem }) => ({ file, notAfterMs: earliestNotAfterMs(pem) })) };
+    }
+    return this.expiry.files;
   }
 
   /** Called with the new material after every successful reload. Returns the unsubscribe function. */
@@ -172,6 +187,13 @@ function check(material: TlsMaterial, options: TlsOptions): void {
       throw new ConfigError(`server.tls: client CA ${options.clientCaFile} is not a PEM certificate: ${(error as Error).message}`);
     }
   }
+}
+
+/** The earliest expiry of the PEM certificates in a file (a chain or a CA bundle). */
+function earliestNotAfterMs(pem: Buffer): number {
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const times = blocks.map((block) => Date.parse(new X509Certificate(block).validTo));
+  return times.length > 0 ? Math.min(...times) : Date.parse(new X509Certificate(pem).validTo);
 }
 
 function describe(material: TlsMaterial): Record<string, string> {

@@ -72,8 +72,8 @@ test('reflection lists every service and resolves the OTLP request types; health
       const text = await (await fetch(`${admin}/metrics`)).text();
       return /otlpcapture_objects_archived_total\{signal="traces"\} 1\b/.test(text) ? text : undefined;
     });
-    expect(metrics).toMatch(/otlpcapture_requests_received_total\{signal="traces"\} 1\b/);
-    expect(metrics).toMatch(/otlpcapture_items_received_total\{signal="traces"\} 1\b/);
+    expect(metrics).toMatch(/otlpcapture_requests_received_total\{signal="traces",tenant="default"\} 1\b/);
+    expect(metrics).toMatch(/otlpcapture_items_received_total\{signal="traces",tenant="default"\} 1\b/);
     expect(metrics).toMatch(/otlpcapture_requests_rejected_total\{signal="traces",reason="malformed"\} 1\b/);
     expect(metrics).toMatch(/otlpcapture_upload_duration_seconds_count\{signal="traces"\} 1\b/);
     expect(metrics).toMatch(/otlpcapture_archive_lag_seconds_count\{signal="traces"\} 1\b/);
