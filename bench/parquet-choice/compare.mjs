@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BATCH_ROWS = 16_384;
-const CANDIDATES = ['flatten-only', 'parquet-wasm', 'duckdb-appender', 'parquetjs', 'hyparquet-writer'];
+const CANDIDATES = ['flatten-only', 'parquet-wasm', 'parquet-wasm-arrow-builders', 'duckdb-appender', 'parquetjs', 'hyparquet-writer'];
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -90,7 +90,9 @@ async function openWriter(candidate, columns, out) {
     case 'flatten-only':
       return { write: async () => undefined, finish: async () => undefined };
     case 'parquet-wasm':
-      return parquetWasmWriter(columns, out);
+      return parquetWasmWriter(columns, out, 'product');
+    case 'parquet-wasm-arrow-builders':
+      return parquetWasmWriter(columns, out, 'arrow');
     case 'duckdb-appender':
       return duckdbWriter(columns, out);
     case 'parquetjs':
@@ -101,11 +103,14 @@ async function openWriter(candidate, columns, out) {
   throw new Error(`unknown candidate ${candidate}`);
 }
 
-// parquet-wasm (arrow-rs in WebAssembly) fed Arrow record batches built with apache-arrow, streamed row group by row
-// group (transformParquetStream), ZSTD.
-async function parquetWasmWriter(columns, out) {
+// parquet-wasm (arrow-rs in WebAssembly) fed Arrow record batches, streamed row group by row group
+// (transformParquetStream), ZSTD. `builders`: 'arrow' builds the batches with apache-arrow's own builders
+// (vectorFromArray), 'product' with the product's buffer code (dist/export/arrow-batch.js).
+async function parquetWasmWriter(columns, out, builders) {
   const arrow = await import('apache-arrow');
   const pw = await import('parquet-wasm/node');
+  const product = { ...(await import(path.join(REPO, 'dist/export/arrow-batch.js'))), table: (await import(path.join(REPO, 'dist/export/tables.js'))).SPANS_TABLE };
+  const productSchema = product.arrowSchema(product.table);
   const fields = columns.map((c) => new arrow.Field(c.name, arrowType(arrow, c.kind), true));
   const schema = new arrow.Schema(fields);
   const queue = [];
@@ -128,9 +133,15 @@ async function parquetWasmWriter(columns, out) {
   })();
   return {
     async write(rows) {
-      const children = columns.map((c, i) => arrowData(arrow, c.kind, rows.map((row) => row[i])));
-      const batch = new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(fields), length: rows.length, nullCount: 0, children }));
-      const table = pw.Table.fromIPCStream(arrow.tableToIPC(new arrow.Table([batch]), 'stream'));
+      let ipc;
+      if (builders === 'product') {
+        ipc = product.ipcStream(product.recordBatch(product.table, productSchema, rows));
+      } else {
+        const children = columns.map((c, i) => arrowData(arrow, c.kind, rows.map((row) => row[i])));
+        const batch = new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(fields), length: rows.length, nullCount: 0, children }));
+        ipc = arrow.tableToIPC(new arrow.Table([batch]), 'stream');
+      }
+      const table = pw.Table.fromIPCStream(ipc);
       for (const b of table.recordBatches()) queue.push(b);
       wake?.();
       // Let the stream take it before the next batch is built (bounded memory).

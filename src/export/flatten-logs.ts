@@ -94,6 +94,8 @@ export function logRecordRow(r: FlatReader, end: number, context: ItemContext): 
       scope.name,
       scope.version,
       uniquePairs(attributes),
+      time,
+      observed,
     ],
     time ?? observed ?? context.fallbackNs,
   );

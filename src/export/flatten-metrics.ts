@@ -64,8 +64,10 @@ export const enum Col {
   ScopeName = 30,
   ScopeVersion = 31,
   Attributes = 32,
+  StartTimeUnixNano = 33,
+  TimeUnixNano = 34,
   /** The number of columns. */
-  Width = 33,
+  Width = 35,
 }
 
 export function metricRows(r: FlatReader, end: number, context: ItemContext): void {
@@ -138,6 +140,8 @@ export function metricRows(r: FlatReader, end: number, context: ItemContext): vo
     const attributes: StringPairs = [];
     readPoint(r, points[i + 1]!, point, type, row, attributes);
     row[Col.Attributes] = uniquePairs(attributes);
+    row[Col.StartTimeUnixNano] = row[Col.StartTime];
+    row[Col.TimeUnixNano] = row[Col.Time];
     context.sink.add(row, (row[Col.Time] as bigint | null) ?? (row[Col.StartTime] as bigint | null) ?? context.fallbackNs);
   }
 }

@@ -138,6 +138,8 @@ export function spanRow(r: FlatReader, end: number, context: ItemContext): void 
       uniquePairs(attributes),
       events === null ? null : JSON.stringify(events),
       links === null ? null : JSON.stringify(links),
+      start,
+      stop,
     ],
     start ?? stop ?? context.fallbackNs,
   );

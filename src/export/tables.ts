@@ -6,7 +6,9 @@ import type { Signal } from '../model.js';
 /**
  * What a column holds, independent of the Parquet library:
  * - `string`: UTF-8 text (Parquet BYTE_ARRAY / STRING);
- * - `timestamp`: nanoseconds since the epoch, UTC (Parquet INT64 TIMESTAMP(NANOS, isAdjustedToUTC=true)), a bigint;
+ * - `timestamp`: a point in time, UTC, held as unix nanoseconds (a bigint) and written as Parquet INT64
+ *   TIMESTAMP(MICROS, isAdjustedToUTC=true): the precision every engine reads (Spark refuses NANOS, DuckDB reads it
+ *   as microseconds anyway). Each timestamp column has an int64 `…_unix_nano` twin with the exact value;
  * - `int64` (bigint), `int32`, `double`, `bool`;
  * - `map`: attributes as MAP<STRING, STRING>, held as a flat [key, value, key, value, …] array with unique keys;
  * - `int64_list` (numbers), `double_list`: LIST of those.
@@ -65,6 +67,8 @@ export const SPANS_TABLE: TableSchema = {
     col('span_attributes', 'map', 'span attributes'),
     col('events', 'string', 'JSON array of `{time, name, attributes}`; NULL when none'),
     col('links', 'string', 'JSON array of `{trace_id, span_id, trace_state, attributes}`; NULL when none'),
+    col('start_time_unix_nano', 'int64', 'start_time to the nanosecond'),
+    col('end_time_unix_nano', 'int64', 'end_time to the nanosecond'),
   ],
 };
 
@@ -87,6 +91,8 @@ export const LOGS_TABLE: TableSchema = {
     SCOPE_NAME,
     SCOPE_VERSION,
     col('log_attributes', 'map', 'log record attributes'),
+    col('time_unix_nano', 'int64', 'time to the nanosecond'),
+    col('observed_time_unix_nano', 'int64', 'observed_time to the nanosecond'),
   ],
 };
 
@@ -127,6 +133,8 @@ export const METRICS_TABLE: TableSchema = {
     SCOPE_NAME,
     SCOPE_VERSION,
     col('attributes', 'map', 'data point attributes'),
+    col('start_time_unix_nano', 'int64', 'start_time to the nanosecond'),
+    col('time_unix_nano', 'int64', 'time to the nanosecond'),
   ],
 };
 
