@@ -146,7 +146,7 @@ describe('export --format parquet', () => {
     const result = await exportCli('--to', out, '--format', 'parquet');
     expect(result.stderr).not.toMatch(/damaged|error/i);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^exported 36\/36 requests/);
+    expect(result.stdout).toMatch(/^exported \d+ rows in \d+ partitions \(\d+ files, .*\) from 36\/36 requests/);
     expected = expectedItems(archive.entries);
   });
 
@@ -276,7 +276,7 @@ describe('export --format parquet', () => {
     const keptMarker = statSync(path.join(out, kept, '_SUCCESS'));
     const result = await exportCli('--to', out, '--format', 'parquet', '--resume');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/exported [1-9]\d*\/36 requests .* in 1 partitions, .*; (\d+) requests skipped/);
+    expect(result.stdout).toMatch(/^exported [1-9]\d* rows in 1 partitions .* from [1-9]\d*\/36 requests .*; \d+ requests skipped/);
     expect(existsSync(path.join(out, incomplete, 'part-00042.parquet'))).toBe(false);
     expect(existsSync(path.join(out, incomplete, '_SUCCESS'))).toBe(true);
     expect(statSync(path.join(out, kept, '_SUCCESS')).mtimeMs).toBe(keptMarker.mtimeMs);
@@ -293,7 +293,7 @@ describe('export --format otlp-json', () => {
     out = path.join(dir, 'jsonl');
     const result = await exportCli('--to', out, '--format', 'otlp-json', '--compression', 'gzip');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^exported 36\/36 requests .* as 36 lines/);
+    expect(result.stdout).toMatch(/^exported 36 lines in 36 partitions \(36 files, .*\) from 36\/36 requests/);
     for (const file of walkFiles(out).filter((f) => f.endsWith('.jsonl.gz'))) {
       const partition = path.relative(out, path.dirname(file));
       const text = gunzipSync(readFileSync(file)).toString('utf8');

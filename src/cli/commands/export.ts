@@ -151,12 +151,12 @@ export function summaryText(s: ExportSummary, format: string, where: string): st
   const unit = format === 'parquet' ? 'rows' : 'lines';
   const seconds = s.elapsedMs / 1000;
   const rate = seconds > 0 ? `, ${formatBytes(s.done.bytes / seconds)}/s` : '';
-  const outcome = s.aborted ? 'interrupted after exporting' : 'exported';
+  const read = s.done.requests - s.skippedRequests;
   return (
-    `${outcome} ${s.done.requests - s.skippedRequests}/${s.total.requests} requests (${formatBytes(s.done.bytes)} raw OTLP) as ` +
-    `${s.written} ${unit} in ${s.partitions} partitions, ${s.files} files, ${formatBytes(s.outputBytes)} to ${where} ` +
-    `in ${formatDuration(s.elapsedMs)}${rate}` +
-    (s.skippedPartitions > 0 || s.skippedRequests > 0 ? `; ${s.skippedRequests} requests skipped (their partitions were complete)` : '') +
+    `${s.aborted ? 'interrupted after exporting' : 'exported'} ${s.written} ${unit} in ${s.partitions} partitions ` +
+    `(${s.files} files, ${formatBytes(s.outputBytes)}) from ${read}/${s.total.requests} requests ` +
+    `(${formatBytes(s.done.bytes)} raw OTLP) to ${where} in ${formatDuration(s.elapsedMs)}${rate}` +
+    (s.skippedRequests > 0 ? `; ${s.skippedRequests} requests skipped (every partition they touch was complete)` : '') +
     (s.damagedRequests > 0 ? `; ${s.damagedRequests} damaged requests left out` : '') +
     (s.clampedItems > 0 ? `; ${s.clampedItems} items outside their request's time range` : '')
   );
