@@ -30,7 +30,7 @@ const TYPES = new Map<number, { type: MetricType; container: MessageSchema; poin
 const TEMPORALITIES = ['AGGREGATION_TEMPORALITY_UNSPECIFIED', 'AGGREGATION_TEMPORALITY_DELTA', 'AGGREGATION_TEMPORALITY_CUMULATIVE'];
 
 /** Column positions in METRICS_TABLE (a test checks them against the table's column names). */
-export const enum Col {
+export enum Col {
   RequestId = 0,
   MetricName = 1,
   MetricDescription = 2,
