@@ -135,7 +135,9 @@ async function parquetWasmWriter(columns, out, builders) {
     async write(rows) {
       let ipc;
       if (builders === 'product') {
-        ipc = product.ipcStream(product.recordBatch(product.table, productSchema, rows));
+        const builder = new product.BatchBuilder(product.table, productSchema);
+        for (const row of rows) builder.append(row);
+        ipc = product.ipcStream(builder.finish());
       } else {
         const children = columns.map((c, i) => arrowData(arrow, c.kind, rows.map((row) => row[i])));
         const batch = new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(fields), length: rows.length, nullCount: 0, children }));

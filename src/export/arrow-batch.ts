@@ -1,7 +1,8 @@
-// Table rows → an Arrow record batch, the form the Parquet writer (parquet-wasm) takes. The buffers are built here
-// directly (UTF-8 bytes and offsets, validity bitmaps, typed arrays) rather than with apache-arrow's builders: those
-// encode every string with its own TextEncoder call and were most of the export's CPU time when measured
-// (docs/BENCHMARKS.md). apache-arrow still supplies the types, the Data containers and the IPC encoding.
+// Table rows → Arrow record batches, the form the Parquet writer (parquet-wasm) takes. Each row is copied into
+// column buffers the moment it arrives (UTF-8 bytes and offsets, validity bitmaps, typed arrays), so rows die young:
+// holding a row group's worth of row objects until it is written made garbage collection most of the export's CPU
+// time when measured (docs/BENCHMARKS.md), and so did apache-arrow's own builders, which encode every string with its
+// own TextEncoder call. apache-arrow still supplies the types, the Data containers and the IPC encoding.
 import {
   Bool, Field, Float64, Int32, Int64, List, makeData, Map_, RecordBatch, Schema, Struct, Table, tableToIPC, TimeUnit, Timestamp,
   Utf8,
@@ -38,135 +39,287 @@ export function arrowSchema(table: TableSchema): Schema {
   return new Schema(table.columns.map((column) => new Field(column.name, arrowType(column.kind), true)));
 }
 
-/** The rows as one record batch of `schema` (arrowSchema(table)). */
-export function recordBatch(table: TableSchema, schema: Schema, rows: readonly Row[]): RecordBatch {
-  const children = table.columns.map((column, i) => columnData(column.kind, schema.fields[i]!.type, rows, i));
-  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: rows.length, nullCount: 0, children }));
-}
-
 /** The Arrow IPC stream encoding of one batch (what parquet-wasm reads). */
 export function ipcStream(batch: RecordBatch): Uint8Array {
   return tableToIPC(new Table([batch]), 'stream');
 }
 
-interface Validity {
-  bitmap: Uint8Array;
-  nulls: number;
-}
+/** Rows of one table, accumulated column by column; finish() hands them over as a record batch and starts afresh. */
+export class BatchBuilder {
+  private columns: ColumnBuilder[];
+  private rows = 0;
 
-function validity(rows: readonly Row[], column: number): Validity {
-  const bitmap = new Uint8Array((rows.length + 7) >> 3);
-  let nulls = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const value = rows[i]![column];
-    if (value === null || value === undefined) nulls++;
-    else bitmap[i >> 3]! |= 1 << (i & 7);
+  constructor(private readonly table: TableSchema, private readonly schema: Schema = arrowSchema(table)) {
+    this.columns = this.newColumns();
   }
-  return { bitmap, nulls };
+
+  get length(): number {
+    return this.rows;
+  }
+
+  append(row: Row): void {
+    const columns = this.columns;
+    for (let i = 0; i < columns.length; i++) columns[i]!.append(row[i]);
+    this.rows += 1;
+  }
+
+  finish(): RecordBatch {
+    const children = this.columns.map((column, i) => column.finish(this.schema.fields[i]!.type));
+    const batch = new RecordBatch(this.schema, makeData({ type: new Struct(this.schema.fields), length: this.rows, nullCount: 0, children }));
+    this.columns = this.newColumns();
+    this.rows = 0;
+    return batch;
+  }
+
+  private newColumns(): ColumnBuilder[] {
+    return this.table.columns.map((column) => newColumn(column.kind));
+  }
 }
 
-function columnData(kind: ColumnKind, type: DataType, rows: readonly Row[], column: number): Data {
-  const length = rows.length;
-  const { bitmap, nulls } = validity(rows, column);
+interface ColumnBuilder {
+  append(value: unknown): void;
+  finish(type: DataType): Data;
+}
+
+function newColumn(kind: ColumnKind): ColumnBuilder {
   switch (kind) {
     case 'string':
-      return utf8Data(rows.map((row) => row[column] as string | null));
-    case 'timestamp': {
-      // Held as nanoseconds (never negative: see FlatReader.timestamp), written as microseconds.
-      const data = new BigInt64Array(length);
-      for (let i = 0; i < length; i++) data[i] = ((rows[i]![column] as bigint | null) ?? 0n) / 1000n;
-      return makeData({ type: type as Int64, length, nullCount: nulls, nullBitmap: bitmap, data });
-    }
-    case 'int64': {
-      const data = new BigInt64Array(length);
-      for (let i = 0; i < length; i++) data[i] = (rows[i]![column] as bigint | null) ?? 0n;
-      return makeData({ type: type as Int64, length, nullCount: nulls, nullBitmap: bitmap, data });
-    }
-    case 'int32': {
-      const data = new Int32Array(length);
-      for (let i = 0; i < length; i++) data[i] = (rows[i]![column] as number | null) ?? 0;
-      return makeData({ type: type as Int32, length, nullCount: nulls, nullBitmap: bitmap, data });
-    }
-    case 'double': {
-      const data = new Float64Array(length);
-      for (let i = 0; i < length; i++) data[i] = (rows[i]![column] as number | null) ?? 0;
-      return makeData({ type: type as Float64, length, nullCount: nulls, nullBitmap: bitmap, data });
-    }
-    case 'bool': {
-      const data = new Uint8Array((length + 7) >> 3);
-      for (let i = 0; i < length; i++) if (rows[i]![column] === true) data[i >> 3]! |= 1 << (i & 7);
-      return makeData({ type: type as Bool, length, nullCount: nulls, nullBitmap: bitmap, data });
-    }
-    case 'int64_list':
-    case 'double_list':
-      return listData(kind, type as List, rows, column, bitmap, nulls);
+      return new Utf8Column();
+    case 'timestamp':
+      return new BigIntColumn(1000n);
+    case 'int64':
+      return new BigIntColumn(1n);
+    case 'int32':
+      return new NumberColumn(Int32Array);
+    case 'double':
+      return new NumberColumn(Float64Array);
+    case 'bool':
+      return new BoolColumn();
     case 'map':
-      return mapData(type as Map_, rows, column, bitmap, nulls);
+      return new MapColumn();
+    case 'int64_list':
+      return new ListColumn(true);
+    case 'double_list':
+      return new ListColumn(false);
   }
 }
 
-/** UTF-8 bytes of every string in one buffer, plus offsets: two native calls per string, no TextEncoder. */
-function utf8Data(values: readonly (string | null)[]): Data<Utf8> {
-  const length = values.length;
-  const offsets = new Int32Array(length + 1);
-  const bitmap = new Uint8Array((length + 7) >> 3);
-  let nulls = 0;
-  let bytes = 0;
-  for (let i = 0; i < length; i++) {
-    const value = values[i];
-    if (value === null || value === undefined) nulls++;
-    else {
-      bitmap[i >> 3]! |= 1 << (i & 7);
-      bytes += Buffer.byteLength(value, 'utf8');
-    }
+/** Which rows have a value: one bit per row. */
+class Validity {
+  bits = new Uint8Array(256);
+  length = 0;
+  nulls = 0;
+
+  push(valid: boolean): void {
+    const at = this.length++;
+    if ((at >> 3) >= this.bits.length) this.bits = grow(this.bits, (at >> 3) + 1);
+    if (valid) this.bits[at >> 3]! |= 1 << (at & 7);
+    else this.nulls += 1;
   }
-  if (bytes > 0x7fffffff) throw new RangeError(`a string column of ${bytes} bytes does not fit one Arrow batch`);
-  const data = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (let i = 0; i < length; i++) {
-    const value = values[i];
-    if (value !== null && value !== undefined && value.length > 0) at += data.write(value, at, 'utf8');
-    offsets[i + 1] = at;
+
+  bitmap(): Uint8Array {
+    return this.bits.subarray(0, (this.length + 7) >> 3);
   }
-  return makeData({ type: new Utf8(), length, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, data });
 }
 
-function listData(kind: 'int64_list' | 'double_list', type: List, rows: readonly Row[], column: number, bitmap: Uint8Array, nulls: number): Data {
-  const length = rows.length;
-  const offsets = new Int32Array(length + 1);
-  let total = 0;
-  for (let i = 0; i < length; i++) {
-    total += ((rows[i]![column] as number[] | null) ?? []).length;
-    offsets[i + 1] = total;
-  }
-  const values = kind === 'int64_list' ? new BigInt64Array(total) : new Float64Array(total);
-  let at = 0;
-  for (let i = 0; i < length; i++) {
-    const list = rows[i]![column] as number[] | null;
-    if (list === null || list === undefined) continue;
-    if (values instanceof BigInt64Array) for (const n of list) values[at++] = BigInt(n);
-    else for (const n of list) values[at++] = n;
-  }
-  const childType = type.children[0]!.type;
-  const child = makeData({ type: childType as Int64, length: total, nullCount: 0, data: values });
-  return makeData({ type, length, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, child });
+function grow<T extends Uint8Array | Int32Array | Float64Array | BigInt64Array>(array: T, atLeast: number): T {
+  let size = array.length * 2;
+  while (size < atLeast) size *= 2;
+  const bigger = new (array.constructor as new (n: number) => T)(size);
+  bigger.set(array as never);
+  return bigger;
 }
 
-function mapData(type: Map_, rows: readonly Row[], column: number, bitmap: Uint8Array, nulls: number): Data {
-  const length = rows.length;
-  const offsets = new Int32Array(length + 1);
-  const keys: (string | null)[] = [];
-  const cells: (string | null)[] = [];
-  for (let i = 0; i < length; i++) {
-    const pairs = rows[i]![column] as StringPairs | null;
-    if (pairs !== null && pairs !== undefined) {
-      for (let p = 0; p < pairs.length; p += 2) {
-        keys.push(pairs[p]!);
-        cells.push(pairs[p + 1] ?? null);
+class Utf8Column implements ColumnBuilder {
+  private readonly validity = new Validity();
+  private offsets = new Int32Array(256);
+  private data = Buffer.allocUnsafe(16 * 1024);
+  private bytes = 0;
+
+  append(value: unknown): void {
+    const at = this.validity.length;
+    if (at + 1 >= this.offsets.length) this.offsets = grow(this.offsets, at + 2);
+    if (typeof value === 'string') {
+      this.validity.push(true);
+      if (value.length > 0) {
+        // At most 3 bytes per UTF-16 unit; the exact count only for long strings, where the bound would waste room.
+        const room = value.length <= 1024 ? value.length * 3 : Buffer.byteLength(value, 'utf8');
+        if (this.bytes + room > this.data.length) this.growData(this.bytes + room);
+        this.bytes += this.data.write(value, this.bytes, 'utf8');
+        if (this.bytes > 0x7fffffff) throw new RangeError('a string column of more than 2 GiB does not fit one Arrow batch');
       }
+    } else {
+      this.validity.push(false);
     }
-    offsets[i + 1] = keys.length;
+    this.offsets[at + 1] = this.bytes;
   }
-  const entries = makeData({ type: MAP_ENTRIES, length: keys.length, nullCount: 0, children: [utf8Data(keys), utf8Data(cells)] });
-  return makeData({ type, length, nullCount: nulls, nullBitmap: bitmap, valueOffsets: offsets, child: entries });
+
+  finish(type: DataType): Data {
+    const length = this.validity.length;
+    return makeData({
+      type: type as Utf8,
+      length,
+      nullCount: this.validity.nulls,
+      nullBitmap: this.validity.bitmap(),
+      valueOffsets: this.offsets.subarray(0, length + 1),
+      data: this.data.subarray(0, this.bytes),
+    });
+  }
+
+  private growData(atLeast: number): void {
+    let size = this.data.length * 2;
+    while (size < atLeast) size *= 2;
+    const bigger = Buffer.allocUnsafe(size);
+    this.data.copy(bigger, 0, 0, this.bytes);
+    this.data = bigger;
+  }
+}
+
+/** int64 values (bigint); timestamps divide nanoseconds down to the unit they are written in. */
+class BigIntColumn implements ColumnBuilder {
+  private readonly validity = new Validity();
+  private values = new BigInt64Array(256);
+
+  constructor(private readonly divisor: bigint) {}
+
+  append(value: unknown): void {
+    const at = this.validity.length;
+    if (at >= this.values.length) this.values = grow(this.values, at + 1);
+    if (typeof value === 'bigint') {
+      this.values[at] = this.divisor === 1n ? value : value / this.divisor;
+      this.validity.push(true);
+    } else {
+      this.validity.push(false);
+    }
+  }
+
+  finish(type: DataType): Data {
+    const length = this.validity.length;
+    return makeData({ type: type as Int64, length, nullCount: this.validity.nulls, nullBitmap: this.validity.bitmap(), data: this.values.subarray(0, length) });
+  }
+}
+
+class NumberColumn implements ColumnBuilder {
+  private readonly validity = new Validity();
+  private values: Int32Array | Float64Array;
+
+  constructor(arrayType: typeof Int32Array | typeof Float64Array) {
+    this.values = new arrayType(256);
+  }
+
+  append(value: unknown): void {
+    const at = this.validity.length;
+    if (at >= this.values.length) this.values = grow(this.values, at + 1);
+    if (typeof value === 'number') {
+      this.values[at] = value;
+      this.validity.push(true);
+    } else {
+      this.validity.push(false);
+    }
+  }
+
+  finish(type: DataType): Data {
+    const length = this.validity.length;
+    return makeData({ type: type as Int32, length, nullCount: this.validity.nulls, nullBitmap: this.validity.bitmap(), data: this.values.subarray(0, length) as Int32Array });
+  }
+}
+
+class BoolColumn implements ColumnBuilder {
+  private readonly validity = new Validity();
+  private values = new Uint8Array(32);
+
+  append(value: unknown): void {
+    const at = this.validity.length;
+    if ((at >> 3) >= this.values.length) this.values = grow(this.values, (at >> 3) + 1);
+    if (value === true) this.values[at >> 3]! |= 1 << (at & 7);
+    this.validity.push(typeof value === 'boolean');
+  }
+
+  finish(type: DataType): Data {
+    const length = this.validity.length;
+    return makeData({ type: type as Bool, length, nullCount: this.validity.nulls, nullBitmap: this.validity.bitmap(), data: this.values.subarray(0, (length + 7) >> 3) });
+  }
+}
+
+class MapColumn implements ColumnBuilder {
+  private readonly validity = new Validity();
+  private offsets = new Int32Array(256);
+  private readonly keys = new Utf8Column();
+  private readonly values = new Utf8Column();
+  private entries = 0;
+
+  append(value: unknown): void {
+    const at = this.validity.length;
+    if (at + 1 >= this.offsets.length) this.offsets = grow(this.offsets, at + 2);
+    if (Array.isArray(value)) {
+      const pairs = value as StringPairs;
+      for (let p = 0; p < pairs.length; p += 2) {
+        this.keys.append(pairs[p]);
+        this.values.append(pairs[p + 1]);
+      }
+      this.entries += pairs.length >> 1;
+      this.validity.push(true);
+    } else {
+      this.validity.push(false);
+    }
+    this.offsets[at + 1] = this.entries;
+  }
+
+  finish(type: DataType): Data {
+    const length = this.validity.length;
+    const child = makeData({
+      type: MAP_ENTRIES,
+      length: this.entries,
+      nullCount: 0,
+      children: [this.keys.finish(new Utf8()), this.values.finish(new Utf8())],
+    });
+    return makeData({
+      type: type as Map_,
+      length,
+      nullCount: this.validity.nulls,
+      nullBitmap: this.validity.bitmap(),
+      valueOffsets: this.offsets.subarray(0, length + 1),
+      child,
+    });
+  }
+}
+
+class ListColumn implements ColumnBuilder {
+  private readonly validity = new Validity();
+  private offsets = new Int32Array(256);
+  private values: BigInt64Array | Float64Array;
+  private count = 0;
+
+  constructor(int64: boolean) {
+    this.values = int64 ? new BigInt64Array(256) : new Float64Array(256);
+  }
+
+  append(value: unknown): void {
+    const at = this.validity.length;
+    if (at + 1 >= this.offsets.length) this.offsets = grow(this.offsets, at + 2);
+    if (Array.isArray(value)) {
+      const list = value as number[];
+      if (this.count + list.length > this.values.length) this.values = grow(this.values, this.count + list.length);
+      if (this.values instanceof BigInt64Array) for (const n of list) this.values[this.count++] = BigInt(n);
+      else for (const n of list) this.values[this.count++] = n;
+      this.validity.push(true);
+    } else {
+      this.validity.push(false);
+    }
+    this.offsets[at + 1] = this.count;
+  }
+
+  finish(type: DataType): Data {
+    const length = this.validity.length;
+    const childType = (type as List).children[0]!.type;
+    const child = makeData({ type: childType as Int64, length: this.count, nullCount: 0, data: this.values.subarray(0, this.count) as BigInt64Array });
+    return makeData({
+      type: type as List,
+      length,
+      nullCount: this.validity.nulls,
+      nullBitmap: this.validity.bitmap(),
+      valueOffsets: this.offsets.subarray(0, length + 1),
+      child,
+    });
+  }
 }

@@ -4,9 +4,8 @@
 import type { RecordBatch as WasmRecordBatch, WriterProperties } from 'parquet-wasm/node';
 import { Compression, Table as WasmTable, transformParquetStream, WriterPropertiesBuilder } from 'parquet-wasm/node';
 import type { BlobWriter } from '../storage/blob-store.js';
-import { arrowSchema, ipcStream, recordBatch } from './arrow-batch.js';
-import type { Row, TableSchema } from './tables.js';
-import type { Schema } from 'apache-arrow';
+import type { RecordBatch } from 'apache-arrow';
+import { ipcStream } from './arrow-batch.js';
 
 export const PARQUET_COMPRESSIONS = ['zstd', 'snappy', 'gzip', 'none'] as const;
 export type ParquetCompression = (typeof PARQUET_COMPRESSIONS)[number];
@@ -18,8 +17,6 @@ const CODECS: Record<ParquetCompression, Compression> = {
   none: Compression.UNCOMPRESSED,
 };
 
-const schemas = new WeakMap<TableSchema, Schema>();
-
 export class ParquetFile {
   private readonly queue: WasmRecordBatch[] = [];
   private wakeSource: (() => void) | null = null;
@@ -30,7 +27,6 @@ export class ParquetFile {
   rows = 0;
 
   constructor(
-    private readonly table: TableSchema,
     private readonly writer: BlobWriter,
     compression: ParquetCompression,
     rowGroupRows: number,
@@ -61,15 +57,13 @@ export class ParquetFile {
     return this.bytes;
   }
 
-  /** Writes `rows` as (at most `rowGroupRows`-row) row groups; resolves once parquet-wasm has taken them. */
-  async write(rows: readonly Row[]): Promise<void> {
+  /** Writes the batch's rows (as row groups of at most `rowGroupRows`); resolves once parquet-wasm has taken them. */
+  async write(batch: RecordBatch): Promise<void> {
     if (this.failure) throw this.failure;
-    if (rows.length === 0) return;
-    let schema = schemas.get(this.table);
-    if (schema === undefined) schemas.set(this.table, (schema = arrowSchema(this.table)));
-    const batches = WasmTable.fromIPCStream(ipcStream(recordBatch(this.table, schema, rows))).recordBatches();
+    if (batch.numRows === 0) return;
+    const batches = WasmTable.fromIPCStream(ipcStream(batch)).recordBatches();
     this.queue.push(...batches);
-    this.rows += rows.length;
+    this.rows += batch.numRows;
     this.wake();
     // Hand over one batch at a time: the next is built only once this one is encoded (bounded memory).
     while (this.queue.length > 0 && this.failure === null) await new Promise<void>((resolve) => setImmediate(resolve));

@@ -2,6 +2,7 @@
 // `part-00000.jsonl.gz`, …), a new one when the current one reaches the size limit or had to be closed to keep the
 // number of open files bounded, then the completion marker. The engine decides when; this holds the state.
 import type { BlobStore } from '../storage/blob-store.js';
+import { BatchBuilder } from './arrow-batch.js';
 import { JsonlFile } from './jsonl-file.js';
 import { writeMarker } from './markers.js';
 import type { OutputCodec } from './output-codec.js';
@@ -92,12 +93,13 @@ export interface ParquetOutputOptions {
 }
 
 export class ParquetPartition extends PartitionOutput {
-  private rows: Row[] = [];
+  private readonly rows: BatchBuilder;
   private file: ParquetFile | null = null;
   private fileKey = '';
 
   constructor(key: PartitionKey, store: BlobStore, limits: FileLimits, private readonly options: ParquetOutputOptions) {
     super(key, store, limits, 'parquet');
+    this.rows = new BatchBuilder(options.table);
   }
 
   get bufferedRows(): number {
@@ -108,25 +110,23 @@ export class ParquetPartition extends PartitionOutput {
     return this.file !== null;
   }
 
+  /** Copies the row into the waiting row group's column buffers (the row object itself is not kept). */
   add(row: Row): void {
-    this.rows.push(row);
+    this.rows.append(row);
   }
 
   async flushRows(): Promise<void> {
-    while (this.rows.length > 0) {
-      const size = this.options.rowGroupRows;
-      const group = this.rows.length <= size ? this.rows : this.rows.slice(0, size);
-      this.rows = this.rows.length <= size ? [] : this.rows.slice(size);
-      if (this.file === null) {
-        await this.limits.beforeOpen(this);
-        this.fileKey = this.nextPartKey('.parquet');
-        const { table, compression, rowGroupRows, createdBy } = this.options;
-        this.file = new ParquetFile(table, this.store.createWriter(this.fileKey), compression, rowGroupRows, createdBy);
-      }
-      await this.file.write(group);
-      this.items += group.length;
-      if (this.file.size >= this.limits.maxFileBytes) await this.closeFile();
+    if (this.rows.length === 0) return;
+    const batch = this.rows.finish();
+    if (this.file === null) {
+      await this.limits.beforeOpen(this);
+      this.fileKey = this.nextPartKey('.parquet');
+      const { compression, rowGroupRows, createdBy } = this.options;
+      this.file = new ParquetFile(this.store.createWriter(this.fileKey), compression, rowGroupRows, createdBy);
     }
+    await this.file.write(batch);
+    this.items += batch.numRows;
+    if (this.file.size >= this.limits.maxFileBytes) await this.closeFile();
   }
 
   async closeFile(): Promise<void> {
@@ -138,7 +138,7 @@ export class ParquetPartition extends PartitionOutput {
   }
 
   async abort(): Promise<void> {
-    this.rows = [];
+    this.rows.finish();
     const file = this.file;
     this.file = null;
     await file?.abort();
