@@ -37,6 +37,8 @@ export interface BenchOptions {
   s3ClickHouse: boolean;
   /** Also run a capture case with retention re-encoding objects inside serve, and its baseline. */
   retention: boolean;
+  /** Raw OTLP MiB in the export case's archive (0: no export case). `--only=export` runs the export case alone. */
+  exportMib: number;
 }
 
 const MIB = 2 ** 20;
@@ -60,6 +62,7 @@ const FLAGS = {
   'quiet-wait': { env: 'BENCH_QUIET_WAIT', fallback: '120' },
   's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
   retention: { env: 'BENCH_RETENTION', fallback: '0' },
+  'export-mib': { env: 'BENCH_EXPORT_MIB', fallback: '128' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -106,5 +109,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     quietWaitSeconds: number('quiet-wait', 0),
     s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
     retention: ['1', 'true', 'yes'].includes(raw('retention')),
+    exportMib: number('export-mib', 0),
   };
 }
