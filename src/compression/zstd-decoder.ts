@@ -5,7 +5,8 @@
 //
 // zstd's own memory is bounded too: the decoder's window (history buffer) is capped at the smallest power of two
 // that holds the limit, but never below 8 MiB (klauspost/compress's default window, what Go clients send).
-import * as binding from 'zstd-napi/binding.js';
+// binding.js is CommonJS that assigns the native addon to module.exports: Node's ESM loader sees only a default.
+import binding from 'zstd-napi/binding.js';
 import { DecodedTooLargeError, MalformedEncodingError } from '../errors.js';
 
 const MIN_WINDOW_LOG = 23;
