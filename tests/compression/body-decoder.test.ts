@@ -5,7 +5,7 @@ import { encodeSnappyBlock, encodeSnappyFramed } from '../../src/compression/sna
 import { parseWireEncoding, type WireEncoding } from '../../src/compression/wire-encoding.js';
 import { DecodedTooLargeError, MalformedEncodingError } from '../../src/errors.js';
 import { traceRequestOfSize } from '../helpers/otlp-payloads.js';
-import { zstdFrameHeaderWithWindow, zstdRleFrameWithSize, zstdRleFrameWithoutSize } from './zstd-bombs.js';
+import { zstdFrameHeaderWithWindow, zstdRleFrameWithSize, zstdRleFrameWithoutSize } from '../helpers/zstd-bombs.js';
 
 const MIB = 2 ** 20;
 const request = Buffer.from(traceRequestOfSize(300 * 1024, 3).proto);

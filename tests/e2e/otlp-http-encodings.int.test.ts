@@ -14,7 +14,7 @@ import { logsPayload, metricsPayload, traceRequestOfSize } from '../helpers/otlp
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
-import { zstdRleFrameWithoutSize } from '../compression/zstd-bombs.js';
+import { zstdRleFrameWithoutSize } from '../helpers/zstd-bombs.js';
 
 const PROTOBUF = { 'content-type': 'application/x-protobuf' };
 const MIB = 2 ** 20;
