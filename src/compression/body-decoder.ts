@@ -14,7 +14,7 @@ import zlib from 'node:zlib';
 import { DecodedTooLargeError, MalformedEncodingError } from '../errors.js';
 import { SnappyBodyDecoder } from './snappy-codec.js';
 import type { WireEncoding } from './wire-encoding.js';
-import { ZstdBoundedDecoder } from './zstd-decoder.js';
+import { decodeZstd, ZstdBoundedDecoder } from './zstd-decoder.js';
 
 export interface BodyDecoder {
   /** Decodes the next piece of the body. Rejects with DecodedTooLargeError or MalformedEncodingError. */
@@ -248,6 +248,11 @@ export async function decodeBody(encoding: WireEncoding, body: Buffer, maxBytes:
     case 'br':
       return inflateWhole(encoding, body, maxBytes);
     case 'zstd':
+      try {
+        return decodeZstd(body, maxBytes);
+      } catch (error) {
+        throw error instanceof DecodedTooLargeError ? error : malformed(encoding, error);
+      }
     case 'snappy': {
       const decoder = createBodyDecoder(encoding, maxBytes);
       await decoder.write(body);

@@ -31,6 +31,15 @@ const ENCODERS: ReadonlyArray<[string, WireEncoding, (raw: Buffer) => Buffer]> =
       ]);
     },
   ],
+  [
+    'zstd (two sized frames around a skippable frame: the one-shot path)',
+    'zstd',
+    (raw) => {
+      const skippable = Buffer.from([0x5f, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 7, 7]);
+      const half = Math.floor(raw.length / 2);
+      return Buffer.concat([zstd.compress(raw.subarray(0, half)), skippable, zstd.compress(raw.subarray(half), { compressionLevel: 9 })]);
+    },
+  ],
   ['snappy (raw block)', 'snappy', encodeSnappyBlock],
   ['snappy (framed stream)', 'snappy', encodeSnappyFramed],
   ['identity', 'identity', (raw) => raw],
