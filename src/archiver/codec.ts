@@ -95,7 +95,8 @@ export async function decompress(codec: Codec, stored: Buffer, rawLength: number
   let raw: Buffer;
   try {
     // maxOutputLength must be at least 1; a zero-length request still inflates to zero bytes under that cap.
-    const limit = { maxOutputLength: Math.max(1, rawLength) };
+    // Output pieces of up to 256 KiB (at most the block): Node's 16 KiB default costs a threadpool round trip each.
+    const limit = { maxOutputLength: Math.max(1, rawLength), chunkSize: Math.min(256 * 1024, Math.max(64, rawLength)) };
     switch (codec) {
       case 'none':
         raw = stored;

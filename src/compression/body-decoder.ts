@@ -34,6 +34,13 @@ function malformed(encoding: string, error: unknown): MalformedEncodingError {
   return new MalformedEncodingError(`request body is not valid ${encoding} data: ${(error as Error).message}`, { cause: error });
 }
 
+/**
+ * zlib's output piece size. Node's default (16 KiB) costs a threadpool round trip per 16 KiB: 256 KiB inflates the
+ * same body with about half the CPU (bench, ~800 KiB gzip-1 trace requests: 214 → 421 MiB per CPU-second), and a
+ * bomb is still stopped within one piece of the limit.
+ */
+export const ZLIB_CHUNK_BYTES = 256 * 1024;
+
 /** RFC 1950: compression method 8 with a window of at most 32 KiB, and a header check that is a multiple of 31. */
 export function looksLikeZlib(first: number, second: number): boolean {
   return (first & 0x0f) === 8 && first >> 4 <= 7 && ((first << 8) | second) % 31 === 0;
@@ -163,11 +170,11 @@ class ZlibBodyDecoder implements BodyDecoder {
   private create(first: Buffer): Transform {
     switch (this.encoding) {
       case 'gzip':
-        return zlib.createGunzip();
+        return zlib.createGunzip({ chunkSize: ZLIB_CHUNK_BYTES });
       case 'br':
-        return zlib.createBrotliDecompress();
+        return zlib.createBrotliDecompress({ chunkSize: ZLIB_CHUNK_BYTES });
       case 'deflate':
-        return looksLikeZlib(first[0]!, first[1]!) ? zlib.createInflate() : zlib.createInflateRaw();
+        return looksLikeZlib(first[0]!, first[1]!) ? zlib.createInflate({ chunkSize: ZLIB_CHUNK_BYTES }) : zlib.createInflateRaw({ chunkSize: ZLIB_CHUNK_BYTES });
     }
   }
 
@@ -218,7 +225,7 @@ const brotliDecompress = promisify(zlib.brotliDecompress);
 
 async function inflateWhole(encoding: 'gzip' | 'deflate' | 'br', body: Buffer, maxBytes: number): Promise<Buffer> {
   // maxOutputLength must be at least 1; one byte over the limit tells "over" from "exactly at".
-  const options = { maxOutputLength: Math.max(1, maxBytes + 1) };
+  const options = { maxOutputLength: Math.max(1, maxBytes + 1), chunkSize: ZLIB_CHUNK_BYTES };
   let decoded: Buffer;
   try {
     if (encoding === 'gzip') decoded = await gunzip(body, options);
