@@ -51,7 +51,7 @@ class SyncBodyDecoder implements BodyDecoder {
   private failed: Error | null = null;
 
   constructor(
-    private readonly decoder: { write(chunk: Buffer): void; finish(): Buffer },
+    private readonly decoder: { write(chunk: Buffer): void; finish(): Buffer; release?(): void },
     private readonly encoding: string,
   ) {}
 
@@ -76,6 +76,7 @@ class SyncBodyDecoder implements BodyDecoder {
 
   destroy(): void {
     this.failed ??= new MalformedEncodingError('decoder was destroyed');
+    this.decoder.release?.();
   }
 
   private fail(error: unknown): Error {

@@ -38,23 +38,75 @@ function declaredContentSize(src: Buffer): number | null {
 }
 
 /**
+ * The window (history) a frame at the start of `src` asks the decoder to keep, in bytes; null when the header is
+ * not all there. RFC 8878 §3.1.1.1: single-segment frames use their content size, others a Window_Descriptor.
+ */
+export function zstdFrameWindow(src: Buffer): number | null {
+  if (src.length < 6 || src.readUInt32LE(0) !== 0xfd2fb528) return null;
+  const descriptor = src[4]!;
+  if ((descriptor & 0x20) === 0) {
+    const windowByte = src[5]!;
+    const base = 2 ** (10 + (windowByte >> 3));
+    return base + (base / 8) * (windowByte & 0x07);
+  }
+  return declaredContentSize(src);
+}
+
+// Decompression contexts are reused: a new one costs more than decoding a typical request (it allocates and fills
+// its window buffer; bench: ~160 vs ~700 MiB per CPU-second on ~800 KiB requests). A context keeps its buffers, so
+// one that decoded a frame with a window over 8 MiB (only a client that asks for it) is dropped, not kept.
+const CONTEXT_POOL: binding.DCtx[] = [];
+const POOL_SIZE = 8;
+const POOLED_WINDOW_MAX = 8 * 2 ** 20;
+
+function acquireContext(windowLogMax: number): binding.DCtx {
+  const dctx = CONTEXT_POOL.pop() ?? new binding.DCtx();
+  dctx.reset(binding.ResetDirective.sessionAndParameters);
+  dctx.setParameter(binding.DParameter.windowLogMax, windowLogMax);
+  return dctx;
+}
+
+function releaseContext(dctx: binding.DCtx, largestWindow: number): void {
+  if (largestWindow <= POOLED_WINDOW_MAX && CONTEXT_POOL.length < POOL_SIZE) CONTEXT_POOL.push(dctx);
+}
+
+/**
  * Streaming decoder: output goes into one buffer that grows (doubling, copied) up to `maxBytes + 1`, so the body
  * ends up in one piece and zstd gets large output windows (it decodes several times faster into 256 KiB+ than into
  * 64 KiB pieces; docs/BENCHMARKS.md).
  */
 export class ZstdBoundedDecoder {
-  private readonly dctx = new binding.DCtx();
+  private dctx: binding.DCtx | null;
   private output: Buffer = Buffer.alloc(0);
   private used = 0;
   /** Inside a frame: more input is needed before the body may end. */
   private inFrame = false;
+  /** Largest window a frame asked for (Infinity when a header could not be read whole). */
+  private largestWindow = 0;
 
   constructor(private readonly maxBytes: number) {
-    this.dctx.setParameter(binding.DParameter.windowLogMax, zstdWindowLogFor(maxBytes));
+    this.dctx = acquireContext(zstdWindowLogFor(maxBytes));
   }
 
   /** Decodes `chunk` (any slice of the body). Throws DecodedTooLargeError or MalformedEncodingError. */
   write(chunk: Buffer): void {
+    try {
+      this.decode(chunk);
+    } catch (error) {
+      this.release();
+      throw error;
+    }
+  }
+
+  /** Gives the decompression context back (after a failure, or when the body is abandoned). Idempotent. */
+  release(): void {
+    if (this.dctx === null) return;
+    releaseContext(this.dctx, this.largestWindow);
+    this.dctx = null;
+  }
+
+  private decode(chunk: Buffer): void {
+    if (this.dctx === null) throw malformed('the decoder was already released');
     let src = chunk;
     while (src.length > 0 || this.inFrame) {
       if (!this.inFrame) this.checkFrameStart(src);
@@ -79,14 +131,17 @@ export class ZstdBoundedDecoder {
 
   /** The whole decoded body. Throws MalformedEncodingError when the body ends inside a frame. */
   finish(): Buffer {
+    this.release();
     if (this.inFrame) throw malformed('it ends inside a frame');
     const body = this.output.subarray(0, this.used);
     this.output = Buffer.alloc(0);
-    // Hand back a buffer of about the body's size: the caller may hold it for a while.
-    return body.length * 1.25 >= body.buffer.byteLength ? body : Buffer.from(body);
+    // The body is held only until it is spooled; a copy to trim it costs more than the spare capacity (at most as
+    // much again as the body) is worth.
+    return body.length * 2 >= body.buffer.byteLength ? body : Buffer.from(body);
   }
 
   private checkFrameStart(src: Buffer): void {
+    if (src.length > 0) this.largestWindow = Math.max(this.largestWindow, zstdFrameWindow(src) ?? Infinity);
     const declared = declaredContentSize(src);
     if (declared === null || declared === 0) return;
     if (this.used + declared > this.maxBytes) throw tooLarge(this.maxBytes);

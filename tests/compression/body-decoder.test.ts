@@ -2,6 +2,7 @@ import zlib from 'node:zlib';
 import * as zstd from 'zstd-napi';
 import { createBodyDecoder, decodeBody, looksLikeZlib } from '../../src/compression/body-decoder.js';
 import { encodeSnappyBlock, encodeSnappyFramed } from '../../src/compression/snappy-codec.js';
+import { zstdFrameWindow } from '../../src/compression/zstd-decoder.js';
 import { parseWireEncoding, type WireEncoding } from '../../src/compression/wire-encoding.js';
 import { DecodedTooLargeError, MalformedEncodingError } from '../../src/errors.js';
 import { traceRequestOfSize } from '../helpers/otlp-payloads.js';
@@ -130,6 +131,27 @@ describe('bombs: refused at the limit with bounded memory', () => {
     await expect(decodeBody('zstd', Buffer.concat([zstdFrameHeaderWithWindow(30), Buffer.alloc(8)]), 4 * MIB)).rejects.toThrow(
       /window is larger than the limit/,
     );
+  });
+});
+
+describe('zstd frame windows (what decides whether a decompression context is kept for reuse)', () => {
+  test('window descriptor, single-segment frames, and headers that are not all there', () => {
+    expect(zstdFrameWindow(zstdFrameHeaderWithWindow(30))).toBe(2 ** 30);
+    expect(zstdFrameWindow(zstdRleFrameWithoutSize(10))).toBe(2 ** 17);
+    // One-shot frames of a small input are single-segment: the window is the content size.
+    expect(zstdFrameWindow(zstd.compress(Buffer.alloc(5000, 1)))).toBe(5000);
+    expect(zstdFrameWindow(Buffer.from([0x28, 0xb5, 0x2f]))).toBeNull();
+    expect(zstdFrameWindow(Buffer.from('not a zstd frame'))).toBeNull();
+  });
+
+  test('decoders that fail, finish or are destroyed mid-body leave the next decode working', async () => {
+    const body = zstd.compress(request, { contentSizeFlag: false });
+    const abandoned = createBodyDecoder('zstd', MIB);
+    await abandoned.write(body.subarray(0, 1000));
+    abandoned.destroy();
+    await expect(decodeBody('zstd', Buffer.concat([zstdFrameHeaderWithWindow(30), Buffer.alloc(8)]), MIB)).rejects.toThrow(DecodedTooLargeError);
+    await expect(decodeInPieces('zstd', body.subarray(0, 5000), MIB, 999)).rejects.toThrow(MalformedEncodingError);
+    for (let i = 0; i < 20; i++) expect((await decodeInPieces('zstd', body, MIB, 50_000)).equals(request)).toBe(true);
   });
 });
 
