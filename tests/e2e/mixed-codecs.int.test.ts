@@ -158,4 +158,10 @@ test('retention compress re-encodes none, gzip and zstd-1 objects to zstd 19; ev
   const codecs = await expectEveryRequestReadsBack(dataDir);
   expect([...codecs].sort()).toEqual(['brotli', 'zstd']);
   expect(await findTraceSpanIds()).toHaveLength(4);
+
+  // Run again: the keys record zstd 19, so nothing is re-encoded a second time.
+  const again = await cli(['retention', 'run', '--json', '--as-of', asOf], config);
+  expect(again.code).toBe(0);
+  const keysAfter = readdirSync(path.join(dataDir, 'objects'), { recursive: true }).map(String).filter((f) => f.endsWith('.otlpc'));
+  expect(keysAfter.sort()).toEqual(keys.sort());
 }, 180_000);
