@@ -3,8 +3,8 @@
 //
 // Two shapes: `createBodyDecoder` for a body that arrives in pieces (OTLP/HTTP reads the socket chunk by chunk) and
 // `decodeBody` for a body already in memory (a gRPC message). gzip, deflate and brotli run on the libuv threadpool
-// (node:zlib); zstd and snappy decode on the calling thread, in pieces no larger than the chunks they are given
-// (docs/BENCHMARKS.md has what that costs per GiB).
+// (node:zlib); zstd bodies of 64 KiB and more on the zstd worker threads, smaller ones and snappy on the calling
+// thread (docs/BENCHMARKS.md has what each costs per GiB).
 //
 // Errors: DecodedTooLargeError over the limit, MalformedEncodingError for data that is not valid in its coding.
 // An empty body is an empty request under every coding.
@@ -14,7 +14,8 @@ import zlib from 'node:zlib';
 import { DecodedTooLargeError, MalformedEncodingError } from '../errors.js';
 import { SnappyBodyDecoder } from './snappy-codec.js';
 import type { WireEncoding } from './wire-encoding.js';
-import { decodeZstd, ZstdBoundedDecoder } from './zstd-decoder.js';
+import { decodeZstd, sizedFrames, zstdWindowLogFor } from './zstd-decoder.js';
+import { zstdDecodeOnWorker, ZstdWorkerError } from './zstd-workers.js';
 
 export interface BodyDecoder {
   /** Decodes the next piece of the body. Rejects with DecodedTooLargeError or MalformedEncodingError. */
@@ -99,6 +100,40 @@ class IdentityDecoder {
 
   finish(): Buffer {
     return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.total);
+  }
+}
+
+/**
+ * zstd over HTTP: the compressed pieces are held (the wire limit bounds them) and the whole body is decoded at the
+ * end like a gRPC message, on the worker threads when it is large. Output is bounded all the same.
+ */
+class WholeBodyDecoder implements BodyDecoder {
+  private readonly pieces: Buffer[] = [];
+  private bytes = 0;
+  private destroyed = false;
+
+  constructor(
+    private readonly encoding: 'zstd',
+    private readonly maxBytes: number,
+  ) {}
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.destroyed) return Promise.reject(new MalformedEncodingError('decoder was destroyed'));
+    this.pieces.push(chunk);
+    this.bytes += chunk.length;
+    return Promise.resolve();
+  }
+
+  end(): Promise<Buffer> {
+    if (this.destroyed) return Promise.reject(new MalformedEncodingError('decoder was destroyed'));
+    const body = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.bytes);
+    this.pieces.length = 0;
+    return decodeBody(this.encoding, body, this.maxBytes);
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.pieces.length = 0;
   }
 }
 
@@ -209,7 +244,7 @@ export function createBodyDecoder(encoding: WireEncoding, maxBytes: number): Bod
     case 'identity':
       return new SyncBodyDecoder(new IdentityDecoder(maxBytes), encoding);
     case 'zstd':
-      return new SyncBodyDecoder(new ZstdBoundedDecoder(maxBytes), encoding);
+      return new WholeBodyDecoder('zstd', maxBytes);
     case 'snappy':
       return new SyncBodyDecoder(new SnappyBodyDecoder(maxBytes), encoding);
     case 'gzip':
@@ -241,6 +276,27 @@ async function inflateWhole(encoding: 'gzip' | 'deflate' | 'br', body: Buffer, m
 }
 
 /**
+ * zstd bodies from this size (compressed) up are decoded on the zstd worker threads: the event loop then spends
+ * ~0.3 instead of ~3 ms per MiB (docs/BENCHMARKS.md). Smaller ones cost less inline than the hand-off.
+ */
+export const ZSTD_WORKER_MIN_BYTES = 64 * 1024;
+
+async function decodeZstdOnWorker(body: Buffer, maxBytes: number): Promise<Buffer> {
+  try {
+    // Frames that declare their sizes: refused here at once when over the limit, else decoded into one exact buffer.
+    const sized = sizedFrames(body, maxBytes);
+    return await zstdDecodeOnWorker(body, maxBytes, zstdWindowLogFor(maxBytes), sized?.total);
+  } catch (error) {
+    if (error instanceof DecodedTooLargeError) throw error;
+    if (error instanceof ZstdWorkerError && error.kind === 'too-large') throw tooLarge(maxBytes);
+    if (error instanceof ZstdWorkerError && error.kind === 'window') {
+      throw new DecodedTooLargeError(`request body is a zstd frame whose window is larger than the limit of ${maxBytes} bytes allows`, maxBytes);
+    }
+    throw malformed('zstd', error);
+  }
+}
+
+/**
  * Decodes a whole body held in memory.
  * @throws DecodedTooLargeError when the decoded body would pass `maxBytes` (checked as it is produced);
  *   MalformedEncodingError when `body` is not valid data of `encoding`.
@@ -256,6 +312,7 @@ export async function decodeBody(encoding: WireEncoding, body: Buffer, maxBytes:
     case 'br':
       return inflateWhole(encoding, body, maxBytes);
     case 'zstd':
+      if (body.length >= ZSTD_WORKER_MIN_BYTES) return decodeZstdOnWorker(body, maxBytes);
       try {
         return decodeZstd(body, maxBytes);
       } catch (error) {

@@ -177,7 +177,7 @@ export class ZstdBoundedDecoder {
  * The frames of `body` and their declared sizes when every frame declares one and the sizes fit the limit; null
  * when a frame declares none (then only streaming can tell how much it holds).
  */
-function sizedFrames(body: Buffer, maxBytes: number): { frames: Buffer[]; total: number } | null {
+export function sizedFrames(body: Buffer, maxBytes: number): { frames: Buffer[]; total: number } | null {
   const frames: Buffer[] = [];
   let total = 0;
   for (let at = 0; at < body.length; ) {

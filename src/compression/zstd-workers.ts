@@ -17,6 +17,43 @@ const zstd = require(workerData.zstdPath);
 const binding = require(workerData.bindingPath);
 const compressors = new Map();
 const dctx = new binding.DCtx();
+const streamCtx = new binding.DCtx();
+class JobError extends Error {
+  constructor(kind, message) { super(message); this.kind = kind; }
+}
+// Bounded decoding of a wire body: the same rules as src/compression/zstd-decoder.ts (output capped at maxBytes + 1,
+// window capped), for bodies large enough that the event loop should not spend the time.
+function boundedDecode(src, maxBytes, windowLogMax, capacityHint) {
+  streamCtx.reset(binding.ResetDirective.sessionAndParameters);
+  streamCtx.setParameter(binding.DParameter.windowLogMax, windowLogMax);
+  let out = Buffer.allocUnsafeSlow(Math.min(maxBytes + 1, capacityHint || Math.max(256 * 1024, src.length * 8)));
+  let used = 0;
+  let inFrame = false;
+  while (src.length > 0 || inFrame) {
+    if (used === out.length) {
+      const next = Buffer.allocUnsafeSlow(Math.min(maxBytes + 1, out.length * 2));
+      out.copy(next, 0, 0, used);
+      out = next;
+    }
+    const space = out.length - used;
+    let result;
+    try {
+      result = streamCtx.decompressStream(out.subarray(used), src);
+    } catch (error) {
+      const message = String(error && error.message ? error.message : error);
+      throw new JobError(/too much memory/i.test(message) ? 'window' : 'malformed', message);
+    }
+    const [remaining, produced, consumed] = result;
+    if (produced === 0 && consumed === 0 && src.length > 0) throw new JobError('malformed', 'the decoder made no progress');
+    used += produced;
+    src = src.subarray(consumed);
+    if (used > maxBytes) throw new JobError('too-large', 'over the limit');
+    inFrame = remaining !== 0;
+    if (produced < space && src.length === 0) break;
+  }
+  if (inFrame) throw new JobError('malformed', 'it ends inside a frame');
+  return { out, used };
+}
 function standalone(buffer) {
   if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) return buffer;
   const copy = Buffer.allocUnsafeSlow(buffer.length);
@@ -35,6 +72,10 @@ parentPort.on('message', (job) => {
         compressors.set(job.level, compressor);
       }
       output = standalone(compressor.compress(input));
+    } else if (job.op === 'decode') {
+      const { out, used } = boundedDecode(input, job.maxBytes, job.windowLogMax, job.capacityHint);
+      parentPort.postMessage({ id: job.id, output: out.buffer, length: used }, [out.buffer]);
+      return;
     } else {
       output = Buffer.allocUnsafeSlow(job.rawLength);
       const written = dctx.decompress(output, input);
@@ -42,17 +83,28 @@ parentPort.on('message', (job) => {
     }
     parentPort.postMessage({ id: job.id, output: output.buffer }, [output.buffer]);
   } catch (error) {
-    parentPort.postMessage({ id: job.id, error: String(error && error.message ? error.message : error) });
+    parentPort.postMessage({ id: job.id, error: String(error && error.message ? error.message : error), kind: error && error.kind });
   }
 });
 `;
 
+/** A job the worker refused: `kind` says why ('too-large', 'window', 'malformed'; undefined for anything else). */
+export class ZstdWorkerError extends Error {
+  constructor(message: string, readonly kind: string | undefined) {
+    super(message);
+    this.name = 'ZstdWorkerError';
+  }
+}
+
 interface Job {
   id: number;
-  op: 'compress' | 'decompress';
+  op: 'compress' | 'decompress' | 'decode';
   input: ArrayBuffer;
   level?: number;
   rawLength?: number;
+  maxBytes?: number;
+  windowLogMax?: number;
+  capacityHint?: number;
   resolve: (output: Buffer) => void;
   reject: (error: Error) => void;
 }
@@ -93,7 +145,7 @@ class ZstdWorkerPool {
       const job = this.queue.shift()!;
       slot.job = job;
       slot.worker.ref();
-      const message = { id: job.id, op: job.op, input: job.input, level: job.level, rawLength: job.rawLength };
+      const { resolve: _resolve, reject: _reject, ...message } = job;
       slot.worker.postMessage(message, [job.input]);
     }
   }
@@ -104,13 +156,13 @@ class ZstdWorkerPool {
       workerData: { zstdPath: require.resolve('zstd-napi'), bindingPath: require.resolve('zstd-napi/binding.js') },
     });
     const slot: Slot = { worker, job: null };
-    worker.on('message', (reply: { id: number; output?: ArrayBuffer; error?: string }) => {
+    worker.on('message', (reply: { id: number; output?: ArrayBuffer; length?: number; error?: string; kind?: string }) => {
       const job = slot.job;
       if (!job || job.id !== reply.id) return;
       slot.job = null;
       worker.unref();
-      if (reply.output) job.resolve(Buffer.from(reply.output));
-      else job.reject(new Error(reply.error ?? 'zstd worker failed'));
+      if (reply.output) job.resolve(Buffer.from(reply.output, 0, reply.length ?? reply.output.byteLength));
+      else job.reject(new ZstdWorkerError(reply.error ?? 'zstd worker failed', reply.kind));
       this.dispatch();
     });
     const lost = (error: Error): void => {
@@ -152,6 +204,15 @@ export async function zstdDecompressExact(stored: Uint8Array, rawLength: number)
   } catch (error) {
     throw new CorruptDataError(`zstd data does not decompress: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/**
+ * Decodes a zstd wire body on a worker thread with the limits of src/compression/zstd-decoder.ts. Rejects with
+ * ZstdWorkerError: kind 'too-large' (output past maxBytes), 'window' (a window the limit does not allow) or
+ * 'malformed'. `capacityHint`: the decoded size when the frames declare it.
+ */
+export function zstdDecodeOnWorker(body: Uint8Array, maxBytes: number, windowLogMax: number, capacityHint?: number): Promise<Buffer> {
+  return pool.run({ op: 'decode', input: detachedCopy(body), maxBytes, windowLogMax, ...(capacityHint === undefined ? {} : { capacityHint }) });
 }
 
 /** Terminates the worker threads (they are unreferenced while idle, so a process exits without this). */

@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import * as zstd from 'zstd-napi';
-import { createBodyDecoder, decodeBody, looksLikeZlib } from '../../src/compression/body-decoder.js';
+import { createBodyDecoder, decodeBody, looksLikeZlib, ZSTD_WORKER_MIN_BYTES } from '../../src/compression/body-decoder.js';
 import { encodeSnappyBlock, encodeSnappyFramed } from '../../src/compression/snappy-codec.js';
 import { zstdFrameWindow } from '../../src/compression/zstd-decoder.js';
 import { parseWireEncoding, type WireEncoding } from '../../src/compression/wire-encoding.js';
@@ -131,6 +131,42 @@ describe('bombs: refused at the limit with bounded memory', () => {
     await expect(decodeBody('zstd', Buffer.concat([zstdFrameHeaderWithWindow(30), Buffer.alloc(8)]), 4 * MIB)).rejects.toThrow(
       /window is larger than the limit/,
     );
+  });
+});
+
+describe('zstd bodies large enough to be decoded on the worker threads', () => {
+  // Random-ish bytes so that the compressed body stays over the worker threshold.
+  const big = Buffer.concat([request, Buffer.from(Array.from({ length: 400_000 }, (_, i) => (i * 2654435761) >>> 23 & 0xff))]);
+
+  test.each([
+    ['declaring its size', zstd.compress(big, { compressionLevel: 3 })],
+    ['without its size, with a checksum', zstd.compress(big, { contentSizeFlag: false, checksumFlag: true })],
+  ])('round trip, %s; the exact limit passes, one byte less is too large', async (_name, body) => {
+    expect(body.length).toBeGreaterThanOrEqual(ZSTD_WORKER_MIN_BYTES);
+    expect((await decodeBody('zstd', body, 4 * MIB)).equals(big)).toBe(true);
+    expect((await decodeBody('zstd', body, big.length)).length).toBe(big.length);
+    await expect(decodeBody('zstd', body, big.length - 1)).rejects.toThrow(DecodedTooLargeError);
+  });
+
+  test('truncated, corrupted and garbage bodies are malformed', async () => {
+    const body = zstd.compress(big, { contentSizeFlag: false });
+    await expect(decodeBody('zstd', body.subarray(0, body.length - 100), 4 * MIB)).rejects.toThrow(/not valid zstd data/);
+    const corrupted = Buffer.from(body);
+    for (let i = 1000; i < corrupted.length; i += 997) corrupted[i] = corrupted[i]! ^ 0x5a;
+    await expect(decodeBody('zstd', corrupted, 4 * MIB)).rejects.toThrow(MalformedEncodingError);
+    await expect(decodeBody('zstd', Buffer.alloc(100_000, 7), 4 * MIB)).rejects.toThrow(MalformedEncodingError);
+  });
+
+  test('a frame expanding to 2 GiB is refused at the limit with bounded memory; a 1 GiB window is refused', async () => {
+    const bomb = zstdRleFrameWithoutSize(2 ** 31 - 1);
+    expect(bomb.length).toBeGreaterThanOrEqual(ZSTD_WORKER_MIN_BYTES);
+    const before = process.memoryUsage().rss;
+    await expect(decodeBody('zstd', bomb, 4 * MIB)).rejects.toThrow(/larger than the limit of 4194304 bytes after decompression/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(128 * MIB);
+    const window = Buffer.concat([zstdFrameHeaderWithWindow(30), Buffer.alloc(ZSTD_WORKER_MIN_BYTES)]);
+    await expect(decodeBody('zstd', window, 4 * MIB)).rejects.toThrow(/window is larger than the limit/);
+    // Still decoding afterwards.
+    expect((await decodeBody('zstd', zstd.compress(big), 4 * MIB)).equals(big)).toBe(true);
   });
 });
 
