@@ -46,3 +46,20 @@ export class BackendUnavailableError extends OtlpCaptureError {}
 
 /** The component is shutting down and takes no new work. */
 export class ShuttingDownError extends OtlpCaptureError {}
+
+/** A compressed body that inflates past its limit (a decompression bomb or an oversized request). */
+export class DecodedTooLargeError extends PayloadTooLargeError {
+  constructor(message: string, readonly limitBytes: number) {
+    super(message);
+  }
+}
+
+/** A compressed body that is not valid data of its encoding (truncated, corrupt, wrong format). */
+export class MalformedEncodingError extends MalformedPayloadError {}
+
+/** A content/message encoding this server does not decode (HTTP 415, gRPC UNIMPLEMENTED). */
+export class UnsupportedEncodingError extends OtlpCaptureError {
+  constructor(message: string, readonly encoding: string) {
+    super(message);
+  }
+}

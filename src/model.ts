@@ -8,7 +8,7 @@ export function isSignal(value: string): value is Signal {
 }
 
 /** How one request's block is compressed inside an archive object. */
-export const CODECS = ['none', 'gzip', 'brotli'] as const;
+export const CODECS = ['none', 'gzip', 'brotli', 'zstd'] as const;
 export type Codec = (typeof CODECS)[number];
 
 /** What the wire scanner learns about one OTLP request without decoding it. */

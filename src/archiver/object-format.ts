@@ -18,7 +18,8 @@
 // Why each part exists:
 // - The object header says "this is an otlp-capture archive object, version N" to anyone (or any tool) opening it.
 // - A block payload is what the index points at: one range read fetches exactly one request, and each payload is a
-//   complete stream of its codec (a gzip payload is a standalone gzip member: `curl -r a-b … | gunzip` works).
+//   complete stream of its codec (a gzip payload is a standalone gzip member: `curl -r a-b … | gunzip` works; a
+//   zstd payload is one zstd frame with its content size: `curl -r a-b … | zstd -d` works).
 // - The block header lets a tool walk the object from the start without the manifest (salvage, inspection), and
 //   carries the raw length and CRC so a block can be verified on its own.
 // - The manifest makes the object self-describing: with only the object, a reader can list its requests and their
@@ -51,7 +52,7 @@ const BLOCK_MAGIC = Buffer.from('OTCB', 'latin1');
 const TRAILER_MAGIC = Buffer.from('OTCT', 'latin1');
 
 /** Codec ids on disk: append only, never renumber. */
-const CODEC_IDS: Readonly<Record<Codec, number>> = { none: 0, gzip: 1, brotli: 2 };
+const CODEC_IDS: Readonly<Record<Codec, number>> = { none: 0, gzip: 1, brotli: 2, zstd: 3 };
 
 function codecFromId(id: number): Codec | undefined {
   return CODECS.find((codec) => CODEC_IDS[codec] === id);

@@ -1,6 +1,7 @@
 // The one configuration schema. Every key has a default, so an empty file (or none) runs the embedded default.
 import { z } from 'zod';
 import { isValidTenant } from '../admission/tenant.js';
+import { LEVEL_RANGE } from '../archiver/codec.js';
 import { CODECS } from '../model.js';
 import { given, durationField, sizeField } from './unit-fields.js';
 import { parseListen } from './units.js';
@@ -226,14 +227,20 @@ export const configSchema = z
       .object({
         maxObjectBytes: bytes.default(64 * 2 ** 20),
         maxObjectAge: duration.default(60_000),
-        codec: z.enum(CODECS).default('gzip'),
-        level: z.number().int().min(0).max(11).optional(),
+        codec: z.enum(CODECS).default('zstd'),
+        level: z.number().int().min(0).max(22).optional(),
         uploadConcurrency: z.number().int().min(1).max(64).default(4),
         maxOpenObjects: z.number().int().min(1).max(1024).default(32),
         retryInitialBackoff: duration.default(500),
         retryMaxBackoff: duration.default(30_000),
       })
       .strict()
+      .superRefine((value, ctx) => {
+        const [min, max] = LEVEL_RANGE[value.codec];
+        if (value.level !== undefined && (value.level < min || value.level > max)) {
+          ctx.addIssue({ code: 'custom', path: ['level'], message: `${value.codec} levels are ${min} to ${max}, got ${value.level}` });
+        }
+      })
       .prefault({}),
     storage: z
       .object({

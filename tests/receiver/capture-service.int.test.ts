@@ -221,7 +221,7 @@ describe('ListRequests', () => {
         items: String(scan.items),
         services: scan.services,
         bytes: String(item.bytes.length),
-        codec: 'gzip',
+        codec: 'zstd',
       });
       expect(ns(row.startTime)).toBe(scan.startNs);
       expect(ns(row.endTime)).toBe(scan.endNs);
