@@ -1,9 +1,9 @@
 // How OTLP JSON lines files are compressed: a streaming transform per file, and the file name extension that says
 // which. gzip is what the Collector's file log readers decompress (fileconsumer `compression: gzip`); zstd is the
-// codec the fileexporter offers. A codec plugs in by adding an entry to OUTPUT_CODECS (a zstd binding, or Node's own
-// zlib zstd, which Node 22.15+ has).
+// codec the fileexporter offers (zstd-napi's streaming compressor, the binding the archive codec uses).
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
+import { CompressStream } from 'zstd-napi';
 
 export interface OutputCodec {
   readonly name: string;
@@ -13,16 +13,13 @@ export interface OutputCodec {
   createStream(): Transform | null;
 }
 
-type ZstdZlib = typeof zlib & { createZstdCompress?: () => Transform };
+/** zstd level for exported files: written once, read many times, so a little more CPU than the archive's level 1. */
+const EXPORT_ZSTD_LEVEL = 3;
 
 export const OUTPUT_CODECS: Record<string, OutputCodec | (() => OutputCodec | string)> = {
   none: { name: 'none', extension: '', createStream: () => null },
   gzip: { name: 'gzip', extension: '.gz', createStream: () => zlib.createGzip({ level: 6 }) },
-  zstd: () => {
-    const create = (zlib as ZstdZlib).createZstdCompress;
-    if (typeof create !== 'function') return `zstd is not available in this build (Node ${process.versions.node} has no zlib zstd)`;
-    return { name: 'zstd', extension: '.zst', createStream: () => create.call(zlib) };
-  },
+  zstd: { name: 'zstd', extension: '.zst', createStream: () => new CompressStream({ compressionLevel: EXPORT_ZSTD_LEVEL }) },
 };
 
 /** The codec called `name`, or a message saying why there is none. */

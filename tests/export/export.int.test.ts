@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { decompress as zstdDecompress } from 'zstd-napi';
 import type { IExportLogsServiceRequest } from '@opentelemetry/otlp-transformer/build/src/logs/internal-types.js';
 import type { IExportMetricsServiceRequest } from '@opentelemetry/otlp-transformer/build/src/metrics/internal-types.js';
 import type { IExportTraceServiceRequest } from '@opentelemetry/otlp-transformer/build/src/trace/internal-types.js';
@@ -338,6 +339,24 @@ describe('export --format otlp-json', () => {
       unmatched.splice(at, 1);
     }
     expect(unmatched).toEqual([]);
+  });
+});
+
+describe('export --format otlp-json --compression zstd', () => {
+  it('writes .jsonl.zst files whose lines are the gzip run\'s lines', async () => {
+    const gzOut = path.join(dir, 'jsonl');
+    const out = path.join(dir, 'jsonl-zstd');
+    const result = await exportCli('--to', out, '--format', 'otlp-json', '--compression', 'zstd', '--signal', 'logs');
+    expect(result.code).toBe(0);
+    const files = walkFiles(out).filter((f) => f.endsWith('.jsonl.zst'));
+    expect(files.length).toBeGreaterThan(0);
+    expect(walkFiles(out).filter((f) => /\.jsonl(\.gz)?$/.test(f))).toEqual([]);
+    for (const file of files) {
+      const partition = path.relative(out, path.dirname(file));
+      const text = zstdDecompress(readFileSync(file)).toString('utf8');
+      const gz = gunzipSync(readFileSync(path.join(gzOut, partition, path.basename(file).replace(/\.zst$/, '.gz')))).toString('utf8');
+      expect(text).toBe(gz);
+    }
   });
 });
 
