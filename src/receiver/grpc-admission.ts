@@ -4,9 +4,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Signal } from '../model.js';
 import type { Logger } from '../telemetry/logger.js';
-import { toGrpcError } from './grpc-errors.js';
+import { toGrpcError } from '../grpc/grpc-errors.js';
 import type { Ingest } from './ingest.js';
-import { OTLP_SERVICE_NAMES } from './otlp-services.js';
+import { OTLP_SERVICE_NAMES } from '../grpc/otlp-services.js';
 
 const SIGNAL_BY_PATH = new Map<string, Signal>(
   Object.entries(OTLP_SERVICE_NAMES).map(([signal, service]) => [`/${service}/Export`, signal as Signal]),

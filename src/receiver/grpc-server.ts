@@ -5,13 +5,13 @@ import { formatListen } from '../config/units.js';
 import { ConfigError } from '../errors.js';
 import type { QueryService } from '../query/query-service.js';
 import type { Logger } from '../telemetry/logger.js';
-import { addCaptureService } from './capture-service.js';
-import type { HealthService } from './health.js';
+import { addCaptureService } from '../api/capture-service.js';
+import type { HealthService } from '../grpc/health.js';
 import type { Ingest } from './ingest.js';
 import { addOtlpServices, type OtlpGrpcOptions } from './otlp-grpc.js';
 import { admissionInterceptor } from './grpc-admission.js';
-import { addReflection } from './reflection.js';
-import { grpcServerCredentials, type TlsFiles } from './tls.js';
+import { addReflection } from '../grpc/reflection.js';
+import { grpcServerCredentials, type TlsFiles } from '../transport/tls.js';
 
 export interface GrpcServerOptions extends OtlpGrpcOptions {
   host: string;

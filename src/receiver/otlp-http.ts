@@ -14,7 +14,7 @@ import { discardBody, readBody, RequestAbortedError } from './http-body.js';
 import { HttpRefusal, retryAfterSeconds, toHttpError } from './http-errors.js';
 import type { Ingest } from './ingest.js';
 import { CONTENT_TYPES, encodingOf, statusBody, successBody, type BodyEncoding } from './otlp-http-encoding.js';
-import type { TlsFiles } from './tls.js';
+import type { TlsFiles } from '../transport/tls.js';
 
 export interface OtlpHttpServerOptions {
   host: string;

@@ -5,8 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { InvalidArgumentError } from '../errors.js';
 import type { Signal } from '../model.js';
-import { OTLP_SERVICE_NAMES } from '../receiver/otlp-services.js';
-import { decodeRetryDelayMs } from '../receiver/rpc-status.js';
+import { OTLP_SERVICE_NAMES } from '../grpc/otlp-services.js';
+import { decodeRetryDelayMs } from '../grpc/rpc-status.js';
 
 export type ExportOutcome =
   | {

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { loadBearerTokens } from '../../src/admission/auth.js';
-import { TlsFiles } from '../../src/receiver/tls.js';
+import { TlsFiles } from '../../src/transport/tls.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { repoPath } from './repo-yaml.js';
 

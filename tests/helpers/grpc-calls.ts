@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Signal } from '../../src/model.js';
 import { PROTO_DIR } from '../../src/protos.js';
-import { OTLP_SERVICE_NAMES } from '../../src/receiver/otlp-services.js';
+import { OTLP_SERVICE_NAMES } from '../../src/grpc/otlp-services.js';
 
 export type Outcome = { ok: true } | { ok: false; code: grpc.status; details: string };
 

@@ -9,7 +9,7 @@ import { replay } from '../replay/replay-engine.js';
 import { parseSpeed, parseTimeShift } from '../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../replay/replay-progress.js';
 import type { Logger } from '../telemetry/logger.js';
-import { toGrpcError } from './grpc-errors.js';
+import { toGrpcError } from '../grpc/grpc-errors.js';
 
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const FORMATS = new Set(['FORMAT_UNSPECIFIED', 'FORMAT_PROTO', 'FORMAT_JSON']);

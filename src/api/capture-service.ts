@@ -8,8 +8,8 @@ import { PROTO_DIR } from '../protos.js';
 import type { QueryService } from '../query/query-service.js';
 import type { Logger } from '../telemetry/logger.js';
 import { readBackHandlers } from './capture-readback.js';
-import { toGrpcError } from './grpc-errors.js';
-import { grpcCredentials } from './otlp-grpc.js';
+import { toGrpcError } from '../grpc/grpc-errors.js';
+import { grpcCredentials } from '../grpc/caller-metadata.js';
 
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const DEFAULT_PAGE_SIZE = 100;

@@ -3,8 +3,8 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
-import { addReflection } from '../../src/receiver/reflection.js';
-import { HealthService } from '../../src/receiver/health.js';
+import { addReflection } from '../../src/grpc/reflection.js';
+import { HealthService } from '../../src/grpc/health.js';
 import {
   ReflectionClient, fetchLikeGrpcurl, reachableTypes, symbolTable, unresolvableReferences,
   type FileDescriptor, type ReflectionVersion,

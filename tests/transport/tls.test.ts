@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { TlsFiles, type TlsMaterial } from '../../src/receiver/tls.js';
+import { TlsFiles, type TlsMaterial } from '../../src/transport/tls.js';
 import { makePki, pem, type TestPki } from '../helpers/certs.js';
 
 let dir: string;
