@@ -73,6 +73,16 @@ export class Admission {
     return lease;
   }
 
+  /**
+   * Takes `bytes` of the budget for work on a request that is not yet a request of known size (OTLP JSON being
+   * parsed), without counting it as a request: the size estimate and the spool check are admit()'s.
+   */
+  hold(bytes: number): BudgetLease {
+    const lease = this.budget.tryAcquire(bytes);
+    if (lease === null) throw this.overBudget();
+    return lease;
+  }
+
   private spoolFull(): OverloadedError {
     return new OverloadedError(
       'spool is full: archiving is behind (is the blob store or index reachable?); retry later',
@@ -91,5 +101,10 @@ export class Admission {
 
   get inFlightBytes(): number {
     return this.budget.inUse;
+  }
+
+  /** Requests admitted at their headers whose body is still being received. */
+  get receivingRequests(): number {
+    return this.receiving;
   }
 }

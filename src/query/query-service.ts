@@ -35,9 +35,15 @@ export class QueryService {
     return this.index.listObjects(filter);
   }
 
-  /** Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests. */
-  async findTrace(traceId: string, format: PayloadFormat, tenant?: string): Promise<FetchedTrace> {
-    const trace = await findTrace(this.index, this.blobs, traceId, tenant === undefined ? {} : { tenant });
+  /**
+   * Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests, `maxBytes`
+   * the size of the answer (ResultTooLargeError beyond it).
+   */
+  async findTrace(traceId: string, format: PayloadFormat, tenant?: string, limits: { maxBytes?: number } = {}): Promise<FetchedTrace> {
+    const trace = await findTrace(this.index, this.blobs, traceId, {
+      ...(tenant === undefined ? {} : { tenant }),
+      ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+    });
     if (format === 'proto') return { trace, body: trace.proto };
     return { trace, body: await otlpJson('traces', trace.proto) };
   }

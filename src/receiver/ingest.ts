@@ -1,6 +1,7 @@
 // The transport-independent ingest step shared by OTLP/gRPC and OTLP/HTTP: admit, scan, spool durably.
 // The returned DurableAck exists only once the spool says the bytes are on disk; only then may a transport ack.
 import type { Admission } from '../admission/admission.js';
+import type { BudgetLease } from '../admission/budget.js';
 import { ShuttingDownError } from '../errors.js';
 import type { RequestMeta, Signal } from '../model.js';
 import { scanRequest } from '../otlp/scanner.js';
@@ -55,6 +56,21 @@ export class Ingest {
       lease.release();
       this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     }
+  }
+
+  /**
+   * Holds `bytes` of the in-flight budget for work done on a request before it is accepted (parsing OTLP JSON).
+   * @throws OverloadedError when they do not fit.
+   */
+  reserve(bytes: number): BudgetLease {
+    const lease = this.deps.admission.hold(bytes);
+    this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
+    return {
+      release: () => {
+        lease.release();
+        this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
+      },
+    };
   }
 
   /** At a request's headers: refuses early (nothing read yet) when shutting down or overloaded. */

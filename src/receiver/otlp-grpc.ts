@@ -1,8 +1,8 @@
-// OTLP/gRPC Export handlers: caller (token, tenant) from metadata, then the shared ingest step; errors mapped to gRPC
-// statuses.
+// OTLP/gRPC Export handlers: the tenant the interceptor decided at the headers (grpc-admission.ts), then the shared
+// ingest step; errors mapped to gRPC statuses.
 import type * as grpc from '@grpc/grpc-js';
-import type { CallerPolicy } from '../admission/caller.js';
-import { grpcCredentials } from '../grpc/caller-metadata.js';
+import type { IngestGrant } from '../admission/caller.js';
+import { grantOf } from '../grpc/call-grants.js';
 import { SIGNALS, type Signal } from '../model.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toGrpcError } from '../grpc/grpc-errors.js';
@@ -16,25 +16,23 @@ export interface OtlpGrpcOptions {
 export function addOtlpServices(
   server: grpc.Server,
   ingest: Ingest,
-  callers: CallerPolicy,
   options: OtlpGrpcOptions,
   logger: Logger,
 ): void {
   for (const signal of SIGNALS) {
-    server.addService(otlpServiceDefinition(signal), { Export: exportHandler(signal, ingest, callers, options, logger) });
+    server.addService(otlpServiceDefinition(signal), { Export: exportHandler(signal, ingest, options, logger) });
   }
 }
 
 function exportHandler(
   signal: Signal,
   ingest: Ingest,
-  callers: CallerPolicy,
   options: OtlpGrpcOptions,
   logger: Logger,
 ): grpc.handleUnaryCall<Buffer, Buffer> {
   return (call, callback) => {
     const run = async (): Promise<void> => {
-      const tenant = callers.writeTenant(grpcCredentials(call.metadata, callers.tenantHeader));
+      const { tenant } = grantOf<IngestGrant>(call.metadata, 'ingest');
       await ingest.accept(signal, tenant, call.request);
     };
     run().then(

@@ -3,11 +3,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BEARER_TOKEN_ENV, ENV_OVERRIDES, ENV_SWITCHES, loadConfig, type ResolvedConfig } from '../../src/config/load.js';
+import { ENV_OVERRIDES, ENV_SWITCHES, loadConfig, TOKEN_ENVS, type ResolvedConfig } from '../../src/config/load.js';
 import { parseListen } from '../../src/config/units.js';
 
 /** Every environment variable the configuration loader reads. */
-export const LOADER_ENV: ReadonlySet<string> = new Set([...Object.keys(ENV_OVERRIDES), ...Object.keys(ENV_SWITCHES), BEARER_TOKEN_ENV]);
+export const LOADER_ENV: ReadonlySet<string> = new Set([...Object.keys(ENV_OVERRIDES), ...Object.keys(ENV_SWITCHES), ...Object.keys(TOKEN_ENVS)]);
 
 /** A value of the right shape for a variable whose real value is a secret the test does not have. */
 export function placeholderFor(name: string): string {
