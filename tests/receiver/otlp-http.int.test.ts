@@ -30,6 +30,7 @@ function config(dataDir: string, overrides: Record<string, unknown> = {}): Resol
       'server.grpc.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
       'server.http.listen': '127.0.0.1:0',
+      'server.api.listen': '127.0.0.1:0',
       'spool.durability': 'none',
       'archiver.maxObjectAge': '200ms',
       'log.level': 'silent',
