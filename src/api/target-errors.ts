@@ -11,11 +11,11 @@ const CLASS_BY_CODE: ReadonlyMap<number, TargetErrorClass> = new Map([
   [grpc.status.UNAVAILABLE, 'unavailable'],
   [grpc.status.DEADLINE_EXCEEDED, 'unavailable'],
   [grpc.status.CANCELLED, 'unavailable'],
-  [grpc.status.RESOURCE_EXHAUSTED, 'unavailable'],
   [grpc.status.ABORTED, 'unavailable'],
-  // Reached, and said no to these credentials.
+  // Reached, and said no: to these credentials, or to this much (a quota, a size; or an answer too large to take).
   [grpc.status.UNAUTHENTICATED, 'refused'],
   [grpc.status.PERMISSION_DENIED, 'refused'],
+  [grpc.status.RESOURCE_EXHAUSTED, 'refused'],
   // Reached, and said the request (or the service) is wrong for it.
   [grpc.status.INVALID_ARGUMENT, 'invalid'],
   [grpc.status.UNIMPLEMENTED, 'invalid'],

@@ -22,7 +22,7 @@ export class WorkLimiter {
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.limit) {
       throw new OverloadedError(
-        `${this.limit} ${this.what} are already running on this listener (${this.configKey}); retry later`,
+        `too many ${this.what} at once: at most ${this.limit} run at a time on this listener (${this.configKey}); retry later`,
         this.retryAfterMs,
         'api_busy',
       );

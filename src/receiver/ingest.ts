@@ -26,11 +26,14 @@ export class Ingest {
 
   constructor(private readonly deps: IngestDeps) {}
 
-  /** Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError. */
-  async accept(signal: Signal, tenant: string, payload: Buffer): Promise<DurableAck | null> {
+  /**
+   * Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError.
+   * `heldBytes`: what this request already holds of the in-flight budget (reserve()).
+   */
+  async accept(signal: Signal, tenant: string, payload: Buffer, heldBytes = 0): Promise<DurableAck | null> {
     if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
     if (payload.length === 0) return null;
-    const lease = this.deps.admission.admit(payload.length);
+    const lease = this.deps.admission.admit(payload.length, heldBytes);
     this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     try {
       const scan = scanRequest(signal, payload);
@@ -59,8 +62,9 @@ export class Ingest {
   }
 
   /**
-   * Holds `bytes` of the in-flight budget for work done on a request before it is accepted (parsing OTLP JSON).
-   * @throws OverloadedError when they do not fit.
+   * Holds `bytes` of the in-flight budget for work done on a request before it is accepted (parsing OTLP JSON), and
+   * refuses before that work when they do not fit. Pass the same bytes to accept() as `heldBytes`.
+   * @throws OverloadedError
    */
   reserve(bytes: number): BudgetLease {
     const lease = this.deps.admission.hold(bytes);

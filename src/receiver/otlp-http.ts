@@ -139,10 +139,11 @@ export class OtlpHttpServer {
         endReceive();
       }
       if (requestEncoding === 'json') {
-        // Parsing builds objects for every span: the JSON body holds its place in the in-flight budget meanwhile.
+        // Parsing builds objects for every span: an overloaded server refuses before it parses, and the JSON body keeps
+        // its place in the in-flight budget until its protobuf is durable.
         const lease = this.deps.ingest.reserve(body.length);
         try {
-          await this.deps.ingest.accept(signal, tenant, parseOtlpJson(signal, body));
+          await this.deps.ingest.accept(signal, tenant, parseOtlpJson(signal, body), body.length);
         } finally {
           lease.release();
         }

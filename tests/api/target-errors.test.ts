@@ -5,7 +5,7 @@ import { describeFailureForCaller, targetErrorClass } from '../../src/api/target
 test.each([
   [grpc.status.UNAVAILABLE, 'unavailable'],
   [grpc.status.DEADLINE_EXCEEDED, 'unavailable'],
-  [grpc.status.RESOURCE_EXHAUSTED, 'unavailable'],
+  [grpc.status.RESOURCE_EXHAUSTED, 'refused'],
   [grpc.status.UNAUTHENTICATED, 'refused'],
   [grpc.status.PERMISSION_DENIED, 'refused'],
   [grpc.status.INVALID_ARGUMENT, 'invalid'],

@@ -10,7 +10,7 @@ test('refuses beyond the limit with a retryable error naming the key; frees the 
   expect(limiter.active).toBe(2);
   const refused = await limiter.run(async () => 'ran').catch((error: unknown) => error);
   expect(refused).toBeInstanceOf(OverloadedError);
-  expect((refused as OverloadedError).message).toBe('2 replays are already running on this listener (server.api.maxConcurrentReplays); retry later');
+  expect((refused as OverloadedError).message).toBe('too many replays at once: at most 2 run at a time on this listener (server.api.maxConcurrentReplays); retry later');
   expect((refused as OverloadedError).retryAfterMs).toBe(1500);
   releases.forEach((release) => release());
   expect(await Promise.all(held)).toEqual(['done', 'done']);
