@@ -40,9 +40,25 @@ export function isLoopback(listen: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-/** The three listeners of a configuration, by role. */
-export function listenPorts(config: ResolvedConfig): { grpc: number; http: number; admin: number } {
-  return { grpc: portOf(config.server.grpc.listen), http: portOf(config.server.http.listen), admin: portOf(config.server.admin.listen) };
+/** The four listeners of a configuration, by role. */
+export function listenPorts(config: ResolvedConfig): { grpc: number; http: number; admin: number; api: number } {
+  return {
+    grpc: portOf(config.server.grpc.listen),
+    http: portOf(config.server.http.listen),
+    admin: portOf(config.server.admin.listen),
+    api: portOf(config.server.api.listen),
+  };
+}
+
+/** The listen addresses reachable from outside the container (not loopback). */
+export function reachableListens(config: ResolvedConfig): string[] {
+  const { grpc, http, admin, api } = config.server;
+  return [grpc.listen, http.listen, admin.listen, api.listen].filter((listen) => !isLoopback(listen));
+}
+
+/** Whether a token that may read is configured (then the API may listen beyond loopback). */
+export function hasReadToken(config: ResolvedConfig): boolean {
+  return config.auth.bearerTokens.some((token) => token.scopes.includes('read'));
 }
 
 const MiB = 2 ** 20;
