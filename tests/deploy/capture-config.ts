@@ -14,7 +14,8 @@ export function placeholderFor(name: string): string {
   if (name === 'SLACK_WEBHOOK_URL') return 'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX';
   if (name === 'CLICKHOUSE_URL') return 'http://clickhouse:8123';
   if (name === 'S3_ENDPOINT') return 'http://s3:9000';
-  return 'placeholder-secret';
+  // One per variable: two secrets are two different values (otlp-capture refuses one token with two sets of scopes).
+  return `placeholder-${name.toLowerCase().replace(/_/g, '-')}`;
 }
 
 /** Loads a configuration text as `serve --config` would, with `env` as the process environment. */
