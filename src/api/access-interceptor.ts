@@ -11,7 +11,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { CAPTURE_SERVICE } from './capture-service.js';
 
 /** What each CaptureService method asks to do. A method missing here is refused, not let through. */
-const ACTION_BY_METHOD: Readonly<Record<string, Exclude<Action, 'ingest'>>> = {
+export const ACTION_BY_METHOD: Readonly<Record<string, Exclude<Action, 'ingest'>>> = {
   ListRequests: 'read',
   GetRequest: 'read',
   ListObjects: 'read',
