@@ -1,14 +1,17 @@
 // What callers without a valid token cost honest Collectors: Export latency and throughput of honest clients against
-// `otlp-capture serve` (embedded default, fsync, one ingest token), alone and while an attacker keeps 300 header-only
-// Export streams open without a valid token (renewing them continuously), in the same run.
+// `otlp-capture serve` (embedded default, fsync, one ingest token), alone and while an attacker — a process of its
+// own — keeps 300 header-only Export streams open without a valid token, renewing some every 20 ms (slowly, and
+// then as fast as it can), in the same run, with the server's CPU time per phase.
 //
 //   npm run build && npx tsc -p tsconfig.bench.json && node bench/dist/bench/header-flood.js [--seconds N] [--clients N]
 //
 // Prints a table and writes bench/results/header-flood-<time>.json.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { OTLP_SERVICE_NAMES } from '../src/grpc/otlp-services.js';
 import { summarizeLatencies, type LatencySummary } from './latency.js';
@@ -20,7 +23,6 @@ const TOKEN = 'bench-ingest-token-5f1c0a9e';
 const HELD_STREAMS = 300;
 const SESSIONS = 3;
 const RENEW_EVERY_MS = 20;
-const RENEW_PER_SESSION = 10;
 const PAYLOAD_BYTES = 64 * 1024;
 
 interface Phase {
@@ -29,8 +31,10 @@ interface Phase {
   failed: number;
   requestsPerSecond: number;
   latency: LatencySummary;
-  attackStreamsOpened: number;
+  attackStreamsPerSecond: number;
   receivingRequestsMax: number;
+  /** Server CPU (user + system) over the phase, % of one core. */
+  serverCpuPercent: number;
 }
 
 function argument(name: string, fallback: number): number {
@@ -64,8 +68,11 @@ async function honestLoad(address: string, clients: number, seconds: number, pay
   return { latencies, failed };
 }
 
-/** 300 header-only streams without a valid token, held open and renewed; returns a stop function and a counter. */
-function startAttack(port: number): { stop: () => void; opened: () => number } {
+/**
+ * The attacker (run as `--attack PORT RENEW`): 300 header-only streams without a valid token, held open; every 20 ms
+ * each session drops RENEW of them and opens as many new ones. Reports how many it opened when told to stop.
+ */
+function attack(port: number, renewPerSession: number): void {
   let opened = 0;
   const sessions = Array.from({ length: SESSIONS }, () => http2.connect(`http://127.0.0.1:${port}`).on('error', () => undefined));
   const open = (session: http2.ClientHttp2Session): http2.ClientHttp2Stream => {
@@ -76,19 +83,40 @@ function startAttack(port: number): { stop: () => void; opened: () => number } {
     return stream;
   };
   const held = sessions.map((session) => Array.from({ length: HELD_STREAMS / SESSIONS }, () => open(session)));
+  const started = performance.now();
   const timer = setInterval(() => {
     held.forEach((streams, s) => {
-      for (const stream of streams.splice(0, RENEW_PER_SESSION)) stream.close(http2.constants.NGHTTP2_CANCEL);
-      for (let i = 0; i < RENEW_PER_SESSION; i++) streams.push(open(sessions[s]!));
+      for (const stream of streams.splice(0, renewPerSession)) stream.close(http2.constants.NGHTTP2_CANCEL);
+      for (let i = 0; i < renewPerSession; i++) streams.push(open(sessions[s]!));
     });
   }, RENEW_EVERY_MS);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      for (const session of sessions) session.destroy();
-    },
-    opened: () => opened,
-  };
+  process.on('message', () => {
+    clearInterval(timer);
+    for (const session of sessions) session.destroy();
+    process.send!({ perSecond: opened / ((performance.now() - started) / 1000) }, () => process.exit(0));
+  });
+  process.send!('ready');
+}
+
+function startAttacker(port: number, renewPerSession: number): Promise<{ stop: () => Promise<number> }> {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--attack', String(port), String(renewPerSession)]);
+  return new Promise((resolve) =>
+    child.once('message', () =>
+      resolve({
+        stop: () =>
+          new Promise((done) => {
+            child.once('message', (message) => done((message as { perSecond: number }).perSecond));
+            child.send('stop');
+          }),
+      }),
+    ),
+  );
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function receivingMax(adminPort: number, running: () => boolean): Promise<number> {
@@ -101,23 +129,26 @@ async function receivingMax(adminPort: number, running: () => boolean): Promise<
   return max;
 }
 
-async function phase(name: string, server: RunningServer, clients: number, seconds: number, payload: Buffer, attack: boolean): Promise<Phase> {
+async function phase(name: string, server: RunningServer, clients: number, seconds: number, payload: Buffer, renewPerSession: number | null): Promise<Phase> {
   const port = Number(server.grpcAddress.split(':')[1]);
-  const attacker = attack ? startAttack(port) : null;
+  const attacker = renewPerSession === null ? null : await startAttacker(port, renewPerSession);
   if (attacker) await new Promise((resolve) => setTimeout(resolve, 500));
   let running = true;
   const sampler = receivingMax(server.adminPort!, () => running);
+  const cpuBefore = cpuSeconds(server.pid);
   const { latencies, failed } = await honestLoad(server.grpcAddress, clients, seconds, payload);
+  const cpu = cpuSeconds(server.pid) - cpuBefore;
   running = false;
-  attacker?.stop();
+  const attackStreamsPerSecond = attacker ? await attacker.stop() : 0;
   return {
     name,
     calls: latencies.length,
     failed,
     requestsPerSecond: latencies.length / seconds,
     latency: summarizeLatencies(latencies),
-    attackStreamsOpened: attacker?.opened() ?? 0,
+    attackStreamsPerSecond,
     receivingRequestsMax: await sampler,
+    serverCpuPercent: (100 * cpu) / seconds,
   };
 }
 
@@ -135,19 +166,28 @@ async function main(): Promise<void> {
   const payload = Buffer.from(traceRequestOfSize(PAYLOAD_BYTES, 1).proto);
   const phases: Phase[] = [];
   try {
-    // Alone, under attack, alone again: a drift of the machine shows as a difference between the two baselines.
-    for (const [name, attack] of [['alone', false], ['300 unauthenticated header-only streams', true], ['alone again', false]] as const) {
+    // Alone, under attack (slow and fast renewal), alone again: a drift of the machine shows between the baselines.
+    const plan: [string, number | null][] = [
+      ['alone', null],
+      ['300 held, 1 renewed per 20 ms per connection', 1],
+      ['300 held, 10 renewed per 20 ms per connection', 10],
+      ['alone again', null],
+    ];
+    for (const [name, renew] of plan) {
       log(`running: ${name} (${clients} honest clients, ${seconds} s)...`);
-      phases.push(await phase(name, server, clients, seconds, payload, attack));
+      phases.push(await phase(name, server, clients, seconds, payload, renew));
     }
   } finally {
     await server.stop(30_000);
     rmSync(dir, { recursive: true, force: true });
   }
-  log('\n| phase | honest Exports/s | p50 ms | p99 ms | max ms | failed | attack streams opened | max receiving_requests |');
-  log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  log('\n| phase | honest Exports/s | p50 ms | p99 ms | max ms | failed | refused streams/s | server CPU % | max receiving_requests |');
+  log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of phases) {
-    log(`| ${p.name} | ${p.requestsPerSecond.toFixed(0)} | ${p.latency.p50Ms.toFixed(1)} | ${p.latency.p99Ms.toFixed(1)} | ${p.latency.maxMs.toFixed(1)} | ${p.failed} | ${p.attackStreamsOpened} | ${p.receivingRequestsMax} |`);
+    log(
+      `| ${p.name} | ${p.requestsPerSecond.toFixed(0)} | ${p.latency.p50Ms.toFixed(1)} | ${p.latency.p99Ms.toFixed(1)} | ${p.latency.maxMs.toFixed(1)} | ` +
+        `${p.failed} | ${p.attackStreamsPerSecond.toFixed(0)} | ${p.serverCpuPercent.toFixed(0)} | ${p.receivingRequestsMax} |`,
+    );
   }
   const results = path.join(REPO_ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
@@ -156,7 +196,11 @@ async function main(): Promise<void> {
   log(`\nwritten: ${path.relative(REPO_ROOT, file)}`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+if (process.argv[2] === '--attack') {
+  attack(Number(process.argv[3]), Number(process.argv[4]));
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
