@@ -23,7 +23,8 @@ const EXPORT_PATH = `/${OTLP_SERVICE_NAMES.traces}/Export`;
 /** Per connection; the listener's default maxConcurrentStreams is 100. */
 const STREAMS_PER_SESSION = 100;
 const SESSIONS = 3;
-const HONEST_CALLS = 60;
+/** Enough that p99 is not simply the slowest call (a single stall of the shared machine). */
+const HONEST_CALLS = 200;
 /** Generous: CPU is shared with other test runs. The point is "not starved", not speed (that is `npm run bench`). */
 const P99_BOUND_MS = 2000;
 
@@ -158,7 +159,7 @@ test('300 header-only Export streams without a valid token: UNAUTHENTICATED at o
   expect(Math.max(...samples.map((s) => s.inflight))).toBeLessThanOrEqual(largestPayload);
   expect(samples.length).toBeGreaterThan(5);
   const p99 = percentile(latencies, 99);
-  expect(p99).toBeLessThan(P99_BOUND_MS);
+  expect({ p99, under: p99 < P99_BOUND_MS }).toEqual({ p99, under: true });
   for (const session of sessions) session.destroy();
   expect(await gauge('otlpcapture_receiving_requests')).toBe(0);
 }, 60_000);
