@@ -32,6 +32,8 @@ interface Phase {
   requestsPerSecond: number;
   latency: LatencySummary;
   attackStreamsPerSecond: number;
+  /** Attacking connections the server closed (and the attacker re-opened). */
+  attackReconnects: number;
   receivingRequestsMax: number;
   /** Server CPU (user + system) over the phase, % of one core. */
   serverCpuPercent: number;
@@ -84,28 +86,37 @@ function attack(port: number, renewPerSession: number): void {
   };
   const held = sessions.map((session) => Array.from({ length: HELD_STREAMS / SESSIONS }, () => open(session)));
   const started = performance.now();
+  let reconnects = 0;
   const timer = setInterval(() => {
     held.forEach((streams, s) => {
-      for (const stream of streams.splice(0, renewPerSession)) stream.close(http2.constants.NGHTTP2_CANCEL);
-      for (let i = 0; i < renewPerSession; i++) streams.push(open(sessions[s]!));
+      try {
+        for (const stream of streams.splice(0, renewPerSession)) stream.close(http2.constants.NGHTTP2_CANCEL);
+        for (let i = 0; i < renewPerSession; i++) streams.push(open(sessions[s]!));
+      } catch {
+        // The server closed this connection (Node ends sessions that keep opening streams beyond the limit): reconnect.
+        sessions[s]!.destroy();
+        sessions[s] = http2.connect(`http://127.0.0.1:${port}`).on('error', () => undefined);
+        streams.splice(0);
+        reconnects += 1;
+      }
     });
   }, RENEW_EVERY_MS);
   process.on('message', () => {
     clearInterval(timer);
     for (const session of sessions) session.destroy();
-    process.send!({ perSecond: opened / ((performance.now() - started) / 1000) }, () => process.exit(0));
+    process.send!({ perSecond: opened / ((performance.now() - started) / 1000), reconnects }, () => process.exit(0));
   });
   process.send!('ready');
 }
 
-function startAttacker(port: number, renewPerSession: number): Promise<{ stop: () => Promise<number> }> {
+function startAttacker(port: number, renewPerSession: number): Promise<{ stop: () => Promise<{ perSecond: number; reconnects: number }> }> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--attack', String(port), String(renewPerSession)]);
   return new Promise((resolve) =>
     child.once('message', () =>
       resolve({
         stop: () =>
           new Promise((done) => {
-            child.once('message', (message) => done((message as { perSecond: number }).perSecond));
+            child.once('message', (message) => done(message as { perSecond: number; reconnects: number }));
             child.send('stop');
           }),
       }),
@@ -139,14 +150,15 @@ async function phase(name: string, server: RunningServer, clients: number, secon
   const { latencies, failed } = await honestLoad(server.grpcAddress, clients, seconds, payload);
   const cpu = cpuSeconds(server.pid) - cpuBefore;
   running = false;
-  const attackStreamsPerSecond = attacker ? await attacker.stop() : 0;
+  const attacked = attacker ? await attacker.stop() : { perSecond: 0, reconnects: 0 };
   return {
     name,
     calls: latencies.length,
     failed,
     requestsPerSecond: latencies.length / seconds,
     latency: summarizeLatencies(latencies),
-    attackStreamsPerSecond,
+    attackStreamsPerSecond: attacked.perSecond,
+    attackReconnects: attacked.reconnects,
     receivingRequestsMax: await sampler,
     serverCpuPercent: (100 * cpu) / seconds,
   };
@@ -181,12 +193,12 @@ async function main(): Promise<void> {
     await server.stop(30_000);
     rmSync(dir, { recursive: true, force: true });
   }
-  log('\n| phase | honest Exports/s | p50 ms | p99 ms | max ms | failed | refused streams/s | server CPU % | max receiving_requests |');
-  log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  log('\n| phase | honest Exports/s | p50 ms | p99 ms | max ms | failed | refused streams/s | attacker reconnects | server CPU % | max receiving_requests |');
+  log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of phases) {
     log(
       `| ${p.name} | ${p.requestsPerSecond.toFixed(0)} | ${p.latency.p50Ms.toFixed(1)} | ${p.latency.p99Ms.toFixed(1)} | ${p.latency.maxMs.toFixed(1)} | ` +
-        `${p.failed} | ${p.attackStreamsPerSecond.toFixed(0)} | ${p.serverCpuPercent.toFixed(0)} | ${p.receivingRequestsMax} |`,
+        `${p.failed} | ${p.attackStreamsPerSecond.toFixed(0)} | ${p.attackReconnects} | ${p.serverCpuPercent.toFixed(0)} | ${p.receivingRequestsMax} |`,
     );
   }
   const results = path.join(REPO_ROOT, 'bench', 'results');

@@ -118,14 +118,23 @@ test('300 header-only Export streams without a valid token: UNAUTHENTICATED at o
   expect(await gauge('otlpcapture_receiving_requests')).toBe(0);
   expect(await gauge('otlpcapture_inflight_bytes')).toBe(0);
 
-  // Keep renewing them while the honest client works: every 20 ms each session drops 10 held streams and opens 10 new.
+  // Keep renewing them while the honest client works: every 20 ms each connection drops 10 held streams and opens 10
+  // new ones. A connection the server closes (Node ends a session that keeps opening streams beyond the limit) is
+  // replaced, as a persistent attacker would.
   const held = sessions.map((_, s) => attack.slice(s * STREAMS_PER_SESSION, (s + 1) * STREAMS_PER_SESSION).map((a) => a.stream));
   let renewed = 0;
   const churn = setInterval(() => {
     held.forEach((streams, s) => {
-      for (const stream of streams.splice(0, 10)) stream.close(http2.constants.NGHTTP2_CANCEL);
-      for (let i = 0; i < 10; i++) streams.push(headerOnlyStream(sessions[s]!).stream);
-      renewed += 10;
+      try {
+        for (const stream of streams.splice(0, 10)) stream.close(http2.constants.NGHTTP2_CANCEL);
+        for (let i = 0; i < 10; i++) streams.push(headerOnlyStream(sessions[s]!).stream);
+        renewed += 10;
+      } catch {
+        // Closed by the server (GOAWAY or destroyed): a new connection.
+        sessions[s]!.destroy();
+        sessions[s] = http2.connect(`http://127.0.0.1:${grpcPort}`).on('error', () => undefined);
+        streams.splice(0);
+      }
     });
   }, 20);
   const samples: { receiving: number; inflight: number }[] = [];
