@@ -16,6 +16,9 @@ export class MalformedPayloadError extends OtlpCaptureError {}
 /** The request is larger than the configured limit. */
 export class PayloadTooLargeError extends OtlpCaptureError {}
 
+/** An answer would be larger than the configured limit: the caller must ask for less. Final. */
+export class ResultTooLargeError extends OtlpCaptureError {}
+
 /** Temporarily unable to accept: the client should retry after `retryAfterMs`. */
 export class OverloadedError extends OtlpCaptureError {
   constructor(message: string, readonly retryAfterMs: number, readonly reason: string) {

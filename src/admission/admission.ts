@@ -63,11 +63,23 @@ export class Admission {
     return this.sizeSeen ? this.expectedBytes : 0;
   }
 
-  admit(bytes: number): BudgetLease {
+  /** `heldBytes`: what this request already holds of the budget (see hold()). */
+  admit(bytes: number, heldBytes = 0): BudgetLease {
     // The first real size replaces the guess outright; later ones move the average.
     this.expectedBytes = this.sizeSeen ? Math.round(0.9 * this.expectedBytes + 0.1 * bytes) : bytes;
     this.sizeSeen = true;
     if (!this.options.spoolHasRoomFor(bytes)) throw this.spoolFull();
+    const lease = this.budget.tryAcquire(bytes, heldBytes);
+    if (lease === null) throw this.overBudget();
+    return lease;
+  }
+
+  /**
+   * Takes `bytes` of the budget for work on a request before it is a request of known size (OTLP JSON to be parsed),
+   * refusing when they do not fit — before the work is done. Not counted as a request: the size estimate and the
+   * spool check are admit()'s, which the request then passes with `heldBytes` = these bytes.
+   */
+  hold(bytes: number): BudgetLease {
     const lease = this.budget.tryAcquire(bytes);
     if (lease === null) throw this.overBudget();
     return lease;
@@ -91,5 +103,10 @@ export class Admission {
 
   get inFlightBytes(): number {
     return this.budget.inUse;
+  }
+
+  /** Requests admitted at their headers whose body is still being received. */
+  get receivingRequests(): number {
+    return this.receiving;
   }
 }

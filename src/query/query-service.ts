@@ -42,14 +42,20 @@ export class QueryService {
     return this.index.listObjects(filter);
   }
 
-  /** Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests. */
-  async findTrace(traceId: string, format: PayloadFormat, tenant?: string): Promise<FetchedTrace> {
+  /**
+   * Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests, `maxBytes`
+   * the size of the answer (ResultTooLargeError beyond it).
+   */
+  async findTrace(traceId: string, format: PayloadFormat, tenant?: string, limits: { maxBytes?: number } = {}): Promise<FetchedTrace> {
     const started = process.hrtime.bigint();
     const observe = (outcome: FindTraceOutcome): void =>
       this.observer?.findTrace(Number(process.hrtime.bigint() - started) / 1e9, outcome);
     let trace: FoundTrace;
     try {
-      trace = await findTrace(this.index, this.blobs, traceId, tenant === undefined ? {} : { tenant });
+      trace = await findTrace(this.index, this.blobs, traceId, {
+        ...(tenant === undefined ? {} : { tenant }),
+        ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+      });
     } catch (error) {
       observe(error instanceof NotFoundError ? 'not_found' : error instanceof InvalidArgumentError ? 'invalid' : 'error');
       throw error;

@@ -1,84 +1,70 @@
-// The gRPC listener: OTLP Export services, health, reflection and CaptureService on one port.
+// The OTLP/gRPC ingest listener: the three OTLP Export services, health and reflection — nothing that reads the
+// archive (that is the API listener's, src/api/api-server.ts).
 import * as grpc from '@grpc/grpc-js';
 import type { CallerPolicy } from '../admission/caller.js';
-import { formatListen } from '../config/units.js';
-import { ConfigError } from '../errors.js';
-import type { QueryService } from '../query/query-service.js';
+import { GrpcListener } from '../grpc/grpc-listener.js';
+import { HEALTH_SERVICE, type HealthService } from '../grpc/health.js';
+import { OTLP_SERVICE_NAMES } from '../grpc/otlp-services.js';
+import { addReflection } from '../grpc/reflection.js';
+import type { Http2ListenerLimits } from '../transport/http2-limits.js';
+import { grpcServerCredentials, type TlsFiles } from '../transport/tls.js';
 import type { Logger } from '../telemetry/logger.js';
-import { rpcMetricsInterceptor } from '../telemetry/grpc-metrics.js';
-import type { Metrics } from '../telemetry/metrics.js';
-import { addCaptureService } from './capture-service.js';
-import type { HealthService } from './health.js';
 import type { Ingest } from './ingest.js';
 import { addOtlpServices, type OtlpGrpcOptions } from './otlp-grpc.js';
 import { admissionInterceptor } from './grpc-admission.js';
-import { addReflection } from './reflection.js';
-import { grpcServerCredentials, type TlsFiles } from './tls.js';
 
 export interface GrpcServerOptions extends OtlpGrpcOptions {
   host: string;
   port: number;
-  maxReceiveBytes: number;
+  limits: Http2ListenerLimits;
 }
 
+/** What the ingest listener serves, as reflection lists it. */
+export const INGEST_SERVICES: readonly string[] = [...Object.values(OTLP_SERVICE_NAMES), HEALTH_SERVICE];
+
 export class GrpcServer {
-  private readonly server: grpc.Server;
-  private readonly credentials: grpc.ServerCredentials;
-  private boundPort = 0;
+  private readonly listener: GrpcListener;
 
   constructor(
-    private readonly options: GrpcServerOptions,
+    options: GrpcServerOptions,
     deps: {
       ingest: Ingest;
-      query: QueryService;
       health: HealthService;
       callers: CallerPolicy;
       /** Null: plaintext. The same files serve OTLP/HTTP. */
       tls: TlsFiles | null;
       logger: Logger;
-      metrics: Metrics;
     },
   ) {
-    this.server = new grpc.Server({
-      // Decompressed size is checked against this too, which is what stops gzip bombs.
-      'grpc.max_receive_message_length': options.maxReceiveBytes,
-      'grpc.max_send_message_length': Math.max(options.maxReceiveBytes, 64 * 2 ** 20),
-      interceptors: [rpcMetricsInterceptor(deps.metrics), admissionInterceptor(deps.ingest, options.retryAfterMs, deps.logger)],
+    this.listener = new GrpcListener({
+      name: 'OTLP/gRPC',
+      host: options.host,
+      port: options.port,
+      limits: options.limits,
+      // Export responses are empty (or a partial_success message).
+      maxSendBytes: 4 * 2 ** 20,
+      // Access (token, scope, tenant) and admission are decided at the headers, before a body is read.
+      interceptors: [admissionInterceptor(deps.ingest, deps.callers, options.retryAfterMs, deps.logger)],
+      credentials: deps.tls ? grpcServerCredentials(deps.tls) : grpc.ServerCredentials.createInsecure(),
+      logger: deps.logger,
     });
-    this.credentials = deps.tls ? grpcServerCredentials(deps.tls) : grpc.ServerCredentials.createInsecure();
-    // Health and reflection stay open to every caller (probes, grpcurl); Export and CaptureService check the caller.
-    addOtlpServices(this.server, deps.ingest, deps.callers, options, deps.logger);
-    addCaptureService(this.server, deps.query, deps.callers, deps.logger);
-    deps.health.addTo(this.server);
-    addReflection(this.server);
+    const server = this.listener.server;
+    // Health and reflection stay open to every caller (probes, grpcurl); Export checks the caller.
+    addOtlpServices(server, deps.ingest, options, deps.logger);
+    deps.health.addTo(server);
+    addReflection(server, INGEST_SERVICES);
   }
 
-  async listen(): Promise<number> {
-    const address = formatListen(this.options.host, this.options.port);
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, this.credentials, (error, port) => {
-        if (error) reject(new ConfigError(`cannot listen for OTLP/gRPC on ${address}: ${error.message}`));
-        else resolve(port);
-      });
-    });
-    return this.boundPort;
+  listen(): Promise<number> {
+    return this.listener.listen();
   }
 
   get port(): number {
-    return this.boundPort;
+    return this.listener.port;
   }
 
   /** Stops taking calls, lets running calls finish until the deadline, then cuts them. */
-  async shutdown(deadlineMs: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, Math.max(0, deadlineMs - Date.now()));
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  shutdown(deadlineMs: number): Promise<void> {
+    return this.listener.shutdown(deadlineMs);
   }
 }

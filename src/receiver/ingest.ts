@@ -1,6 +1,7 @@
 // The transport-independent ingest step shared by OTLP/gRPC and OTLP/HTTP: admit, scan, spool durably.
 // The returned DurableAck exists only once the spool says the bytes are on disk; only then may a transport ack.
 import type { Admission } from '../admission/admission.js';
+import type { BudgetLease } from '../admission/budget.js';
 import { ShuttingDownError } from '../errors.js';
 import type { RequestMeta, Signal } from '../model.js';
 import { scanRequest } from '../otlp/scanner.js';
@@ -25,11 +26,14 @@ export class Ingest {
 
   constructor(private readonly deps: IngestDeps) {}
 
-  /** Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError. */
-  async accept(signal: Signal, tenant: string, payload: Buffer): Promise<DurableAck | null> {
+  /**
+   * Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError.
+   * `heldBytes`: what this request already holds of the in-flight budget (reserve()).
+   */
+  async accept(signal: Signal, tenant: string, payload: Buffer, heldBytes = 0): Promise<DurableAck | null> {
     if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
     if (payload.length === 0) return null;
-    const lease = this.deps.admission.admit(payload.length);
+    const lease = this.deps.admission.admit(payload.length, heldBytes);
     this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     try {
       const startedAt = process.hrtime.bigint();
@@ -55,6 +59,22 @@ export class Ingest {
       lease.release();
       this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     }
+  }
+
+  /**
+   * Holds `bytes` of the in-flight budget for work done on a request before it is accepted (parsing OTLP JSON), and
+   * refuses before that work when they do not fit. Pass the same bytes to accept() as `heldBytes`.
+   * @throws OverloadedError
+   */
+  reserve(bytes: number): BudgetLease {
+    const lease = this.deps.admission.hold(bytes);
+    this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
+    return {
+      release: () => {
+        lease.release();
+        this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
+      },
+    };
   }
 
   /** At a request's headers: refuses early (nothing read yet) when shutting down or overloaded. */

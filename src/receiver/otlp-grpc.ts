@@ -1,12 +1,13 @@
-// OTLP/gRPC Export handlers: caller (token, tenant) from metadata, then the shared ingest step; errors mapped to gRPC
-// statuses.
+// OTLP/gRPC Export handlers: the tenant the interceptor decided at the headers (grpc-admission.ts), then the shared
+// ingest step; errors mapped to gRPC statuses.
 import type * as grpc from '@grpc/grpc-js';
-import type { CallerCredentials, CallerPolicy } from '../admission/caller.js';
+import type { IngestGrant } from '../admission/caller.js';
+import { grantOf } from '../grpc/call-grants.js';
 import { SIGNALS, type Signal } from '../model.js';
 import type { Logger } from '../telemetry/logger.js';
-import { toGrpcError } from './grpc-errors.js';
+import { toGrpcError } from '../grpc/grpc-errors.js';
 import type { Ingest } from './ingest.js';
-import { EMPTY_EXPORT_RESPONSE, otlpServiceDefinition } from './otlp-services.js';
+import { EMPTY_EXPORT_RESPONSE, otlpServiceDefinition } from '../grpc/otlp-services.js';
 
 export interface OtlpGrpcOptions {
   retryAfterMs: number;
@@ -15,34 +16,23 @@ export interface OtlpGrpcOptions {
 export function addOtlpServices(
   server: grpc.Server,
   ingest: Ingest,
-  callers: CallerPolicy,
   options: OtlpGrpcOptions,
   logger: Logger,
 ): void {
   for (const signal of SIGNALS) {
-    server.addService(otlpServiceDefinition(signal), { Export: exportHandler(signal, ingest, callers, options, logger) });
+    server.addService(otlpServiceDefinition(signal), { Export: exportHandler(signal, ingest, options, logger) });
   }
-}
-
-/** The authorization and tenant metadata of a call (ASCII values; binary ones are ignored). */
-export function grpcCredentials(metadata: grpc.Metadata, tenantHeader: string): CallerCredentials {
-  const first = (key: string): string | undefined => {
-    const value = metadata.get(key)[0];
-    return typeof value === 'string' ? value : undefined;
-  };
-  return { authorization: first('authorization'), tenant: first(tenantHeader) };
 }
 
 function exportHandler(
   signal: Signal,
   ingest: Ingest,
-  callers: CallerPolicy,
   options: OtlpGrpcOptions,
   logger: Logger,
 ): grpc.handleUnaryCall<Buffer, Buffer> {
   return (call, callback) => {
     const run = async (): Promise<void> => {
-      const tenant = callers.writeTenant(grpcCredentials(call.metadata, callers.tenantHeader));
+      const { tenant } = grantOf<IngestGrant>(call.metadata, 'ingest');
       await ingest.accept(signal, tenant, call.request);
     };
     run().then(

@@ -40,6 +40,7 @@ export class Metrics {
   readonly ingestDuration: Histogram<'signal'>;
   readonly rejections: Counter<'signal' | 'reason'>;
   readonly inFlightBytes: Gauge;
+  readonly receivingRequests: Gauge;
   readonly spoolBytes: Gauge;
   readonly spoolSegments: Gauge;
   readonly spoolMaxBytes: Gauge;
@@ -124,6 +125,11 @@ export class Metrics {
     this.inFlightBytes = new Gauge({
       name: 'otlpcapture_inflight_bytes',
       help: 'Request bytes admitted and not yet durable in the spool.',
+      registers,
+    });
+    this.receivingRequests = new Gauge({
+      name: 'otlpcapture_receiving_requests',
+      help: 'Requests admitted at their headers whose body is still being received (each holds an admission reservation).',
       registers,
     });
     this.spoolBytes = new Gauge({ name: 'otlpcapture_spool_bytes', help: 'Bytes in spool segment files.', registers });

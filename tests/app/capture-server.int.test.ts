@@ -32,6 +32,7 @@ function config(overrides: Record<string, unknown> = {}): ResolvedConfig {
       'server.grpc.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
       'server.http.listen': '127.0.0.1:0',
+      'server.api.listen': '127.0.0.1:0',
       'spool.durability': 'none',
       'log.level': 'silent',
       ...overrides,

@@ -19,7 +19,7 @@ const SPOOL_MAX = 256 * 2 ** 20;
 let dir: string;
 let pki: TestPki;
 let server: CaptureServer;
-let ports: { grpc: number; admin: number };
+let ports: { grpc: number; admin: number; api: number };
 let credentials: grpc.ChannelCredentials;
 
 beforeAll(async () => {
@@ -32,6 +32,7 @@ beforeAll(async () => {
       'server.grpc.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
       'server.http.listen': '127.0.0.1:0',
+      'server.api.listen': '127.0.0.1:0',
       'server.tls.certFile': pki.server.cert,
       'server.tls.keyFile': pki.server.key,
       'spool.durability': 'none',
@@ -91,7 +92,7 @@ test('the expiry of the certificate the OTLP listeners serve', async () => {
 
 test('CaptureService calls by method and code, and find-trace latency by outcome', async () => {
   const call = (method: string, request: object) =>
-    unary(`127.0.0.1:${ports.grpc}`, credentials, 'otlpcapture.v1.CaptureService', method, request);
+    unary(`127.0.0.1:${ports.api}`, credentials, 'otlpcapture.v1.CaptureService', method, request);
   expect((await call('ListRequests', { page_size: 10 })).error).toBeNull();
   await waitFor('trace 0 to be findable', async () => ((await call('FindTrace', { trace_id: traceIdOf(0) })).error === null ? true : undefined));
   expect((await call('FindTrace', { trace_id: 'ab'.repeat(16) })).error?.code).toBe(grpc.status.NOT_FOUND);

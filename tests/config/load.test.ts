@@ -40,7 +40,47 @@ describe('defaults', () => {
     expect(config.spool.dir).toBe('/srv/capture/data/spool');
     expect(config.storage.filesystem.dir).toBe('/srv/capture/data/objects');
     expect(config.index.sqlite.path).toBe('/srv/capture/data/index.sqlite');
-    expect(config.server.grpc).toEqual({ listen: '0.0.0.0:4317', maxReceiveBytes: 64 * 2 ** 20 });
+    expect(config.server.grpc).toEqual({
+      listen: '0.0.0.0:4317',
+      maxReceiveBytes: 64 * 2 ** 20,
+      maxConcurrentStreams: 100,
+      maxConnections: 4096,
+      keepaliveTime: 60_000,
+      keepaliveTimeout: 20_000,
+      minPingInterval: 5_000,
+      permitPingsWithoutCalls: true,
+      maxConnectionIdle: 5 * 60_000,
+      maxConnectionAge: 10 * 60_000,
+      maxConnectionAgeGrace: 30_000,
+    });
+    expect(config.server.http).toEqual({
+      listen: '0.0.0.0:4318',
+      maxReceiveBytes: 64 * 2 ** 20,
+      headersTimeout: 10_000,
+      requestTimeout: 60_000,
+      keepAliveTimeout: 30_000,
+      maxConnections: 4096,
+    });
+    // The API is loopback-only, and never ages connections out (a Replay stream may run long).
+    expect(config.server.api).toEqual({
+      listen: '127.0.0.1:4319',
+      tls: undefined,
+      allowUnauthenticated: false,
+      maxReceiveBytes: 2 ** 20,
+      maxConcurrentStreams: 16,
+      maxConnections: 64,
+      keepaliveTime: 60_000,
+      keepaliveTimeout: 20_000,
+      minPingInterval: 5_000,
+      permitPingsWithoutCalls: true,
+      maxConnectionIdle: 5 * 60_000,
+      maxConnectionAge: 0,
+      maxConnectionAgeGrace: 0,
+      maxConcurrentReads: 4,
+      maxConcurrentReplays: 2,
+      maxFindTraceBytes: 16 * 2 ** 20,
+    });
+    expect(config.replay).toEqual({ allowedTargets: [] });
     expect(config.server.admin).toEqual({ listen: '0.0.0.0:8888' });
     expect(config.admission).toEqual({
       maxInFlightBytes: 256 * 2 ** 20,
@@ -120,7 +160,7 @@ log:
 `);
     const config = loadConfig({ env: {}, file, cwd: '/home/ops' });
     expect(config.dataDir).toBe('/var/lib/capture');
-    expect(config.server.grpc).toEqual({ listen: '[::1]:14317', maxReceiveBytes: 128 * 2 ** 20 });
+    expect(config.server.grpc).toMatchObject({ listen: '[::1]:14317', maxReceiveBytes: 128 * 2 ** 20 });
     expect(config.server.admin.listen).toBe('127.0.0.1:18888');
     expect(config.admission).toEqual({
       maxInFlightBytes: 1_610_612_736,
@@ -186,6 +226,7 @@ describe('precedence: defaults < YAML < environment < command line', () => {
       OTLP_CAPTURE_ADMIN_LISTEN: '127.0.0.1:4444',
       OTLP_CAPTURE_LOG_LEVEL: 'error',
       OTLP_CAPTURE_SPOOL_DURABILITY: 'none',
+      OTLP_CAPTURE_API_LISTEN: '0.0.0.0:5555',
     };
     // Every variable used here is one the loader knows (the adapters' own variables have their own tests).
     expect(Object.keys(ENV_OVERRIDES)).toEqual(expect.arrayContaining(Object.keys(env)));
@@ -194,6 +235,7 @@ describe('precedence: defaults < YAML < environment < command line', () => {
     expect(config.spool.dir).toBe('/from/env/spool');
     expect(config.server.grpc.listen).toBe('127.0.0.1:3333');
     expect(config.server.admin.listen).toBe('127.0.0.1:4444');
+    expect(config.server.api.listen).toBe('0.0.0.0:5555');
     expect(config.log.level).toBe('error');
     expect(config.spool.durability).toBe('none');
     expect(config.server.grpc.maxReceiveBytes).toBe(64 * 2 ** 20); // siblings of an overridden key survive

@@ -80,7 +80,8 @@ beforeAll(async () => {
   // About 8 s of load: every signal, two tenants, a malformed request now and then; then read-side calls.
   const credentials = grpc.credentials.createSsl(pem(pki.ca.cert));
   const address = `127.0.0.1:${server.grpcPort}`;
-  const call = (method: string, request: object) => unary(address, credentials, 'otlpcapture.v1.CaptureService', method, request);
+  const call = (method: string, request: object) =>
+    unary(`127.0.0.1:${server.apiPort}`, credentials, 'otlpcapture.v1.CaptureService', method, request);
   const payloads = { traces: tracePayload(7, 40).proto, metrics: metricsPayload(7).proto, logs: logsPayload(7, 40).proto };
   const until = Date.now() + 8000;
   for (let round = 0; Date.now() < until; round++) {

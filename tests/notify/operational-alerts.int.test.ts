@@ -35,6 +35,7 @@ function config(overrides: Record<string, unknown>): ResolvedConfig {
       dataDir: path.join(dir, 'data'),
       'server.grpc.listen': '127.0.0.1:0',
       'server.http.listen': '127.0.0.1:0',
+      'server.api.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
       'spool.durability': 'none',
       'log.level': 'silent',

@@ -30,6 +30,7 @@ function config(dataDir: string, overrides: Record<string, unknown> = {}): Resol
       'server.grpc.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
       'server.http.listen': '127.0.0.1:0',
+      'server.api.listen': '127.0.0.1:0',
       'spool.durability': 'none',
       'archiver.maxObjectAge': '200ms',
       'log.level': 'silent',
@@ -238,6 +239,21 @@ describe('backpressure: 429 and 503 with Retry-After and RetryInfo', () => {
     const archive = await readArchive(dataDir);
     const acked = payloads.filter((_, i) => replies[i]!.status === 200);
     expect(archive.map((entry) => entry.bytes.toString('hex')).sort()).toEqual(acked.map((b) => b.toString('hex')).sort());
+  });
+
+  test('OTLP JSON holds its size in the budget while parsed; alone, a JSON request larger than the whole budget is still taken', async () => {
+    const dataDir = path.join(dir, 'json-budget');
+    const { server, url } = await start(dataDir, { 'admission.maxInFlightBytes': '16KiB' });
+    const payload = tracePayload(21, 200);
+    const json = JSON.stringify(payload.json);
+    // Body and its protobuf both exceed the budget: held together, as one request's own.
+    expect(json.length).toBeGreaterThan(16 * 1024);
+    expect(payload.proto.length).toBeGreaterThan(16 * 1024);
+    const reply = await post(`${url}/v1/traces`, json, JSON_TYPE);
+    expect(reply.status).toBe(200);
+    await stop(server);
+    const archive = await readArchive(dataDir);
+    expect(archive.map((entry) => entry.bytes.toString('hex'))).toEqual([fromOtlpJson('traces', payload.json).toString('hex')]);
   });
 
   test('503 when the spool is full (JSON: RetryInfo in details), and the rejection is counted', async () => {

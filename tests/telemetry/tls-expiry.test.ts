@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TlsFiles } from '../../src/receiver/tls.js';
+import { TlsFiles } from '../../src/transport/tls.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { exportCertificateExpiry } from '../../src/telemetry/tls-expiry.js';

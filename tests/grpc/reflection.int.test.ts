@@ -3,39 +3,86 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
-import { addReflection } from '../../src/receiver/reflection.js';
-import { HealthService } from '../../src/receiver/health.js';
+import { API_SERVICES } from '../../src/api/api-server.js';
+import { addReflection } from '../../src/grpc/reflection.js';
+import { HealthService } from '../../src/grpc/health.js';
+import { INGEST_SERVICES } from '../../src/receiver/grpc-server.js';
 import {
   ReflectionClient, fetchLikeGrpcurl, reachableTypes, symbolTable, unresolvableReferences,
   type FileDescriptor, type ReflectionVersion,
 } from '../helpers/reflection-client.js';
 
 /** Each service and the real file that defines it (proto-loader would invent e.g. grpc_health_v1.proto). */
-const SERVICE_FILES: Record<string, string> = {
+const INGEST_FILES: Record<string, string> = {
   'opentelemetry.proto.collector.trace.v1.TraceService': 'opentelemetry/proto/collector/trace/v1/trace_service.proto',
   'opentelemetry.proto.collector.metrics.v1.MetricsService':
     'opentelemetry/proto/collector/metrics/v1/metrics_service.proto',
   'opentelemetry.proto.collector.logs.v1.LogsService': 'opentelemetry/proto/collector/logs/v1/logs_service.proto',
   'grpc.health.v1.Health': 'grpc/health/v1/health.proto',
-  'otlpcapture.v1.CaptureService': 'otlpcapture/v1/capture.proto',
   'grpc.reflection.v1.ServerReflection': 'grpc/reflection/v1/reflection.proto',
   'grpc.reflection.v1alpha.ServerReflection': 'grpc/reflection/v1alpha/reflection.proto',
 };
+const API_FILES: Record<string, string> = {
+  'otlpcapture.v1.CaptureService': 'otlpcapture/v1/capture.proto',
+  'grpc.health.v1.Health': 'grpc/health/v1/health.proto',
+  'grpc.reflection.v1.ServerReflection': 'grpc/reflection/v1/reflection.proto',
+  'grpc.reflection.v1alpha.ServerReflection': 'grpc/reflection/v1alpha/reflection.proto',
+};
+const SERVICE_FILES = INGEST_FILES;
 const EXPORT_TRACE_REQUEST = '.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';
 
 let server: grpc.Server;
 let address: string;
+let apiServer: grpc.Server;
+let apiAddress: string;
+
+async function serve(services: readonly string[]): Promise<[grpc.Server, string]> {
+  const served = new grpc.Server();
+  addReflection(served, services);
+  new HealthService().addTo(served);
+  const port = await new Promise<number>((resolve, reject) =>
+    served.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return [served, `127.0.0.1:${port}`];
+}
 
 beforeAll(async () => {
-  server = new grpc.Server();
-  addReflection(server);
-  new HealthService().addTo(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  address = `127.0.0.1:${port}`;
+  // As the two listeners reflect: the ingest one (OTLP, health) and the API one (CaptureService, health).
+  [server, address] = await serve(INGEST_SERVICES);
+  [apiServer, apiAddress] = await serve(API_SERVICES);
 });
 
-afterAll(() => server.forceShutdown());
+afterAll(() => {
+  server.forceShutdown();
+  apiServer.forceShutdown();
+});
+
+describe.each<ReflectionVersion>(['v1', 'v1alpha'])('each listener reflects exactly what it serves (%s)', (version) => {
+  test('the ingest listener: the OTLP services, health and reflection; nothing of CaptureService', async () => {
+    const client = new ReflectionClient(address, version);
+    try {
+      expect((await client.listServices()).sort()).toEqual(Object.keys(INGEST_FILES).sort());
+      await expect(client.fileContainingSymbol('otlpcapture.v1.CaptureService')).rejects.toThrow(/"error_code":5/);
+      await expect(client.fileByFilename('otlpcapture/v1/capture.proto')).rejects.toThrow(/"error_code":5/);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('the API listener: CaptureService, health and reflection, each as strictly resolvable as grpcurl requires; no OTLP service', async () => {
+    const client = new ReflectionClient(apiAddress, version);
+    try {
+      expect((await client.listServices()).sort()).toEqual(Object.keys(API_FILES).sort());
+      for (const [service, file] of Object.entries(API_FILES)) {
+        const files = await fetchLikeGrpcurl(client, service);
+        expect(unresolvableReferences(files)).toEqual([]);
+        expect(symbolTable(files.values()).get(`.${service}`)).toMatchObject({ kind: 'service', file });
+      }
+      await expect(client.fileContainingSymbol('opentelemetry.proto.collector.trace.v1.TraceService')).rejects.toThrow(/"error_code":5/);
+    } finally {
+      client.close();
+    }
+  });
+});
 
 describe.each<ReflectionVersion>(['v1', 'v1alpha'])('server reflection %s', (version) => {
   let client: ReflectionClient;
@@ -44,7 +91,7 @@ describe.each<ReflectionVersion>(['v1', 'v1alpha'])('server reflection %s', (ver
   });
   afterAll(() => client.close());
 
-  test('list_services names every service in proto/ and the reflection services', async () => {
+  test('list_services names every service the listener serves and the reflection services', async () => {
     const services = await client.listServices();
     expect(services).toEqual(expect.arrayContaining(Object.keys(SERVICE_FILES)));
   });

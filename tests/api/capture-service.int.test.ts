@@ -1,6 +1,6 @@
-// otlpcapture.v1.CaptureService over a real gRPC connection to an in-process CaptureServer: requests of several
-// signals, tenants and services go in through OTLP Export, and come back listed (with every filter, paged) and
-// fetched (exact bytes, or OTLP JSON), with clear errors for what cannot be answered.
+// otlpcapture.v1.CaptureService over a real gRPC connection to an in-process CaptureServer's API listener: requests of
+// several signals, tenants and services go in through OTLP Export (the ingest listener), and come back listed (with
+// every filter, paged) and fetched (exact bytes, or OTLP JSON), with clear errors for what cannot be answered.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,6 +144,7 @@ beforeAll(async () => {
       'server.grpc.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
       'server.http.listen': '127.0.0.1:0',
+      'server.api.listen': '127.0.0.1:0',
       'archiver.maxObjectAge': '200ms',
       'spool.durability': 'none',
       'log.level': 'silent',
@@ -152,6 +153,7 @@ beforeAll(async () => {
   server = new CaptureServer(config, silentLogger());
   const ports = await server.start();
   const address = `127.0.0.1:${ports.grpc}`;
+  const apiAddress = `127.0.0.1:${ports.api}`;
 
   const add = (signal: Signal, tenant: string, bytes: Uint8Array): void => {
     sent.push({ signal, tenant, bytes: Buffer.from(bytes) });
@@ -183,7 +185,7 @@ beforeAll(async () => {
     definition['otlpcapture.v1.CaptureService'] as grpc.ServiceDefinition,
     'CaptureService',
   );
-  client = new Client(address, grpc.credentials.createInsecure()) as unknown as CaptureClient;
+  client = new Client(apiAddress, grpc.credentials.createInsecure()) as unknown as CaptureClient;
 
   const all = await waitFor('every request archived', async () => {
     const response = await list({ pageSize: 1000 });

@@ -9,6 +9,7 @@ import {
   OverloadedError,
   PayloadTooLargeError,
   PermissionDeniedError,
+  ResultTooLargeError,
   ShuttingDownError,
   SpoolFullError,
   UnauthenticatedError,
@@ -38,6 +39,9 @@ export function toGrpcError(error: unknown, retryAfterMs: number): MappedError {
     return { status: { code: grpc.status.PERMISSION_DENIED, details: message }, reason: 'permission_denied', unexpected: false };
   }
   if (error instanceof PayloadTooLargeError) {
+    return { status: { code: grpc.status.RESOURCE_EXHAUSTED, details: message }, reason: 'too_large', unexpected: false };
+  }
+  if (error instanceof ResultTooLargeError) {
     return { status: { code: grpc.status.RESOURCE_EXHAUSTED, details: message }, reason: 'too_large', unexpected: false };
   }
   if (error instanceof NotFoundError) {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { TlsFiles, type TlsMaterial } from '../../src/receiver/tls.js';
+import { TlsFiles, type TlsMaterial } from '../../src/transport/tls.js';
 import { makePki, pem, type TestPki } from '../helpers/certs.js';
 
 let dir: string;
@@ -101,7 +101,7 @@ describe('server.tls configuration', () => {
   test('off by default; server.http defaults to 0.0.0.0:4318 and 64 MiB', () => {
     const config = load({});
     expect(config.server.tls).toBeUndefined();
-    expect(config.server.http).toEqual({ listen: '0.0.0.0:4318', maxReceiveBytes: 64 * 2 ** 20 });
+    expect(config.server.http).toMatchObject({ listen: '0.0.0.0:4318', maxReceiveBytes: 64 * 2 ** 20 });
     expect(load({ OTLP_CAPTURE_HTTP_LISTEN: '127.0.0.1:14318' }).server.http.listen).toBe('127.0.0.1:14318');
   });
 

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { HealthService } from '../../src/receiver/health.js';
+import { HealthService } from '../../src/grpc/health.js';
 import { PROTO_DIR } from '../../src/protos.js';
 
 interface HealthResponse {

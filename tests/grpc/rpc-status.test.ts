@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import {
   RETRY_INFO_TYPE_URL, STATUS_DETAILS_KEY, decodeRetryDelayMs, encodeStatusWithRetryInfo, retryableError,
-} from '../../src/receiver/rpc-status.js';
+} from '../../src/grpc/rpc-status.js';
 import { PROTO_DIR } from '../../src/protos.js';
 
 // An independent decoder: protobufjs built from the project's google/rpc .proto files.

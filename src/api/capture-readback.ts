@@ -9,7 +9,10 @@ import { replay } from '../replay/replay-engine.js';
 import { parseSpeed, parseTimeShift } from '../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../replay/replay-progress.js';
 import type { Logger } from '../telemetry/logger.js';
-import { toGrpcError } from './grpc-errors.js';
+import { toGrpcError } from '../grpc/grpc-errors.js';
+import type { ReplayTargets } from './replay-targets.js';
+import { describeFailureForCaller } from './target-errors.js';
+import type { WorkLimiter } from './work-limiter.js';
 
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const FORMATS = new Set(['FORMAT_UNSPECIFIED', 'FORMAT_PROTO', 'FORMAT_JSON']);
@@ -19,6 +22,8 @@ const DEFAULT_CONCURRENCY = 4;
 const MAX_CONCURRENCY = 256;
 /** How often a running replay streams its progress. */
 const PROGRESS_EVERY_MS = 250;
+/** An Export response is a few bytes; a target answering with more is cut off. */
+const MAX_TARGET_RESPONSE_BYTES = 64 * 1024;
 
 interface Timestamp {
   seconds?: string | number;
@@ -62,6 +67,11 @@ export interface ReadBackDeps {
   toMessage(request: ArchivedRequest): Record<string, unknown>;
   /** ListRequests-style filter fields (signal, service, since, until) to a RequestFilter. */
   toFilter(request: { signal?: string | number; service?: string; since?: Timestamp | null; until?: Timestamp | null }): RequestFilter;
+  /** FindTrace runs under this cap; Replay under the other. */
+  reads: WorkLimiter;
+  replays: WorkLimiter;
+  replayTargets: ReplayTargets;
+  maxFindTraceBytes: number;
   logger: Logger;
 }
 
@@ -102,7 +112,9 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
       const traceId = call.request.traceId ?? '';
       if (traceId === '') throw new InvalidArgumentError('trace_id is required');
       const json = formatIsJson(call.request.format);
-      const found = await query.findTrace(traceId, json ? 'json' : 'proto', tenant);
+      const found = await deps.reads.run(() =>
+        query.findTrace(traceId, json ? 'json' : 'proto', tenant, { maxBytes: deps.maxFindTraceBytes }),
+      );
       return {
         ...(json ? { json: found.body.toString('utf8') } : { payload: found.body }),
         spans: String(found.trace.spans),
@@ -113,7 +125,7 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
     Replay: (call: grpc.ServerWritableStream<ReplayRequest, unknown>) => {
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());
-      runReplay(deps, call, abort.signal).then(
+      startReplay(deps, call, abort.signal).then(
         () => call.end(),
         (error: unknown) => {
           const mapped = toGrpcError(error, 1000);
@@ -125,16 +137,31 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
   };
 }
 
-async function runReplay(deps: ReadBackDeps, call: grpc.ServerWritableStream<ReplayRequest, unknown>, abort: AbortSignal): Promise<void> {
+/** Checks what needs no work (the request, the target against the allow-list), then runs under the replay cap. */
+async function startReplay(deps: ReadBackDeps, call: grpc.ServerWritableStream<ReplayRequest, unknown>, abort: AbortSignal): Promise<void> {
+  const address = call.request.target ?? '';
+  const dryRun = call.request.dryRun === true;
+  if (!(dryRun && address === '')) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(address)) {
+      throw new InvalidArgumentError(`target must be HOST:PORT, e.g. collector:4317: not ${JSON.stringify(address.slice(0, 80))}`);
+    }
+    // Before anything connects anywhere.
+    deps.replayTargets.check(address);
+  }
+  await deps.replays.run(() => runReplay(deps, call, address, dryRun, abort));
+}
+
+async function runReplay(
+  deps: ReadBackDeps,
+  call: grpc.ServerWritableStream<ReplayRequest, unknown>,
+  address: string,
+  dryRun: boolean,
+  abort: AbortSignal,
+): Promise<void> {
   const request = call.request;
   const tenant = deps.callerTenant(call.metadata, request.tenant);
   const filter = deps.toFilter(request);
   if (tenant !== undefined) filter.tenant = tenant;
-  const address = request.target ?? '';
-  const dryRun = request.dryRun === true;
-  if (!(dryRun && address === '') && !/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/.test(address)) {
-    throw new InvalidArgumentError(`target must be HOST:PORT, e.g. collector:4317: not ${JSON.stringify(address.slice(0, 80))}`);
-  }
   const concurrency = request.concurrency || DEFAULT_CONCURRENCY;
   if (concurrency > MAX_CONCURRENCY) throw new InvalidArgumentError(`concurrency must be at most ${MAX_CONCURRENCY}`);
   const timeShift = parseTimeShift(request.timeShift || 'none');
@@ -146,6 +173,7 @@ async function runReplay(deps: ReadBackDeps, call: grpc.ServerWritableStream<Rep
         tls: request.tls === true,
         ...(request.caPem ? { caPem: Buffer.from(request.caPem, 'utf8') } : {}),
         headers: request.headers ?? {},
+        maxResponseBytes: MAX_TARGET_RESPONSE_BYTES,
       });
   let lastSentMs = 0;
   try {
@@ -188,7 +216,7 @@ function progressMessage(p: ReplayProgress, summary?: ReplaySummary): Record<str
     elapsedMs: String(Math.round(p.elapsedMs)),
     done: p.done,
     delivered: summary?.delivered ?? false,
-    error: failure ? `${failure.signal} request ${failure.requestId} ${failure.reason}` : '',
+    error: failure ? describeFailureForCaller(failure) : '',
     timeShiftNanos: String(summary?.offsetNs ?? 0n),
   };
 }

@@ -1,15 +1,18 @@
-// otlpcapture.v1.CaptureService: the read API over gRPC (grpcurl-friendly), backed by the QueryService.
+// otlpcapture.v1.CaptureService: the read API over gRPC (grpcurl-friendly), backed by the QueryService. Who may call
+// what was decided at the headers (access-interceptor.ts); handlers narrow the tenant with the request's own field.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { CallerPolicy } from '../admission/caller.js';
+import type { CallerPolicy, ReadGrant } from '../admission/caller.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isSignal, type ArchivedRequest, type RequestFilter, type Signal } from '../model.js';
 import { PROTO_DIR } from '../protos.js';
 import type { QueryService } from '../query/query-service.js';
 import type { Logger } from '../telemetry/logger.js';
+import { grantOf } from '../grpc/call-grants.js';
+import { toGrpcError } from '../grpc/grpc-errors.js';
 import { readBackHandlers } from './capture-readback.js';
-import { toGrpcError } from './grpc-errors.js';
-import { grpcCredentials } from './otlp-grpc.js';
+import type { ReplayTargets } from './replay-targets.js';
+import type { WorkLimiter } from './work-limiter.js';
 
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const DEFAULT_PAGE_SIZE = 100;
@@ -38,6 +41,22 @@ interface GetRequestRequest {
 
 const FORMATS = new Set(['FORMAT_UNSPECIFIED', 'FORMAT_PROTO', 'FORMAT_JSON']);
 
+export const CAPTURE_SERVICE = 'otlpcapture.v1.CaptureService';
+
+export interface CaptureServiceDeps {
+  query: QueryService;
+  callers: CallerPolicy;
+  /** GetRequest-as-JSON and FindTrace: at most this many at once. */
+  reads: WorkLimiter;
+  /** Replay: at most this many at once. */
+  replays: WorkLimiter;
+  /** Where Replay may send. */
+  replayTargets: ReplayTargets;
+  /** FindTrace answers at most this many bytes (protobuf). */
+  maxFindTraceBytes: number;
+  logger: Logger;
+}
+
 let definition: protoLoader.PackageDefinition | undefined;
 
 function captureDefinition(): protoLoader.PackageDefinition {
@@ -51,19 +70,24 @@ function captureDefinition(): protoLoader.PackageDefinition {
   return definition;
 }
 
+export function captureServiceDefinition(): grpc.ServiceDefinition {
+  return captureDefinition()[CAPTURE_SERVICE] as grpc.ServiceDefinition;
+}
+
 /**
- * Every call is authenticated like an Export, and sees one tenant only when the caller is restricted to one (a token
- * bound to a tenant, or the tenant header): another tenant's requests are neither listed nor found.
+ * A call sees one tenant only when the caller is restricted to one (a token bound to a tenant, or the tenant
+ * header): another tenant's requests are neither listed nor found.
  */
-export function addCaptureService(server: grpc.Server, query: QueryService, callers: CallerPolicy, logger: Logger): void {
-  const service = captureDefinition()['otlpcapture.v1.CaptureService'] as grpc.ServiceDefinition;
+export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps): void {
+  const { query, callers, logger } = deps;
+  const service = captureServiceDefinition();
   const fail = (callback: (error: grpc.ServerErrorResponse) => void, error: unknown): void => {
     const mapped = toGrpcError(error, 1000);
     if (mapped.unexpected) logger.error({ err: error }, 'CaptureService call failed');
     callback(mapped.status as grpc.ServerErrorResponse);
   };
   const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined =>
-    callers.readTenant(grpcCredentials(metadata, callers.tenantHeader), asked);
+    callers.readTenant(grantOf<ReadGrant>(metadata, ['read', 'replay']), asked);
 
   server.addService(service, {
     ListRequests: (call: grpc.ServerUnaryCall<ListRequestsRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -92,14 +116,25 @@ export function addCaptureService(server: grpc.Server, query: QueryService, call
           throw new InvalidArgumentError(`unknown format ${format}: use FORMAT_PROTO or FORMAT_JSON`);
         }
         const json = format === 'FORMAT_JSON';
-        const fetched = await query.getRequest(id, json ? 'json' : 'proto', tenant);
+        // The JSON view decodes the whole request into objects: bounded like the other expensive reads.
+        const fetched = json ? await deps.reads.run(() => query.getRequest(id, 'json', tenant)) : await query.getRequest(id, 'proto', tenant);
         return json
           ? { request: toMessage(fetched.request), json: fetched.body.toString('utf8') }
           : { request: toMessage(fetched.request), payload: fetched.body };
       };
       run().then((response) => callback(null, response), (error: unknown) => fail(callback, error));
     },
-    ...readBackHandlers({ query, callerTenant, toMessage, toFilter, logger }),
+    ...readBackHandlers({
+      query,
+      callerTenant,
+      toMessage,
+      toFilter,
+      reads: deps.reads,
+      replays: deps.replays,
+      replayTargets: deps.replayTargets,
+      maxFindTraceBytes: deps.maxFindTraceBytes,
+      logger,
+    }),
   });
 }
 

@@ -3,6 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_DIR } from '../protos.js';
 
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 type WireStatus = ServingStatus | 'SERVICE_UNKNOWN';
 
@@ -88,6 +90,6 @@ function healthServiceDefinition(): grpc.ServiceDefinition {
     enums: String,
     defaults: true,
   });
-  definition = packageDefinition['grpc.health.v1.Health'] as grpc.ServiceDefinition;
+  definition = packageDefinition[HEALTH_SERVICE] as grpc.ServiceDefinition;
   return definition;
 }
