@@ -126,6 +126,12 @@ export class CaptureServer {
       fsync: config.spool.durability === 'fsync' ? 'always' : 'never',
       handoverBytes: config.spool.handoverBytes,
       logger,
+      onQuarantine: (range) => {
+        // The archiver counts what it gives up on itself; these are records found damaged on disk.
+        if (range.source === 'archiver') return;
+        this.metrics.spoolCorruptRecords.inc();
+        this.metrics.spoolCorruptBytes.inc(range.length);
+      },
     });
     this.archiver = new Archiver(
       {
@@ -137,6 +143,7 @@ export class CaptureServer {
         maxOpenObjects: config.archiver.maxOpenObjects,
         retryInitialBackoffMs: config.archiver.retryInitialBackoff,
         retryMaxBackoffMs: config.archiver.retryMaxBackoff,
+        maxLagMs: config.archiver.maxLag,
       },
       { spool: this.spool, blobStore: this.blobStore, index: this.index, metrics: this.metrics, logger },
     );
@@ -282,7 +289,12 @@ export class CaptureServer {
     if (spooled >= READY_SPOOL_FRACTION * this.config.spool.maxBytes || this.admission?.spoolRefusing()) {
       return `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full`;
     }
-    return this.blobStarter?.notReadyReason() ?? this.index?.notReadyReason?.() ?? null;
+    return (
+      this.blobStarter?.notReadyReason() ??
+      this.index?.notReadyReason?.() ??
+      (this.archiverStarted ? this.archiver?.health().reason : null) ??
+      null
+    );
   }
 
   private publishStats(): void {
@@ -293,5 +305,6 @@ export class CaptureServer {
     this.metrics.spoolOldestAge.set(stats.oldestUnreleasedAgeMs / 1000);
     this.metrics.spoolFsyncs.set(stats.fsyncs);
     this.metrics.spoolHandedOver.set(stats.handedOver);
+    this.metrics.archiverStalled.set(this.archiverStarted && this.archiver?.health().stalled ? 1 : 0);
   }
 }

@@ -15,6 +15,7 @@ import { CorruptDataError, MalformedPayloadError, NotFoundError } from '../error
 import type { ArchivedRequest } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
 import type { BlobInfo, BlobStore } from '../storage/blob-store.js';
+import { pushAll } from '../util/arrays.js';
 import type { IndexStore } from './index-store.js';
 
 export interface ReindexProgress {
@@ -128,7 +129,7 @@ export async function reindex(blobs: BlobStore, index: IndexStore, options: Rein
       await index.commitObject(read.manifest.object, read.manifest.requests);
       progress.requests += read.manifest.requests.length;
       progress.traceIdsFromBlocks += read.fromBlocks;
-      untracedRequests.push(...read.untraced);
+      pushAll(untracedRequests, read.untraced);
     } else {
       progress.skipped += 1;
       skippedObjects.push({ key: info.key, reason: read.reason });

@@ -28,6 +28,10 @@ export class Metrics {
   readonly uploadDuration: Histogram<'signal'>;
   readonly objectsArchived: Counter<'signal'>;
   readonly archiveFailures: Counter<'stage'>;
+  readonly spoolCorruptRecords: Counter;
+  readonly spoolCorruptBytes: Counter;
+  readonly archiverQuarantined: Counter;
+  readonly archiverStalled: Gauge;
 
   private readonly refreshers: (() => void)[] = [];
 
@@ -110,6 +114,26 @@ export class Metrics {
       name: 'otlpcapture_archive_failures_total',
       help: 'Failed attempts to archive an object (retried), by stage.',
       labelNames: ['stage'],
+      registers,
+    });
+    this.spoolCorruptRecords = new Counter({
+      name: 'otlpcapture_spool_corrupt_records_total',
+      help: 'Damaged spool records (or unreadable ranges) found on disk and moved to the spool quarantine.',
+      registers,
+    });
+    this.spoolCorruptBytes = new Counter({
+      name: 'otlpcapture_spool_corrupt_bytes_total',
+      help: 'Bytes of damaged spool records and ranges moved to the spool quarantine.',
+      registers,
+    });
+    this.archiverQuarantined = new Counter({
+      name: 'otlpcapture_archiver_quarantined_records_total',
+      help: 'Spooled requests the archiver could not archive after its retries, moved to the spool quarantine.',
+      registers,
+    });
+    this.archiverStalled = new Gauge({
+      name: 'otlpcapture_archiver_stalled',
+      help: '1 while archiving is stalled (the oldest unarchived request is older than archiver.maxLag), else 0.',
       registers,
     });
   }
