@@ -9,6 +9,7 @@ import { registerReindex } from './commands/reindex.js';
 import { registerReplay } from './commands/replay.js';
 import { registerRetention } from './commands/retention.js';
 import { registerServe } from './commands/serve.js';
+import { registerVerify } from './commands/verify.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -26,5 +27,6 @@ registerReplay(program);
 registerNotify(program);
 registerReindex(program);
 registerRetention(program);
+registerVerify(program);
 
 await program.parseAsync(process.argv);

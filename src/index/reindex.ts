@@ -57,9 +57,9 @@ function isUnreadable(error: unknown): error is CorruptDataError | NotFoundError
 
 /**
  * The manifest's requests, each trace request with its trace ids: from the manifest, or else read from its block.
- * Blocks are read `concurrency` at a time.
+ * Blocks are read `concurrency` at a time. Also what `verify --repair` indexes an object with.
  */
-async function withTraceIds(blobs: BlobStore, manifest: Manifest, concurrency: number): Promise<Read> {
+export async function withTraceIds(blobs: BlobStore, manifest: Manifest, concurrency: number): Promise<Read> {
   const missing = manifest.requests.flatMap((r, i) => (r.signal === 'traces' && r.traceIds === undefined ? [i] : []));
   if (missing.length === 0) return { ok: true, manifest, fromBlocks: 0, untraced: [] };
   const requests: ArchivedRequest[] = [...manifest.requests];

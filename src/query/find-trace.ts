@@ -5,12 +5,12 @@
 // concatenation of encoded requests is the encoding of their merge, so no re-encoding is needed. Nothing else of the
 // archive is read.
 import PQueue from 'p-queue';
-import { readRequestBytes } from '../archiver/object-reader.js';
 import { NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest } from '../model.js';
 import { filterTraceSpans } from '../otlp/trace-filter.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { readArchivedRequest } from './read-archived.js';
 import { parseTraceId } from './trace-id.js';
 
 /** Range reads in flight at once: enough to hide S3 latency, few enough not to flood a local disk. */
@@ -50,7 +50,7 @@ export async function findTrace(
   const idBytes = Buffer.from(id, 'hex');
   const queue = new PQueue({ concurrency: options.readConcurrency ?? DEFAULT_READ_CONCURRENCY });
   const filtered = await queue.addAll(
-    candidates.map((request) => async () => filterTraceSpans(await readRequestBytes(blobs, request), idBytes)),
+    candidates.map((request) => async () => filterTraceSpans(await readArchivedRequest(index, blobs, request), idBytes)),
   );
   const requests: ArchivedRequest[] = [];
   const parts: Buffer[] = [];
