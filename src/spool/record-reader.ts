@@ -6,6 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { CorruptDataError } from '../errors.js';
 import type { RequestMeta } from '../model.js';
 import {
+  MAX_HEADER_BYTES,
   PREFIX_BYTES,
   RECORD_MAGIC,
   V1_PREFIX_BYTES,
@@ -143,9 +144,7 @@ export class RecordReader {
     if (!prefix) return { kind: 'corrupt', reason: 'bad magic or header length' };
     const headerEnd = prefix.prefixLength + prefix.headerLength;
     if (this.segment.format === 2) {
-      if (headerEnd > left) {
-        return { kind: 'torn', reason: `record header of ${headerEnd} bytes but only ${left} bytes left`, headerIntact: false };
-      }
+      if (headerEnd > left) return this.tornOrMislabelled(offset, limit, prefix);
       const head = await this.bytes(offset, headerEnd, limit);
       if (!head) return shortFile(offset);
       if (headerCrc(head, this.segment.seq, offset) !== prefix.crc) return { kind: 'corrupt', reason: 'header CRC mismatch' };
@@ -175,6 +174,30 @@ export class RecordReader {
     if (crc === null) return shortFile(offset);
     if (crc !== prefix.crc) return { kind: 'corrupt', reason: 'CRC mismatch' };
     return withMeta(header, prefix, true, (meta) => ({ kind: 'checked', meta, length: prefix.length }));
+  }
+
+  /**
+   * The bytes end before the header does, as when a crash cut the write of the last record. Unless they are a whole
+   * frame whose header length field alone is damaged (larger than it was): a meta header that decodes, followed by
+   * exactly the payload length given, up to the end. That is a damaged record, not a torn one.
+   */
+  private async tornOrMislabelled(offset: number, limit: number, prefix: RecordPrefix): Promise<ReadOutcome> {
+    const left = limit - offset;
+    const torn: ReadOutcome = {
+      kind: 'torn',
+      reason: `record header of ${prefix.prefixLength + prefix.headerLength} bytes but only ${left} bytes left`,
+      headerIntact: false,
+    };
+    const headerLength = left - prefix.prefixLength - prefix.payloadLength;
+    if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES) return torn;
+    const header = Buffer.allocUnsafe(headerLength);
+    if ((await readFully(this.file, header, offset + prefix.prefixLength)) !== headerLength) return torn;
+    try {
+      const meta = decodeMeta(header);
+      return { kind: 'corrupt', reason: 'header length field damaged', length: left, meta };
+    } catch {
+      return torn;
+    }
   }
 
   /** Checks a whole frame in memory; the payload's own CRC comes out of the same pass. */

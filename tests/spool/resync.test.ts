@@ -93,6 +93,30 @@ describe('resynchronising after damage', () => {
     }
   });
 
+  it('tells a damaged header length in the last record of the last segment from a write cut by a crash', async () => {
+    const written = await write(5);
+    const last = written[4]!.ref;
+    const path = segmentPath(dir, last.segment);
+    const bytes = readFileSync(path);
+    const original = Buffer.from(bytes.subarray(last.offset));
+    // Header length + 1024: the frame now claims to run past the end of the file, as a torn one would.
+    bytes.writeUInt32BE(bytes.readUInt32BE(last.offset + 8) + 1024, last.offset + 8);
+    writeFileSync(path, bytes);
+    const got = await everything(await reopen());
+    expect(ids(got)).toEqual(without(written, 4));
+    expect(quarantined).toEqual([
+      expect.objectContaining({ offset: last.offset, length: last.length, reason: 'header length field damaged', requestId: 'r004' }),
+    ]);
+    // A write cut inside the header of the last record is an interrupted append: cut off, not quarantined.
+    await spool!.close();
+    quarantined = [];
+    writeFileSync(path, Buffer.concat([bytes.subarray(0, last.offset), original.subarray(0, 60)]));
+    const again = await everything(await reopen());
+    expect(ids(again)).toEqual(without(written, 4));
+    expect(quarantined).toEqual([]);
+    expect(readFileSync(path).length).toBe(last.offset);
+  });
+
   it('keeps every record when the segment header is damaged', async () => {
     const written = await write(5);
     const path = segmentPath(dir, written[0]!.ref.segment);
