@@ -15,9 +15,13 @@ import type { SegmentSet } from './segment-set.js';
 import type { SpoolRef } from './spool-ref.js';
 import type { Wakeup } from './wakeup.js';
 
-/** Reads of one record before it is given up on: a failed read may be passing (a busy or flaky disk). */
+/**
+ * Reads of one record before it is given up on: a read that fails (I/O error) may be passing (a busy or flaky
+ * disk), so it is tried again after a pause; bytes that fail their checks are read once more, at once.
+ */
 const READ_ATTEMPTS = 3;
 const READ_RETRY_MS = 200;
+const CHECK_ATTEMPTS = 2;
 /** When even quarantining fails (the disk is gone), wait this long and try the record again: nothing is dropped. */
 const QUARANTINE_RETRY_MS = 2000;
 
@@ -57,11 +61,13 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
   const { segments, handover } = source;
   let current: OpenSegment | null = null;
 
-  /** The record at `offset`, read up to READ_ATTEMPTS times, or why it cannot be read. */
+  /** The record at `offset`, or why it cannot be read (after READ_ATTEMPTS / CHECK_ATTEMPTS). */
   const readRecord = async (ledger: SegmentLedger, offset: number, length: number): Promise<Read> => {
     let failure: Extract<Read, { ok: false }> = { ok: false, reason: 'not read' };
+    let ioErrors = 0;
     for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt += 1) {
-      if (attempt > 1) await pause(READ_RETRY_MS * attempt);
+      if (ioErrors > 0) await pause(READ_RETRY_MS * ioErrors);
+      else if (attempt > CHECK_ATTEMPTS) break;
       try {
         if (current === null || current.seq !== ledger.seq || attempt > 1) {
           const previous: OpenSegment | null = current;
@@ -79,6 +85,7 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
         const requestId = (outcome.kind === 'record' || outcome.kind === 'corrupt') ? outcome.meta?.id : undefined;
         failure = { ok: false, reason, ...(requestId === undefined ? {} : { requestId }) };
       } catch (error) {
+        ioErrors += 1;
         failure = { ok: false, reason: `read failed: ${(error as Error).message}` };
       }
     }
