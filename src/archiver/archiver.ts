@@ -346,6 +346,7 @@ export class Archiver {
       if (object.failure !== undefined) throw object.failure;
       sealed = await object.builder.finish(Date.now());
     } catch (error) {
+      this.noteError(error);
       this.deps.metrics.archiveFailures.inc({ stage: 'upload' });
       this.deps.logger.warn({ err: error, records: object.refs.length }, 'archive upload failed; rebuilding from the spool');
       await object.builder.abort().catch(() => undefined);
