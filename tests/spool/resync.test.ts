@@ -2,7 +2,7 @@
 // move the damaged bytes to quarantine. Format-1 segments (written before the segment header) keep their old rule.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { segmentPath } from '../../src/spool/segment-files.js';
@@ -206,6 +206,21 @@ describe('resynchronising after damage', () => {
     expect(spool.stats().unreleasedRecords).toBe(5); // the quarantined one is released
     await spool.release(got.map((g) => g.ref));
     expect(spool.stats().unreleasedRecords).toBe(0);
+  });
+
+  it('the tail gives up on a record it cannot read at all (I/O errors) after a few tries, records why, and goes on', async () => {
+    spool = await Spool.open({ dir, segmentBytes: 2000, maxBytes: 10 ** 9, fsync: 'always', handoverBytes: 0, onQuarantine: (q) => quarantined.push(q) });
+    const written: Written[] = [];
+    for (let i = 0; i < 4; i += 1) written.push({ ref: await spool.append(metaFor(`io${i}`), randomBytes(1500)), payload: Buffer.alloc(0) });
+    // The first record's segment becomes unreadable (here: gone), the others are in later segments.
+    const lost = written[0]!.ref;
+    expect(written[1]!.ref.segment).not.toBe(lost.segment);
+    rmSync(segmentPath(dir, lost.segment));
+    const got = await take(spool.tail()[Symbol.asyncIterator](), 3);
+    expect(ids(got)).toEqual(['io1', 'io2', 'io3']);
+    expect(quarantined).toEqual([expect.objectContaining({ segment: lost.segment, offset: lost.offset, source: 'tail', bytesSaved: false })]);
+    expect(quarantined[0]!.reason).toMatch(/^read failed: ENOENT/);
+    expect(JSON.parse(readFileSync(quarantined[0]!.sidecar, 'utf8'))).toMatchObject({ bytesFile: null, readError: expect.stringMatching(/ENOENT/) });
   });
 
   it('quarantine() takes a record the archiver gives up on, with its reason, and releases it', async () => {
