@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Archiver, type ArchiverOptions } from '../../src/archiver/archiver.js';
 import { readObjectManifest, readRequestBytes } from '../../src/archiver/object-reader.js';
+import { reindex } from '../../src/index/reindex.js';
 import { SqliteIndexStore } from '../../src/index/sqlite-index-store.js';
 import type { ArchivedRequest, ObjectMeta, RequestMeta } from '../../src/model.js';
 import { Spool } from '../../src/spool/spool.js';
@@ -173,4 +174,13 @@ test('fingerprints reach the manifest and the rows given to commitObject', async
   expect(committed.map((r) => r.fingerprint)).toEqual(sent.map((s) => requestFingerprint(s.bytes)));
   const manifest = await readObjectManifest(store, committed[0]!.objectKey);
   expect(manifest.requests.map((r) => r.fingerprint)).toEqual(sent.map((s) => s.meta.fingerprint));
+  // reindex passes them on from the manifests.
+  const rebuilt = new RecordingIndex(path.join(dir, 'rebuilt.sqlite'));
+  await rebuilt.start();
+  try {
+    await reindex(store, rebuilt);
+    expect(rebuilt.commits.flat().map((r) => r.fingerprint)).toEqual(sent.map((s) => s.meta.fingerprint));
+  } finally {
+    await rebuilt.close();
+  }
 });

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodePrefix, PREFIX_BYTES } from '../../src/spool/record-codec.js';
 import { SEGMENT_HEADER_BYTES } from '../../src/spool/segment-format.js';
+import { requestFingerprint } from '../../src/util/fingerprint.js';
 import { readArchive } from '../helpers/archive-reader.js';
 import { listJson } from '../helpers/capture-cli.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
@@ -67,7 +68,11 @@ for (const where of ['payload', 'header'] as const) {
     const at = where === 'payload'
       ? victim.offset + PREFIX_BYTES + victim.headerLength + Math.floor(victim.payloadLength / 2)
       : victim.offset + PREFIX_BYTES + 12; // inside the meta JSON
-    const lostId = (JSON.parse(segment.subarray(victim.offset + PREFIX_BYTES, victim.offset + PREFIX_BYTES + victim.headerLength).toString()) as { id: string }).id;
+    const metaAt = (f: { offset: number; headerLength: number }): { id: string; fingerprint: string } =>
+      JSON.parse(segment.subarray(f.offset + PREFIX_BYTES, f.offset + PREFIX_BYTES + f.headerLength).toString());
+    const lostId = metaAt(victim).id;
+    // Ingest fingerprinted every request: xxh3-128 of its raw bytes, in the spool meta.
+    expect(laid.map((f) => metaAt(f).fingerprint)).toEqual(sent.map((p) => requestFingerprint(p)));
     segment[at] = segment[at]! ^ 0x04;
     writeFileSync(segmentPath, segment);
 
