@@ -14,7 +14,7 @@ try {
   const started = performance.now();
   let requests = 0;
   let bytes = 0;
-  for await (const item of readAhead(read.blobs, selectRequests(read.query, {}), 16, 64 * 2 ** 20)) {
+  for await (const item of readAhead({ index: read.query.index, blobs: read.blobs }, selectRequests(read.query, {}), 16, 64 * 2 ** 20)) {
     bytes += (await item.bytes).length;
     requests += 1;
   }

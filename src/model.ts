@@ -38,6 +38,8 @@ export interface RequestMeta {
   endNs: bigint;
   /** Length of the request as the client sent it, after transport decompression. */
   rawBytes: number;
+  /** xxh3-128 of the raw (uncompressed) request bytes, 32 lowercase hex digits; absent on requests captured before fingerprints. */
+  fingerprint?: string;
 }
 
 /** Where an archived request lives: enough to read it back with one range read. */

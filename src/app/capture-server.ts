@@ -153,6 +153,12 @@ export class CaptureServer {
       fsync: config.spool.durability === 'fsync' ? 'always' : 'never',
       handoverBytes: config.spool.handoverBytes,
       logger,
+      onQuarantine: (range) => {
+        // The archiver counts what it gives up on itself; these are records found damaged on disk.
+        if (range.source === 'archiver') return;
+        this.metrics.spoolCorruptRecords.inc();
+        this.metrics.spoolCorruptBytes.inc(range.length);
+      },
     });
     this.archiver = new Archiver(
       {
@@ -164,6 +170,7 @@ export class CaptureServer {
         maxOpenObjects: config.archiver.maxOpenObjects,
         retryInitialBackoffMs: config.archiver.retryInitialBackoff,
         retryMaxBackoffMs: config.archiver.retryMaxBackoff,
+        maxLagMs: config.archiver.maxLag,
       },
       { spool: this.spool, blobStore: this.blobStore, index: this.index, metrics: this.metrics, logger },
     );
@@ -344,7 +351,9 @@ export class CaptureServer {
     const blobStore = this.blobStarter?.notReadyReason() ?? null;
     if (blobStore !== null) return { reason: 'blob_store', message: blobStore };
     const index = this.index?.notReadyReason?.() ?? null;
-    return index === null ? null : { reason: 'index', message: index };
+    if (index !== null) return { reason: 'index', message: index };
+    const archiver = this.archiverStarted ? this.archiver?.health().reason ?? null : null;
+    return archiver === null ? null : { reason: 'archiver', message: archiver };
   }
 
   private publishStats(): void {
@@ -356,5 +365,6 @@ export class CaptureServer {
     this.metrics.spoolFsyncs.set(stats.fsyncs);
     this.metrics.spoolHandedOver.set(stats.handedOver);
     this.metrics.receivingRequests.set(this.admission?.receivingRequests ?? 0);
+    this.metrics.archiverStalled.set(this.archiverStarted && this.archiver?.health().stalled ? 1 : 0);
   }
 }

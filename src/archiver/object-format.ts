@@ -28,7 +28,8 @@
 //   decimal strings). Per-request fields that every request of an object shares (tenant, signal, object key) are
 //   stored once in the object part. The manifest has its own version (MANIFEST_VERSION), apart from the layout's:
 //   version 2 added each trace request's span trace ids (`traceIds`), so that a rebuilt index has its trace rows
-//   without reading every block; version-1 manifests (objects written before) are still read, without them.
+//   without reading every block; version 3 added each request's content fingerprint (`fingerprint`, xxh3-128 of
+//   its raw bytes). Earlier manifests (objects written before) are still read, without what they lack.
 // - The trailer has a fixed size at the very end, so a reader finds the manifest with two absolute range reads once
 //   it knows the size (never a suffix range `bytes=-N`: some S3 implementations serve those wrongly).
 //   Its magic also tells a complete object from a truncated one.
@@ -42,7 +43,7 @@ import { CorruptDataError } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 /** Version of the manifest's JSON; this build writes it and reads it and every earlier one. */
-export const MANIFEST_VERSION = 2;
+export const MANIFEST_VERSION = 3;
 export const OBJECT_HEADER_SIZE = 8;
 export const BLOCK_HEADER_SIZE = 20;
 export const TRAILER_SIZE = 28;
@@ -173,10 +174,12 @@ const manifestRequestSchema = z.object({
   crc32: z.number().int().min(0).max(0xffffffff),
   /** Version 2: distinct span trace ids of a trace request, when the archiver could read them. */
   traceIds: z.array(z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits')).optional(),
+  /** Version 3: xxh3-128 of the raw request bytes, when the request was captured with one. */
+  fingerprint: z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits').optional(),
 });
 
 const manifestSchema = z.object({
-  version: z.union([z.literal(1), z.literal(MANIFEST_VERSION)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(MANIFEST_VERSION)]),
   object: z.object({
     key: z.string(),
     tenant: z.string(),
@@ -230,6 +233,7 @@ export async function encodeManifestAndTrailer(
       codec: r.codec,
       crc32: r.crc32,
       ...(r.traceIds === undefined ? {} : { traceIds: r.traceIds }),
+      ...(r.fingerprint === undefined ? {} : { fingerprint: r.fingerprint }),
     })),
   };
   const raw = Buffer.from(JSON.stringify(json), 'utf8');
@@ -246,7 +250,7 @@ export async function encodeManifestAndTrailer(
 /**
  * Parses a manifest read from the object at `key` (its current location, which wins over the key recorded at
  * build time: an object may have been moved since). A request has `traceIds` only when the manifest records them
- * (version 2, and the archiver could read them).
+ * (version 2, and the archiver could read them), and `fingerprint` only when it records one (version 3).
  */
 export async function decodeManifest(
   stored: Buffer,
@@ -304,6 +308,7 @@ export async function decodeManifest(
       codec: r.codec,
       crc32: r.crc32,
       ...(r.traceIds === undefined ? {} : { traceIds: r.traceIds }),
+      ...(r.fingerprint === undefined ? {} : { fingerprint: r.fingerprint }),
     }),
   );
   for (const r of requests) {

@@ -11,6 +11,7 @@ import { registerReplay } from './commands/replay.js';
 import { registerRetention } from './commands/retention.js';
 import { registerServe } from './commands/serve.js';
 import { EXIT_USAGE } from './exit.js';
+import { registerVerify } from './commands/verify.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -31,5 +32,6 @@ registerExport(program);
 registerNotify(program);
 registerReindex(program);
 registerRetention(program);
+registerVerify(program);
 
 await program.parseAsync(process.argv);

@@ -23,6 +23,13 @@ const DURATION_EXPECTED = 'expected a duration such as 60s, 5m or 1h30m';
 const bytes = sizeField();
 const duration = durationField(DURATION_EXPECTED);
 
+const DEFAULT_MAX_LAG_MS = 5 * 60_000;
+
+/** archiver.maxLag when not set: 5 minutes, or 5 minutes past maxObjectAge when objects are kept open longer. */
+function defaultMaxLag(maxObjectAgeMs: number): number {
+  return maxObjectAgeMs < DEFAULT_MAX_LAG_MS ? DEFAULT_MAX_LAG_MS : maxObjectAgeMs + DEFAULT_MAX_LAG_MS;
+}
+
 const listen = z.string().refine((value) => parseListen(value) !== null, {
   message: 'expected HOST:PORT such as 0.0.0.0:4317 or [::1]:4317',
 });
@@ -313,6 +320,7 @@ export const configSchema = z
         maxOpenObjects: z.number().int().min(1).max(1024).default(32),
         retryInitialBackoff: duration.default(500),
         retryMaxBackoff: duration.default(30_000),
+        maxLag: duration.optional(),
       })
       .strict()
       .superRefine((value, ctx) => {
@@ -320,7 +328,12 @@ export const configSchema = z
         if (value.level !== undefined && (value.level < min || value.level > max)) {
           ctx.addIssue({ code: 'custom', path: ['level'], message: `${value.codec} levels are ${min} to ${max}, got ${value.level}` });
         }
+        // Requests of a quiet tenant wait up to maxObjectAge in an open object: that is not a stall.
+        if (value.maxLag !== undefined && value.maxLag <= value.maxObjectAge) {
+          ctx.addIssue({ code: 'custom', path: ['maxLag'], message: `must be longer than archiver.maxObjectAge (${value.maxObjectAge} ms)` });
+        }
       })
+      .transform((value) => ({ ...value, maxLag: value.maxLag ?? defaultMaxLag(value.maxObjectAge) }))
       .prefault({}),
     storage: z
       .object({

@@ -151,7 +151,7 @@ class ExportRun {
     try {
       if (this.plan.lastId !== null) {
         const selection = this.skipComplete(selectRequests(this.query, this.options.filter, this.plan.lastId));
-        const reads = readAhead(this.query.blobs, selection, this.settings.readAheadRequests, this.settings.readAheadBytes);
+        const reads = readAhead({ index: this.query.index, blobs: this.query.blobs }, selection, this.settings.readAheadRequests, this.settings.readAheadBytes);
         for await (const { request, bytes } of reads) {
           if (this.options.abort?.aborted) {
             aborted = true;

@@ -56,8 +56,8 @@ import {
   type TraceRow,
 } from './clickhouse-rows.js';
 import { MIGRATIONS, SCHEMA_VERSION, bootstrapStatements } from './clickhouse-schema.js';
-import { identifier } from './clickhouse-sql.js';
-import type { IndexStore, OutboxStatus } from './index-store.js';
+import { identifier, literal } from './clickhouse-sql.js';
+import type { IndexStore, OutboxStatus, QuarantinedRequest } from './index-store.js';
 import { IndexOutbox, type OutboxBatch } from './index-outbox.js';
 
 export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions {
@@ -344,6 +344,30 @@ export class ClickHouseIndexStore implements IndexStore {
     await this.write('move request rows', 'requests', moved.map((r) => pick({ ...requestRow(r) }, REQUEST_COLUMNS)));
     if (oldKey === newObject.key) return;
     await this.write('retire object', 'retired_objects', [{ key: oldKey, retired_at_ms: String(Date.now()) }]);
+  }
+
+  // Straight to ClickHouse, like retention's writes: verify's caller expects the reason to be readable when it returns.
+  async quarantineRequests(entries: readonly QuarantinedRequest[]): Promise<void> {
+    if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
+    this.checkStarted();
+    if (entries.length === 0) return;
+    const rows = entries.map((e) => ({ id: e.id, reason: e.reason, at_ms: String(Math.floor(e.atMs)) }));
+    await this.write('quarantine requests', 'quarantined_requests', rows);
+  }
+
+  async quarantinedRequests(ids: readonly string[]): Promise<Map<string, QuarantinedRequest>> {
+    this.checkStarted();
+    const found = new Map<string, QuarantinedRequest>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += ID_CHUNK) {
+      const list = unique.slice(i, i + ID_CHUNK).map((id) => literal(id)).join(', ');
+      const rows = await this.select<{ id: string; reason: string; at_ms: string }>(
+        'look up quarantined requests',
+        `SELECT id, reason, toString(at_ms) AS at_ms FROM ${identifier(this.database)}.quarantined_requests FINAL WHERE id IN (${list})`,
+      );
+      for (const row of rows) found.set(row.id, { id: row.id, reason: row.reason, atMs: Number(row.at_ms) });
+    }
+    return found;
   }
 
   /** Which of these object keys are retired (deleted or replaced by retention). */

@@ -29,6 +29,14 @@ export interface OutboxStatus {
   failedFlushes: number;
 }
 
+/** A request whose archived block is damaged or whose object is missing, as `verify --repair` found it. */
+export interface QuarantinedRequest {
+  id: string;
+  /** What is wrong, for a person: which object, which offset, what failed. */
+  reason: string;
+  atMs: number;
+}
+
 export interface IndexStore {
   /** Creates or migrates the schema; throws a BackendUnavailableError with a clear message when unusable. */
   start(): Promise<void>;
@@ -67,6 +75,14 @@ export interface IndexStore {
    * also after a crash half-way, finishes it). Durable in the backend itself when the promise resolves.
    */
   replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void>;
+  /**
+   * `verify --repair`: records why these requests cannot be read (their block is damaged, their object missing), so
+   * that a read that fails on one says why. Their rows stay as they are. Idempotent; for an id given again the
+   * latest reason wins. Durable in the backend itself when the promise resolves.
+   */
+  quarantineRequests(entries: readonly QuarantinedRequest[]): Promise<void>;
+  /** The quarantine records of those of these ids that have one. */
+  quarantinedRequests(ids: readonly string[]): Promise<Map<string, QuarantinedRequest>>;
   describe(): string;
   /**
    * Optional: why the index cannot be used yet (backend unreachable at start-up while writes are buffered), or

@@ -5,12 +5,12 @@
 // concatenation of encoded requests is the encoding of their merge, so no re-encoding is needed. Nothing else of the
 // archive is read.
 import PQueue from 'p-queue';
-import { readRequestBytes } from '../archiver/object-reader.js';
 import { NotFoundError, ResultTooLargeError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest } from '../model.js';
 import { filterTraceSpans } from '../otlp/trace-filter.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { readArchivedRequest } from './read-archived.js';
 import { parseTraceId } from './trace-id.js';
 
 /** Range reads in flight at once: enough to hide S3 latency, few enough not to flood a local disk. */
@@ -56,7 +56,7 @@ export async function findTrace(
   let gathered = 0;
   const filtered = await queue.addAll(
     candidates.map((request) => async () => {
-      const result = filterTraceSpans(await readRequestBytes(blobs, request), idBytes);
+      const result = filterTraceSpans(await readArchivedRequest(index, blobs, request), idBytes);
       gathered += result.bytes.length;
       if (gathered > maxBytes) {
         // Nothing more is read; what is still reading finishes and is dropped.

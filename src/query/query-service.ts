@@ -1,10 +1,10 @@
 // The read side shared by the CLI and CaptureService: list what was captured, fetch one request's bytes.
-import { readRequestBytes } from '../archiver/object-reader.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { findTrace, type FoundTrace } from './find-trace.js';
+import { readArchivedRequest } from './read-archived.js';
 
 export type PayloadFormat = 'proto' | 'json';
 
@@ -75,7 +75,7 @@ export class QueryService {
     if (!request || (tenant !== undefined && request.tenant !== tenant)) {
       throw new NotFoundError(`no captured request with id ${JSON.stringify(id)}`);
     }
-    const raw = await readRequestBytes(this.blobs, request);
+    const raw = await readArchivedRequest(this.index, this.blobs, request);
     if (format === 'proto') return { request, body: raw };
     return { request, body: await otlpJson(request.signal, raw) };
   }

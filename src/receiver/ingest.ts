@@ -7,6 +7,7 @@ import type { RequestMeta, Signal } from '../model.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Spool, SpoolRef } from '../spool/spool.js';
 import type { Metrics, RejectReason } from '../telemetry/metrics.js';
+import { requestFingerprint } from '../util/fingerprint.js';
 import { newUlid } from '../util/ulid.js';
 
 export interface DurableAck {
@@ -50,6 +51,7 @@ export class Ingest {
         startNs: scan.startNs ?? receivedNs,
         endNs: scan.endNs ?? scan.startNs ?? receivedNs,
         rawBytes: payload.length,
+        fingerprint: requestFingerprint(payload),
       };
       const spooled = await this.deps.spool.append(meta, payload);
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;

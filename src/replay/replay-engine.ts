@@ -135,7 +135,7 @@ class ReplayRun {
     const inFlight = new Set<Promise<void>>();
     const selection = selectRequests(this.source.index, this.options.filter, lastId);
     const reads = readAhead(
-      this.source.blobs,
+      this.source,
       selection,
       Math.max(4, concurrency * 2),
       this.options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES,

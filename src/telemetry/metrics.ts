@@ -57,6 +57,10 @@ export class Metrics {
   readonly findTraceDuration: Histogram<'outcome'>;
   readonly apiRequests: Counter<'method' | 'code'>;
   readonly apiRequestDuration: Histogram<'method'>;
+  readonly spoolCorruptRecords: Counter;
+  readonly spoolCorruptBytes: Counter;
+  readonly archiverQuarantined: Counter;
+  readonly archiverStalled: Gauge;
 
   private readonly refreshers: (() => void)[] = [];
   private readonly tenantLabels = new Set<string>();
@@ -223,5 +227,25 @@ export class Metrics {
       for (const reason of REJECT_REASONS) this.rejections.inc({ signal, reason }, 0);
     }
     for (const stage of ['upload', 'index']) this.archiveFailures.inc({ stage }, 0);
+    this.spoolCorruptRecords = new Counter({
+      name: 'otlpcapture_spool_corrupt_records_total',
+      help: 'Damaged spool records (or unreadable ranges) found on disk and moved to the spool quarantine.',
+      registers,
+    });
+    this.spoolCorruptBytes = new Counter({
+      name: 'otlpcapture_spool_corrupt_bytes_total',
+      help: 'Bytes of damaged spool records and ranges moved to the spool quarantine.',
+      registers,
+    });
+    this.archiverQuarantined = new Counter({
+      name: 'otlpcapture_archiver_quarantined_records_total',
+      help: 'Spooled requests the archiver could not archive after its retries, moved to the spool quarantine.',
+      registers,
+    });
+    this.archiverStalled = new Gauge({
+      name: 'otlpcapture_archiver_stalled',
+      help: '1 while archiving is stalled (the oldest unarchived request is older than archiver.maxLag), else 0.',
+      registers,
+    });
   }
 }

@@ -2,7 +2,7 @@
 import { Gauge, type Registry } from 'prom-client';
 
 /** Why /readyz says not ready, as a fixed set of label values (the message itself varies). */
-export const NOT_READY_REASONS = ['starting', 'stopping', 'spool_full', 'blob_store', 'index'] as const;
+export const NOT_READY_REASONS = ['starting', 'stopping', 'spool_full', 'blob_store', 'index', 'archiver'] as const;
 export type NotReadyReason = (typeof NOT_READY_REASONS)[number];
 
 export interface NotReady {

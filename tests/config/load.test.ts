@@ -97,6 +97,7 @@ describe('defaults', () => {
       maxOpenObjects: 32,
       retryInitialBackoff: 500,
       retryMaxBackoff: 30_000,
+      maxLag: 300_000,
     });
     expect(config.storage.type).toBe('filesystem');
     expect(config.index.type).toBe('sqlite');
@@ -178,6 +179,8 @@ log:
       maxOpenObjects: 2,
       retryInitialBackoff: 250,
       retryMaxBackoff: 60_000,
+      // Not set: 5 minutes past maxObjectAge, since objects stay open that long.
+      maxLag: 5_700_000,
     });
     expect(config.storage.filesystem.dir).toBe('/home/ops/relative/objects');
     expect(config.index.sqlite.path).toBe('/db/index.sqlite');
@@ -198,6 +201,13 @@ log:
     expect(config.log.level).toBe('info');
     expect(config.spool.maxBytes).toBe(4 * 2 ** 30);
     expect(config.spool.durability).toBe('none');
+  });
+
+  test('archiver.maxLag: as given, and it must be longer than maxObjectAge', () => {
+    expect(loadConfig({ env: {}, file: yamlFile('archiver:\n  maxLag: 90s\n') }).archiver.maxLag).toBe(90_000);
+    expect(() => loadConfig({ env: {}, file: yamlFile('archiver:\n  maxObjectAge: 2m\n  maxLag: 1m\n') })).toThrow(
+      /archiver\.maxLag: must be longer than archiver\.maxObjectAge \(120000 ms\)/,
+    );
   });
 
   test('YAML numbers for sizes are bytes and for durations milliseconds', () => {
