@@ -38,7 +38,7 @@ export interface RequestMeta {
   endNs: bigint;
   /** Length of the request as the client sent it, after transport decompression. */
   rawBytes: number;
-  /** xxh3-128 of the raw (uncompressed) request bytes, 32 lowercase hex digits; absent on requests captured before fingerprints. */
+  /** xxh64 of the raw (uncompressed) request bytes, 16 lowercase hex digits (src/util/fingerprint.ts); absent on requests captured before fingerprints. */
   fingerprint?: string;
 }
 

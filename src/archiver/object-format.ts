@@ -28,7 +28,7 @@
 //   decimal strings). Per-request fields that every request of an object shares (tenant, signal, object key) are
 //   stored once in the object part. The manifest has its own version (MANIFEST_VERSION), apart from the layout's:
 //   version 2 added each trace request's span trace ids (`traceIds`), so that a rebuilt index has its trace rows
-//   without reading every block; version 3 added each request's content fingerprint (`fingerprint`, xxh3-128 of
+//   without reading every block; version 3 added each request's content fingerprint (`fingerprint`, xxh64 of
 //   its raw bytes). Earlier manifests (objects written before) are still read, without what they lack.
 // - The trailer has a fixed size at the very end, so a reader finds the manifest with two absolute range reads once
 //   it knows the size (never a suffix range `bytes=-N`: some S3 implementations serve those wrongly).
@@ -40,6 +40,7 @@ import { z } from 'zod';
 import type { ArchivedRequest, Codec, ObjectMeta } from '../model.js';
 import { CODECS, SIGNALS } from '../model.js';
 import { CorruptDataError } from '../errors.js';
+import { FINGERPRINT_PATTERN } from '../util/fingerprint.js';
 
 export const FORMAT_VERSION = 1;
 /** Version of the manifest's JSON; this build writes it and reads it and every earlier one. */
@@ -174,8 +175,8 @@ const manifestRequestSchema = z.object({
   crc32: z.number().int().min(0).max(0xffffffff),
   /** Version 2: distinct span trace ids of a trace request, when the archiver could read them. */
   traceIds: z.array(z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits')).optional(),
-  /** Version 3: xxh3-128 of the raw request bytes, when the request was captured with one. */
-  fingerprint: z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits').optional(),
+  /** Version 3: xxh64 of the raw request bytes, when the request was captured with one. */
+  fingerprint: z.string().regex(FINGERPRINT_PATTERN, '16 or 32 lowercase hex digits').optional(),
 });
 
 const manifestSchema = z.object({

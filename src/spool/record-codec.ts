@@ -21,6 +21,7 @@ import { CorruptDataError } from '../errors.js';
 import type { RequestMeta } from '../model.js';
 import { isSignal } from '../model.js';
 import { crc32Combine } from './crc32-combine.js';
+import { FINGERPRINT_PATTERN } from '../util/fingerprint.js';
 
 export const RECORD_MAGIC = 0x4f435332;
 export const PREFIX_BYTES = 20;
@@ -31,7 +32,6 @@ export const MAX_HEADER_BYTES = 1024 * 1024;
 /** The payload length field is a u32. */
 export const MAX_PAYLOAD_BYTES = 0xffffffff;
 
-const FINGERPRINT = /^[0-9a-f]{32}$/;
 
 export interface EncodedRecord {
   /** Prefix and header; the payload is written from the caller's buffer, never copied. */
@@ -172,7 +172,7 @@ export function decodeMeta(header: Buffer): RequestMeta {
     typeof r.receivedAtMs !== 'number' || typeof r.items !== 'number' || typeof r.rawBytes !== 'number' ||
     !Array.isArray(r.services) || !r.services.every((s) => typeof s === 'string') ||
     !isDecimal(r.startNs) || !isDecimal(r.endNs) ||
-    (r.fingerprint !== undefined && (typeof r.fingerprint !== 'string' || !FINGERPRINT.test(r.fingerprint)))
+    (r.fingerprint !== undefined && (typeof r.fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(r.fingerprint)))
   ) {
     throw new CorruptDataError('spool record header does not describe a request');
   }

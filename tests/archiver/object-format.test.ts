@@ -118,7 +118,7 @@ describe('archive object format', () => {
       const built = await build('logs/fp.otlpc');
       const read = await readObjectManifest(temp.store, 'logs/fp.otlpc');
       expect(read).toEqual(built);
-      expect(read.requests[0]!.fingerprint).toMatch(/^[0-9a-f]{32}$/);
+      expect(read.requests[0]!.fingerprint).toMatch(/^[0-9a-f]{16}$/);
       expect('fingerprint' in read.requests[1]!).toBe(false);
     });
 

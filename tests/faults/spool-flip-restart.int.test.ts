@@ -71,7 +71,7 @@ for (const where of ['payload', 'header'] as const) {
     const metaAt = (f: { offset: number; headerLength: number }): { id: string; fingerprint: string } =>
       JSON.parse(segment.subarray(f.offset + PREFIX_BYTES, f.offset + PREFIX_BYTES + f.headerLength).toString());
     const lostId = metaAt(victim).id;
-    // Ingest fingerprinted every request: xxh3-128 of its raw bytes, in the spool meta.
+    // Ingest fingerprinted every request: xxh64 of its raw bytes, in the spool meta.
     expect(laid.map((f) => metaAt(f).fingerprint)).toEqual(sent.map((p) => requestFingerprint(p)));
     segment[at] = segment[at]! ^ 0x04;
     writeFileSync(segmentPath, segment);
