@@ -38,6 +38,8 @@ test('the rule file has recording rules and one alert for each concern the opera
     'OtlpCaptureSpoolAlmostFull',
     'OtlpCaptureArchiveLagHigh',
     'OtlpCaptureArchiverStalled',
+    'OtlpCaptureSpoolCorruption',
+    'OtlpCaptureRecordsQuarantined',
     'OtlpCaptureUploadsFailing',
     'OtlpCaptureIndexWritesFailing',
     'OtlpCaptureIndexLagHigh',
