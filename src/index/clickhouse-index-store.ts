@@ -273,6 +273,10 @@ export class ClickHouseIndexStore implements IndexStore {
       .map((id) => requestFromRow(byId.get(id)!));
   }
 
+  async countRequests(_filter: RequestFilter): Promise<number> {
+    throw new Error('todo');
+  }
+
   async getRequest(id: string): Promise<ArchivedRequest | null> {
     this.checkStarted();
     const queued = this.outbox?.requestRow(id);

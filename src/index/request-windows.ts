@@ -1,0 +1,125 @@
+// Listing requests in id windows, for the filters an index has no key for (both adapters: data-time windows; on
+// ClickHouse every listing, since 18.16 cannot stop a scan at `ORDER BY … LIMIT`). Request ids are ULIDs, so an id's
+// first characters are its receive time: the first six (30 of the 48 time bits) name a bucket of 2^18 ms ≈ 4.4 min.
+// Each index keeps per (bucket, tenant, signal) how many requests it holds and the span of their data times; a listing
+// asks for the buckets that can hold matches, in listing order, and reads the rows of just enough of them (as id
+// ranges, which both indexes answer from their keys) to fill the page, learning as it goes how many of a bucket's
+// rows the filter keeps. Bucket counts only size the windows: rows are always filtered exactly, so counts that run
+// high (duplicates, deleted rows) cost reads, never correctness. A bucket missing from the counts would hide its rows;
+// the counts are written with the rows (same transaction in SQLite, same insert in ClickHouse).
+
+export const BUCKET_CHARS = 6;
+/** Sorts after every character of a ULID: `prefix + HIGH` is above every id that starts with `prefix`. */
+const HIGH = '~';
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+export function bucketOf(id: string): string {
+  return id.slice(0, BUCKET_CHARS);
+}
+
+/** Ids from `from` (inclusive) to `to` (exclusive). */
+export interface IdRange {
+  from: string;
+  to: string;
+}
+
+export function bucketRange(bucket: string): IdRange {
+  return { from: bucket, to: bucket + HIGH };
+}
+
+/** The bucket right after this one in time, or null past the last. Used to merge neighbours into one range. */
+export function nextBucket(bucket: string): string | null {
+  const digits = [...bucket];
+  for (let i = digits.length - 1; i >= 0; i--) {
+    const value = ALPHABET.indexOf(digits[i]!);
+    if (value < 0) return null;
+    if (value < ALPHABET.length - 1) {
+      digits[i] = ALPHABET[value + 1]!;
+      return digits.join('');
+    }
+    digits[i] = ALPHABET[0]!;
+  }
+  return null;
+}
+
+export interface BucketCount {
+  bucket: string;
+  /** Requests the bucket holds under the filter's tenant and signal (an estimate: only sizes windows). */
+  requests: number;
+}
+
+/** Where the next buckets start: at this bucket (inclusive) or right after it in listing order. */
+export interface BucketStart {
+  bucket: string;
+  inclusive: boolean;
+}
+
+export interface WindowSource<Row extends { id: string }> {
+  /** Buckets that may hold matching rows, in listing order, from `start` (from the first when null); at most `max`. */
+  buckets(start: BucketStart | null, max: number): Promise<BucketCount[]>;
+  /**
+   * Rows matching the filter within the ranges (given in listing order, disjoint), past `afterId` in listing order,
+   * in listing order, at most `limit`.
+   */
+  rows(ranges: readonly IdRange[], afterId: string | undefined, limit: number): Promise<Row[]>;
+}
+
+export interface WindowListing {
+  newestFirst: boolean;
+  afterId?: string;
+  limit: number;
+}
+
+/** Buckets asked for at a time. */
+const MAX_BUCKETS = 256;
+/** A window is sized to hold this many times the rows still wanted (a little over: fewer round trips). */
+const OVERSHOOT = 1.5;
+const MIN_SELECTIVITY = 1e-5;
+
+/** Ranges for consecutive buckets, neighbours merged (one range reads better than many). */
+export function rangesOf(buckets: readonly string[], newestFirst: boolean): IdRange[] {
+  const ascending = newestFirst ? [...buckets].reverse() : [...buckets];
+  const merged: IdRange[] = [];
+  let last: string | null = null;
+  for (const bucket of ascending) {
+    const range = bucketRange(bucket);
+    const previous = merged[merged.length - 1];
+    if (previous && last !== null && nextBucket(last) === bucket) previous.to = range.to;
+    else merged.push(range);
+    last = bucket;
+  }
+  return newestFirst ? merged.reverse() : merged;
+}
+
+/** One page of a listing read window by window (see the header). */
+export async function listInWindows<Row extends { id: string }>(source: WindowSource<Row>, listing: WindowListing): Promise<Row[]> {
+  const { newestFirst, limit } = listing;
+  const out: Row[] = [];
+  let afterId = listing.afterId;
+  let start: BucketStart | null = afterId === undefined ? null : { bucket: bucketOf(afterId), inclusive: true };
+  let selectivity = 1;
+  while (out.length < limit) {
+    const candidates = await source.buckets(start, MAX_BUCKETS);
+    if (candidates.length === 0) break;
+    const wanted = limit - out.length;
+    const taken: BucketCount[] = [];
+    let expected = 0;
+    let held = 0;
+    for (const candidate of candidates) {
+      taken.push(candidate);
+      held += candidate.requests;
+      expected += candidate.requests * selectivity;
+      if (expected >= wanted * OVERSHOOT) break;
+    }
+    const rows = await source.rows(rangesOf(taken.map((b) => b.bucket), newestFirst), afterId, wanted);
+    out.push(...rows);
+    if (rows.length >= wanted) break;
+    // Every row of the taken buckets past the cursor has been seen: continue after the last of them.
+    const last = taken[taken.length - 1]!.bucket;
+    const range = bucketRange(last);
+    afterId = newestFirst ? range.from : range.to;
+    start = { bucket: last, inclusive: false };
+    selectivity = Math.max(MIN_SELECTIVITY, held > 0 ? Math.max(rows.length, 1) / held / (rows.length === 0 ? 8 : 1) : selectivity);
+  }
+  return out;
+}
