@@ -146,6 +146,8 @@ export class ClickHouseIndexStore implements IndexStore {
   private readonly purgePending = new Set<string>();
   private purgeTimer: NodeJS.Timeout | null = null;
   private purging: Promise<void> = Promise.resolve();
+  /** Cluster: how many servers it has (every one holds retired keys). */
+  private clusterNodes: number | null = null;
 
   constructor(private readonly options: ClickHouseIndexStoreOptions) {
     this.database = identifier(options.database ?? DEFAULT_DATABASE);
@@ -640,9 +642,21 @@ export class ClickHouseIndexStore implements IndexStore {
     }
   }
 
-  /** Inserts of a writer: on a cluster into the Distributed table, synchronously (acknowledged by every shard). */
-  private insertRows(table: string, rows: readonly object[]): Promise<void> {
-    return this.connection.insert(this.names.read(table), rows, this.cluster === null ? undefined : { insert_distributed_sync: 1 });
+  /**
+   * Inserts of a writer. On a cluster: sharded tables through the Distributed table, synchronously (every shard
+   * acknowledged); retired keys, which every node reads locally, on every node before the insert returns (a quorum of
+   * all of them), so no reader anywhere still shows what retention removed.
+   */
+  private async insertRows(table: string, rows: readonly object[]): Promise<void> {
+    if (this.cluster === null) return this.connection.insert(this.names.read(table), rows);
+    if (table !== 'retired_objects') return this.connection.insert(this.names.read(table), rows, { insert_distributed_sync: 1 });
+    this.clusterNodes ??= await this.countClusterNodes();
+    return this.connection.insert(this.names.read(table), rows, this.clusterNodes > 1 ? { insert_quorum: this.clusterNodes } : undefined);
+  }
+
+  private async countClusterNodes(): Promise<number> {
+    const [row] = await this.connection.select<{ n: string }>(`SELECT toString(count()) AS n FROM system.clusters WHERE cluster = ${literal(this.cluster!)}`);
+    return Math.max(1, Number(row?.n ?? 1));
   }
 
   private async write(action: string, table: string, rows: readonly object[]): Promise<void> {

@@ -41,6 +41,9 @@ export async function tablesOf(connection: ClickHouseConnection, database: strin
 
 /** Creates or migrates the schema; idempotent and safe to race with another writer doing the same. */
 export async function migrateSchema(connection: ClickHouseConnection, target: SchemaTarget, logger?: Logger): Promise<void> {
+  // Up to date: no DDL at all (on a cluster, DDL waits for every node, and this runs again after every outage).
+  const tables = await tablesOf(connection, target.database);
+  if (tables.has('schema_migrations') && (await schemaVersion(connection, target)) === SCHEMA_VERSION) return;
   for (const statement of bootstrapStatements(target)) await connection.command(statement);
   const current = await schemaVersion(connection, target);
   if (current > SCHEMA_VERSION) {
@@ -49,7 +52,6 @@ export async function migrateSchema(connection: ClickHouseConnection, target: Sc
     );
   }
   if (current === SCHEMA_VERSION) return;
-  const tables = await tablesOf(connection, target.database);
   const fresh = current === 0 && !tables.has('requests') && !tables.has('requests_v3');
   if (fresh) {
     for (const statement of freshSchemaStatements(target)) await connection.command(statement);

@@ -99,12 +99,23 @@ export interface TableNames {
   onCluster: string;
 }
 
+/** Sharding expression of each sharded table's Distributed engine. */
+const SHARDING: Record<string, string> = {
+  requests: 'cityHash64(id)',
+  request_ids: 'cityHash64(id)',
+  request_services: 'cityHash64(id)',
+  request_buckets: 'cityHash64(bucket, tenant, signal)',
+  objects: 'cityHash64(key)',
+  trace_requests: 'cityHash64(trace_id)',
+};
+
 export function tableNames(target: SchemaTarget): TableNames {
   const db = identifier(target.database);
   const cluster = target.cluster === null ? null : identifier(target.cluster);
   return {
     read: (table) => `${db}.${table}`,
-    local: (table) => `${db}.${table}${cluster === null ? '' : '_local'}`,
+    // Only sharded tables have a local twin; tables on every node, and views, go by their own name.
+    local: (table) => `${db}.${table}${cluster !== null && table in SHARDING ? '_local' : ''}`,
     onCluster: cluster === null ? '' : ` ON CLUSTER ${cluster}`,
   };
 }
@@ -120,16 +131,6 @@ function engine(target: SchemaTarget, table: string, kind: 'Replacing' | 'Aggreg
   const path = `'/clickhouse/tables/${shard}/${identifier(target.database)}/${table}'`;
   return `Replicated${kind}MergeTree(${[path, "'{replica}'", ...args].join(', ')})`;
 }
-
-/** Sharding expression of each sharded table's Distributed engine. */
-const SHARDING: Record<string, string> = {
-  requests: 'cityHash64(id)',
-  request_ids: 'cityHash64(id)',
-  request_services: 'cityHash64(id)',
-  request_buckets: 'cityHash64(bucket, tenant, signal)',
-  objects: 'cityHash64(key)',
-  trace_requests: 'cityHash64(trace_id)',
-};
 
 function create(target: SchemaTarget, table: string, body: string): string[] {
   const names = tableNames(target);
