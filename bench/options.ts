@@ -37,6 +37,18 @@ export interface BenchOptions {
   s3ClickHouse: boolean;
   /** Also run a capture case with retention re-encoding objects inside serve, and its baseline. */
   retention: boolean;
+  /**
+   * The index-scale case (bench/index-scale.ts): 0 = off; otherwise a factor on the sizes below (1 = as given, 0.02 =
+   * a quick run at 2 %). `--only index-scale` runs it alone.
+   */
+  indexScale: number;
+  /** Sizes (rows) ClickHouse is measured at, ascending; filled once, measured on the way. */
+  indexRows: number[];
+  /** Sizes (rows) SQLite is measured at. */
+  indexSqliteRows: number[];
+  indexEngines: string[];
+  indexQueryRuns: number;
+  indexCliRuns: number;
 }
 
 const MIB = 2 ** 20;
@@ -60,6 +72,12 @@ const FLAGS = {
   'quiet-wait': { env: 'BENCH_QUIET_WAIT', fallback: '120' },
   's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
   retention: { env: 'BENCH_RETENTION', fallback: '0' },
+  'index-scale': { env: 'BENCH_INDEX_SCALE', fallback: '0' },
+  'index-rows': { env: 'BENCH_INDEX_ROWS', fallback: '5000000,50000000' },
+  'index-sqlite-rows': { env: 'BENCH_INDEX_SQLITE_ROWS', fallback: '1000000,10000000' },
+  'index-engines': { env: 'BENCH_INDEX_ENGINES', fallback: 'clickhouse-18.16,chdb,sqlite' },
+  'index-query-runs': { env: 'BENCH_INDEX_QUERY_RUNS', fallback: '7' },
+  'index-cli-runs': { env: 'BENCH_INDEX_CLI_RUNS', fallback: '3' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -87,6 +105,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     if (!Number.isFinite(value) || value < min) throw new Error(`--${flag} (${FLAGS[flag].env}) must be a number >= ${min}, got ${raw(flag)}`);
     return value;
   };
+  const sizes = (flag: Flag): number[] => {
+    const list = raw(flag).split(',').map((s) => Number(s.trim()));
+    if (list.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new Error(`--${flag} (${FLAGS[flag].env}) must be row counts such as 5000000,50000000`);
+    return list.sort((a, b) => a - b);
+  };
   return {
     durationSeconds: number('duration', 1),
     warmupSeconds: number('warmup', 0),
@@ -106,5 +129,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     quietWaitSeconds: number('quiet-wait', 0),
     s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
     retention: ['1', 'true', 'yes'].includes(raw('retention')),
+    indexScale: number('index-scale', 0),
+    indexRows: sizes('index-rows'),
+    indexSqliteRows: sizes('index-sqlite-rows'),
+    indexEngines: raw('index-engines').split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    indexQueryRuns: Math.round(number('index-query-runs', 1)),
+    indexCliRuns: Math.round(number('index-cli-runs', 0)),
   };
 }

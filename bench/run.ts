@@ -15,6 +15,8 @@ import { archiveTable, backendCpuPercent, backendsTable, cpuTable, microTable, m
 import { runCase, type CaseResult } from './run-case.js';
 import { waitForQuiet } from './quiet.js';
 import { REPO_ROOT } from './servers.js';
+import { runIndexScale, type EngineName } from './index-scale.js';
+import { indexScaleTable } from './index-scale-report.js';
 
 const RATIO_TARGET = 0.8;
 /** Machine-wide busy CPU (% of one core) below which the machine counts as idle before a case. */
@@ -22,6 +24,11 @@ const QUIET_PERCENT = 10;
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
+  const indexScaleOnly = options.only.length > 0 && options.only.every((name) => name === 'index-scale');
+  if (indexScaleOnly || options.indexScale > 0) {
+    await runIndexScaleCase(options);
+    if (indexScaleOnly) return;
+  }
   const cases = benchCases(options);
   if (cases.length === 0) throw new Error(`no case matches --only ${options.only.join(',')}`);
   const machine = describeMachine(os.tmpdir(), REPO_ROOT);
@@ -100,6 +107,35 @@ async function main(): Promise<void> {
     log(`\nresults: ${path.relative(process.cwd(), file)}`);
   } finally {
     rmSync(payloadDir, { recursive: true, force: true });
+  }
+}
+
+/** The index-scale case: its own servers and data, its own results file (bench/results/index-scale-<time>.json). */
+async function runIndexScaleCase(options: ReturnType<typeof parseOptions>): Promise<void> {
+  const factor = options.indexScale > 0 ? options.indexScale : 1;
+  const scaled = (rows: number[]): number[] => rows.map((n) => Math.max(1000, Math.round(n * factor)));
+  const machine = describeMachine(os.tmpdir(), REPO_ROOT);
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; commit ${machine.commit}`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-index-scale-'));
+  try {
+    const results = await runIndexScale({
+      dir,
+      engines: options.indexEngines as EngineName[],
+      clickhouseRows: scaled(options.indexRows),
+      sqliteRows: scaled(options.indexSqliteRows),
+      queryRuns: options.indexQueryRuns,
+      cliRuns: options.indexCliRuns,
+      quietWaitSeconds: options.quietWaitSeconds,
+      log,
+    });
+    log(`\n${indexScaleTable(results)}`);
+    const file = path.join(REPO_ROOT, 'bench', 'results', `index-scale-${new Date().toISOString().replaceAll(':', '-')}.json`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ machine, options, results }, null, 2));
+    log(`results: ${path.relative(process.cwd(), file)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -67,11 +67,16 @@ let queue = Promise.resolve();
 let currentDatabase = 'default';
 
 /** Runs one statement after the ones before it: chdb has one connection per process. */
-function run(sql, database, format) {
+function run(sql, database, format, insert) {
   const result = queue.then(async () => {
     if (database !== currentDatabase) {
       await session.queryAsync(`USE ${database}`);
       currentDatabase = database;
+    }
+    if (insert) {
+      // Rows handed over as bytes (chdb parses them in parallel) instead of as text inside one huge statement.
+      const summary = await session.insert(insert);
+      return { bytes: () => new Uint8Array(0), rowsRead: 0, bytesRead: 0, written: summary.rowsWritten ?? 0 };
     }
     return session.queryAsync(sql, { format });
   });
@@ -153,7 +158,8 @@ const server = http.createServer((request, response) => {
       fail(response, queryId, AUTH_FAILED, 'Code: 516. DB::Exception: default: Authentication failed: password is incorrect, or there is no user with such name. (AUTHENTICATION_FAILED)');
       return;
     }
-    const body = Buffer.concat(chunks).toString('utf8');
+    const bodyBytes = Buffer.concat(chunks);
+    const body = bodyBytes.toString('utf8');
     const inUrl = url.searchParams.get('query') ?? '';
     const sql = inUrl !== '' && body !== '' ? `${inUrl}\n${body}` : inUrl || body;
     if (sql.trim() === '') {
@@ -169,14 +175,27 @@ const server = http.createServer((request, response) => {
       return;
     }
     const started = process.hrtime.bigint();
-    run(statement, url.searchParams.get('database') || 'default', format).then(
+    // An INSERT … FORMAT JSONEachRow with its rows in the body (the client's insert): rows passed through as bytes.
+    const insertMatch = /^\s*INSERT\s+INTO\s+([A-Za-z_][\w.]*)\s*(?:\(([^)]*)\))?\s*FORMAT\s+JSONEachRow\s*$/i.exec(inUrl);
+    const settings = Object.fromEntries([...url.searchParams].filter(([name]) => !PARAMS_NOT_SETTINGS.has(name) && !name.startsWith('param_')));
+    const insert =
+      insertMatch && bodyBytes.length > 0
+        ? {
+            table: insertMatch[1],
+            values: bodyBytes,
+            format: 'JSONEachRow',
+            ...(insertMatch[2] ? { columns: insertMatch[2].split(',').map((c) => c.trim()) } : {}),
+            ...(Object.keys(settings).length > 0 ? { settings } : {}),
+          }
+        : undefined;
+    run(statement, url.searchParams.get('database') || 'default', format, insert).then(
       (result) => {
         const bytes = result.bytes();
         const elapsedNs = process.hrtime.bigint() - started;
         const summary = {
           read_rows: String(result.rowsRead ?? 0),
           read_bytes: String(result.bytesRead ?? 0),
-          written_rows: '0',
+          written_rows: String(result.written ?? 0),
           written_bytes: '0',
           total_rows_to_read: '0',
           result_rows: '0',

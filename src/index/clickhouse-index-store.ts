@@ -45,6 +45,7 @@ import {
   objectRequestCountQuery,
   objectsByKeyQuery,
   pageKeysQuery,
+  RETIRED_FLAG,
   requestFromSelected,
   retiredKeysQuery,
   rowsByKeysQuery,
@@ -343,29 +344,43 @@ export class ClickHouseIndexStore implements IndexStore {
     let cursor = afterId;
     while (out.length < wanted) {
       const asked = wanted - out.length;
-      const keys = await this.select<RequestKey>('list requests', pageKeysQuery(this.names, filter, ranges, cursor, newestFirst, asked));
-      if (keys.length === 0) break;
-      const rows = await this.rowsByKeys('list requests', keys);
+      const copies = await this.select<RequestKey & { object_key: string }>(
+        'list requests',
+        pageKeysQuery(this.names, filter, ranges, cursor, newestFirst, asked),
+      );
+      if (copies.length === 0) break;
+      const keys = [...new Map(copies.map((k) => [k.id, { tenant: k.tenant, signal: k.signal, id: k.id }])).values()];
+      const rows = await this.rowsByKeys('list requests', keys, copies.map((k) => k.object_key));
       for (const key of keys) {
         const row = rows.get(key.id);
         if (row !== undefined && matchesRequestFilter(row, { ...filter, afterId: undefined })) out.push(row);
       }
-      if (keys.length < asked) break;
-      cursor = keys[keys.length - 1]!.id;
+      if (copies.length < asked) break;
+      cursor = copies[copies.length - 1]!.id;
     }
     return out;
   }
 
-  /** The latest live copy of each of these requests, by full key (retired objects' rows left out). */
-  private async rowsByKeys(action: string, keys: readonly RequestKey[]): Promise<Map<string, RequestRow>> {
-    const copies: RequestRow[] = [];
+  /**
+   * The latest live copy of each of these requests, by full key (rows of retired objects left out). `objectKeys`: the
+   * objects the rows are expected to point at (their retired state comes with the rows); a row pointing elsewhere (a
+   * move racing the read) is checked on its own.
+   */
+  private async rowsByKeys(action: string, keys: readonly RequestKey[], objectKeys: readonly string[]): Promise<Map<string, RequestRow>> {
+    const copies: (RequestRow & { [RETIRED_FLAG]?: number | string })[] = [];
+    const expected = [...new Set(objectKeys)];
     for (let i = 0; i < keys.length; i += ID_CHUNK) {
-      const rows = await this.select(action, rowsByKeysQuery(this.names, keys.slice(i, i + ID_CHUNK)));
+      const rows = await this.select(action, rowsByKeysQuery(this.names, keys.slice(i, i + ID_CHUNK), expected.length <= ID_CHUNK ? expected : []));
       for (const row of rows) copies.push(requestFromSelected(row));
     }
     const current = latest(copies, (row) => row.id);
-    const retired = await this.retiredKeys([...current.values()].map((row) => row.object_key));
-    for (const [id, row] of current) if (retired.has(row.object_key)) current.delete(id);
+    const flagged = new Set(expected.length <= ID_CHUNK ? expected : []);
+    const unchecked = [...current.values()].filter((row) => !flagged.has(row.object_key)).map((row) => row.object_key);
+    const retiredElsewhere = unchecked.length > 0 ? await this.retiredKeys(unchecked) : new Set<string>();
+    for (const [id, row] of current) {
+      if (Number(row[RETIRED_FLAG] ?? 0) === 1 || retiredElsewhere.has(row.object_key)) current.delete(id);
+      else delete row[RETIRED_FLAG];
+    }
     return current;
   }
 
@@ -386,7 +401,8 @@ export class ClickHouseIndexStore implements IndexStore {
   private async rowsById(action: string, ids: readonly string[]): Promise<RequestRow[]> {
     if (ids.length === 0) return [];
     const copies = await this.liveIdCopies(action, ids);
-    const rows = await this.rowsByKeys(action, [...copies.values()].map(({ tenant, signal, id }) => ({ tenant, signal, id })));
+    const live = [...copies.values()];
+    const rows = await this.rowsByKeys(action, live.map(({ tenant, signal, id }) => ({ tenant, signal, id })), live.map((copy) => copy.object_key));
     return [...rows.values()];
   }
 

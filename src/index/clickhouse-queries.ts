@@ -108,7 +108,10 @@ export function bucketsQuery(names: TableNames, filter: RequestFilter, start: Bu
   );
 }
 
-/** The keys (tenant, signal, id) of the next requests of a listing within the id ranges, past `afterId`. */
+/**
+ * The keys (tenant, signal, id) of the next requests of a listing within the id ranges, past `afterId`, with the
+ * object each stored copy points at (a request moved by retention has a copy per location until merged).
+ */
 export function pageKeysQuery(
   names: TableNames,
   filter: RequestFilter,
@@ -126,7 +129,10 @@ export function pageKeysQuery(
   if (afterId !== undefined) clauses.push(`id ${newestFirst ? '<' : '>'} ${literal(afterId)}`);
   // request_services has no data times: those are checked on the rows themselves.
   if (source !== 'request_services') clauses.push(...timeClauses(filter));
-  return `SELECT DISTINCT tenant, signal, id FROM ${names.read(source)}${where(clauses)} ORDER BY id${newestFirst ? ' DESC' : ''} LIMIT ${literal(limit)}`;
+  return (
+    `SELECT DISTINCT tenant, signal, id, object_key FROM ${names.read(source)}${where(clauses)} ` +
+    `ORDER BY id${newestFirst ? ' DESC' : ''} LIMIT ${literal(limit)}`
+  );
 }
 
 export interface RequestKey {
@@ -135,10 +141,21 @@ export interface RequestKey {
   id: string;
 }
 
-/** Every stored copy of these requests (by their full primary key, so each is a point lookup). */
-export function rowsByKeysQuery(names: TableNames, keys: readonly RequestKey[]): string {
+/** The column rowsByKeysQuery adds: 1 when the row's object is retired. */
+export const RETIRED_FLAG = 'object_retired';
+
+/**
+ * Every stored copy of these requests (by their full primary key, so each is a point lookup), each flagged when the
+ * object it points at is retired — looked up among `objectKeys` (the objects their keys said they point at), so the
+ * retired table is read only for those.
+ */
+export function rowsByKeysQuery(names: TableNames, keys: readonly RequestKey[], objectKeys: readonly string[]): string {
   const tuples = keys.map((k) => `(${literal(k.tenant)}, ${literal(k.signal)}, ${literal(k.id)})`).join(', ');
-  return `SELECT ${REQUEST_SELECT} FROM ${names.read('requests')} WHERE (tenant, signal, id) IN (${tuples})`;
+  const retired =
+    objectKeys.length === 0
+      ? `0 AS ${RETIRED_FLAG}`
+      : `object_key IN (SELECT key FROM ${names.read('retired_objects')} WHERE key IN (${list(objectKeys)})) AS ${RETIRED_FLAG}`;
+  return `SELECT ${REQUEST_SELECT}, ${retired} FROM ${names.read('requests')} WHERE (tenant, signal, id) IN (${tuples})`;
 }
 
 /** Every copy of these requests in the id-ordered copy: who they are and where each copy points. */

@@ -75,6 +75,9 @@ const MAX_BUCKETS = 256;
 /** A window is sized to hold this many times the rows still wanted (a little over: fewer round trips). */
 const OVERSHOOT = 1.5;
 const MIN_SELECTIVITY = 1e-5;
+/** A bucket expected to yield more than this many times the rows wanted is read in 32ths (then 1024ths). */
+const SPLIT_ABOVE = 8;
+const MAX_SPLIT_DEPTH = 2;
 
 /** Ranges for consecutive buckets, neighbours merged (one range reads better than many). */
 export function rangesOf(buckets: readonly string[], newestFirst: boolean): IdRange[] {
@@ -91,6 +94,34 @@ export function rangesOf(buckets: readonly string[], newestFirst: boolean): IdRa
   return newestFirst ? merged.reverse() : merged;
 }
 
+/** A bucket or a slice of one (a longer id prefix), with its share of the bucket's rows. */
+interface Piece {
+  prefix: string;
+  requests: number;
+  /** The bucket it belongs to. */
+  bucket: string;
+}
+
+/** One bucket's pieces in listing order: itself, or its 32ths (recursively) when it would hold far more than wanted. */
+function piecesOf(candidate: BucketCount, wantedRows: number, selectivity: number, newestFirst: boolean): Piece[] {
+  let pieces: Piece[] = [{ prefix: candidate.bucket, requests: candidate.requests, bucket: candidate.bucket }];
+  for (let depth = 0; depth < MAX_SPLIT_DEPTH; depth++) {
+    const first = pieces[0]!;
+    if (first.requests * selectivity <= wantedRows * SPLIT_ABOVE) break;
+    const order = newestFirst ? [...ALPHABET].reverse() : [...ALPHABET];
+    // Only the first piece is split further: the listing reads pieces in order and usually stops inside it.
+    pieces = [...order.map((c) => ({ prefix: first.prefix + c, requests: first.requests / ALPHABET.length, bucket: first.bucket })), ...pieces.slice(1)];
+  }
+  return pieces;
+}
+
+/** Whether a piece lies wholly before the cursor in listing order (nothing in it can be listed). */
+function passed(piece: Piece, afterId: string | undefined, newestFirst: boolean): boolean {
+  if (afterId === undefined) return false;
+  const range = bucketRange(piece.prefix);
+  return newestFirst ? range.from >= afterId : range.to <= afterId;
+}
+
 /** One page of a listing read window by window (see the header). */
 export async function listInWindows<Row extends { id: string }>(source: WindowSource<Row>, listing: WindowListing): Promise<Row[]> {
   const { newestFirst, limit } = listing;
@@ -98,27 +129,41 @@ export async function listInWindows<Row extends { id: string }>(source: WindowSo
   let afterId = listing.afterId;
   let start: BucketStart | null = afterId === undefined ? null : { bucket: bucketOf(afterId), inclusive: true };
   let selectivity = 1;
+  const queue: Piece[] = [];
+  let bucketsDone = false;
   while (out.length < limit) {
-    const candidates = await source.buckets(start, MAX_BUCKETS);
-    if (candidates.length === 0) break;
     const wanted = limit - out.length;
-    const taken: BucketCount[] = [];
+    if (queue.length === 0) {
+      if (bucketsDone) break;
+      const candidates = await source.buckets(start, MAX_BUCKETS);
+      if (candidates.length < MAX_BUCKETS) bucketsDone = true;
+      if (candidates.length === 0) break;
+      for (const candidate of candidates) queue.push({ prefix: candidate.bucket, requests: candidate.requests, bucket: candidate.bucket });
+      start = { bucket: candidates[candidates.length - 1]!.bucket, inclusive: false };
+    }
+    // Split the next bucket when it alone would hold far more than wanted.
+    const head = queue[0]!;
+    if (head.prefix === head.bucket) queue.splice(0, 1, ...piecesOf({ bucket: head.bucket, requests: head.requests }, wanted, selectivity, newestFirst));
+    while (queue.length > 0 && passed(queue[0]!, afterId, newestFirst)) queue.shift();
+    if (queue.length === 0) continue;
+    const taken: Piece[] = [];
     let expected = 0;
     let held = 0;
-    for (const candidate of candidates) {
-      taken.push(candidate);
-      held += candidate.requests;
-      expected += candidate.requests * selectivity;
+    while (queue.length > 0) {
+      const piece = queue[0]!;
+      // Pieces of one length only per read (ranges of whole buckets merge; slices stay apart).
+      if (taken.length > 0 && piece.prefix.length !== taken[0]!.prefix.length) break;
+      taken.push(queue.shift()!);
+      held += piece.requests;
+      expected += piece.requests * selectivity;
       if (expected >= wanted * OVERSHOOT) break;
     }
-    const rows = await source.rows(rangesOf(taken.map((b) => b.bucket), newestFirst), afterId, wanted);
+    const rows = await source.rows(rangesOf(taken.map((p) => p.prefix), newestFirst), afterId, wanted);
     out.push(...rows);
     if (rows.length >= wanted) break;
-    // Every row of the taken buckets past the cursor has been seen: continue after the last of them.
-    const last = taken[taken.length - 1]!.bucket;
-    const range = bucketRange(last);
+    // Every row of the taken pieces past the cursor has been seen: continue after the last of them.
+    const range = bucketRange(taken[taken.length - 1]!.prefix);
     afterId = newestFirst ? range.from : range.to;
-    start = { bucket: last, inclusive: false };
     selectivity = Math.max(MIN_SELECTIVITY, held > 0 ? Math.max(rows.length, 1) / held / (rows.length === 0 ? 8 : 1) : selectivity);
   }
   return out;

@@ -169,8 +169,9 @@ describe.each([
         const order = newestFirst ? [...want].reverse() : want;
         // request_services has no data times: a time filter there is checked on the rows (none of these mixes both).
         expect(keys.map((k) => k.id)).toEqual(order.map((r) => r.id));
+        expect(keys.every((k) => typeof k.object_key === 'string' && k.object_key !== '')).toBe(true);
         if (keys.length === 0) continue;
-        const rows = await engine().run(rowsByKeysQuery(names(), keys as never));
+        const rows = await engine().run(rowsByKeysQuery(names(), keys as never, keys.map((k) => String(k.object_key))));
         expect(rows).toHaveLength(keys.length * 2); // both copies
         const current = latest(rows.map(requestFromSelected), (row) => row.id);
         expect(order.map((r) => requestFromRow(current.get(r.id)!))).toEqual(order);
