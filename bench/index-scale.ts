@@ -111,11 +111,21 @@ async function clickhouseBackend(name: 'clickhouse-18.16' | 'chdb', dir: string)
   return {
     name,
     async insert(objects) {
-      // What OutboxFlusher → insertBatch sends: requests, their trace rows, then the object rows.
+      // What OutboxFlusher → insertBatch sends: requests, their trace rows, then the object rows. A socket the server
+      // closed while idle is retried, as the flusher retries any failed batch.
       const version = Date.now();
-      await connection.insert(`${DATABASE}.requests`, objects.flatMap((o) => o.requests.map((r) => requestRow(r, version))));
-      await connection.insert(`${DATABASE}.trace_requests`, traceRows(objects.flatMap((o) => o.requests)));
-      await connection.insert(`${DATABASE}.objects`, objects.map((o) => objectRow(o.object, version)));
+      const send = async (table: string, rows: object[]): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await connection.insert(`${DATABASE}.${table}`, rows);
+          } catch (error) {
+            if (attempt >= 3 || !/EPIPE|ECONNRESET|socket hang up/.test(String(error))) throw error;
+          }
+        }
+      };
+      await send('requests', objects.flatMap((o) => o.requests.map((r) => requestRow(r, version))));
+      await send('trace_requests', traceRows(objects.flatMap((o) => o.requests)));
+      await send('objects', objects.map((o) => objectRow(o.object, version)));
     },
     async reader() {
       const store = new ClickHouseIndexStore({ url, database: DATABASE, readonly: true, outboxPath: path.join(dir, 'no-outbox.sqlite') });

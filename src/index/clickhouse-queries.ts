@@ -130,7 +130,8 @@ export function pageKeysQuery(
   // request_services has no data times: those are checked on the rows themselves.
   if (source !== 'request_services') clauses.push(...timeClauses(filter));
   return (
-    `SELECT DISTINCT tenant, signal, id, object_key FROM ${names.read(source)}${where(clauses)} ` +
+    // No DISTINCT: it made 18.16 hash a whole window (10x slower); the few copies of a request are merged by the caller.
+    `SELECT tenant, signal, id, object_key FROM ${names.read(source)}${where(clauses)} ` +
     `ORDER BY id${newestFirst ? ' DESC' : ''} LIMIT ${literal(limit)}`
   );
 }

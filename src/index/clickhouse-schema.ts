@@ -3,8 +3,8 @@
 // index written by them is migrated by copy (clickhouse-migrate.ts) and tests build such indexes to check that.
 //
 // Version 4 (valid on 18.16 and current releases; the current dialect adds LowCardinality columns and skip indexes):
-// - requests: the full rows. PARTITION BY the first four characters of the id — ids are ULIDs, so that is 2^28 ms
-//   (≈ 3.1 days) of receive time, and every part keeps min/max id, so a time window skips whole parts. ORDER BY
+// - requests: the full rows. PARTITION BY the first four characters of the id — ids are ULIDs, so that is 2^30 ms
+//   (≈ 12.4 days) of receive time, and every part keeps min/max id, so a time window skips whole parts. ORDER BY
 //   (tenant, signal, id): the everyday filters are a primary-key range, and the id is the receive time then
 //   randomness. Granules of 256 rows: a newest-first page gathers ~100 rows from ~100 streams, one granule each, so a
 //   granule is the unit of read amplification (the primary index stays ~10 MB at 50 M rows). ReplacingMergeTree(version): rows arrive at least once (a retried insert) and retention moves rows by
@@ -13,7 +13,7 @@
 // - request_ids (id …), request_services (service, id …): narrow copies ordered by id and by (service, id), filled
 //   by materialized views from every insert into requests, so "newest requests", "by id" and "by service" are key
 //   ranges too. They carry object_key and version, so a reader knows which row of a request is current.
-// - request_buckets: per bucket of receive time (6 ULID characters ≈ 4.4 min), tenant and signal, how many rows and
+// - request_buckets: per bucket of receive time (6 ULID characters: 2^20 ms ≈ 17.5 min), tenant and signal, how many rows and
 //   the span of their data times (AggregatingMergeTree, filled by a view). Listings size their id windows with it
 //   and data-time filters skip buckets that cannot match (request-windows.ts).
 // - objects: ordered by key (tenant/signal/date/hour/id: again tenant, signal, time, then id), partitioned by month

@@ -1,6 +1,7 @@
 // Listing requests in id windows, for the filters an index has no key for (both adapters: data-time windows; on
 // ClickHouse every listing, since 18.16 cannot stop a scan at `ORDER BY … LIMIT`). Request ids are ULIDs, so an id's
-// first characters are its receive time: the first six (30 of the 48 time bits) name a bucket of 2^18 ms ≈ 4.4 min.
+// first characters are its receive time (10 base-32 characters for 48 bits): the first six name a bucket of 2^20 ms
+// ≈ 17.5 min.
 // Each index keeps per (bucket, tenant, signal) how many requests it holds and the span of their data times; a listing
 // asks for the buckets that can hold matches, in listing order, and reads the rows of just enough of them (as id
 // ranges, which both indexes answer from their keys) to fill the page, learning as it goes how many of a bucket's
@@ -8,6 +9,7 @@
 // high (duplicates, deleted rows) cost reads, never correctness. A bucket missing from the counts would hide its rows;
 // the counts are written with the rows (same transaction in SQLite, same insert in ClickHouse).
 
+/** 6 of the 10 time characters: buckets of 2^20 ms ≈ 17.5 min (a 7th character: 2^15 ms ≈ 33 s; an 8th: ~1 s). */
 export const BUCKET_CHARS = 6;
 /** Sorts after every character of a ULID: `prefix + HIGH` is above every id that starts with `prefix`. */
 const HIGH = '~';
@@ -75,8 +77,12 @@ const MAX_BUCKETS = 256;
 /** A window is sized to hold this many times the rows still wanted (a little over: fewer round trips). */
 const OVERSHOOT = 1.5;
 const MIN_SELECTIVITY = 1e-5;
-/** A bucket expected to yield more than this many times the rows wanted is read in 32ths (then 1024ths). */
-const SPLIT_ABOVE = 8;
+/**
+ * A bucket expected to yield more than this many times the rows wanted, and more than SPLIT_MIN_ROWS, is read in
+ * 32ths (then 1024ths): reading ~100 k ids costs 18.16 ~10 ms, a busy server's bucket holds millions.
+ */
+const SPLIT_ABOVE = 16;
+const SPLIT_MIN_ROWS = 32_768;
 const MAX_SPLIT_DEPTH = 2;
 
 /** Ranges for consecutive buckets, neighbours merged (one range reads better than many). */
@@ -107,7 +113,7 @@ function piecesOf(candidate: BucketCount, wantedRows: number, selectivity: numbe
   let pieces: Piece[] = [{ prefix: candidate.bucket, requests: candidate.requests, bucket: candidate.bucket }];
   for (let depth = 0; depth < MAX_SPLIT_DEPTH; depth++) {
     const first = pieces[0]!;
-    if (first.requests * selectivity <= wantedRows * SPLIT_ABOVE) break;
+    if (first.requests * selectivity <= wantedRows * SPLIT_ABOVE || first.requests <= SPLIT_MIN_ROWS) break;
     const order = newestFirst ? [...ALPHABET].reverse() : [...ALPHABET];
     // Only the first piece is split further: the listing reads pieces in order and usually stops inside it.
     pieces = [...order.map((c) => ({ prefix: first.prefix + c, requests: first.requests / ALPHABET.length, bucket: first.bucket })), ...pieces.slice(1)];
@@ -129,6 +135,9 @@ export async function listInWindows<Row extends { id: string }>(source: WindowSo
   let afterId = listing.afterId;
   let start: BucketStart | null = afterId === undefined ? null : { bucket: bucketOf(afterId), inclusive: true };
   let selectivity = 1;
+  // Slices of a bucket are sized as if its rows were spread evenly; they are not (the first bucket of the data is
+  // mostly empty, traffic has quiet minutes), so each slice read that comes back short takes 4 times as much next.
+  let grow = 1;
   const queue: Piece[] = [];
   let bucketsDone = false;
   while (out.length < limit) {
@@ -156,15 +165,21 @@ export async function listInWindows<Row extends { id: string }>(source: WindowSo
       taken.push(queue.shift()!);
       held += piece.requests;
       expected += piece.requests * selectivity;
-      if (expected >= wanted * OVERSHOOT) break;
+      if (expected >= wanted * OVERSHOOT * grow) break;
     }
     const rows = await source.rows(rangesOf(taken.map((p) => p.prefix), newestFirst), afterId, wanted);
     out.push(...rows);
     if (rows.length >= wanted) break;
+    const slices = taken[0]!.prefix.length > BUCKET_CHARS;
+    grow = slices && rows.length < expected / 2 ? grow * 4 : 1;
     // Every row of the taken pieces past the cursor has been seen: continue after the last of them.
     const range = bucketRange(taken[taken.length - 1]!.prefix);
     afterId = newestFirst ? range.from : range.to;
-    selectivity = Math.max(MIN_SELECTIVITY, held > 0 ? Math.max(rows.length, 1) / held / (rows.length === 0 ? 8 : 1) : selectivity);
+    // Learnt from whole buckets only: a slice's share of its bucket is a guess (rows are not spread evenly: the first
+    // bucket of the data is mostly empty), and an empty slice says nothing about the filter.
+    if (taken[0]!.prefix.length === BUCKET_CHARS && held > 0) {
+      selectivity = Math.max(MIN_SELECTIVITY, Math.max(rows.length, 1) / held / (rows.length === 0 ? 8 : 1));
+    }
   }
   return out;
 }

@@ -79,7 +79,7 @@ export const MIGRATIONS: readonly string[] = [
   // - fingerprint: xxh3-128 of the raw request (NULL for requests captured before fingerprints). Retries of a request
   //   are found by (tenant, signal, fingerprint) within a receive-time window: the partial index answers that lookup
   //   (its rows end in the primary key, the id, which is the receive time).
-  // - request_buckets: per bucket of receive time (the first 6 characters of the ULID, ≈ 4.4 min), tenant and signal,
+  // - request_buckets: per bucket of receive time (the first 6 characters of the ULID: 2^20 ms ≈ 17.5 min), tenant and signal,
   //   how many requests the index holds and the span of their data times. Data-time filters and counts read these
   //   instead of every row (see request-windows.ts). Kept exact: written in the same transaction as the rows, and
   //   decremented when retention deletes rows; the data-time span only ever widens (a superset is all reads need).
