@@ -47,6 +47,8 @@ export interface BenchOptions {
   /** Sizes (rows) SQLite is measured at. */
   indexSqliteRows: number[];
   indexEngines: string[];
+  /** Rows written through the ClickHouse adapter's insert path to measure its rate (scaled like the sizes). */
+  indexInsertRows: number;
   indexQueryRuns: number;
   indexCliRuns: number;
 }
@@ -76,6 +78,7 @@ const FLAGS = {
   'index-rows': { env: 'BENCH_INDEX_ROWS', fallback: '5000000,50000000' },
   'index-sqlite-rows': { env: 'BENCH_INDEX_SQLITE_ROWS', fallback: '1000000,10000000' },
   'index-engines': { env: 'BENCH_INDEX_ENGINES', fallback: 'clickhouse-18.16,chdb,sqlite' },
+  'index-insert-rows': { env: 'BENCH_INDEX_INSERT_ROWS', fallback: '2000000' },
   'index-query-runs': { env: 'BENCH_INDEX_QUERY_RUNS', fallback: '7' },
   'index-cli-runs': { env: 'BENCH_INDEX_CLI_RUNS', fallback: '3' },
 } as const;
@@ -133,6 +136,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     indexRows: sizes('index-rows'),
     indexSqliteRows: sizes('index-sqlite-rows'),
     indexEngines: raw('index-engines').split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    indexInsertRows: Math.round(number('index-insert-rows', 1000)),
     indexQueryRuns: Math.round(number('index-query-runs', 1)),
     indexCliRuns: Math.round(number('index-cli-runs', 0)),
   };

@@ -124,6 +124,7 @@ async function runIndexScaleCase(options: ReturnType<typeof parseOptions>): Prom
       engines: options.indexEngines as EngineName[],
       clickhouseRows: scaled(options.indexRows),
       sqliteRows: scaled(options.indexSqliteRows),
+      insertRateRows: Math.max(10_000, Math.round(options.indexInsertRows * factor)),
       queryRuns: options.indexQueryRuns,
       cliRuns: options.indexCliRuns,
       quietWaitSeconds: options.quietWaitSeconds,

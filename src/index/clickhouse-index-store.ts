@@ -34,6 +34,7 @@ import { dialectFor, type Dialect } from './clickhouse-dialect.js';
 import { OutboxFlusher } from './clickhouse-flusher.js';
 import { migrateSchema, schemaVersion, tablesOf } from './clickhouse-migrate.js';
 import {
+  bucketExtentQuery,
   bucketsQuery,
   countQuery,
   idsLookupQuery,
@@ -70,7 +71,7 @@ import { SCHEMA_VERSION, tableNames, type SchemaTarget, type TableNames } from '
 import { identifier, literal } from './clickhouse-sql.js';
 import type { IndexStore } from './index-store.js';
 import { IndexOutbox, type OutboxBatch } from './index-outbox.js';
-import { listInWindows, type BucketStart, type IdRange } from './request-windows.js';
+import { bucketFromNumber, bucketNumber, listInWindows, type BucketCount, type BucketStart, type IdRange } from './request-windows.js';
 
 export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions {
   /** Default otlp_capture. Created by a writer if missing. */
@@ -319,18 +320,26 @@ export class ClickHouseIndexStore implements IndexStore {
   /** One page from ClickHouse alone, window by window (request-windows.ts). */
   private listStored(filter: RequestFilter, limit: number): Promise<RequestRow[]> {
     const newestFirst = filter.newestFirst ?? false;
+    const windows = new BucketWindows(this, filter, newestFirst);
     return listInWindows<RequestRow>(
       {
-        buckets: async (start, max) => this.buckets(filter, start, max, newestFirst),
+        buckets: async (start, max) => windows.next(start, max),
         rows: async (ranges, afterId, wanted) => this.pageInRanges(filter, ranges, afterId, wanted),
       },
       { newestFirst, limit, ...(filter.afterId === undefined ? {} : { afterId: filter.afterId }) },
     );
   }
 
-  private async buckets(filter: RequestFilter, start: BucketStart | null, max: number, newestFirst: boolean) {
-    const rows = await this.select<{ bucket: string; requests: string }>('plan a listing', bucketsQuery(this.names, filter, start, max, newestFirst));
+  /** Candidate buckets of a listing, within a window of buckets when `bound` is given (see BucketWindows). */
+  async buckets(filter: RequestFilter, start: BucketStart | null, max: number, newestFirst: boolean, bound: string | null = null): Promise<BucketCount[]> {
+    const rows = await this.select<{ bucket: string; requests: string }>('plan a listing', bucketsQuery(this.names, filter, start, max, newestFirst, bound));
     return rows.map((row) => ({ bucket: row.bucket, requests: Number(row.requests) }));
+  }
+
+  /** First and last bucket of the filter's tenant and signal; null when it has none. */
+  async bucketExtent(filter: RequestFilter): Promise<{ first: string; last: string } | null> {
+    const [row] = await this.select<{ first: string; last: string }>('plan a listing', bucketExtentQuery(this.names, filter));
+    return row === undefined || row.first === '' ? null : row;
   }
 
   /**
@@ -409,8 +418,12 @@ export class ClickHouseIndexStore implements IndexStore {
   async countRequests(filter: RequestFilter): Promise<number> {
     this.checkStarted();
     const byTime = filter.sinceNs !== undefined || filter.untilNs !== undefined;
+    const byObject = !byTime && filter.service === undefined;
+    // Outbox first (see the header): a batch moving to ClickHouse meanwhile is then counted in one place or both, and
+    // "both" is taken out below by asking ClickHouse about the queued ones after counting there.
+    const queued = this.queuedMatching(filter, byObject);
     let total = 0;
-    if (!byTime && filter.service === undefined) {
+    if (byObject) {
       const [row] = await this.select<{ n: string | null }>('count requests', objectRequestCountQuery(this.names, filter));
       total = Number(row?.n ?? 0);
     } else if (!byTime) {
@@ -428,31 +441,40 @@ export class ClickHouseIndexStore implements IndexStore {
         start = { bucket: buckets[buckets.length - 1]!.bucket, inclusive: false };
       }
     }
-    return total + (await this.queuedNotStored(filter, !byTime && filter.service === undefined));
+    return total + (await this.notStoredYet(queued));
   }
 
   /**
-   * What a count of ClickHouse alone misses: rows still queued here. Counted the way the ClickHouse part was — by
-   * object rows when that part summed objects (a batch inserts its requests before its object row), else by request.
+   * What a count of ClickHouse alone misses, read before counting there: rows queued here. By object rows when the
+   * ClickHouse count sums objects (a batch inserts its requests before its object row), else by request.
    */
-  private async queuedNotStored(filter: RequestFilter, byObject: boolean): Promise<number> {
-    if (!this.outbox) return 0;
+  private queuedMatching(filter: RequestFilter, byObject: boolean): { objects: ObjectRow[] } | { ids: string[] } {
     if (byObject) {
-      const queued: ObjectRow[] = [];
-      for (const text of this.outbox.objectRows()) {
+      const objects: ObjectRow[] = [];
+      const stream = { ...(filter.tenant === undefined ? {} : { tenant: filter.tenant }), ...(filter.signal === undefined ? {} : { signal: filter.signal }) };
+      for (const text of this.outbox?.objectRows() ?? []) {
         const row = JSON.parse(text) as ObjectRow;
-        if (matchesObjectFilter(row, { ...(filter.tenant === undefined ? {} : { tenant: filter.tenant }), ...(filter.signal === undefined ? {} : { signal: filter.signal }) })) queued.push(row);
+        if (matchesObjectFilter(row, stream)) objects.push(row);
       }
-      const stored = await this.objectsByKey('count requests', queued.map((row) => row.key));
-      return queued.filter((row) => !stored.has(row.key)).reduce((sum, row) => sum + Number(row.request_count), 0);
+      return { objects };
     }
-    const queued: string[] = [];
-    for (const text of this.outbox.requestRows()) {
+    const ids: string[] = [];
+    for (const text of this.outbox?.requestRows() ?? []) {
       const row = JSON.parse(text) as RequestRow;
-      if (matchesRequestFilter(row, { ...filter, afterId: undefined })) queued.push(row.id);
+      if (matchesRequestFilter(row, { ...filter, afterId: undefined })) ids.push(row.id);
     }
-    const stored = await this.liveIdCopies('count requests', queued);
-    return queued.filter((id) => !stored.has(id)).length;
+    return { ids };
+  }
+
+  private async notStoredYet(queued: { objects: ObjectRow[] } | { ids: string[] }): Promise<number> {
+    if ('objects' in queued) {
+      if (queued.objects.length === 0) return 0;
+      const stored = await this.objectsByKey('count requests', queued.objects.map((row) => row.key));
+      return queued.objects.filter((row) => !stored.has(row.key)).reduce((sum, row) => sum + Number(row.request_count), 0);
+    }
+    if (queued.ids.length === 0) return 0;
+    const stored = await this.liveIdCopies('count requests', queued.ids);
+    return queued.ids.filter((id) => !stored.has(id)).length;
   }
 
   async getRequest(id: string): Promise<ArchivedRequest | null> {
@@ -804,6 +826,43 @@ export class ClickHouseIndexStore implements IndexStore {
     if (!this.started) throw new BackendUnavailableError(`${this.describe()} is not started`);
   }
 }
+
+/**
+ * The buckets of one listing, a window at a time: ClickHouse aggregates bucket counts before it can sort them, so
+ * asking for "the next 256 buckets" without bounds would aggregate every bucket ever written (hundreds of thousands of
+ * rows at 50 M requests). Each window spans WINDOW_BUCKETS buckets (×4 while windows come back empty) from where the
+ * listing is, up to the filter's first or last bucket (one min/max query per listing).
+ */
+class BucketWindows {
+  private extent: { first: string; last: string } | null | undefined;
+  private span = WINDOW_BUCKETS;
+
+  constructor(
+    private readonly store: ClickHouseIndexStore,
+    private readonly filter: RequestFilter,
+    private readonly newestFirst: boolean,
+  ) {}
+
+  async next(start: BucketStart | null, max: number): Promise<BucketCount[]> {
+    this.extent ??= await this.store.bucketExtent(this.filter);
+    if (this.extent === null) return [];
+    const end = this.newestFirst ? this.extent.first : this.extent.last;
+    let from = start ?? { bucket: this.newestFirst ? this.extent.last : this.extent.first, inclusive: true };
+    for (;;) {
+      const step = this.newestFirst ? -this.span : this.span;
+      const boundNumber = bucketNumber(from.bucket) + step;
+      const pastEnd = this.newestFirst ? boundNumber <= bucketNumber(end) : boundNumber >= bucketNumber(end);
+      const bound = pastEnd ? end : bucketFromNumber(boundNumber);
+      const found = await this.store.buckets(this.filter, from, max, this.newestFirst, bound);
+      if (found.length > 0 || pastEnd) return found;
+      from = { bucket: bound, inclusive: false };
+      this.span *= 4;
+    }
+  }
+}
+
+/** Buckets per first window: ~28 h at 17.5 min each. */
+const WINDOW_BUCKETS = 96;
 
 /** Ids and keys are ASCII: code-unit order is ClickHouse's byte order. */
 function compareText(a: string, b: string): number {

@@ -96,9 +96,18 @@ export function idSource(filter: RequestFilter): 'request_services' | 'requests'
  * Buckets of receive time that may hold requests of the filter's tenant and signal whose data times overlap its
  * window, in listing order from `start`: bucket and how many rows it holds (duplicates and deleted rows included).
  */
-export function bucketsQuery(names: TableNames, filter: RequestFilter, start: BucketStart | null, max: number, newestFirst: boolean): string {
+export function bucketsQuery(
+  names: TableNames,
+  filter: RequestFilter,
+  start: BucketStart | null,
+  max: number,
+  newestFirst: boolean,
+  /** The far end of the window (inclusive), so that only a window of buckets is aggregated, not all of them. */
+  bound: string | null = null,
+): string {
   const clauses = streamClauses(filter);
   if (start !== null) clauses.push(`bucket ${newestFirst ? '<' : '>'}${start.inclusive ? '=' : ''} ${literal(start.bucket)}`);
+  if (bound !== null) clauses.push(`bucket ${newestFirst ? '>=' : '<='} ${literal(bound)}`);
   const having: string[] = [];
   if (filter.sinceNs !== undefined) having.push(`maxMerge(max_end_ns) >= ${literal(clampInt64(filter.sinceNs))}`);
   if (filter.untilNs !== undefined) having.push(`minMerge(min_start_ns) <= ${literal(clampInt64(filter.untilNs))}`);
@@ -106,6 +115,11 @@ export function bucketsQuery(names: TableNames, filter: RequestFilter, start: Bu
     `SELECT bucket, toString(countMerge(requests)) AS requests FROM ${names.read('request_buckets')}${where(clauses)} ` +
     `GROUP BY bucket${having.length > 0 ? ` HAVING ${having.join(' AND ')}` : ''} ORDER BY bucket${newestFirst ? ' DESC' : ''} LIMIT ${literal(max)}`
   );
+}
+
+/** The first and last bucket holding requests of the filter's tenant and signal ('' when none). */
+export function bucketExtentQuery(names: TableNames, filter: RequestFilter): string {
+  return `SELECT min(bucket) AS first, max(bucket) AS last FROM ${names.read('request_buckets')}${where(streamClauses(filter))}`;
 }
 
 /**

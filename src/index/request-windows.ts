@@ -11,12 +11,29 @@
 
 /** 6 of the 10 time characters: buckets of 2^20 ms ≈ 17.5 min (a 7th character: 2^15 ms ≈ 33 s; an 8th: ~1 s). */
 export const BUCKET_CHARS = 6;
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 /** Sorts after every character of a ULID: `prefix + HIGH` is above every id that starts with `prefix`. */
 const HIGH = '~';
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 export function bucketOf(id: string): string {
   return id.slice(0, BUCKET_CHARS);
+}
+
+/** A bucket as a number (its 30 time bits), and back: for windows of buckets. */
+export function bucketNumber(bucket: string): number {
+  let n = 0;
+  for (const c of bucket.slice(0, BUCKET_CHARS)) n = n * 32 + Math.max(0, ALPHABET.indexOf(c));
+  return n;
+}
+
+export function bucketFromNumber(n: number): string {
+  let out = '';
+  let rest = Math.max(0, Math.floor(n));
+  for (let i = 0; i < BUCKET_CHARS; i++) {
+    out = ALPHABET[rest % 32]! + out;
+    rest = Math.floor(rest / 32);
+  }
+  return out;
 }
 
 /** Ids from `from` (inclusive) to `to` (exclusive). */
@@ -57,7 +74,10 @@ export interface BucketStart {
 }
 
 export interface WindowSource<Row extends { id: string }> {
-  /** Buckets that may hold matching rows, in listing order, from `start` (from the first when null); at most `max`. */
+  /**
+   * Buckets that may hold matching rows, in listing order, from `start` (from the first when null); at most `max`,
+   * possibly fewer while more follow; none once there are no more.
+   */
   buckets(start: BucketStart | null, max: number): Promise<BucketCount[]>;
   /**
    * Rows matching the filter within the ranges (given in listing order, disjoint), past `afterId` in listing order,
@@ -82,7 +102,7 @@ const MIN_SELECTIVITY = 1e-5;
  * 32ths (then 1024ths): reading ~100 k ids costs 18.16 ~10 ms, a busy server's bucket holds millions.
  */
 const SPLIT_ABOVE = 16;
-const SPLIT_MIN_ROWS = 32_768;
+const SPLIT_MIN_ROWS = 400_000;
 const MAX_SPLIT_DEPTH = 2;
 
 /** Ranges for consecutive buckets, neighbours merged (one range reads better than many). */
@@ -139,13 +159,11 @@ export async function listInWindows<Row extends { id: string }>(source: WindowSo
   // mostly empty, traffic has quiet minutes), so each slice read that comes back short takes 4 times as much next.
   let grow = 1;
   const queue: Piece[] = [];
-  let bucketsDone = false;
   while (out.length < limit) {
     const wanted = limit - out.length;
     if (queue.length === 0) {
-      if (bucketsDone) break;
+      // Fewer than asked does not mean the last ones (a source may answer a window at a time): until none come back.
       const candidates = await source.buckets(start, MAX_BUCKETS);
-      if (candidates.length < MAX_BUCKETS) bucketsDone = true;
       if (candidates.length === 0) break;
       for (const candidate of candidates) queue.push({ prefix: candidate.bucket, requests: candidate.requests, bucket: candidate.bucket });
       start = { bucket: candidates[candidates.length - 1]!.bucket, inclusive: false };
