@@ -87,6 +87,8 @@ interface Backend {
   /** Environment and arguments for a CLI process reading this index. */
   cli: { env: NodeJS.ProcessEnv; args: string[] };
   diskMiB(): Promise<number | null>;
+  /** Waits (bounded) until background merges after a fill are done: measurements see a steady table. */
+  settle?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -178,6 +180,14 @@ async function clickhouseBackend(name: 'clickhouse-18.16' | 'chdb', dir: string)
       return store;
     },
     cli: { env: { ...BACKEND_ENV_OFF, CLICKHOUSE_URL: url, CLICKHOUSE_DATABASE: DATABASE }, args: ['--data-dir', path.join(dir, 'cli-data')] },
+    async settle() {
+      const deadline = Date.now() + 180_000;
+      while (Date.now() < deadline) {
+        const [row] = await connection.select<{ n: string }>(`SELECT toString(count()) AS n FROM system.merges WHERE database = '${DATABASE}'`);
+        if (Number(row?.n ?? 0) === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    },
     async diskMiB() {
       const [row] = await connection.select<{ bytes: string }>(
         `SELECT toString(sum(bytes_on_disk)) AS bytes FROM system.parts WHERE database = '${DATABASE}' AND active`,
@@ -351,6 +361,7 @@ export async function runIndexScale(options: IndexScaleOptions): Promise<SizeRes
         filledSeconds += seconds;
         const stepRows = filled - (results.filter((r) => r.engine === engine).at(-1)?.rows ?? 0);
         options.log(`  at ${filled / 1e6} M rows: this step ${stepRows / 1e6} M rows in ${seconds.toFixed(0)} s (${Math.round(stepRows / seconds).toLocaleString('en-US')} rows/s)`);
+        await backend.settle?.();
         const queries = await measure(backend, filled, options);
         results.push({
           engine,
