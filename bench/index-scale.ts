@@ -150,26 +150,29 @@ async function clickhouseBackend(name: 'clickhouse-18.16' | 'chdb', dir: string)
       }
     },
     async insertRate(rows) {
+      // Only the inserts are timed (one at a time, as the flusher sends them): generating the synthetic rows is not
+      // the index's work.
       const scratch = `${DATABASE}_insert_rate`;
       await createSchema(scratch);
       const archive = new SyntheticArchive();
-      const started = performance.now();
+      let seconds = 0;
       let batch: SyntheticObject[] = [];
       let batchRows = 0;
-      let inFlight: Promise<void> = Promise.resolve();
+      const timed = async (objects: SyntheticObject[]): Promise<void> => {
+        const started = performance.now();
+        await insertInto(scratch)(objects);
+        seconds += (performance.now() - started) / 1000;
+      };
       for (const object of archive.fillTo(rows)) {
         batch.push(object);
         batchRows += object.requests.length;
         if (batchRows >= BATCH_ROWS) {
-          await inFlight;
-          inFlight = insertInto(scratch)(batch);
+          await timed(batch);
           batch = [];
           batchRows = 0;
         }
       }
-      await inFlight;
-      if (batch.length > 0) await insertInto(scratch)(batch);
-      const seconds = (performance.now() - started) / 1000;
+      if (batch.length > 0) await timed(batch);
       await connection.command(`DROP DATABASE IF EXISTS ${scratch}`);
       return { rows, seconds, rowsPerSecond: rows / seconds };
     },
