@@ -39,6 +39,20 @@ export interface BenchOptions {
   retention: boolean;
   /** Raw OTLP MiB in the export case's archive (0: no export case). `--only=export` runs the export case alone. */
   exportMib: number;
+  /**
+   * The index-scale case (bench/index-scale.ts): 0 = off; otherwise a factor on the sizes below (1 = as given, 0.02 =
+   * a quick run at 2 %). `--only index-scale` runs it alone.
+   */
+  indexScale: number;
+  /** Sizes (rows) ClickHouse is measured at, ascending; filled once, measured on the way. */
+  indexRows: number[];
+  /** Sizes (rows) SQLite is measured at. */
+  indexSqliteRows: number[];
+  indexEngines: string[];
+  /** Rows written through the ClickHouse adapter's insert path to measure its rate (scaled like the sizes). */
+  indexInsertRows: number;
+  indexQueryRuns: number;
+  indexCliRuns: number;
 }
 
 const MIB = 2 ** 20;
@@ -63,6 +77,13 @@ const FLAGS = {
   's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
   retention: { env: 'BENCH_RETENTION', fallback: '0' },
   'export-mib': { env: 'BENCH_EXPORT_MIB', fallback: '128' },
+  'index-scale': { env: 'BENCH_INDEX_SCALE', fallback: '0' },
+  'index-rows': { env: 'BENCH_INDEX_ROWS', fallback: '5000000,50000000' },
+  'index-sqlite-rows': { env: 'BENCH_INDEX_SQLITE_ROWS', fallback: '1000000,10000000' },
+  'index-engines': { env: 'BENCH_INDEX_ENGINES', fallback: 'clickhouse-18.16,chdb,sqlite' },
+  'index-insert-rows': { env: 'BENCH_INDEX_INSERT_ROWS', fallback: '2000000' },
+  'index-query-runs': { env: 'BENCH_INDEX_QUERY_RUNS', fallback: '7' },
+  'index-cli-runs': { env: 'BENCH_INDEX_CLI_RUNS', fallback: '3' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -90,6 +111,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     if (!Number.isFinite(value) || value < min) throw new Error(`--${flag} (${FLAGS[flag].env}) must be a number >= ${min}, got ${raw(flag)}`);
     return value;
   };
+  const sizes = (flag: Flag): number[] => {
+    const list = raw(flag).split(',').map((s) => Number(s.trim()));
+    if (list.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new Error(`--${flag} (${FLAGS[flag].env}) must be row counts such as 5000000,50000000`);
+    return list.sort((a, b) => a - b);
+  };
   return {
     durationSeconds: number('duration', 1),
     warmupSeconds: number('warmup', 0),
@@ -110,5 +136,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
     retention: ['1', 'true', 'yes'].includes(raw('retention')),
     exportMib: number('export-mib', 0),
+    indexScale: number('index-scale', 0),
+    indexRows: sizes('index-rows'),
+    indexSqliteRows: sizes('index-sqlite-rows'),
+    indexEngines: raw('index-engines').split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    indexInsertRows: Math.round(number('index-insert-rows', 1000)),
+    indexQueryRuns: Math.round(number('index-query-runs', 1)),
+    indexCliRuns: Math.round(number('index-cli-runs', 0)),
   };
 }

@@ -17,6 +17,8 @@ import { runCase, type CaseResult } from './run-case.js';
 import { waitForQuiet } from './quiet.js';
 import { exportTable, runExportBench, type ExportBenchResult } from './export-bench.js';
 import { REPO_ROOT } from './servers.js';
+import { runIndexScale, type EngineName } from './index-scale.js';
+import { indexScaleTable } from './index-scale-report.js';
 
 const RATIO_TARGET = 0.8;
 /** Machine-wide busy CPU (% of one core) below which the machine counts as idle before a case. */
@@ -25,6 +27,11 @@ const QUIET_PERCENT = 10;
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   if (options.only.length === 1 && options.only[0] === 'export') return exportOnly(options);
+  const indexScaleOnly = options.only.length > 0 && options.only.every((name) => name === 'index-scale');
+  if (indexScaleOnly || options.indexScale > 0) {
+    await runIndexScaleCase(options);
+    if (indexScaleOnly) return;
+  }
   const cases = benchCases(options);
   if (cases.length === 0) throw new Error(`no case matches --only ${options.only.join(',')}`);
   const machine = describeMachine(os.tmpdir(), REPO_ROOT);
@@ -127,6 +134,36 @@ async function exportOnly(options: ReturnType<typeof parseOptions>): Promise<voi
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify({ machine, options, export: result }, null, 2));
   log(`\nresults: ${path.relative(process.cwd(), file)}`);
+}
+
+/** The index-scale case: its own servers and data, its own results file (bench/results/index-scale-<time>.json). */
+async function runIndexScaleCase(options: ReturnType<typeof parseOptions>): Promise<void> {
+  const factor = options.indexScale > 0 ? options.indexScale : 1;
+  const scaled = (rows: number[]): number[] => rows.map((n) => Math.max(1000, Math.round(n * factor)));
+  const machine = describeMachine(os.tmpdir(), REPO_ROOT);
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}; commit ${machine.commit}`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-index-scale-'));
+  try {
+    const results = await runIndexScale({
+      dir,
+      engines: options.indexEngines as EngineName[],
+      clickhouseRows: scaled(options.indexRows),
+      sqliteRows: scaled(options.indexSqliteRows),
+      insertRateRows: Math.max(10_000, Math.round(options.indexInsertRows * factor)),
+      queryRuns: options.indexQueryRuns,
+      cliRuns: options.indexCliRuns,
+      quietWaitSeconds: options.quietWaitSeconds,
+      log,
+    });
+    log(`\n${indexScaleTable(results)}`);
+    const file = path.join(REPO_ROOT, 'bench', 'results', `index-scale-${new Date().toISOString().replaceAll(':', '-')}.json`);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ machine, options, results }, null, 2));
+    log(`results: ${path.relative(process.cwd(), file)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # System packages the test suite needs, from Debian's archive. Idempotent: installs only what is missing.
 #   protobuf-compiler: protoc, to check proto/descriptor-set.binpb is up to date with proto/.
+#   libprotobuf-dev: the well-known types (google/protobuf/*.proto) protoc reads for that check.
 #   clickhouse-server: ClickHouse 18.16; tests start private servers with scripts/start-clickhouse.sh.
 #   prometheus: the server and promtool; tests check and unit-test deploy/prometheus/ and start private servers
 #     (loopback, ephemeral port, temporary data directory) that scrape a running `serve`.
 #   golang-go + the Go zstd and snappy libraries: tests/helpers/go-encoder compresses requests exactly as the
 #     Collector's exporters do (klauspost/compress, golang/snappy), built offline from Debian's Go sources.
+#   zookeeperd: ZooKeeper 3.8 (and a JRE) for the two-server cluster of scripts/start-clickhouse-cluster.sh.
 set -euo pipefail
 
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/duration.proto ] || need+=(libprotobuf-dev)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/klauspost/compress/zstd ] || need+=(golang-github-klauspost-compress-dev)
 [ -d /usr/share/gocode/src/github.com/golang/snappy ] || need+=(golang-github-golang-snappy-dev)
+[ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeperd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

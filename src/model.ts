@@ -87,7 +87,12 @@ export interface RequestFilter {
   /** Requests whose data time range overlaps [sinceNs, untilNs]. */
   sinceNs?: bigint;
   untilNs?: bigint;
-  /** Only ids greater than this one (paging cursor; ids sort by receive time). */
+  /**
+   * Keyset paging: only requests past this id in the listing's order — greater ids oldest first, smaller ids newest
+   * first (ids sort by receive time). People and APIs see it wrapped in an opaque cursor (src/query/request-cursor.ts).
+   */
   afterId?: string;
+  /** Newest (highest id) first; oldest first when unset. */
+  newestFirst?: boolean;
   limit?: number;
 }

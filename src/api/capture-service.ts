@@ -32,6 +32,7 @@ interface ListRequestsRequest {
   until?: Timestamp | null;
   pageSize?: number;
   pageToken?: string;
+  newestFirst?: boolean;
 }
 
 interface GetRequestRequest {
@@ -96,13 +97,12 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
         const filter = toFilter(call.request);
         if (tenant !== undefined) filter.tenant = tenant;
         const pageSize = Math.min(MAX_PAGE_SIZE, call.request.pageSize || DEFAULT_PAGE_SIZE);
-        const rows = await query.listRequests({ ...filter, limit: pageSize + 1 });
-        const page = rows.slice(0, pageSize);
-        const last = page[page.length - 1];
-        return {
-          requests: page.map(toMessage),
-          nextPageToken: rows.length > pageSize && last ? Buffer.from(last.id).toString('base64url') : '',
-        };
+        const page = await query.listPage(filter, {
+          limit: pageSize,
+          ...(call.request.newestFirst ? { newestFirst: true } : {}),
+          ...(call.request.pageToken ? { cursor: call.request.pageToken } : {}),
+        });
+        return { requests: page.requests.map(toMessage), nextPageToken: page.nextCursor ?? '' };
       };
       run().then((response) => callback(null, response), (error: unknown) => fail(callback, error));
     },
@@ -150,11 +150,6 @@ function toFilter(request: ListRequestsRequest): RequestFilter {
   if (request.service) filter.service = request.service;
   if (request.since) filter.sinceNs = fromTimestamp(request.since);
   if (request.until) filter.untilNs = fromTimestamp(request.until);
-  if (request.pageToken) {
-    const afterId = Buffer.from(request.pageToken, 'base64url').toString('utf8');
-    if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(afterId)) throw new InvalidArgumentError('page_token is not one this server issued');
-    filter.afterId = afterId;
-  }
   return filter;
 }
 

@@ -55,6 +55,7 @@ export async function createIndexStore(config: ResolvedConfig, options: IndexSto
         user: ch.user,
         password: ch.password,
         database: ch.database,
+        ...(ch.cluster === undefined ? {} : { cluster: ch.cluster }),
         readonly: options.readonly,
         outboxPath: ch.outboxPath,
         batchRows: ch.batchRows,

@@ -1,6 +1,6 @@
 // The request selection that `list` and `replay` share: --signal, --service, --tenant, --since, --until.
 import { isSignal } from '../model.js';
-import { parseTimeArg } from '../query/request-view.js';
+import { parseTime, timeHint } from '../config/units.js';
 import type { SelectionFilter } from '../replay/selection.js';
 import { tenantOption } from './common.js';
 import { UsageError } from './exit.js';
@@ -26,8 +26,12 @@ export function selectionFilter(options: SelectionOptions): SelectionFilter {
   for (const key of ['since', 'until'] as const) {
     const text = options[key];
     if (text === undefined) continue;
-    const ns = parseTimeArg(text);
-    if (ns === null) throw new UsageError(`--${key} must be a time such as 2024-05-01T12:00:00Z or 15m, not ${JSON.stringify(text)}`);
+    const ns = parseTime(text);
+    if (ns === null) {
+      throw new UsageError(
+        `--${key} must be a time such as 2024-05-01T12:00:00Z, or a duration such as 15m or 1h30m for that long ago, not ${JSON.stringify(text)}${timeHint(text)}`,
+      );
+    }
     if (key === 'since') filter.sinceNs = ns;
     else filter.untilNs = ns;
   }

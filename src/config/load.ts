@@ -36,6 +36,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   CLICKHOUSE_USER: 'index.clickhouse.user',
   CLICKHOUSE_PASSWORD: 'index.clickhouse.password',
   CLICKHOUSE_DATABASE: 'index.clickhouse.database',
+  CLICKHOUSE_CLUSTER: 'index.clickhouse.cluster',
   S3_ENDPOINT: 'storage.s3.endpoint',
   S3_BUCKET: 'storage.s3.bucket',
   S3_REGION: 'storage.s3.region',

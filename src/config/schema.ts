@@ -170,6 +170,11 @@ const clickhouseIndex = z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected 1-63 of A-Z a-z 0-9 _, not starting with a digit')
       .default('otlp_capture'),
+    // A cluster from the servers' remote_servers: the schema is created ON CLUSTER (Replicated + Distributed tables).
+    cluster: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected a cluster name from remote_servers: 1-63 of A-Z a-z 0-9 _, not starting with a digit')
+      .optional(),
     batchRows: z.number().int().min(1).max(100_000).default(1000),
     batchInterval: duration.default(1000),
     outboxPath: z.string().min(1).optional(),

@@ -59,9 +59,20 @@ export class ClickHouseConnection {
     return result.json<T>();
   }
 
-  async insert(table: string, rows: readonly object[]): Promise<void> {
+  /** `settings` only for writers (a readonly=1 user may change none): e.g. synchronous inserts into a Distributed table. */
+  async insert(table: string, rows: readonly object[], settings?: Record<string, string | number>): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+    await this.client.insert({
+      table,
+      values: rows as object[],
+      format: 'JSONEachRow',
+      ...(settings === undefined ? {} : { clickhouse_settings: settings as never }),
+    });
+  }
+
+  /** A DDL or mutation statement with writer-only settings. */
+  async commandWith(sql: string, settings: Record<string, string | number>): Promise<void> {
+    await this.client.command({ query: sql, clickhouse_settings: settings as never });
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,12 @@
-// IndexStore on ClickHouse (@clickhouse/client over HTTP), valid on Debian's ClickHouse 18.16 and current releases.
+// IndexStore on ClickHouse (@clickhouse/client over HTTP), valid on Debian's ClickHouse 18.16 and current releases;
+// the server's version, read at start, picks the dialect (clickhouse-dialect.ts). Schema: clickhouse-schema.ts.
 //
 // Writer (serve, reindex): commitObject queues the object's rows in a local outbox (SQLite, fsync'd) and resolves:
 // that is the durability the port promises, and what lets the archiver release the spool. A background flusher
 // inserts whole objects into ClickHouse in batches (≥ batchRows rows or batchInterval, whichever first), retries
 // with backoff while ClickHouse is down, and deletes outbox rows only once ClickHouse accepted them; leftovers are
-// flushed at the next start. Inserts are at-least-once; ReplacingMergeTree + FINAL reads make them count once.
+// flushed at the next start. Inserts are at-least-once: every row carries a version (the time it was written), and
+// reads keep the highest version of each row they touch (clickhouse-queries.ts).
 //
 // Reads merge the outbox (rows not flushed yet) with ClickHouse, outbox first: a batch leaves the outbox only after
 // ClickHouse has it, so reading the outbox before ClickHouse never misses a committed row. Readers without the
@@ -13,6 +15,11 @@
 // The trace index (trace id → request id, with the tenant) travels with its object: queued in the same outbox
 // transaction, inserted in the same batch (after the requests, before the object row). findTraceRequests reads the
 // request ids of a trace from the outbox and from ClickHouse, then those requests by id.
+//
+// Retention: a deleted or replaced object's key is recorded in retired_objects first (reads then leave its rows out
+// at once, and a late re-insert cannot bring them back); then its rows are removed: by lightweight DELETE on a
+// current server, by a mutation batched over the keys retired in the last seconds on 18.16 (a mutation rewrites
+// parts, so one per key would be ruinous).
 //
 // Start-up: a reader fails with one clear BackendUnavailableError when ClickHouse is unreachable, refuses the
 // credentials, or has no index. A writer does too, unless `bufferWhenUnavailable` (serve): then it starts anyway,
@@ -23,24 +30,29 @@ import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from 
 import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ClickHouseConnection, type ClickHouseConnectionOptions } from './clickhouse-connection.js';
+import { dialectFor, type Dialect } from './clickhouse-dialect.js';
 import { OutboxFlusher } from './clickhouse-flusher.js';
+import { migrateSchema, schemaVersion, tablesOf } from './clickhouse-migrate.js';
 import {
-  getObjectQuery,
-  getRequestQuery,
-  knownIdsQuery,
-  listObjectsQuery,
-  listRequestsQuery,
+  bucketExtentQuery,
+  bucketsQuery,
+  countQuery,
+  idsLookupQuery,
+  latest,
   matchesObjectFilter,
   matchesRequestFilter,
   objectFromSelected,
+  objectKeysQuery,
+  objectRequestCountQuery,
+  objectsByKeyQuery,
+  pageKeysQuery,
+  RETIRED_FLAG,
   requestFromSelected,
-  requestLocationsQuery,
-  requestsByIdQuery,
   retiredKeysQuery,
-  schemaVersionQuery,
-  tablesQuery,
+  rowsByKeysQuery,
   traceRequestIdsQuery,
   type ObjectFilter,
+  type RequestKey,
 } from './clickhouse-queries.js';
 import {
   OBJECT_COLUMNS,
@@ -55,14 +67,17 @@ import {
   type RequestRow,
   type TraceRow,
 } from './clickhouse-rows.js';
-import { MIGRATIONS, SCHEMA_VERSION, bootstrapStatements } from './clickhouse-schema.js';
+import { SCHEMA_VERSION, tableNames, type SchemaTarget, type TableNames } from './clickhouse-schema.js';
 import { identifier, literal } from './clickhouse-sql.js';
 import type { IndexStore, OutboxStatus, QuarantinedRequest } from './index-store.js';
 import { IndexOutbox, type OutboxBatch } from './index-outbox.js';
+import { bucketFromNumber, bucketNumber, listInWindows, type BucketCount, type BucketStart, type IdRange } from './request-windows.js';
 
 export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions {
   /** Default otlp_capture. Created by a writer if missing. */
   database?: string;
+  /** A ClickHouse cluster (remote_servers) to create the index on: Replicated tables, read through Distributed ones. */
+  cluster?: string;
   /** Read only (CLI): never creates or migrates anything, never creates the outbox. */
   readonly?: boolean;
   /** Writer: required. Reader: read when it exists (rows this host has not flushed yet). */
@@ -75,6 +90,8 @@ export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions
   closeTimeoutMs?: number;
   retryInitialBackoffMs?: number;
   retryMaxBackoffMs?: number;
+  /** 18.16: how long after the last retention write the batched removal of retired rows runs. Default 5 s. */
+  purgeDelayMs?: number;
   logger?: Logger;
 }
 
@@ -82,10 +99,15 @@ export type { OutboxStatus } from './index-store.js';
 
 export const DEFAULT_DATABASE = 'otlp_capture';
 export const DEFAULT_LIST_LIMIT = 1000;
-/** knownRequestIds asks about this many ids per query (max_query_size is 256 KiB on 18.16). */
+/** Ids or keys per query (max_query_size is 256 KiB on 18.16). */
 const ID_CHUNK = 1000;
 /** Largest insert when catching up; far below max_insert_block_size (1,048,576), so one insert is one part. */
 const MAX_BATCH_ROWS = 100_000;
+/** Object keys per batched removal (a mutation's WHERE is bounded by max_query_size too). */
+const PURGE_CHUNK = 500;
+
+const REQUEST_INSERT_COLUMNS = [...REQUEST_COLUMNS, 'version'] as const;
+const OBJECT_INSERT_COLUMNS = [...OBJECT_COLUMNS, 'version'] as const;
 
 function checkLimit(limit: number | undefined): number {
   const value = limit ?? DEFAULT_LIST_LIMIT;
@@ -93,8 +115,17 @@ function checkLimit(limit: number | undefined): number {
   return value;
 }
 
+interface IdCopy {
+  id: string;
+  tenant: string;
+  signal: string;
+  object_key: string;
+  version: string;
+}
+
 export class ClickHouseIndexStore implements IndexStore {
   readonly database: string;
+  readonly cluster: string | null;
   private readonly readonly: boolean;
   private readonly connection: ClickHouseConnection;
   private outbox: IndexOutbox | null = null;
@@ -104,17 +135,33 @@ export class ClickHouseIndexStore implements IndexStore {
   private unreachableReason: string | null = null;
   private available = false;
   private failedFlushes = 0;
+  private dialectFound: Dialect | null = null;
+  private readonly names: TableNames;
+  /** 18.16: keys retired since the last batched removal. */
+  private readonly purgePending = new Set<string>();
+  private purgeTimer: NodeJS.Timeout | null = null;
+  private purging: Promise<void> = Promise.resolve();
+  /** Cluster: how many servers it has (every one holds retired keys). */
+  private clusterNodes: number | null = null;
 
   constructor(private readonly options: ClickHouseIndexStoreOptions) {
     this.database = identifier(options.database ?? DEFAULT_DATABASE);
+    this.cluster = options.cluster === undefined || options.cluster === '' ? null : identifier(options.cluster);
     this.readonly = options.readonly ?? false;
     if (!this.readonly && !options.outboxPath) throw new InvalidArgumentError('a writing ClickHouse index needs an outbox path');
     this.connection = new ClickHouseConnection(options);
+    this.names = tableNames({ database: this.database, cluster: this.cluster, dialect: dialectFor('18.16') });
   }
 
   describe(): string {
     const outbox = this.options.outboxPath ? `, outbox ${this.options.outboxPath}` : '';
-    return `clickhouse ${this.connection.location} database ${this.database}${this.readonly ? ' (read-only)' : ''}${outbox}`;
+    const cluster = this.cluster === null ? '' : ` on cluster ${this.cluster}`;
+    return `clickhouse ${this.connection.location} database ${this.database}${cluster}${this.readonly ? ' (read-only)' : ''}${outbox}`;
+  }
+
+  /** The server's dialect, once start() has reached it. */
+  get dialect(): Dialect | null {
+    return this.dialectFound;
   }
 
   async start(): Promise<void> {
@@ -179,6 +226,12 @@ export class ClickHouseIndexStore implements IndexStore {
         );
       }
     }
+    if (this.purgeTimer !== null) {
+      clearTimeout(this.purgeTimer);
+      this.purgeTimer = null;
+      if (this.started) await this.purgeRetired();
+    }
+    await this.purging;
     this.flusher = null;
     this.outbox?.close();
     this.outbox = null;
@@ -190,14 +243,15 @@ export class ClickHouseIndexStore implements IndexStore {
     if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
     const outbox = this.writableOutbox();
     const traces = traceRows(requests).map((row) => ({ traceId: row.trace_id, requestId: row.request_id, tenant: row.tenant }));
+    const version = Date.now();
     outbox.append(
       {
         objectKey: object.key,
-        objectRow: JSON.stringify(objectRow(object)),
-        requests: requests.map((r) => ({ id: r.id, row: JSON.stringify(requestRow(r)) })),
+        objectRow: JSON.stringify(objectRow(object, version)),
+        requests: requests.map((r) => ({ id: r.id, row: JSON.stringify(requestRow(r, version)) })),
         traces,
       },
-      Date.now(),
+      version,
     );
     this.flusher?.wake();
   }
@@ -208,7 +262,7 @@ export class ClickHouseIndexStore implements IndexStore {
     const { tenant } = filter;
     // Outbox first (see the header): an object moving to ClickHouse meanwhile is then found in one place or both.
     const ids = new Set(this.outbox?.traceRequestIds(traceId, tenant) ?? []);
-    const stored = await this.select<{ request_id: string }>('find trace', traceRequestIdsQuery(this.database, traceId, tenant));
+    const stored = await this.select<{ request_id: string }>('find trace', traceRequestIdsQuery(this.names, traceId, tenant));
     for (const row of stored) ids.add(row.request_id);
     const byId = new Map<string, RequestRow>();
     const rest: string[] = [];
@@ -219,12 +273,8 @@ export class ClickHouseIndexStore implements IndexStore {
       if (row === undefined) rest.push(id);
       else if (tenant === undefined || row.tenant === tenant) byId.set(id, row);
     }
-    for (let i = 0; i < rest.length; i += ID_CHUNK) {
-      const rows = await this.select('find trace', requestsByIdQuery(this.database, rest.slice(i, i + ID_CHUNK), tenant));
-      for (const row of rows) {
-        const request = requestFromSelected(row);
-        byId.set(request.id, request);
-      }
+    for (const row of await this.rowsById('find trace', rest)) {
+      if (tenant === undefined || row.tenant === tenant) byId.set(row.id, row);
     }
     return [...byId.keys()].sort(compareText).map((id) => requestFromRow(byId.get(id)!));
   }
@@ -233,45 +283,199 @@ export class ClickHouseIndexStore implements IndexStore {
     this.checkStarted();
     const known = this.outbox?.knownIds(ids) ?? new Set<string>();
     const rest = [...new Set(ids.filter((id) => !known.has(id)))];
-    for (let i = 0; i < rest.length; i += ID_CHUNK) {
-      const rows = await this.select<{ id: string }>('look up request ids', knownIdsQuery(this.database, rest.slice(i, i + ID_CHUNK)));
-      for (const row of rows) known.add(row.id);
-    }
+    for (const copy of (await this.liveIdCopies('look up request ids', rest)).values()) known.add(copy.id);
     return known;
   }
 
   async listRequests(filter: RequestFilter): Promise<ArchivedRequest[]> {
     const limit = checkLimit(filter.limit);
     this.checkStarted();
+    const newestFirst = filter.newestFirst ?? false;
     // Outbox first (see the header): a row moving to ClickHouse meanwhile is then seen in one place or both.
     const queued: RequestRow[] = [];
     if (this.outbox) {
-      for (const text of this.outbox.requestRows(filter.afterId)) {
+      for (const text of this.outbox.requestRows(filter.afterId, newestFirst)) {
         const row = JSON.parse(text) as RequestRow;
         if (!matchesRequestFilter(row, filter)) continue;
         queued.push(row);
         if (queued.length >= limit) break;
       }
     }
-    const stored = await this.select('list requests', listRequestsQuery(this.database, filter, limit));
+    const stored = await this.listStored(filter, limit);
     const byId = new Map<string, RequestRow>();
-    for (const row of stored) {
-      const request = requestFromSelected(row);
-      byId.set(request.id, request);
-    }
+    for (const row of stored) byId.set(row.id, row);
     for (const row of queued) byId.set(row.id, row); // queued rows are the newer commit
-    return [...byId.keys()]
-      .sort(compareText)
-      .slice(0, limit)
-      .map((id) => requestFromRow(byId.get(id)!));
+    const ids = [...byId.keys()].sort(compareText);
+    if (newestFirst) ids.reverse();
+    return ids.slice(0, limit).map((id) => requestFromRow(byId.get(id)!));
+  }
+
+  /** One page from ClickHouse alone, window by window (request-windows.ts). */
+  private listStored(filter: RequestFilter, limit: number): Promise<RequestRow[]> {
+    const newestFirst = filter.newestFirst ?? false;
+    const windows = new BucketWindows(this, filter, newestFirst);
+    return listInWindows<RequestRow>(
+      {
+        buckets: async (start, max) => windows.next(start, max),
+        rows: async (ranges, afterId, wanted) => this.pageInRanges(filter, ranges, afterId, wanted),
+      },
+      { newestFirst, limit, ...(filter.afterId === undefined ? {} : { afterId: filter.afterId }) },
+    );
+  }
+
+  /** Candidate buckets of a listing, within a window of buckets when `bound` is given (see BucketWindows). */
+  async buckets(filter: RequestFilter, start: BucketStart | null, max: number, newestFirst: boolean, bound: string | null = null): Promise<BucketCount[]> {
+    const rows = await this.select<{ bucket: string; requests: string }>('plan a listing', bucketsQuery(this.names, filter, start, max, newestFirst, bound));
+    return rows.map((row) => ({ bucket: row.bucket, requests: Number(row.requests) }));
+  }
+
+  /** First and last bucket of the filter's tenant and signal; null when it has none. */
+  async bucketExtent(filter: RequestFilter): Promise<{ first: string; last: string } | null> {
+    const [row] = await this.select<{ first: string; last: string }>('plan a listing', bucketExtentQuery(this.names, filter));
+    return row === undefined || row.first === '' ? null : row;
+  }
+
+  /**
+   * Matching rows within the ranges past afterId, in listing order, at most `wanted`: keys from the narrow copy, then
+   * the rows by key (latest copy of each), checked against the filter and against retired objects; repeated from the
+   * last key seen while rows were dropped.
+   */
+  private async pageInRanges(filter: RequestFilter, ranges: readonly IdRange[], afterId: string | undefined, wanted: number): Promise<RequestRow[]> {
+    const newestFirst = filter.newestFirst ?? false;
+    const out: RequestRow[] = [];
+    let cursor = afterId;
+    while (out.length < wanted) {
+      const asked = wanted - out.length;
+      const copies = await this.select<RequestKey & { object_key: string }>(
+        'list requests',
+        pageKeysQuery(this.names, filter, ranges, cursor, newestFirst, asked),
+      );
+      if (copies.length === 0) break;
+      const keys = [...new Map(copies.map((k) => [k.id, { tenant: k.tenant, signal: k.signal, id: k.id }])).values()];
+      const rows = await this.rowsByKeys('list requests', keys, copies.map((k) => k.object_key));
+      for (const key of keys) {
+        const row = rows.get(key.id);
+        if (row !== undefined && matchesRequestFilter(row, { ...filter, afterId: undefined })) out.push(row);
+      }
+      if (copies.length < asked) break;
+      cursor = copies[copies.length - 1]!.id;
+    }
+    return out;
+  }
+
+  /**
+   * The latest live copy of each of these requests, by full key (rows of retired objects left out). `objectKeys`: the
+   * objects the rows are expected to point at (their retired state comes with the rows); a row pointing elsewhere (a
+   * move racing the read) is checked on its own.
+   */
+  private async rowsByKeys(action: string, keys: readonly RequestKey[], objectKeys: readonly string[]): Promise<Map<string, RequestRow>> {
+    const copies: (RequestRow & { [RETIRED_FLAG]?: number | string })[] = [];
+    const expected = [...new Set(objectKeys)];
+    for (let i = 0; i < keys.length; i += ID_CHUNK) {
+      const rows = await this.select(action, rowsByKeysQuery(this.names, keys.slice(i, i + ID_CHUNK), expected.length <= ID_CHUNK ? expected : []));
+      for (const row of rows) copies.push(requestFromSelected(row));
+    }
+    const current = latest(copies, (row) => row.id);
+    const flagged = new Set(expected.length <= ID_CHUNK ? expected : []);
+    const unchecked = [...current.values()].filter((row) => !flagged.has(row.object_key)).map((row) => row.object_key);
+    const retiredElsewhere = unchecked.length > 0 ? await this.retiredKeys(unchecked) : new Set<string>();
+    for (const [id, row] of current) {
+      if (Number(row[RETIRED_FLAG] ?? 0) === 1 || retiredElsewhere.has(row.object_key)) current.delete(id);
+      else delete row[RETIRED_FLAG];
+    }
+    return current;
+  }
+
+  /** The latest copy of each id in the id-ordered copy, when it points at a live object. */
+  private async liveIdCopies(action: string, ids: readonly string[]): Promise<Map<string, IdCopy>> {
+    const copies: IdCopy[] = [];
+    for (let i = 0; i < ids.length; i += ID_CHUNK) {
+      const rows = await this.select<Omit<IdCopy, 'version'> & { version_text: string }>(action, idsLookupQuery(this.names, ids.slice(i, i + ID_CHUNK)));
+      for (const { version_text: version, ...rest } of rows) copies.push({ ...rest, version });
+    }
+    const current = latest(copies, (copy) => copy.id);
+    const retired = await this.retiredKeys([...current.values()].map((copy) => copy.object_key));
+    for (const [id, copy] of current) if (retired.has(copy.object_key)) current.delete(id);
+    return current;
+  }
+
+  /** Full rows of these ids (any tenant), live only. */
+  private async rowsById(action: string, ids: readonly string[]): Promise<RequestRow[]> {
+    if (ids.length === 0) return [];
+    const copies = await this.liveIdCopies(action, ids);
+    const live = [...copies.values()];
+    const rows = await this.rowsByKeys(action, live.map(({ tenant, signal, id }) => ({ tenant, signal, id })), live.map((copy) => copy.object_key));
+    return [...rows.values()];
+  }
+
+  async countRequests(filter: RequestFilter): Promise<number> {
+    this.checkStarted();
+    const byTime = filter.sinceNs !== undefined || filter.untilNs !== undefined;
+    const byObject = !byTime && filter.service === undefined;
+    // Outbox first (see the header): a batch moving to ClickHouse meanwhile is then counted in one place or both, and
+    // "both" is taken out below by asking ClickHouse about the queued ones after counting there.
+    const queued = this.queuedMatching(filter, byObject);
+    let total = 0;
+    if (byObject) {
+      const [row] = await this.select<{ n: string | null }>('count requests', objectRequestCountQuery(this.names, filter));
+      total = Number(row?.n ?? 0);
+    } else if (!byTime) {
+      const [row] = await this.select<{ n: string }>('count requests', countQuery(this.names, filter, []));
+      total = Number(row?.n ?? 0);
+    } else {
+      // Within the buckets whose data times can overlap the window, a bounded number of ranges per query.
+      let start: BucketStart | null = null;
+      for (;;) {
+        const buckets = await this.buckets(filter, start, 64, false);
+        if (buckets.length === 0) break;
+        const ranges = buckets.map((b): IdRange => ({ from: b.bucket, to: `${b.bucket}~` }));
+        const [row] = await this.select<{ n: string }>('count requests', countQuery(this.names, filter, ranges));
+        total += Number(row?.n ?? 0);
+        start = { bucket: buckets[buckets.length - 1]!.bucket, inclusive: false };
+      }
+    }
+    return total + (await this.notStoredYet(queued));
+  }
+
+  /**
+   * What a count of ClickHouse alone misses, read before counting there: rows queued here. By object rows when the
+   * ClickHouse count sums objects (a batch inserts its requests before its object row), else by request.
+   */
+  private queuedMatching(filter: RequestFilter, byObject: boolean): { objects: ObjectRow[] } | { ids: string[] } {
+    if (byObject) {
+      const objects: ObjectRow[] = [];
+      const stream = { ...(filter.tenant === undefined ? {} : { tenant: filter.tenant }), ...(filter.signal === undefined ? {} : { signal: filter.signal }) };
+      for (const text of this.outbox?.objectRows() ?? []) {
+        const row = JSON.parse(text) as ObjectRow;
+        if (matchesObjectFilter(row, stream)) objects.push(row);
+      }
+      return { objects };
+    }
+    const ids: string[] = [];
+    for (const text of this.outbox?.requestRows() ?? []) {
+      const row = JSON.parse(text) as RequestRow;
+      if (matchesRequestFilter(row, { ...filter, afterId: undefined })) ids.push(row.id);
+    }
+    return { ids };
+  }
+
+  private async notStoredYet(queued: { objects: ObjectRow[] } | { ids: string[] }): Promise<number> {
+    if ('objects' in queued) {
+      if (queued.objects.length === 0) return 0;
+      const stored = await this.objectsByKey('count requests', queued.objects.map((row) => row.key));
+      return queued.objects.filter((row) => !stored.has(row.key)).reduce((sum, row) => sum + Number(row.request_count), 0);
+    }
+    if (queued.ids.length === 0) return 0;
+    const stored = await this.liveIdCopies('count requests', queued.ids);
+    return queued.ids.filter((id) => !stored.has(id)).length;
   }
 
   async getRequest(id: string): Promise<ArchivedRequest | null> {
     this.checkStarted();
     const queued = this.outbox?.requestRow(id);
     if (queued !== undefined) return requestFromRow(JSON.parse(queued) as RequestRow);
-    const [row] = await this.select('get request', getRequestQuery(this.database, id));
-    return row ? requestFromRow(requestFromSelected(row)) : null;
+    const [row] = await this.rowsById('get request', [id]);
+    return row ? requestFromRow(row) : null;
   }
 
   async listObjects(filter: ObjectFilter & { limit?: number }): Promise<ObjectMeta[]> {
@@ -286,12 +490,22 @@ export class ClickHouseIndexStore implements IndexStore {
         if (queued.length >= limit) break;
       }
     }
-    const stored = await this.select('list objects', listObjectsQuery(this.database, filter, limit));
-    const byKey = new Map<string, ObjectRow>();
-    for (const row of stored) {
-      const object = objectFromSelected(row);
-      byKey.set(object.key, object);
+    const stored: ObjectRow[] = [];
+    let afterKey = filter.afterKey;
+    while (stored.length < limit) {
+      const asked = limit - stored.length;
+      const keys = await this.select<{ key: string }>('list objects', objectKeysQuery(this.names, { ...filter, ...(afterKey === undefined ? {} : { afterKey }) }, asked));
+      if (keys.length === 0) break;
+      const rows = await this.objectsByKey('list objects', keys.map((k) => k.key));
+      for (const { key } of keys) {
+        const row = rows.get(key);
+        if (row !== undefined && matchesObjectFilter(row, filter)) stored.push(row);
+      }
+      if (keys.length < asked) break;
+      afterKey = keys[keys.length - 1]!.key;
     }
+    const byKey = new Map<string, ObjectRow>();
+    for (const row of stored) byKey.set(row.key, row);
     for (const row of queued) byKey.set(row.key, row);
     return [...byKey.keys()]
       .sort(compareText)
@@ -303,21 +517,35 @@ export class ClickHouseIndexStore implements IndexStore {
     this.checkStarted();
     const queued = this.outbox?.objectRow(key);
     if (queued !== undefined) return objectFromRow(JSON.parse(queued) as ObjectRow);
-    const [row] = await this.select('get object', getObjectQuery(this.database, key));
-    return row ? objectFromRow(objectFromSelected(row)) : null;
+    const row = (await this.objectsByKey('get object', [key])).get(key);
+    return row ? objectFromRow(row) : null;
+  }
+
+  /** The latest copy of each of these object rows, retired keys left out. */
+  private async objectsByKey(action: string, keys: readonly string[]): Promise<Map<string, ObjectRow>> {
+    const copies: ObjectRow[] = [];
+    for (let i = 0; i < keys.length; i += ID_CHUNK) {
+      for (const row of await this.select(action, objectsByKeyQuery(this.names, keys.slice(i, i + ID_CHUNK)))) copies.push(objectFromSelected(row));
+    }
+    const current = latest(copies, (row) => row.key);
+    const retired = await this.retiredKeys([...current.keys()]);
+    for (const key of retired) current.delete(key);
+    return current;
   }
 
   // Retention writes go straight to ClickHouse, not through the outbox: the caller deletes a blob right after, and
-  // a reader on another host must already see the rows gone or moved by then. Deleting is retiring the key (see
-  // clickhouse-queries.ts): one row, whatever the object's size, and immune to a late re-insert of its rows.
-  async deleteObject(key: string, _requestIds?: readonly string[]): Promise<void> {
+  // a reader on another host must already see the rows gone or moved by then. The retired key comes first: from then
+  // on every read leaves the rows out, whatever happens to the removal after it.
+  async deleteObject(key: string, requestIds?: readonly string[]): Promise<void> {
     this.checkRetentionWrite(key);
+    const object = (await this.objectsByKey('look up object', [key])).get(key);
     await this.write('retire object', 'retired_objects', [{ key, retired_at_ms: String(Date.now()) }]);
+    await this.removeRows(key, object, requestIds);
   }
 
   // Order matters for a crash half-way: the new object row first (retention's journal takes it as "the switch has
   // begun, finish it"), then the request rows at their new location in one insert (one part: readers see all of
-  // them moved or none), then the old key retired.
+  // them moved or none; their version is higher than any earlier write), then the old key retired and its rows removed.
   async replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void> {
     this.checkRetentionWrite(oldKey);
     for (const r of requests) {
@@ -328,22 +556,81 @@ export class ClickHouseIndexStore implements IndexStore {
     if ((await this.retiredKeys([newObject.key])).size > 0) {
       throw new InvalidArgumentError(`${newObject.key} was deleted or replaced by retention; its key cannot take an object again`);
     }
-    await this.write('record moved object', 'objects', [pick({ ...objectRow(newObject) }, OBJECT_COLUMNS)]);
-    const ids = requests.map((r) => r.id);
-    const current = new Map<string, string>();
-    for (let i = 0; i < ids.length; i += ID_CHUNK) {
-      const rows = await this.select<{ id: string; object_key: string }>(
-        'look up request locations',
-        requestLocationsQuery(this.database, ids.slice(i, i + ID_CHUNK)),
-      );
-      for (const row of rows) current.set(row.id, row.object_key);
-    }
+    const version = Date.now();
+    const old = (await this.objectsByKey('look up object', [oldKey])).get(oldKey);
+    await this.write('record moved object', 'objects', [pick({ ...objectRow(newObject, version) }, OBJECT_INSERT_COLUMNS)]);
+    const current = await this.liveIdCopies('look up request locations', requests.map((r) => r.id));
     // Rows that point elsewhere (a request also archived under another object after a crash) stay where they are.
-    const moved = requests.filter((r) => current.get(r.id) === oldKey || current.get(r.id) === newObject.key);
+    const moved = requests.filter((r) => {
+      const at = current.get(r.id)?.object_key;
+      return at === oldKey || at === newObject.key;
+    });
     // Also when the object was rewritten in place (same key): its requests' offsets and codec change.
-    await this.write('move request rows', 'requests', moved.map((r) => pick({ ...requestRow(r) }, REQUEST_COLUMNS)));
+    await this.write('move request rows', 'requests', moved.map((r) => pick({ ...requestRow(r, version) }, REQUEST_INSERT_COLUMNS)));
     if (oldKey === newObject.key) return;
     await this.write('retire object', 'retired_objects', [{ key: oldKey, retired_at_ms: String(Date.now()) }]);
+    await this.removeRows(oldKey, old, requests.map((r) => r.id));
+  }
+
+  /**
+   * Removes the rows that point at a retired key. Current ClickHouse: lightweight DELETE now, bounded by the
+   * object's tenant/signal and its requests' id range so only the parts and granules holding them are touched.
+   * 18.16: queued for one batched mutation (see the header). Service rows stay on the current dialect (their key is
+   * retired, so no read counts them); 18.16's batch removes them with the rest.
+   */
+  private async removeRows(key: string, object: ObjectRow | undefined, requestIds: readonly string[] | undefined): Promise<void> {
+    const dialect = this.dialectFound;
+    if (dialect === null || !dialect.lightweightDelete) {
+      this.purgePending.add(key);
+      this.schedulePurge();
+      return;
+    }
+    const ids = [...(requestIds ?? [])].sort(compareText);
+    const idRange = ids.length > 0 ? ` AND id >= ${literal(ids[0]!)} AND id <= ${literal(ids[ids.length - 1]!)}` : '';
+    const stream = object === undefined ? '' : `tenant = ${literal(object.tenant)} AND signal = ${literal(object.signal)} AND `;
+    const deleteFrom = (table: string, condition: string): string => `DELETE FROM ${this.names.local(table)}${this.names.onCluster} WHERE ${condition}`;
+    try {
+      await this.connection.command(deleteFrom('requests', `${stream}object_key = ${literal(key)}${idRange}`));
+      await this.connection.command(deleteFrom('request_ids', `object_key = ${literal(key)}${idRange}`));
+      await this.connection.command(deleteFrom('objects', `key = ${literal(key)}`));
+    } catch (error) {
+      // The key is retired already: reads leave the rows out; they go with the next removal.
+      throw new BackendUnavailableError(this.failureMessage('remove index rows', error), { cause: error });
+    }
+  }
+
+  private schedulePurge(): void {
+    if (this.purgeTimer !== null) clearTimeout(this.purgeTimer);
+    this.purgeTimer = setTimeout(() => {
+      this.purgeTimer = null;
+      void this.purgeRetired();
+    }, this.options.purgeDelayMs ?? 5000);
+    this.purgeTimer.unref();
+  }
+
+  /** 18.16: one mutation per table for the keys retired since the last one. Failures leave them for the next. */
+  private purgeRetired(): Promise<void> {
+    const run = this.purging.then(async () => {
+      const keys = [...this.purgePending];
+      if (keys.length === 0) return;
+      for (let i = 0; i < keys.length; i += PURGE_CHUNK) {
+        const chunk = keys.slice(i, i + PURGE_CHUNK);
+        const inKeys = chunk.map((k) => literal(k)).join(', ');
+        try {
+          for (const table of ['requests', 'request_ids', 'request_services']) {
+            await this.connection.command(`ALTER TABLE ${this.names.local(table)}${this.names.onCluster} DELETE WHERE object_key IN (${inKeys})`);
+          }
+          await this.connection.command(`ALTER TABLE ${this.names.local('objects')}${this.names.onCluster} DELETE WHERE key IN (${inKeys})`);
+          for (const key of chunk) this.purgePending.delete(key);
+        } catch (error) {
+          this.options.logger?.warn({ keys: chunk.length }, `${this.failureMessage('remove retired index rows', error)}; they stay hidden and are removed later`);
+          this.schedulePurge();
+          return;
+        }
+      }
+    });
+    this.purging = run.catch(() => undefined);
+    return this.purging;
   }
 
   // Straight to ClickHouse, like retention's writes: verify's caller expects the reason to be readable when it returns.
@@ -363,7 +650,7 @@ export class ClickHouseIndexStore implements IndexStore {
       const list = unique.slice(i, i + ID_CHUNK).map((id) => literal(id)).join(', ');
       const rows = await this.select<{ id: string; reason: string; at_ms: string }>(
         'look up quarantined requests',
-        `SELECT id, reason, toString(at_ms) AS at_ms FROM ${identifier(this.database)}.quarantined_requests FINAL WHERE id IN (${list})`,
+        `SELECT id, reason, toString(at_ms) AS at_ms FROM ${this.names.read('quarantined_requests')} FINAL WHERE id IN (${list})`,
       );
       for (const row of rows) found.set(row.id, { id: row.id, reason: row.reason, atMs: Number(row.at_ms) });
     }
@@ -375,7 +662,7 @@ export class ClickHouseIndexStore implements IndexStore {
     const retired = new Set<string>();
     const unique = [...new Set(keys)];
     for (let i = 0; i < unique.length; i += ID_CHUNK) {
-      const rows = await this.select<{ key: string }>('look up retired objects', retiredKeysQuery(this.database, unique.slice(i, i + ID_CHUNK)));
+      const rows = await this.select<{ key: string }>('look up retired objects', retiredKeysQuery(this.names, unique.slice(i, i + ID_CHUNK)));
       for (const row of rows) retired.add(row.key);
     }
     return retired;
@@ -392,6 +679,15 @@ export class ClickHouseIndexStore implements IndexStore {
     return (await this.flusher?.flushAll(Date.now() + timeoutMs)) ?? true;
   }
 
+  /** Runs the batched removal of retired rows now (18.16); resolves once the mutations are queued on the server. */
+  async purgeRetiredNow(): Promise<void> {
+    if (this.purgeTimer !== null) {
+      clearTimeout(this.purgeTimer);
+      this.purgeTimer = null;
+    }
+    await this.purgeRetired();
+  }
+
   /** Rows of an object still queued here would reach ClickHouse after retention's change and undo it. */
   private checkRetentionWrite(key: string): void {
     if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
@@ -401,9 +697,26 @@ export class ClickHouseIndexStore implements IndexStore {
     }
   }
 
+  /**
+   * Inserts of a writer. On a cluster: sharded tables through the Distributed table, synchronously (every shard
+   * acknowledged); retired keys, which every node reads locally, on every node before the insert returns (a quorum of
+   * all of them), so no reader anywhere still shows what retention removed.
+   */
+  private async insertRows(table: string, rows: readonly object[]): Promise<void> {
+    if (this.cluster === null) return this.connection.insert(this.names.read(table), rows);
+    if (table !== 'retired_objects') return this.connection.insert(this.names.read(table), rows, { insert_distributed_sync: 1 });
+    this.clusterNodes ??= await this.countClusterNodes();
+    return this.connection.insert(this.names.read(table), rows, this.clusterNodes > 1 ? { insert_quorum: this.clusterNodes } : undefined);
+  }
+
+  private async countClusterNodes(): Promise<number> {
+    const [row] = await this.connection.select<{ n: string }>(`SELECT toString(count()) AS n FROM system.clusters WHERE cluster = ${literal(this.cluster!)}`);
+    return Math.max(1, Number(row?.n ?? 1));
+  }
+
   private async write(action: string, table: string, rows: readonly object[]): Promise<void> {
     try {
-      await this.connection.insert(`${this.database}.${table}`, rows);
+      await this.insertRows(table, rows);
     } catch (error) {
       throw new BackendUnavailableError(this.failureMessage(action, error), { cause: error });
     }
@@ -426,30 +739,28 @@ export class ClickHouseIndexStore implements IndexStore {
     };
   }
 
+  private async target(): Promise<SchemaTarget> {
+    const [row] = await this.connection.select<{ version: string }>('SELECT version() AS version');
+    this.dialectFound = dialectFor(String(row?.version ?? ''));
+    return { database: this.database, cluster: this.cluster, dialect: this.dialectFound };
+  }
+
   /** Creates the database and tables if needed and applies pending migrations. Idempotent; safe to race. */
   private async migrate(): Promise<void> {
-    for (const statement of bootstrapStatements(this.database)) await this.connection.command(statement);
-    const current = await this.schemaVersion();
-    if (current > SCHEMA_VERSION) throw this.newerSchema(current);
-    for (const migration of MIGRATIONS) {
-      if (migration.version <= current) continue;
-      for (const statement of migration.statements(this.database)) await this.connection.command(statement);
-      await this.connection.insert(`${this.database}.schema_migrations`, [
-        { version: migration.version, description: migration.description, applied_at_ms: String(Date.now()) },
-      ]);
-    }
+    await migrateSchema(this.connection, await this.target(), this.options.logger);
   }
 
   private async checkReadable(): Promise<void> {
     try {
-      const tables = new Set((await this.connection.select<{ name: string }>(tablesQuery(this.database))).map((t) => t.name));
+      const target = await this.target();
+      const tables = await tablesOf(this.connection, this.database);
       if (!tables.has('schema_migrations')) {
         throw new BackendUnavailableError(
           `ClickHouse at ${this.connection.location} has no otlp-capture index in database ${this.database} ` +
             '(nothing captured there yet: is CLICKHOUSE_DATABASE right?)',
         );
       }
-      const version = await this.schemaVersion();
+      const version = await schemaVersion(this.connection, target);
       if (version > SCHEMA_VERSION) throw this.newerSchema(version);
       if (version < SCHEMA_VERSION) {
         throw new BackendUnavailableError(
@@ -464,11 +775,6 @@ export class ClickHouseIndexStore implements IndexStore {
     }
   }
 
-  private async schemaVersion(): Promise<number> {
-    const [row] = await this.connection.select<{ version: string }>(schemaVersionQuery(this.database));
-    return Number(row?.version ?? 0);
-  }
-
   private newerSchema(version: number): BackendUnavailableError {
     return new BackendUnavailableError(
       `ClickHouse index ${this.database} at ${this.connection.location} has schema version ${version}, newer than ` +
@@ -479,21 +785,21 @@ export class ClickHouseIndexStore implements IndexStore {
   /**
    * Requests first, then trace rows: an object row is never visible before its requests and trace rows are.
    * Rows of objects retention has retired meanwhile are dropped (a late re-commit, e.g. a reindex that read the
-   * object just before it was moved): inserted, they would win FINAL's collapse over the rows retention moved to
-   * the object's new location, and hide those requests. (Their trace rows are harmless: reads skip retired rows.)
+   * object just before it was moved): their version is older than the moved rows', and the retired key hides them,
+   * but not inserting them keeps the tables clean. (Their trace rows are harmless: reads skip retired rows.)
    */
   private async insertBatch(batch: OutboxBatch): Promise<void> {
-    const objects = batch.objectRows.map((text) => pick(JSON.parse(text), OBJECT_COLUMNS));
+    const objects = batch.objectRows.map((text) => pick(JSON.parse(text), OBJECT_INSERT_COLUMNS));
     const retired = await this.retiredKeys(objects.map((o) => String(o.key)));
     const requests = batch.requestRows
-      .map((text) => pick(JSON.parse(text), REQUEST_COLUMNS))
+      .map((text) => pick(JSON.parse(text), REQUEST_INSERT_COLUMNS))
       .filter((r) => !retired.has(String(r.object_key)));
-    await this.connection.insert(`${this.database}.requests`, requests);
-    await this.connection.insert(
-      `${this.database}.trace_requests`,
+    await this.insertRows('requests', requests);
+    await this.insertRows(
+      'trace_requests',
       batch.traceRows.map((t): TraceRow => ({ trace_id: t.traceId, request_id: t.requestId, tenant: t.tenant })),
     );
-    await this.connection.insert(`${this.database}.objects`, objects.filter((o) => !retired.has(String(o.key))));
+    await this.insertRows('objects', objects.filter((o) => !retired.has(String(o.key))));
   }
 
   private async select<T = Record<string, unknown>>(action: string, sql: string): Promise<T[]> {
@@ -539,6 +845,43 @@ export class ClickHouseIndexStore implements IndexStore {
     if (!this.started) throw new BackendUnavailableError(`${this.describe()} is not started`);
   }
 }
+
+/**
+ * The buckets of one listing, a window at a time: ClickHouse aggregates bucket counts before it can sort them, so
+ * asking for "the next 256 buckets" without bounds would aggregate every bucket ever written (hundreds of thousands of
+ * rows at 50 M requests). Each window spans WINDOW_BUCKETS buckets (×4 while windows come back empty) from where the
+ * listing is, up to the filter's first or last bucket (one min/max query per listing).
+ */
+class BucketWindows {
+  private extent: { first: string; last: string } | null | undefined;
+  private span = WINDOW_BUCKETS;
+
+  constructor(
+    private readonly store: ClickHouseIndexStore,
+    private readonly filter: RequestFilter,
+    private readonly newestFirst: boolean,
+  ) {}
+
+  async next(start: BucketStart | null, max: number): Promise<BucketCount[]> {
+    this.extent ??= await this.store.bucketExtent(this.filter);
+    if (this.extent === null) return [];
+    const end = this.newestFirst ? this.extent.first : this.extent.last;
+    let from = start ?? { bucket: this.newestFirst ? this.extent.last : this.extent.first, inclusive: true };
+    for (;;) {
+      const step = this.newestFirst ? -this.span : this.span;
+      const boundNumber = bucketNumber(from.bucket) + step;
+      const pastEnd = this.newestFirst ? boundNumber <= bucketNumber(end) : boundNumber >= bucketNumber(end);
+      const bound = pastEnd ? end : bucketFromNumber(boundNumber);
+      const found = await this.store.buckets(this.filter, from, max, this.newestFirst, bound);
+      if (found.length > 0 || pastEnd) return found;
+      from = { bucket: bound, inclusive: false };
+      this.span *= 4;
+    }
+  }
+}
+
+/** Buckets per first window: ~28 h at 17.5 min each. */
+const WINDOW_BUCKETS = 96;
 
 /** Ids and keys are ASCII: code-unit order is ClickHouse's byte order. */
 function compareText(a: string, b: string): number {

@@ -18,9 +18,13 @@ type Int = string | number;
 
 export interface RequestRow extends RequestColumns<Int> {
   services: string[];
+  /** Which write of the row this is (commit or retention time, unix ms): the highest wins when copies meet. */
+  version?: Int;
 }
 
-export type ObjectRow = ObjectColumns<Int>;
+export interface ObjectRow extends ObjectColumns<Int> {
+  version?: Int;
+}
 
 export const REQUEST_COLUMNS: readonly (keyof RequestRow)[] = [
   'id',
@@ -37,6 +41,7 @@ export const REQUEST_COLUMNS: readonly (keyof RequestRow)[] = [
   'block_length',
   'codec',
   'crc32',
+  'fingerprint',
 ];
 
 export const OBJECT_COLUMNS: readonly (keyof ObjectRow)[] = [
@@ -79,7 +84,8 @@ export function traceRows(requests: readonly ArchivedRequest[]): TraceRow[] {
   return rows;
 }
 
-export function requestRow(r: ArchivedRequest): RequestRow {
+/** The row of a request as written now (`version`: the write's time, unix ms). */
+export function requestRow(r: ArchivedRequest, version: number = Date.now()): RequestRow {
   return {
     id: r.id,
     tenant: r.tenant,
@@ -95,10 +101,12 @@ export function requestRow(r: ArchivedRequest): RequestRow {
     block_length: int(r.length),
     codec: r.codec,
     crc32: r.crc32,
+    fingerprint: r.fingerprint ?? '',
+    version: int(version),
   };
 }
 
-export function objectRow(o: ObjectMeta): ObjectRow {
+export function objectRow(o: ObjectMeta, version: number = Date.now()): ObjectRow {
   return {
     key: o.key,
     tenant: o.tenant,
@@ -111,6 +119,7 @@ export function objectRow(o: ObjectMeta): ObjectRow {
     codec: o.codec,
     start_ns: int(clampInt64(o.startNs)),
     end_ns: int(clampInt64(o.endNs)),
+    version: int(version),
   };
 }
 

@@ -208,11 +208,13 @@ export class IndexOutbox {
     );
   }
 
-  /** Queued request rows with id > afterId, in id order, the latest row per id. */
-  *requestRows(afterId?: string): Generator<string> {
-    const rows = this.db
-      .prepare('SELECT id, row FROM outbox_requests WHERE id > ? ORDER BY id, seq DESC')
-      .iterate(afterId ?? '') as IterableIterator<{ id: string; row: string }>;
+  /** Queued request rows past afterId (id > afterId, or id < afterId newest first), in that order, the latest row per id. */
+  *requestRows(afterId?: string, newestFirst = false): Generator<string> {
+    const rows = (
+      newestFirst
+        ? this.db.prepare('SELECT id, row FROM outbox_requests WHERE id < ? ORDER BY id DESC, seq DESC').iterate(afterId ?? '\uffff')
+        : this.db.prepare('SELECT id, row FROM outbox_requests WHERE id > ? ORDER BY id, seq DESC').iterate(afterId ?? '')
+    ) as IterableIterator<{ id: string; row: string }>;
     let previous: string | undefined;
     for (const { id, row } of rows) {
       if (id === previous) continue;

@@ -53,8 +53,14 @@ export interface IndexStore {
    * given, ordered by id; [] when none. Only what was committed with `ArchivedRequest.traceIds` is found.
    */
   findTraceRequests(traceId: string, filter?: { tenant?: string }): Promise<ArchivedRequest[]>;
-  /** Requests matching the filter, ordered by id (= receive order). */
+  /**
+   * Requests matching the filter, ordered by id (= receive order), oldest first or, with `newestFirst`, newest first;
+   * at most `limit` (default 1000), past `afterId`. Keyset paging: a page never shifts because rows were inserted or
+   * deleted meanwhile, so following the pages returns every request that existed throughout, exactly once.
+   */
   listRequests(filter: RequestFilter): Promise<ArchivedRequest[]>;
+  /** How many requests listRequests would return in all for this filter (afterId, limit and order ignored). */
+  countRequests(filter: RequestFilter): Promise<number>;
   getRequest(id: string): Promise<ArchivedRequest | null>;
   /** Objects ordered by key. */
   listObjects(filter: ObjectListFilter): Promise<ObjectMeta[]>;

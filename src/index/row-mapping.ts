@@ -20,6 +20,8 @@ export interface RequestColumns<Int extends AnyInt = AnyInt> {
   block_length: Int;
   codec: string;
   crc32: Int;
+  /** '' (ClickHouse) or NULL (SQLite) when the request has none; missing in rows written before fingerprints. */
+  fingerprint?: string | null;
 }
 
 export interface ObjectColumns<Int extends AnyInt = AnyInt> {
@@ -37,7 +39,7 @@ export interface ObjectColumns<Int extends AnyInt = AnyInt> {
 }
 
 export function requestFromColumns(row: RequestColumns, services: string[]): ArchivedRequest {
-  return {
+  const request: ArchivedRequest = {
     id: row.id,
     tenant: row.tenant,
     signal: row.signal as Signal,
@@ -53,6 +55,8 @@ export function requestFromColumns(row: RequestColumns, services: string[]): Arc
     codec: row.codec as Codec,
     crc32: Number(row.crc32),
   };
+  if (row.fingerprint) request.fingerprint = row.fingerprint;
+  return request;
 }
 
 export function objectFromColumns(row: ObjectColumns): ObjectMeta {

@@ -16,6 +16,7 @@ import type { IndexStore, ObjectListFilter, QuarantinedRequest } from './index-s
 import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 import { objectFromColumns, requestFromColumns, type ObjectColumns, type RequestColumns } from './row-mapping.js';
+import { BUCKET_CHARS, bucketOf, listInWindows, type BucketCount, type BucketStart, type IdRange } from './request-windows.js';
 
 export interface SqliteIndexStoreOptions {
   /** Open for reading only (CLI readers): never creates, migrates or writes. */
@@ -75,7 +76,10 @@ const objectFromRow: (row: ObjectRow) => ObjectMeta = objectFromColumns;
 
 const REQUEST_COLUMNS =
   'r.id, r.tenant, r.signal, r.received_at_ms, r.items, r.services, r.start_ns, r.end_ns, r.raw_bytes, ' +
-  'r.object_key, r.block_offset, r.block_length, r.codec, r.crc32';
+  'r.object_key, r.block_offset, r.block_length, r.codec, r.crc32, r.fingerprint';
+
+/** Ranges per statement when a listing or count reads many buckets (SQLite's expression depth allows far more). */
+const RANGES_PER_QUERY = 64;
 
 export class SqliteIndexStore implements IndexStore {
   readonly path: string;
@@ -143,11 +147,16 @@ export class SqliteIndexStore implements IndexStore {
     );
     const insertRequest = db.prepare(
       `INSERT OR IGNORE INTO requests (id, tenant, signal, received_at_ms, items, services, start_ns, end_ns, raw_bytes,
-         object_key, block_offset, block_length, codec, crc32)
+         object_key, block_offset, block_length, codec, crc32, fingerprint)
        VALUES (@id, @tenant, @signal, @receivedAtMs, @items, @services, @startNs, @endNs, @rawBytes, @objectKey,
-         @offset, @length, @codec, @crc32)`,
+         @offset, @length, @codec, @crc32, @fingerprint)`,
     );
     const insertService = db.prepare('INSERT OR IGNORE INTO request_services (service, request_id) VALUES (?, ?)');
+    const countBucket = db.prepare(
+      `INSERT INTO request_buckets (bucket, tenant, signal, requests, min_start_ns, max_end_ns) VALUES (?, ?, ?, 1, ?, ?)
+       ON CONFLICT (bucket, tenant, signal) DO UPDATE SET requests = requests + 1,
+         min_start_ns = min(min_start_ns, excluded.min_start_ns), max_end_ns = max(max_end_ns, excluded.max_end_ns)`,
+    );
     // Trace rows of requests indexed before (a re-commit) would only be duplicates.
     const known = await this.knownRequestIds(requests.map((r) => r.id));
     const traceRows = traceRowsOf(requests.filter((r) => !known.has(r.id)));
@@ -180,10 +189,12 @@ export class SqliteIndexStore implements IndexStore {
           length: r.length,
           codec: r.codec,
           crc32: r.crc32,
+          fingerprint: r.fingerprint ?? null,
         });
         // A request indexed before (under this or another object) keeps its first location and services.
         if (inserted.changes === 0) continue;
         for (const service of r.services) insertService.run(service, r.id);
+        countBucket.run(bucketOf(r.id), r.tenant, r.signal, toInt64(r.startNs), toInt64(r.endNs));
       }
       if (!early && traceRows.length > 0) this.insertTraceRows(db, traceRows);
     });
@@ -280,6 +291,30 @@ export class SqliteIndexStore implements IndexStore {
 
   async listRequests(filter: RequestFilter): Promise<ArchivedRequest[]> {
     const limit = checkLimit(filter.limit);
+    const newestFirst = filter.newestFirst ?? false;
+    // Tenant, signal and service have indexes ordered by id; a data-time filter has none that keeps id order, so it
+    // reads window by window the buckets whose data times can overlap (request-windows.ts).
+    if (filter.sinceNs === undefined && filter.untilNs === undefined) {
+      return this.listRows(filter, [], filter.afterId, limit).map(requestFromRow);
+    }
+    const rows = await listInWindows<RequestRow>(
+      {
+        buckets: async (start, max) => this.candidateBuckets(filter, start, max, newestFirst),
+        rows: async (ranges, afterId, wanted) => {
+          const out: RequestRow[] = [];
+          for (let i = 0; i < ranges.length && out.length < wanted; i += RANGES_PER_QUERY) {
+            out.push(...this.listRows(filter, ranges.slice(i, i + RANGES_PER_QUERY), afterId, wanted - out.length));
+          }
+          return out;
+        },
+      },
+      { newestFirst, limit, ...(filter.afterId === undefined ? {} : { afterId: filter.afterId }) },
+    );
+    return rows.map(requestFromRow);
+  }
+
+  /** Rows matching the filter within the id ranges (all ids when none), past afterId, in listing order. */
+  private listRows(filter: RequestFilter, ranges: readonly IdRange[], afterId: string | undefined, limit: number): RequestRow[] {
     const params: Record<string, unknown> = { limit };
     const where: string[] = [];
     const shape: string[] = [];
@@ -288,6 +323,7 @@ export class SqliteIndexStore implements IndexStore {
       params[name] = value;
       shape.push(name);
     };
+    const newestFirst = filter.newestFirst ?? false;
     const byService = filter.service !== undefined;
     // With a service, walk request_services' (service, request_id) key in id order: paging is an index range.
     const idColumn = byService ? 's.request_id' : 'r.id';
@@ -296,8 +332,17 @@ export class SqliteIndexStore implements IndexStore {
     if (filter.tenant !== undefined) add('tenant', 'r.tenant = @tenant', filter.tenant);
     if (filter.sinceNs !== undefined) add('sinceNs', 'r.end_ns >= @sinceNs', toInt64(filter.sinceNs));
     if (filter.untilNs !== undefined) add('untilNs', 'r.start_ns <= @untilNs', toInt64(filter.untilNs));
-    if (filter.afterId !== undefined) add('afterId', `${idColumn} > @afterId`, filter.afterId);
-    const key = shape.join(',');
+    if (afterId !== undefined) add('afterId', `${idColumn} ${newestFirst ? '<' : '>'} @afterId`, afterId);
+    if (ranges.length > 0) {
+      const clauses = ranges.map((range, i) => {
+        params[`from${i}`] = range.from;
+        params[`to${i}`] = range.to;
+        return `(${idColumn} >= @from${i} AND ${idColumn} < @to${i})`;
+      });
+      where.push(`(${clauses.join(' OR ')})`);
+      shape.push(`ranges${ranges.length}`);
+    }
+    const key = `${shape.join(',')}${newestFirst ? ',desc' : ''}`;
     let statement = this.listStatements.get(key);
     if (!statement) {
       const from = byService ? 'request_services s JOIN requests r ON r.id = s.request_id' : 'requests r';
@@ -305,13 +350,121 @@ export class SqliteIndexStore implements IndexStore {
         .prepare(
           `SELECT ${REQUEST_COLUMNS} FROM ${from}` +
             (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-            ` ORDER BY ${idColumn} LIMIT @limit`,
+            ` ORDER BY ${idColumn}${newestFirst ? ' DESC' : ''} LIMIT @limit`,
         )
         .safeIntegers(true);
       this.listStatements.set(key, statement);
     }
-    const rows = this.guard('list requests', () => statement.all(params) as RequestRow[]);
-    return rows.map(requestFromRow);
+    return this.guard('list requests', () => statement.all(params) as RequestRow[]);
+  }
+
+  /** Buckets whose requests may match the filter's tenant, signal and data-time window, in listing order. */
+  private candidateBuckets(filter: RequestFilter, start: BucketStart | null, max: number, newestFirst: boolean): BucketCount[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { max };
+    if (filter.tenant !== undefined) {
+      where.push('tenant = @tenant');
+      params.tenant = filter.tenant;
+    }
+    if (filter.signal !== undefined) {
+      where.push('signal = @signal');
+      params.signal = filter.signal;
+    }
+    if (filter.sinceNs !== undefined) {
+      where.push('max_end_ns >= @sinceNs');
+      params.sinceNs = toInt64(filter.sinceNs);
+    }
+    if (filter.untilNs !== undefined) {
+      where.push('min_start_ns <= @untilNs');
+      params.untilNs = toInt64(filter.untilNs);
+    }
+    if (start !== null) {
+      where.push(`bucket ${newestFirst ? '<' : '>'}${start.inclusive ? '=' : ''} @bucket`);
+      params.bucket = start.bucket;
+    }
+    const sql =
+      `SELECT bucket, sum(requests) AS requests FROM request_buckets${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+      `GROUP BY bucket ORDER BY bucket${newestFirst ? ' DESC' : ''} LIMIT @max`;
+    return this.guard('plan a listing', () => this.open().prepare(sql).all(params) as BucketCount[]);
+  }
+
+  async countRequests(filter: RequestFilter): Promise<number> {
+    const byTime = filter.sinceNs !== undefined || filter.untilNs !== undefined;
+    if (!byTime && filter.service === undefined) {
+      // Exact: the bucket counts are kept with the rows (see sqlite-schema.ts, version 5).
+      const where: string[] = [];
+      const params: unknown[] = [];
+      for (const name of ['tenant', 'signal'] as const) {
+        if (filter[name] === undefined) continue;
+        where.push(`${name} = ?`);
+        params.push(filter[name]);
+      }
+      const sql = `SELECT coalesce(sum(requests), 0) FROM request_buckets${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+      return Number(this.guard('count requests', () => this.open().prepare(sql).pluck().get(...params)));
+    }
+    if (!byTime) {
+      const count = (extra: string, params: unknown[]): number =>
+        Number(
+          this.guard('count requests', () =>
+            this.open()
+              .prepare(`SELECT count(*) FROM request_services s${extra}`)
+              .pluck()
+              .get(...params),
+          ),
+        );
+      if (filter.tenant === undefined && filter.signal === undefined) return count(' WHERE s.service = ?', [filter.service]);
+      const where = ['s.service = ?'];
+      const params: unknown[] = [filter.service];
+      for (const name of ['tenant', 'signal'] as const) {
+        if (filter[name] === undefined) continue;
+        where.push(`r.${name} = ?`);
+        params.push(filter[name]);
+      }
+      return count(` JOIN requests r ON r.id = s.request_id WHERE ${where.join(' AND ')}`, params);
+    }
+    // Data-time window: count within the buckets that can hold matches, a bounded number of ranges at a time.
+    let total = 0;
+    let start: BucketStart | null = null;
+    for (;;) {
+      const buckets = this.candidateBuckets(filter, start, RANGES_PER_QUERY, false);
+      if (buckets.length === 0) return total;
+      total += this.countInRanges(filter, buckets.map((b) => b.bucket));
+      start = { bucket: buckets[buckets.length - 1]!.bucket, inclusive: false };
+    }
+  }
+
+  private countInRanges(filter: RequestFilter, buckets: readonly string[]): number {
+    const params: Record<string, unknown> = {};
+    const byService = filter.service !== undefined;
+    const idColumn = byService ? 's.request_id' : 'r.id';
+    const where = [
+      `(${buckets
+        .map((bucket, i) => {
+          params[`b${i}`] = bucket;
+          return `(${idColumn} >= @b${i} AND ${idColumn} < @b${i} || '~')`;
+        })
+        .join(' OR ')})`,
+    ];
+    if (byService) {
+      where.push('s.service = @service');
+      params.service = filter.service;
+    }
+    for (const name of ['tenant', 'signal'] as const) {
+      if (filter[name] === undefined) continue;
+      where.push(`r.${name} = @${name}`);
+      params[name] = filter[name];
+    }
+    if (filter.sinceNs !== undefined) {
+      where.push('r.end_ns >= @sinceNs');
+      params.sinceNs = toInt64(filter.sinceNs);
+    }
+    if (filter.untilNs !== undefined) {
+      where.push('r.start_ns <= @untilNs');
+      params.untilNs = toInt64(filter.untilNs);
+    }
+    const from = byService ? 'request_services s JOIN requests r ON r.id = s.request_id' : 'requests r';
+    const sql = `SELECT count(*) FROM ${from} WHERE ${where.join(' AND ')}`;
+    return Number(this.guard('count requests', () => this.open().prepare(sql).pluck().get(params)));
   }
 
   async getRequest(id: string): Promise<ArchivedRequest | null> {
@@ -367,6 +520,12 @@ export class SqliteIndexStore implements IndexStore {
   async deleteObject(key: string, _requestIds?: readonly string[]): Promise<void> {
     const db = this.writable();
     const remove = db.transaction(() => {
+      const gone = db
+        .prepare(`SELECT substr(id, 1, ${BUCKET_CHARS}) AS bucket, tenant, signal, count(*) AS n FROM requests WHERE object_key = ? GROUP BY 1, 2, 3`)
+        .all(key) as { bucket: string; tenant: string; signal: string; n: number }[];
+      const uncount = db.prepare('UPDATE request_buckets SET requests = requests - ? WHERE bucket = ? AND tenant = ? AND signal = ?');
+      for (const { bucket, tenant, signal, n } of gone) uncount.run(n, bucket, tenant, signal);
+      if (gone.length > 0) db.prepare('DELETE FROM request_buckets WHERE requests <= 0').run();
       db.prepare('DELETE FROM request_services WHERE request_id IN (SELECT id FROM requests WHERE object_key = ?)').run(key);
       db.prepare('DELETE FROM requests WHERE object_key = ?').run(key);
       db.prepare('DELETE FROM objects WHERE key = ?').run(key);

@@ -83,6 +83,32 @@ export const MIGRATIONS: readonly string[] = [
     at_ms  INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // Archive scale (version 5).
+  // - fingerprint: xxh64 of the raw request (NULL for requests captured before fingerprints). Retries of a request
+  //   are found by (tenant, signal, fingerprint) within a receive-time window: the partial index answers that lookup
+  //   (its rows end in the primary key, the id, which is the receive time).
+  // - request_buckets: per bucket of receive time (the first 6 characters of the ULID: 2^20 ms ≈ 17.5 min), tenant and signal,
+  //   how many requests the index holds and the span of their data times. Data-time filters and counts read these
+  //   instead of every row (see request-windows.ts). Kept exact: written in the same transaction as the rows, and
+  //   decremented when retention deletes rows; the data-time span only ever widens (a superset is all reads need).
+  // - The backfill reads every request once (tens of seconds at 10 M rows, once).
+  `
+  ALTER TABLE requests ADD COLUMN fingerprint TEXT;
+  CREATE INDEX requests_fingerprint ON requests (tenant, signal, fingerprint) WHERE fingerprint IS NOT NULL;
+
+  CREATE TABLE request_buckets (
+    bucket       TEXT    NOT NULL,
+    tenant       TEXT    NOT NULL,
+    signal       TEXT    NOT NULL,
+    requests     INTEGER NOT NULL,
+    min_start_ns INTEGER NOT NULL,
+    max_end_ns   INTEGER NOT NULL,
+    PRIMARY KEY (bucket, tenant, signal)
+  ) WITHOUT ROWID;
+  INSERT INTO request_buckets (bucket, tenant, signal, requests, min_start_ns, max_end_ns)
+    SELECT substr(id, 1, 6), tenant, signal, count(*), min(start_ns), max(end_ns) FROM requests GROUP BY 1, 2, 3;
+  CREATE INDEX request_buckets_stream ON request_buckets (tenant, signal, bucket);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

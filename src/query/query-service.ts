@@ -5,6 +5,8 @@ import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../mode
 import type { BlobStore } from '../storage/blob-store.js';
 import { findTrace, type FoundTrace } from './find-trace.js';
 import { readArchivedRequest } from './read-archived.js';
+import { decodeCursor, encodeCursor, type Selection } from './request-cursor.js';
+import { selectRequests, type SelectOptions } from './select-requests.js';
 
 export type PayloadFormat = 'proto' | 'json';
 
@@ -18,6 +20,22 @@ export interface FetchedTrace {
   trace: FoundTrace;
   /** The trace as one ExportTraceServiceRequest: protobuf bytes, or OTLP JSON text. */
   body: Buffer;
+}
+
+export interface PageRequest {
+  /** At most this many requests. */
+  limit: number;
+  /** Newest first; a cursor brings its own order (asking for the other one is refused). */
+  newestFirst?: boolean;
+  /** From a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface RequestPage {
+  requests: ArchivedRequest[];
+  /** Continues the listing after this page; null when nothing more matched when the page was read. */
+  nextCursor: string | null;
+  newestFirst: boolean;
 }
 
 export interface ObjectFilter {
@@ -67,6 +85,35 @@ export class QueryService {
 
   listRequests(filter: RequestFilter): Promise<ArchivedRequest[]> {
     return this.index.listRequests(filter);
+  }
+
+  /** One page of a selection, and the cursor that continues it (keyset paging: nothing skipped or repeated). */
+  async listPage(selection: Selection, page: PageRequest): Promise<RequestPage> {
+    let newestFirst = page.newestFirst ?? false;
+    let afterId: string | undefined;
+    if (page.cursor !== undefined) {
+      const position = decodeCursor(page.cursor, selection);
+      if (page.newestFirst !== undefined && page.newestFirst !== position.newestFirst) {
+        throw new InvalidArgumentError(`this cursor continues a listing ${position.newestFirst ? 'newest' : 'oldest'} first; drop the order or ask for that one`);
+      }
+      newestFirst = position.newestFirst;
+      afterId = position.afterId;
+    }
+    const rows = await this.index.listRequests({ ...selection, newestFirst, limit: page.limit + 1, ...(afterId === undefined ? {} : { afterId }) });
+    const requests = rows.slice(0, page.limit);
+    const last = requests[requests.length - 1];
+    const nextCursor = rows.length > page.limit && last ? encodeCursor(selection, { newestFirst, afterId: last.id }) : null;
+    return { requests, nextCursor, newestFirst };
+  }
+
+  /** Every request of a selection, page by page (constant memory): replay and export walk through this. */
+  selectRequests(selection: Selection, options: SelectOptions = {}): AsyncGenerator<ArchivedRequest> {
+    return selectRequests(this.index, selection, options);
+  }
+
+  /** How many requests a selection holds. */
+  countRequests(selection: Selection): Promise<number> {
+    return this.index.countRequests(selection);
   }
 
   /** `tenant` (when given) must own the request: another tenant's id is reported as not found. */

@@ -3,30 +3,26 @@
 // data timestamp for --time-shift now, and the last id: a replay into the instance it reads from must not chase its
 // own output).
 import type { IndexStore } from '../index/index-store.js';
-import type { ArchivedRequest, RequestFilter } from '../model.js';
+import type { ArchivedRequest } from '../model.js';
+import type { Selection } from '../query/request-cursor.js';
+import { SELECTION_PAGE, selectRequests as selectPages } from '../query/select-requests.js';
 import { emptyCounts, type ReplayCounts } from './replay-progress.js';
 
-export type SelectionFilter = Omit<RequestFilter, 'afterId' | 'limit'>;
+export type SelectionFilter = Selection;
 
-export const SELECTION_PAGE = 1000;
+export { SELECTION_PAGE };
 
-/** The selection in id order; with `lastId`, nothing after it (what was archived after the plan is not replayed). */
-export async function* selectRequests(
+/**
+ * The selection in id order through the index's keyset paging (constant memory); with `lastId`, nothing after it
+ * (what was archived after the plan is not replayed).
+ */
+export function selectRequests(
   index: IndexStore,
   filter: SelectionFilter,
   lastId?: string,
   pageSize = SELECTION_PAGE,
 ): AsyncGenerator<ArchivedRequest> {
-  let afterId: string | undefined;
-  for (;;) {
-    const page = await index.listRequests({ ...filter, limit: pageSize, ...(afterId === undefined ? {} : { afterId }) });
-    for (const request of page) {
-      if (lastId !== undefined && request.id > lastId) return;
-      yield request;
-    }
-    if (page.length < pageSize) return;
-    afterId = page[page.length - 1]!.id;
-  }
+  return selectPages(index, filter, { pageSize, ...(lastId === undefined ? {} : { lastId }) });
 }
 
 export interface SelectionPlan {

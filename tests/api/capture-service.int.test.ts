@@ -47,6 +47,7 @@ interface ListRequest {
   until?: Timestamp;
   pageSize?: number;
   pageToken?: string;
+  newestFirst?: boolean;
 }
 
 interface ListResponse {
@@ -350,8 +351,25 @@ describe('ListRequests', () => {
     for (const pageToken of ['garbage!!', Buffer.from('not-a-ulid').toString('base64url'), 'AAAA']) {
       const error = await rejection(list({ pageToken }));
       expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
-      expect(error.details).toBe('page_token is not one this server issued');
+      expect(error.details).toMatch(/is not a listing cursor/);
     }
+    // A real token, but of another selection: refused rather than paging through something else.
+    const first = await list({ pageSize: 1, tenant: 'alpha' });
+    expect(first.nextPageToken).not.toBe('');
+    const error = await rejection(list({ pageSize: 1, tenant: 'beta', pageToken: first.nextPageToken }));
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.details).toMatch(/continues a listing with other filters/);
+  });
+
+  test('newest_first pages from the newest request back, and its tokens keep that order', async () => {
+    for (const pageSize of [1, 3, sent.length]) {
+      const { ids } = await listAll({ pageSize, newestFirst: true });
+      expect(ids).toEqual(idsOf(sent).reverse());
+    }
+    const first = await list({ pageSize: 2, newestFirst: true });
+    // The token carries the order: the next page continues newest first without asking again.
+    const second = await list({ pageSize: 2, pageToken: first.nextPageToken });
+    expect([...first.requests, ...second.requests].map((r) => r.id)).toEqual(idsOf(sent).reverse().slice(0, 4));
   });
 
   test('page_size 0 means the default page (100), and more than the maximum is capped, not refused', async () => {

@@ -210,10 +210,14 @@ log:
     );
   });
 
-  test('YAML numbers for sizes are bytes and for durations milliseconds', () => {
-    const config = loadConfig({ env: {}, file: yamlFile('spool:\n  maxBytes: 1000000\narchiver:\n  maxObjectAge: 1500\n') });
+  test('a YAML number is bytes for a size; a duration needs its unit (a bare number used to mean milliseconds)', () => {
+    const config = loadConfig({ env: {}, file: yamlFile('spool:\n  maxBytes: 1000000\narchiver:\n  maxObjectAge: 1500ms\n') });
     expect(config.spool.maxBytes).toBe(1_000_000);
     expect(config.archiver.maxObjectAge).toBe(1500);
+    expect(() => loadConfig({ env: {}, file: yamlFile('archiver:\n  maxObjectAge: 60\n') })).toThrow(
+      'archiver.maxObjectAge: expected a duration such as 60s, 5m or 1h30m, got 60 (a duration needs a unit: write 60s for seconds or 60ms for milliseconds',
+    );
+    expect(() => loadConfig({ env: {}, file: yamlFile('shutdown:\n  gracePeriod: "90"\n') })).toThrow(/got "90" \(a duration needs a unit: write 90s/);
   });
 });
 

@@ -1,5 +1,6 @@
-// Human units in configuration: every accepted form gives the exact value, everything else gives null.
-import { formatListen, parseBytes, parseDuration, parseListen } from '../../src/config/units.js';
+// Human units in configuration and flags: every accepted form gives the exact value, everything else gives null; a
+// duration or time written as a bare number is refused with a hint.
+import { durationHint, formatListen, parseBytes, parseDuration, parseListen, parseTime, timeHint } from '../../src/config/units.js';
 
 describe('parseBytes', () => {
   test.each([
@@ -59,17 +60,106 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(expected);
   });
 
-  test('a number is milliseconds', () => {
+  test('a bare number is refused (it used to mean milliseconds); 0 is 0 in every unit', () => {
     expect(parseDuration(0)).toBe(0);
-    expect(parseDuration(60_000)).toBe(60_000);
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration(60)).toBeNull();
+    expect(parseDuration(60_000)).toBeNull();
+    expect(parseDuration('60')).toBeNull();
   });
 
-  test.each(['', '   ', '60', 'm', '5x', '1m30', '1h 30m', '10S', '1ms5', '-5s', 'junk', 's5', '1.s'])('%j is not a duration', (text) => {
-    expect(parseDuration(text)).toBeNull();
-  });
+  test.each(['', '   ', '60', 'm', '5x', '1m30', '1h 30m', '10S', '1ms5', '-5s', 'junk', 's5', '1.s', `${'9'.repeat(400)}d`])(
+    '%j is not a duration',
+    (text) => {
+      expect(parseDuration(text)).toBeNull();
+    },
+  );
 
-  test.each([-5, Number.NaN, Number.POSITIVE_INFINITY])('the number %d is not a duration', (value) => {
+  test.each([-5, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('the number %d is not a duration', (value) => {
     expect(parseDuration(value)).toBeNull();
+  });
+
+  test('a bare number gets a hint naming the units; other mistakes do not', () => {
+    expect(durationHint(60)).toBe(' (a duration needs a unit: write 60s for seconds or 60ms for milliseconds; units: ms, s, m, h, d, w)');
+    expect(durationHint(' 90 ')).toContain('write 90s for seconds');
+    expect(durationHint('soon')).toBe('');
+    expect(durationHint('5x')).toBe('');
+  });
+});
+
+describe('parseTime', () => {
+  const now = Date.UTC(2024, 0, 2, 3, 4, 5, 678); // 2024-01-02T03:04:05.678Z
+  const nowNs = BigInt(now) * 1_000_000n;
+
+  test.each([
+    ['2024-01-02T03:04:05Z', 1_704_164_645_000_000_000n],
+    ['2024-01-02T03:04:05.1Z', 1_704_164_645_100_000_000n],
+    ['2024-01-02T03:04:05.123Z', 1_704_164_645_123_000_000n],
+    ['2024-01-02T03:04:05.1234Z', 1_704_164_645_123_400_000n],
+    ['2024-01-02T03:04:05.12345678Z', 1_704_164_645_123_456_780n],
+    ['2024-01-02T03:04:05.123456789Z', 1_704_164_645_123_456_789n],
+    ['2024-01-02T03:04:05.000000001Z', 1_704_164_645_000_000_001n],
+    ['2024-01-02T04:04:05.5+01:00', 1_704_164_645_500_000_000n],
+    ['2024-01-02T04:04:05.5+0100', 1_704_164_645_500_000_000n],
+    ['2024-01-01T21:34:05.987654321-05:30', 1_704_164_645_987_654_321n],
+    ['2024-01-02T04:04:05+01:00', 1_704_164_645_000_000_000n],
+    ['2024-01-02T03:04:05', 1_704_164_645_000_000_000n], // no offset: UTC, whatever the machine's zone
+    ['2024-01-02 03:04', 1_704_164_640_000_000_000n],
+    ['2024-01-02', 1_704_153_600_000_000_000n],
+    ['1970-01-01T00:00:00Z', 0n],
+    ['  2024-01-02T03:04:05.123456789Z  ', 1_704_164_645_123_456_789n],
+  ])('%j → %s ns', (text, expected) => {
+    expect(parseTime(text, now)).toBe(expected);
+  });
+
+  test.each([
+    ['30s', 30_000],
+    ['15m', 900_000],
+    ['2h', 7_200_000],
+    ['1h30m', 5_400_000], // refused before durations and times shared one grammar
+    ['1.5h', 5_400_000],
+    ['7d', 604_800_000],
+    ['1w', 604_800_000],
+    ['250ms', 250],
+    ['0m', 0],
+    [' 15m ', 900_000],
+  ])('%j is that long before now', (text, agoMs) => {
+    expect(parseTime(text, now)).toBe(nowNs - BigInt(agoMs) * 1_000_000n);
+  });
+
+  test('relative times default to the real clock', () => {
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const parsed = parseTime('1h')!;
+    const after = BigInt(Date.now()) * 1_000_000n;
+    expect(parsed).toBeGreaterThanOrEqual(before - 3_600_000_000_000n);
+    expect(parsed).toBeLessThanOrEqual(after - 3_600_000_000_000n);
+  });
+
+  test.each([
+    '',
+    '   ',
+    'junk',
+    'yesterday',
+    '1', // Date.parse reads this as 2001-01-01
+    '15',
+    '2024',
+    '-5m',
+    '15 m',
+    '15M',
+    'Jan 2 2024',
+    '2024-13-45T00:00:00Z',
+    '2024-02-30',
+    '2024-01-02T25:00:00Z',
+    '2024-01-02T03:60Z',
+    'junkT00:00:00.5Z',
+    `${'9'.repeat(400)}d`,
+  ])('%j is not a time', (text) => {
+    expect(parseTime(text, now)).toBeNull();
+  });
+
+  test('a bare number gets a hint', () => {
+    expect(timeHint('1')).toBe(' (a bare number is not a time: write 1h or 1d for that long ago, or a date such as 2024-05-01T12:00:00Z)');
+    expect(timeHint('yesterday')).toBe('');
   });
 });
 

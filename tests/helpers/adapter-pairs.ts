@@ -15,7 +15,7 @@ import { runCli } from './server-process.js';
 /** Every variable that switches otlp-capture to S3 or ClickHouse; the embedded pair unsets them all. */
 const BACKEND_ENV = [
   'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'S3_FORCE_PATH_STYLE', 'S3_CHECKSUMS',
-  'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE',
+  'CLICKHOUSE_URL', 'CLICKHOUSE_USER', 'CLICKHOUSE_PASSWORD', 'CLICKHOUSE_DATABASE', 'CLICKHOUSE_CLUSTER',
 ] as const;
 
 export interface AdapterPair {

@@ -58,6 +58,11 @@ describe('index.clickhouse configuration', () => {
     expect(reader.describe()).toBe('clickhouse http://ch:8123 database db1 (read-only), outbox /data/index-outbox.sqlite');
     const inUrl = loadConfig({ env: { CLICKHOUSE_URL: 'http://u:top-secret@ch:8123' }, cwd });
     expect((await createIndexStore(inUrl, { readonly: false })).describe()).not.toContain('top-secret');
+    const clustered = loadConfig({ env: { CLICKHOUSE_URL: 'http://ch:8123', CLICKHOUSE_CLUSTER: 'capture_cluster' }, cwd, overrides: { dataDir: '/data' } });
+    expect(clustered.index.clickhouse.cluster).toBe('capture_cluster');
+    expect((await createIndexStore(clustered, { readonly: true })).describe()).toBe(
+      'clickhouse http://ch:8123 database otlp_capture on cluster capture_cluster (read-only), outbox /data/index-outbox.sqlite',
+    );
   });
 
   it('rejects a bad URL or database name, naming the variable', () => {
@@ -73,6 +78,9 @@ describe('index.clickhouse configuration', () => {
     expect(error({ CLICKHOUSE_URL: 'ch:8123' })).toMatch(/index\.clickhouse\.url \(from CLICKHOUSE_URL\): expected an http\(s\) URL/);
     expect(error({ CLICKHOUSE_URL: 'http://ch', CLICKHOUSE_DATABASE: 'x; DROP' })).toMatch(
       /index\.clickhouse\.database \(from CLICKHOUSE_DATABASE\)/,
+    );
+    expect(error({ CLICKHOUSE_URL: 'http://ch', CLICKHOUSE_CLUSTER: "c' ON CLUSTER x" })).toMatch(
+      /index\.clickhouse\.cluster \(from CLICKHOUSE_CLUSTER\): expected a cluster name/,
     );
   });
 });

@@ -1,30 +1,27 @@
-// ClickHouseIndexStore against a real ClickHouse 18.16 (Debian's clickhouse-server, started by
-// scripts/start-clickhouse.sh): the IndexStore contract, exact reads over unmerged duplicates, hostile strings,
-// batching thresholds, the outbox across an outage and a restart, and one-line start-up errors.
+// ClickHouseIndexStore against both engines it must work on — a real ClickHouse 18.16 (Debian's clickhouse-server,
+// started by scripts/start-clickhouse.sh) and a current ClickHouse (chdb behind scripts/chdb-http-server.mjs) — with
+// the same adapter code: the IndexStore contract, exact reads over unmerged duplicates, hostile strings, batching
+// thresholds, the outbox across an outage and a restart, one-line start-up errors, retention removing rows, paging
+// while rows are inserted, and the migration of a version-3 index with its data.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BackendUnavailableError, InvalidArgumentError } from '../../src/errors.js';
 import { ClickHouseIndexStore, type ClickHouseIndexStoreOptions } from '../../src/index/clickhouse-index-store.js';
-import { SCHEMA_VERSION } from '../../src/index/clickhouse-schema.js';
+import { LEGACY_MIGRATIONS, SCHEMA_VERSION } from '../../src/index/clickhouse-schema.js';
 import { literal } from '../../src/index/clickhouse-sql.js';
 import { objectRow, requestRow } from '../../src/index/clickhouse-rows.js';
 import type { ArchivedRequest, ObjectMeta } from '../../src/model.js';
-import { freePort, startClickHouse, type ClickHouseServer } from '../helpers/clickhouse-server.js';
+import { CLICKHOUSE_ENGINES } from '../helpers/chdb-server.js';
+import { freePort, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { describeIndexStoreContract, makeObject } from './index-store-contract.js';
 
-let server: ClickHouseServer;
 let databases = 0;
 const tempDirs: string[] = [];
 
-beforeAll(async () => {
-  server = await startClickHouse();
-}, 120_000);
-
-afterAll(async () => {
-  await server?.dispose();
+afterAll(() => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -37,6 +34,17 @@ function tempDir(): string {
 function newDatabase(): string {
   return `test_${process.pid}_${++databases}`;
 }
+
+describe.each(CLICKHOUSE_ENGINES)('$name', (engine) => {
+let server: ClickHouseServer;
+
+beforeAll(async () => {
+  server = await engine.start();
+}, 120_000);
+
+afterAll(async () => {
+  await server?.dispose();
+});
 
 function contractFixture(writer: Partial<ClickHouseIndexStoreOptions>, another: 'reader' | 'writer') {
   return async () => {
@@ -58,12 +66,12 @@ function contractFixture(writer: Partial<ClickHouseIndexStoreOptions>, another: 
 
 // Flushed within 20 ms: most reads are served by ClickHouse, some by the outbox, some by both at once.
 describeIndexStoreContract(
-  'ClickHouseIndexStore on ClickHouse 18.16 (writer flushing every 20 ms + read-only reader)',
+  'ClickHouseIndexStore (writer flushing every 20 ms + read-only reader)',
   contractFixture({ batchIntervalMs: 20 }, 'reader'),
 );
 // Never flushed while the test runs: every read merges the outbox (only flushed at close).
 describeIndexStoreContract(
-  'ClickHouseIndexStore on ClickHouse 18.16 (rows held in the outbox + a second writer on it)',
+  'ClickHouseIndexStore (rows held in the outbox + a second writer on it)',
   contractFixture({ batchIntervalMs: 3_600_000, batchRows: 100_000 }, 'writer'),
 );
 
@@ -104,11 +112,24 @@ describe('ClickHouseIndexStore specifics', () => {
     await Promise.all([store().start(), store({ outboxPath: path.join(dir, 'other.sqlite') }).start()]);
     await store({ outboxPath: path.join(dir, 'third.sqlite') }).start();
     const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual(['objects', 'quarantined_requests', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
-    const [version] = await server.query<{ v: string }>(`SELECT toString(max(version)) AS v FROM ${database}.schema_migrations FINAL`);
-    expect(Number(version!.v)).toBe(SCHEMA_VERSION);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'quarantined_requests', 'request_buckets', 'request_buckets_view', 'request_ids', 'request_ids_view', 'request_services', 'request_services_view', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
+    const versions = await server.query<{ v: string }>(`SELECT DISTINCT toString(version) AS v FROM ${database}.schema_migrations ORDER BY v`);
+    expect(versions.map((v) => Number(v.v))).toEqual([1, 2, 3, 4, 5]);
+    expect(SCHEMA_VERSION).toBe(5);
     const engines = await server.query<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = '${database}'`);
-    expect(new Set(engines.map((e) => e.engine))).toEqual(new Set(['ReplacingMergeTree']));
+    expect(new Set(engines.map((e) => e.engine))).toEqual(new Set(['ReplacingMergeTree', 'AggregatingMergeTree', 'MaterializedView']));
+    // Partitions of ~3 days of receipt, keys that start with the everyday filters.
+    const keys = await server.query<{ name: string; partition_key: string; sorting_key: string }>(
+      `SELECT name, partition_key, sorting_key FROM system.tables WHERE database = '${database}' AND name IN ('requests', 'request_ids', 'request_services') ORDER BY name`,
+    );
+    expect(keys.map((k) => [k.name, k.partition_key.replace(/\s/g, ''), k.sorting_key.replace(/\s/g, '')])).toEqual([
+      ['request_ids', 'substring(id,1,4)', 'id'],
+      ['request_services', 'substring(id,1,4)', 'service,id'],
+      ['requests', 'substring(id,1,4)', 'tenant,signal,id'],
+    ]);
+    const dialect = store({ readonly: true });
+    await dialect.start();
+    expect(dialect.dialect?.name).toBe(engine.name.includes('18.16') ? 'legacy' : 'current');
   });
 
   it('reads exactly once what ClickHouse holds several times, before any merge', async () => {
@@ -182,7 +203,7 @@ describe('ClickHouseIndexStore specifics', () => {
       expect(echo!.v).toBe(text);
     }
     const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual(['objects', 'quarantined_requests', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'quarantined_requests', 'request_buckets', 'request_buckets_view', 'request_ids', 'request_ids_view', 'request_services', 'request_services_view', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
   });
 
   it('inserts in batches: at batchRows rows, or when the oldest row has waited batchInterval', async () => {
@@ -416,8 +437,11 @@ describe('ClickHouseIndexStore specifics', () => {
         await writer.replaceObject(a.object.key, next.object, next.requests);
         await writer.commitObject(a.object, a.requests); // e.g. a reindex that listed the object before it moved
         expect(await writer.flushOutbox()).toBe(true);
-        expect(await rawCount('requests')).toBe(4); // the original rows and the moved ones; the re-commit was dropped
-        expect(await rawCount('objects')).toBe(2);
+        // The moved rows, and the original ones until they are removed (at once on a current server, by a batched
+        // mutation later on 18.16); the re-commit was dropped.
+        const removedAtOnce = writer.dialect!.lightweightDelete;
+        expect(await rawCount('requests')).toBe(removedAtOnce ? 2 : 4);
+        expect(await rawCount('objects')).toBe(removedAtOnce ? 1 : 2);
         const reader = store({ readonly: true, outboxPath: path.join(dir, 'absent.sqlite') });
         await reader.start();
         expect(await reader.listRequests({})).toEqual(next.requests);
@@ -429,6 +453,166 @@ describe('ClickHouseIndexStore specifics', () => {
     });
   });
 
+  it('migrates a version-3 index with its data by copy: duplicates collapsed, retired rows left out, the rest as before', async () => {
+    // A version-3 index: its tables made by the version 1-3 statements, rows in their shape, each inserted twice
+    // (unmerged duplicates), one object retired by retention.
+    await server.command(`CREATE DATABASE ${database}`);
+    await server.command(
+      `CREATE TABLE ${database}.schema_migrations (version UInt32, description String, applied_at_ms Int64) ENGINE = ReplacingMergeTree ORDER BY version`,
+    );
+    for (const migration of LEGACY_MIGRATIONS) for (const sql of migration.statements(database)) await server.command(sql);
+    const T1 = '0af7651916cd43dd8448eb211c80319c';
+    const a = makeObject('acme', 'traces', [{ services: ['checkout'] }, {}, { services: ['checkout', 'cart'] }]);
+    const b = makeObject('globex', 'logs', [{ services: ['cart'], startNs: 10n, endNs: 20n }, {}]);
+    const gone = makeObject('acme', 'traces', [{}]);
+    const v3Request = (r: ArchivedRequest) => {
+      const { fingerprint: _f, version: _v, ...row } = requestRow(r);
+      return row;
+    };
+    const v3Object = (o: ObjectMeta) => {
+      const { version: _v, ...row } = objectRow(o);
+      return row;
+    };
+    const insertRaw = async (table: string, rows: object[]): Promise<void> =>
+      server.command(`INSERT INTO ${database}.${table} FORMAT JSONEachRow ${rows.map((row) => JSON.stringify(row)).join('\n')}`);
+    for (let copy = 0; copy < 2; copy++) {
+      for (const built of [a, b, gone]) {
+        await insertRaw('requests', built.requests.map(v3Request));
+        await insertRaw('objects', [v3Object(built.object)]);
+      }
+      await insertRaw('trace_requests', a.requests.slice(0, 2).map((r) => ({ trace_id: T1, request_id: r.id, tenant: 'acme' })));
+    }
+    await insertRaw('retired_objects', [{ key: gone.object.key, retired_at_ms: '1' }]);
+    await insertRaw('schema_migrations', [1, 2, 3].map((version) => ({ version, description: 'v3', applied_at_ms: '1' })));
+
+    const reader = store({ readonly: true, outboxPath: path.join(dir, 'absent.sqlite') });
+    await expect(reader.start()).rejects.toThrow(/schema version 3, expected 5: start the server once to migrate it/);
+    open.splice(open.indexOf(reader), 1);
+    const writer = store();
+    await writer.start();
+    await store({ outboxPath: path.join(dir, 'second.sqlite') }).start(); // a second start changes nothing
+
+    const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
+    expect(tables.map((t) => t.name)).toEqual([...['objects', 'quarantined_requests', 'request_buckets', 'request_buckets_view', 'request_ids', 'request_ids_view', 'request_services', 'request_services_view', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests'], 'objects_v3', 'requests_v3'].sort());
+    const versions = await server.query<{ v: string }>(`SELECT DISTINCT toString(version) AS v FROM ${database}.schema_migrations ORDER BY v`);
+    expect(versions.map((v) => Number(v.v))).toEqual([1, 2, 3, 4, 5]);
+    expect(await rawCount('requests')).toBe(5); // one copy of each live request
+    expect(await rawCount('requests_v3', true)).toBe(6); // the old table, kept as it was (merges may have collapsed copies)
+    const migrated = store({ readonly: true, outboxPath: path.join(dir, 'absent.sqlite') });
+    await migrated.start();
+    const live = [...a.requests, ...b.requests].sort((x, y) => (x.id < y.id ? -1 : 1));
+    expect(await migrated.listRequests({})).toEqual(live);
+    expect(await migrated.listRequests({ newestFirst: true, limit: 2 })).toEqual([...live].reverse().slice(0, 2));
+    expect(await migrated.listRequests({ service: 'cart' })).toEqual([a.requests[2], b.requests[0]].sort((x, y) => (x!.id < y!.id ? -1 : 1)));
+    expect(await migrated.listRequests({ sinceNs: 15n, untilNs: 15n })).toEqual([b.requests[0]]);
+    expect(await migrated.countRequests({})).toBe(5);
+    expect(await migrated.countRequests({ service: 'checkout' })).toBe(2);
+    expect(await migrated.countRequests({ tenant: 'acme', signal: 'traces' })).toBe(3);
+    expect(await migrated.listObjects({})).toEqual([a.object, b.object].sort((x, y) => (x.key < y.key ? -1 : 1)));
+    expect(await migrated.getRequest(gone.requests[0]!.id)).toBeNull();
+    expect((await migrated.findTraceRequests(T1)).map((r) => r.id)).toEqual(a.requests.slice(0, 2).map((r) => r.id));
+    // Written on from here as any version-4 index.
+    const later = makeObject('acme', 'traces', [{ services: ['cart'] }]);
+    await writer.commitObject(later.object, later.requests);
+    expect(await writer.flushOutbox()).toBe(true);
+    expect(await migrated.countRequests({ service: 'cart' })).toBe(3);
+    expect((await migrated.listRequests({ newestFirst: true, limit: 1 }))[0]).toEqual(later.requests[0]);
+  });
+
+  it('migrates an empty version-3 index without keeping empty backups', async () => {
+    await server.command(`CREATE DATABASE ${database}`);
+    await server.command(
+      `CREATE TABLE ${database}.schema_migrations (version UInt32, description String, applied_at_ms Int64) ENGINE = ReplacingMergeTree ORDER BY version`,
+    );
+    for (const migration of LEGACY_MIGRATIONS) for (const sql of migration.statements(database)) await server.command(sql);
+    await server.command(`INSERT INTO ${database}.schema_migrations FORMAT JSONEachRow {"version":3,"description":"v3","applied_at_ms":"1"}`);
+    await store().start();
+    const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'quarantined_requests', 'request_buckets', 'request_buckets_view', 'request_ids', 'request_ids_view', 'request_services', 'request_services_view', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
+  });
+
+  it('retention removes the rows of deleted and replaced objects from every table, not only hides them', async () => {
+    const writer = store({ purgeDelayMs: 3_600_000 });
+    await writer.start();
+    const a = makeObject('acme', 'traces', [{ services: ['x'] }, { services: ['x', 'y'] }]);
+    const b = makeObject('acme', 'traces', [{ services: ['x'] }]);
+    const c = makeObject('acme', 'logs', [{ services: ['z'] }]);
+    for (const built of [a, b, c]) await writer.commitObject(built.object, built.requests);
+    expect(await writer.flushOutbox()).toBe(true);
+    const rowsOf = async (key: string): Promise<number[]> => {
+      const counts: number[] = [];
+      for (const [table, column] of [['requests', 'object_key'], ['request_ids', 'object_key'], ['objects', 'key']] as const) {
+        const [row] = await server.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${database}.${table} WHERE ${column} = ${literal(key)}`);
+        counts.push(Number(row!.n));
+      }
+      return counts;
+    };
+    expect(await rowsOf(a.object.key)).toEqual([2, 2, 1]);
+    await writer.deleteObject(a.object.key, a.requests.map((r) => r.id));
+    const next = { object: { ...b.object, key: `_archive/x/${b.object.key}` }, requests: b.requests.map((r) => ({ ...r, objectKey: `_archive/x/${b.object.key}` })) };
+    await writer.replaceObject(b.object.key, next.object, next.requests);
+    // Hidden from every read at once, on both engines.
+    expect(await writer.listRequests({})).toEqual([...next.requests, ...c.requests]);
+    expect(await writer.countRequests({ service: 'x' })).toBe(1);
+    if (!writer.dialect!.lightweightDelete) {
+      // 18.16: one batched mutation per table; it runs in the background.
+      expect(await rowsOf(a.object.key)).toEqual([2, 2, 1]);
+      await writer.purgeRetiredNow();
+    }
+    await waitFor('the rows to be removed', async () => {
+      const counts = [...(await rowsOf(a.object.key)), ...(await rowsOf(b.object.key))];
+      return counts.every((n) => n === 0) ? true : undefined;
+    }, 30_000, 100);
+    expect(await rowsOf(next.object.key)).toEqual([1, 1, 1]);
+    expect(await rowsOf(c.object.key)).toEqual([1, 1, 1]);
+    expect(await writer.listRequests({})).toEqual([...next.requests, ...c.requests]);
+    expect(await writer.countRequests({})).toBe(2);
+  });
+
+  it('paging while rows are inserted: every request that existed when paging began is listed once, none twice', async () => {
+    const writer = store({ batchIntervalMs: 10 });
+    await writer.start();
+    const before: ArchivedRequest[] = [];
+    for (let i = 0; i < 12; i++) {
+      const built = makeObject(i % 2 ? 'acme' : 'globex', 'traces', Array.from({ length: 25 }, () => ({ services: ['s'] })), Date.now() - 3_600_000 + i * 60_000);
+      await writer.commitObject(built.object, built.requests);
+      before.push(...built.requests);
+    }
+    expect(await writer.flushOutbox()).toBe(true);
+    const reader = store({ readonly: true, outboxPath: path.join(dir, 'absent.sqlite') });
+    await reader.start();
+    for (const filter of [{}, { tenant: 'acme' }, { service: 's' }] as const) {
+      for (const newestFirst of [false, true]) {
+        let inserting = true;
+        const inserts = (async () => {
+          // New requests as paging runs: newer ids (a live capture), and older ones (an object archived late).
+          for (let i = 0; inserting && i < 40; i++) {
+            const at = i % 2 ? Date.now() : Date.now() - 3_000_000 + i * 1000;
+            const built = makeObject(i % 3 ? 'acme' : 'globex', 'traces', Array.from({ length: 7 }, () => ({ services: ['s'] })), at);
+            await writer.commitObject(built.object, built.requests);
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        })();
+        const seen: string[] = [];
+        let afterId: string | undefined;
+        for (;;) {
+          const page = await reader.listRequests({ ...filter, newestFirst, limit: 13, ...(afterId ? { afterId } : {}) });
+          if (page.length === 0) break;
+          seen.push(...page.map((r) => r.id));
+          afterId = page[page.length - 1]!.id;
+        }
+        inserting = false;
+        await inserts;
+        expect(new Set(seen).size).toBe(seen.length); // nothing repeated
+        const expected = before.filter((r) => ('tenant' in filter ? r.tenant === filter.tenant : true)).map((r) => r.id);
+        const seenSet = new Set(seen);
+        expect(expected.filter((id) => !seenSet.has(id))).toEqual([]); // nothing that existed skipped
+        const sorted = [...seen].sort();
+        expect(seen).toEqual(newestFirst ? sorted.reverse() : sorted); // in order
+      }
+    }
+  }, 120_000);
+
   it('rejects writes on a reader and bad limits', async () => {
     await store().start();
     const reader = store({ readonly: true });
@@ -439,4 +623,5 @@ describe('ClickHouseIndexStore specifics', () => {
     expect(() => new ClickHouseIndexStore({ url: server.url, database: 'bad-name; DROP', outboxPath: 'x' })).toThrow(InvalidArgumentError);
     expect(() => new ClickHouseIndexStore({ url: server.url })).toThrow(/outbox/);
   });
+});
 });

@@ -76,16 +76,22 @@ export function makeObject(
   return { object, requests };
 }
 
-/** What listRequests must return, computed in memory. */
-function expected(all: readonly ArchivedRequest[], filter: RequestFilter): ArchivedRequest[] {
+/** Every request the filter selects (afterId, order and limit aside), computed in memory. */
+function selected(all: readonly ArchivedRequest[], filter: RequestFilter): ArchivedRequest[] {
   return all
     .filter((r) => filter.signal === undefined || r.signal === filter.signal)
     .filter((r) => filter.tenant === undefined || r.tenant === filter.tenant)
     .filter((r) => filter.service === undefined || r.services.includes(filter.service))
     .filter((r) => filter.sinceNs === undefined || r.endNs >= filter.sinceNs)
-    .filter((r) => filter.untilNs === undefined || r.startNs <= filter.untilNs)
-    .filter((r) => filter.afterId === undefined || r.id > filter.afterId)
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .filter((r) => filter.untilNs === undefined || r.startNs <= filter.untilNs);
+}
+
+/** What listRequests must return, computed in memory. */
+function expected(all: readonly ArchivedRequest[], filter: RequestFilter): ArchivedRequest[] {
+  const newest = filter.newestFirst ?? false;
+  return selected(all, filter)
+    .filter((r) => filter.afterId === undefined || (newest ? r.id < filter.afterId : r.id > filter.afterId))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * (newest ? -1 : 1))
     .slice(0, filter.limit ?? 1000);
 }
 
@@ -213,6 +219,8 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
       await commit(makeObject('acme', 'logs', Array.from({ length: 1005 }, () => ({}))));
       expect(await index.listRequests({})).toHaveLength(1000);
       expect(await index.listRequests({ limit: 1005 })).toHaveLength(1005);
+      expect(await index.countRequests({})).toBe(1005);
+      expect(await index.countRequests({ limit: 3 })).toBe(1005);
       await expect(index.listRequests({ limit: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
       await expect(index.listRequests({ limit: -3 })).rejects.toBeInstanceOf(InvalidArgumentError);
     });
@@ -243,16 +251,74 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
               sinceNs: fc.bigInt({ min: -5n, max: 140n }),
               untilNs: fc.bigInt({ min: -5n, max: 140n }),
               afterId: fc.constantFrom(...ids),
+              newestFirst: fc.boolean(),
               limit: fc.integer({ min: 1, max: 70 }),
             },
             { requiredKeys: [] },
           ),
           async (filter) => {
             expect(await index.listRequests(filter)).toEqual(expected(all, filter));
+            expect(await index.countRequests(filter)).toBe(selected(all, filter).length);
           },
         ),
         { numRuns: 120 },
       );
+    });
+
+    it('pages newest first, and over requests received days apart, under every filter, in both orders', async () => {
+      const DAY = 86_400_000;
+      const all: ArchivedRequest[] = [];
+      // Objects received over 40 days, data times near the receive time, one of them far older (a replay of old data).
+      for (let day = 0; day < 40; day += 3) {
+        for (const [tenant, signal] of [['t1', 'traces'], ['t2', 'logs']] as const) {
+          const at = BASE_MS + day * DAY + (tenant === 't2' ? 3_600_000 : 0);
+          const ns = BigInt(at) * 1_000_000n;
+          const specs = Array.from({ length: 7 }, (_, i) => ({
+            services: i % 3 === 0 ? ['rare', 'common'] : ['common'],
+            startNs: day === 9 && i === 2 ? ns - 30n * BigInt(DAY) * 1_000_000n : ns - 5_000_000_000n,
+            endNs: ns,
+          }));
+          all.push(...(await commit(makeObject(tenant, signal, specs, at))));
+        }
+      }
+      const ns = (ms: number): bigint => BigInt(ms) * 1_000_000n;
+      const filters: RequestFilter[] = [
+        {},
+        { tenant: 't1' },
+        { tenant: 't2', signal: 'logs' },
+        { service: 'rare' },
+        { sinceNs: ns(BASE_MS + 10 * DAY), untilNs: ns(BASE_MS + 20 * DAY) },
+        { sinceNs: ns(BASE_MS - 25 * DAY), untilNs: ns(BASE_MS - 20 * DAY) }, // only the replayed requests
+        { sinceNs: ns(BASE_MS + 30 * DAY) },
+        { untilNs: ns(BASE_MS + 2 * DAY), tenant: 't2' },
+        { sinceNs: ns(BASE_MS + 5 * DAY), service: 'rare', signal: 'traces' },
+        { sinceNs: ns(BASE_MS + 100 * DAY) },
+      ];
+      for (const filter of filters) {
+        for (const newestFirst of [false, true]) {
+          const pages: ArchivedRequest[][] = [];
+          let afterId: string | undefined;
+          for (;;) {
+            const page = await index.listRequests({ ...filter, newestFirst, limit: 4, ...(afterId ? { afterId } : {}) });
+            if (page.length === 0) break;
+            pages.push(page);
+            afterId = page[page.length - 1]!.id;
+          }
+          expect(pages.flat()).toEqual(expected(all, { ...filter, newestFirst, limit: 10_000 }));
+          expect(pages.slice(0, -1).every((page) => page.length === 4)).toBe(true);
+        }
+        expect(await index.countRequests(filter)).toBe(selected(all, filter).length);
+      }
+      expect(await index.countRequests({ sinceNs: ns(BASE_MS - 25 * DAY), untilNs: ns(BASE_MS - 20 * DAY) })).toBe(2); // one per tenant
+    });
+
+    it('keeps a request fingerprint, and its absence', async () => {
+      const built = makeObject('acme', 'logs', [{}, {}]);
+      const withPrint = { ...built.requests[0]!, fingerprint: '0123456789abcdef0123456789abcdef' };
+      await commit({ object: built.object, requests: [withPrint, built.requests[1]!] });
+      expect(await index.getRequest(withPrint.id)).toEqual(withPrint);
+      expect((await index.getRequest(built.requests[1]!.id))!.fingerprint).toBeUndefined();
+      expect(await index.listRequests({})).toEqual([withPrint, built.requests[1]]);
     });
 
     it('tells which request ids are already indexed', async () => {
@@ -428,6 +494,9 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
           expect(await store.listRequests({ service: 'kept' })).toEqual([plain(b.requests[0]!)]);
           expect(await store.findTraceRequests(T1)).toEqual([plain(b.requests[0]!)]);
           expect(await store.knownRequestIds([...aIds, b.requests[0]!.id])).toEqual(new Set([b.requests[0]!.id]));
+          expect(await store.countRequests({})).toBe(2);
+          expect(await store.countRequests({ service: 'gone' })).toBe(1);
+          expect(await store.countRequests({ tenant: 'acme', signal: 'traces' })).toBe(1);
         }
         // Idempotent, also for a key that never existed.
         await index.deleteObject(a.object.key, aIds);
@@ -474,6 +543,8 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
             expect(await store.findTraceRequests(T1)).toEqual(next.requests);
             expect(await store.findTraceRequests(T2)).toEqual([plain(b.requests[0]!)]);
             expect(await store.knownRequestIds(next.requests.map((r) => r.id))).toEqual(new Set(next.requests.map((r) => r.id)));
+            expect(await store.countRequests({})).toBe(4);
+            expect(await store.countRequests({ service: 'cart' })).toBe(2);
           }
         }
         // A late re-commit of the old object (a reindex that read it before it moved) changes nothing.

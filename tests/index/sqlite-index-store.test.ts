@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteIndexStore } from '../../src/index/sqlite-index-store.js';
-import { SCHEMA_VERSION } from '../../src/index/sqlite-schema.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/index/sqlite-schema.js';
 import { BackendUnavailableError, InvalidArgumentError } from '../../src/errors.js';
 import { describeIndexStoreContract, makeObject } from './index-store-contract.js';
 
@@ -70,7 +70,7 @@ describe('SqliteIndexStore specifics', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['objects', 'quarantined_requests', 'request_services', 'requests', 'retired_objects', 'trace_generations', 'trace_requests']);
+    expect(tables).toEqual(['objects', 'quarantined_requests', 'request_buckets', 'request_services', 'requests', 'retired_objects', 'trace_generations', 'trace_requests']);
   });
 
   it('stores ns times as INTEGER and clamps only values outside signed 64-bit', async () => {
@@ -166,6 +166,45 @@ describe('SqliteIndexStore specifics', () => {
 
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     await expect(store()).rejects.toThrow(/newer than this build knows/);
+  });
+
+  it('migrates a version-3 index with its rows: fingerprints empty, bucket counts and time filters as if indexed now', async () => {
+    // A version-3 file, written with the version-3 statements and the columns that version had.
+    const db = raw();
+    db.transaction(() => {
+      for (const sql of MIGRATIONS.slice(0, 3)) db.exec(sql);
+      db.pragma('user_version = 3');
+    })();
+    const objects = [
+      makeObject('acme', 'logs', [{ services: ['a'], startNs: 10n, endNs: 20n }, { services: ['b'], startNs: 30n, endNs: 40n }], 1_700_000_000_000),
+      makeObject('globex', 'traces', [{ services: ['a'], startNs: 50n, endNs: 60n }], 1_700_100_000_000),
+    ];
+    const insert = db.prepare(
+      `INSERT INTO requests (id, tenant, signal, received_at_ms, items, services, start_ns, end_ns, raw_bytes, object_key,
+         block_offset, block_length, codec, crc32) VALUES (@id, @tenant, @signal, @receivedAtMs, @items, @services, @startNs,
+         @endNs, @rawBytes, @objectKey, @offset, @length, @codec, @crc32)`,
+    );
+    for (const { object, requests } of objects) {
+      db.prepare(
+        `INSERT INTO objects VALUES (@key, @tenant, @signal, @createdAtMs, @sealedAtMs, @requestCount, @rawBytes, @storedBytes, @codec, @startNs, @endNs)`,
+      ).run(object);
+      for (const r of requests) {
+        insert.run({ ...r, services: JSON.stringify(r.services) });
+        for (const service of r.services) db.prepare('INSERT INTO request_services VALUES (?, ?)').run(service, r.id);
+      }
+    }
+    const all = objects.flatMap((o) => o.requests);
+    const index = await store();
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(await index.listRequests({})).toEqual(all);
+    expect(await index.countRequests({})).toBe(3);
+    expect(await index.countRequests({ tenant: 'acme', signal: 'logs' })).toBe(2);
+    expect(await index.listRequests({ sinceNs: 35n, untilNs: 55n, newestFirst: true })).toEqual([all[2], all[1]]);
+    expect(await index.countRequests({ sinceNs: 35n, untilNs: 55n })).toBe(2);
+    expect(await index.countRequests({ service: 'a' })).toBe(2);
+    const later = makeObject('acme', 'logs', [{ startNs: 36n, endNs: 37n }], 1_700_200_000_000);
+    await index.commitObject(later.object, later.requests);
+    expect(await index.countRequests({ sinceNs: 35n, untilNs: 55n })).toBe(3);
   });
 
   it('reports an unusable path as BackendUnavailableError', async () => {

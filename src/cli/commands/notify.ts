@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig, type ResolvedConfig } from '../../config/load.js';
-import { parseDuration } from '../../config/units.js';
+import { durationHint, parseDuration } from '../../config/units.js';
 import { BackendUnavailableError, ConfigError } from '../../errors.js';
 import { formatDuration } from '../../util/human-units.js';
 import { isPriority, PRIORITIES, type Notification, type Priority } from '../../notify/notifier.js';
@@ -83,7 +83,7 @@ function priorityOf(value: string | undefined): Priority | undefined {
 
 function timeoutOf(options: NotifyOptions): number {
   const ms = parseDuration(options.timeout);
-  if (ms === null || ms <= 0) throw new UsageError(`--timeout must be a duration such as 30s or 2m, not ${JSON.stringify(options.timeout)}`);
+  if (ms === null || ms <= 0) throw new UsageError(`--timeout must be a duration such as 30s or 2m, not ${JSON.stringify(options.timeout)}${durationHint(options.timeout)}`);
   return ms;
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { IndexStore } from '../../index/index-store.js';
 import type { VerifyProgress, VerifyReport } from '../../index/verify.js';
-import { parseTimeArg } from '../../query/request-view.js';
+import { parseTime } from '../../config/units.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { addStoreOptions, configFrom, openReadSide, tenantOption, type StoreOptions } from '../common.js';
 import { EXIT_FAILURE, reportAndExit, UsageError } from '../exit.js';
@@ -42,7 +42,7 @@ export function registerVerify(program: Command): void {
       const tenant = tenantOption(options.tenant);
       let sinceMs: number | undefined;
       if (options.since !== undefined) {
-        const ns = parseTimeArg(options.since);
+        const ns = parseTime(options.since);
         if (ns === null) throw new UsageError(`--since must be a time such as 2026-05-01T12:00:00Z or 24h, not ${JSON.stringify(options.since)}`);
         sinceMs = Number(ns / 1_000_000n);
       }
