@@ -37,6 +37,10 @@ export interface BenchOptions {
   s3ClickHouse: boolean;
   /** Also run a capture case with retention re-encoding objects inside serve, and its baseline. */
   retention: boolean;
+  /** Also run the sustained cases (issue #16): discard and capture, plain and gzip, for sustainedSeconds each. */
+  sustained: boolean;
+  /** Measurement window of a sustained case, seconds. */
+  sustainedSeconds: number;
   /** Raw OTLP MiB in the export case's archive (0: no export case). `--only=export` runs the export case alone. */
   exportMib: number;
 }
@@ -63,6 +67,8 @@ const FLAGS = {
   's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
   retention: { env: 'BENCH_RETENTION', fallback: '0' },
   'export-mib': { env: 'BENCH_EXPORT_MIB', fallback: '128' },
+  sustained: { env: 'BENCH_SUSTAINED', fallback: '1' },
+  'sustained-duration': { env: 'BENCH_SUSTAINED_DURATION', fallback: '60' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -110,5 +116,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
     retention: ['1', 'true', 'yes'].includes(raw('retention')),
     exportMib: number('export-mib', 0),
+    sustained: ['1', 'true', 'yes'].includes(raw('sustained')),
+    sustainedSeconds: number('sustained-duration', 1),
   };
 }

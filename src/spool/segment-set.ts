@@ -35,6 +35,19 @@ export class SegmentSet {
     return this.unreleased;
   }
 
+  /**
+   * Durable record bytes the tail has not read yet: how far the archiver is behind ingest (records it has read but not
+   * yet archived, an open object among them, are not counted).
+   */
+  get unreadBytes(): number {
+    let bytes = 0;
+    for (const ledger of this.ledgers.values()) {
+      if (ledger.seq > this.tail.segment) bytes += ledger.size;
+      else if (ledger.seq === this.tail.segment) bytes += Math.max(0, ledger.size - this.tail.offset);
+    }
+    return bytes;
+  }
+
   get tailPosition(): TailPosition {
     return this.tail;
   }
