@@ -21,6 +21,8 @@ export interface BenchOptions {
   only: string[];
   /** Directory for the capture server's --cpu-prof output; no profiling when empty. */
   cpuProfileDir: string;
+  /** Further node flags for the capture server, space-separated (e.g. --perf-basic-prof for `perf record -p`). */
+  serverNodeFlags: string[];
   /** How long a capture server may take to stop (it archives its spool first), seconds. */
   stopTimeoutSeconds: number;
   /** Time budget per micro-benchmark, milliseconds. */
@@ -58,6 +60,7 @@ const FLAGS = {
   'per-call-gzip': { env: 'BENCH_PER_CALL_GZIP', fallback: '0' },
   only: { env: 'BENCH_ONLY', fallback: '' },
   'cpu-prof': { env: 'BENCH_CPU_PROF', fallback: '' },
+  'server-node-flags': { env: 'BENCH_SERVER_NODE_FLAGS', fallback: '' },
   'stop-timeout': { env: 'BENCH_STOP_TIMEOUT', fallback: '120' },
   'micro-ms': { env: 'BENCH_MICRO_MS', fallback: '1500' },
   results: { env: 'BENCH_RESULTS', fallback: '' },
@@ -107,6 +110,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     perCallGzip: ['1', 'true', 'yes'].includes(raw('per-call-gzip')),
     only: raw('only').split(',').map((s) => s.trim()).filter((s) => s !== ''),
     cpuProfileDir: raw('cpu-prof'),
+    serverNodeFlags: raw('server-node-flags').split(' ').filter((flag) => flag !== ''),
     stopTimeoutSeconds: number('stop-timeout', 1),
     microMs: number('micro-ms', 100),
     resultsFile: raw('results'),

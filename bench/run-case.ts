@@ -188,7 +188,7 @@ function startServer(bench: BenchCase, options: BenchOptions, dataDir: string, b
   for (const [section, settings] of Object.entries(bench.extraConfig ?? {})) {
     config[section] = { ...(config[section] as Record<string, unknown> | undefined), ...settings };
   }
-  const nodeFlags: string[] = [];
+  const nodeFlags: string[] = [...options.serverNodeFlags];
   if (options.cpuProfileDir !== '') {
     const dir = path.resolve(options.cpuProfileDir);
     mkdirSync(dir, { recursive: true });

@@ -42,8 +42,9 @@ export class SegmentSet {
   get unreadBytes(): number {
     let bytes = 0;
     for (const ledger of this.ledgers.values()) {
-      if (ledger.seq > this.tail.segment) bytes += ledger.size;
-      else if (ledger.seq === this.tail.segment) bytes += Math.max(0, ledger.size - this.tail.offset);
+      // From the first record at or after where the tail stands (segment headers are not records).
+      if (ledger.seq > this.tail.segment) bytes += ledger.size - ledger.nextRecordAtOrAfter(0);
+      else if (ledger.seq === this.tail.segment) bytes += ledger.size - ledger.nextRecordAtOrAfter(this.tail.offset);
     }
     return bytes;
   }
