@@ -3,6 +3,8 @@
 export interface ServerCounters {
   /** Spool bytes on disk: accepted, not yet archived (the archiver's backlog). */
   spoolBytes: number;
+  /** Spooled bytes the archiver has not read yet (otlpcapture_spool_unread_bytes). */
+  spoolUnreadBytes: number;
   fsyncs: number;
   objectsArchived: number;
   requestsReceived: number;
@@ -25,6 +27,7 @@ export async function scrapeCounters(adminPort: number): Promise<ServerCounters 
   }
   return {
     spoolBytes: sum(text, 'otlpcapture_spool_bytes'),
+    spoolUnreadBytes: sum(text, 'otlpcapture_spool_unread_bytes'),
     fsyncs: sum(text, 'otlpcapture_spool_fsyncs'),
     objectsArchived: sum(text, 'otlpcapture_objects_archived_total'),
     requestsReceived: sum(text, 'otlpcapture_requests_received_total'),

@@ -23,7 +23,11 @@ export interface BenchCase {
   serverEnv?: Record<string, string>;
   /** capture: the embedded default (filesystem + SQLite) when absent; s3-clickhouse starts s3rver and ClickHouse. */
   backend?: Backend;
+  /** A sustained case: options.sustainedSeconds long, the spool backlog sampled every second. */
+  sustained?: boolean;
 }
+
+const SUSTAINED_PREFIX = 'sustained';
 
 export function benchCases(options: BenchOptions): BenchCase[] {
   const n = options.clients;
@@ -55,6 +59,17 @@ export function benchCases(options: BenchOptions): BenchCase[] {
       { name: 'capture plain 8MiB retention', server: 'capture', gzip: false, clients: n, overload: false, extraConfig: { ...smallObjects, retention } },
     );
   }
+  if (options.sustained) {
+    // Does the archiver keep up? A minute of full load, discard and capture back to back per wire encoding (so the
+    // CPU-per-GiB ratio compares runs of the same machine state).
+    for (const gzip of [false, true]) {
+      const wire = gzip ? 'gzip' : 'plain';
+      all.push(
+        { name: `${SUSTAINED_PREFIX} discard ${wire}`, server: 'discard', gzip, clients: n, overload: false, sustained: true },
+        { name: `${SUSTAINED_PREFIX} capture ${wire}`, server: 'capture', gzip, clients: n, overload: false, sustained: true },
+      );
+    }
+  }
   all.push({
     name: 'overload plain',
     server: 'capture',
@@ -65,8 +80,11 @@ export function benchCases(options: BenchOptions): BenchCase[] {
   });
   if (options.only.length === 0) return all;
   // Filters written for the embedded cases keep selecting what they did: an s3+ch case is only chosen by a text
-  // that names its backend ("s3+ch", "plain s3+ch").
+  // that names its backend ("s3+ch", "plain s3+ch"), a sustained case only by one that says "sustained".
   const matches = (c: BenchCase, wanted: string): boolean =>
-    c.name === wanted || (c.name.includes(wanted) && (c.backend === undefined || wanted.includes(S3_CLICKHOUSE_SUFFIX)));
+    c.name === wanted ||
+    (c.name.includes(wanted) &&
+      (c.backend === undefined || wanted.includes(S3_CLICKHOUSE_SUFFIX)) &&
+      (c.sustained !== true || wanted.includes(SUSTAINED_PREFIX)));
   return all.filter((c) => options.only.some((wanted) => matches(c, wanted)));
 }

@@ -75,6 +75,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   let accepted = 0;
   let acceptedTotal = 0;
   let rawBytes = 0;
+  let rawBytesTotal = 0;
   let wireBytes = 0;
   let spans = 0;
   let unavailable = 0;
@@ -90,6 +91,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
       if (outcome.ok) {
         next += 1;
         acceptedTotal += 1;
+        rawBytesTotal += payload.bytes;
         if (!inWindow(done)) continue;
         accepted += 1;
         rawBytes += payload.bytes;
@@ -127,6 +129,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     accepted,
     acceptedTotal,
     rawBytes,
+    rawBytesTotal,
     wireBytes,
     spans,
     latency: summarizeLatencies(latencies),

@@ -28,6 +28,8 @@ export interface LoadResult {
   acceptedTotal: number;
   /** Uncompressed request bytes of those. */
   rawBytes: number;
+  /** Uncompressed request bytes of acceptedTotal (the whole run). */
+  rawBytesTotal: number;
   /** Bytes of those as sent (gzipped when gzip is on), without gRPC framing. */
   wireBytes: number;
   spans: number;

@@ -21,6 +21,8 @@ export interface BenchOptions {
   only: string[];
   /** Directory for the capture server's --cpu-prof output; no profiling when empty. */
   cpuProfileDir: string;
+  /** Further node flags for the capture server, space-separated (e.g. --perf-basic-prof for `perf record -p`). */
+  serverNodeFlags: string[];
   /** How long a capture server may take to stop (it archives its spool first), seconds. */
   stopTimeoutSeconds: number;
   /** Time budget per micro-benchmark, milliseconds. */
@@ -37,6 +39,10 @@ export interface BenchOptions {
   s3ClickHouse: boolean;
   /** Also run a capture case with retention re-encoding objects inside serve, and its baseline. */
   retention: boolean;
+  /** Also run the sustained cases (issue #16): discard and capture, plain and gzip, for sustainedSeconds each. */
+  sustained: boolean;
+  /** Measurement window of a sustained case, seconds. */
+  sustainedSeconds: number;
   /** Raw OTLP MiB in the export case's archive (0: no export case). `--only=export` runs the export case alone. */
   exportMib: number;
   /**
@@ -68,6 +74,7 @@ const FLAGS = {
   'per-call-gzip': { env: 'BENCH_PER_CALL_GZIP', fallback: '0' },
   only: { env: 'BENCH_ONLY', fallback: '' },
   'cpu-prof': { env: 'BENCH_CPU_PROF', fallback: '' },
+  'server-node-flags': { env: 'BENCH_SERVER_NODE_FLAGS', fallback: '' },
   'stop-timeout': { env: 'BENCH_STOP_TIMEOUT', fallback: '120' },
   'micro-ms': { env: 'BENCH_MICRO_MS', fallback: '1500' },
   results: { env: 'BENCH_RESULTS', fallback: '' },
@@ -84,6 +91,8 @@ const FLAGS = {
   'index-insert-rows': { env: 'BENCH_INDEX_INSERT_ROWS', fallback: '2000000' },
   'index-query-runs': { env: 'BENCH_INDEX_QUERY_RUNS', fallback: '7' },
   'index-cli-runs': { env: 'BENCH_INDEX_CLI_RUNS', fallback: '3' },
+  sustained: { env: 'BENCH_SUSTAINED', fallback: '1' },
+  'sustained-duration': { env: 'BENCH_SUSTAINED_DURATION', fallback: '60' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -127,6 +136,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     perCallGzip: ['1', 'true', 'yes'].includes(raw('per-call-gzip')),
     only: raw('only').split(',').map((s) => s.trim()).filter((s) => s !== ''),
     cpuProfileDir: raw('cpu-prof'),
+    serverNodeFlags: raw('server-node-flags').split(' ').filter((flag) => flag !== ''),
     stopTimeoutSeconds: number('stop-timeout', 1),
     microMs: number('micro-ms', 100),
     resultsFile: raw('results'),
@@ -143,5 +153,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     indexInsertRows: Math.round(number('index-insert-rows', 1000)),
     indexQueryRuns: Math.round(number('index-query-runs', 1)),
     indexCliRuns: Math.round(number('index-cli-runs', 0)),
+    sustained: ['1', 'true', 'yes'].includes(raw('sustained')),
+    sustainedSeconds: number('sustained-duration', 1),
   };
 }

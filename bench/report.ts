@@ -21,7 +21,7 @@ export function ratios(results: readonly CaseResult[]): Ratio[] {
   const out: Ratio[] = [];
   for (const capture of results) {
     if (capture.case.server !== 'capture' || capture.case.overload) continue;
-    const discard = results.find((r) => r.case.server === 'discard' && r.case.gzip === capture.case.gzip && r.case.clients === capture.case.clients);
+    const discard = results.find((r) => r.case.server === 'discard' && r.case.gzip === capture.case.gzip && r.case.clients === capture.case.clients && r.case.sustained === capture.case.sustained);
     if (!discard || mibPerSecond(discard) === 0) continue;
     out.push({
       wire: capture.case.gzip ? 'gzip' : 'plain',
@@ -157,5 +157,111 @@ export function overloadLines(results: readonly CaseResult[]): string {
         `accepted ${r.load.accepted}; server refusals since start: ${JSON.stringify(rejected)}`,
       `    other errors: ${JSON.stringify(r.load.otherErrors)}${r.load.firstError ? ` first: ${r.load.firstError}` : ''}`,
     ].join('\n');
+  }).join('\n');
+}
+
+/** Issue #16's bounds for a sustained case. */
+export const SUSTAINED_TARGETS = {
+  /** Spool backlog (unread by the archiver) at the window's end. */
+  backlogBytes: 64 * MIB,
+  /** Server CPU-s per GiB ÷ the discard server's, same wire encoding, same run. */
+  cpuRatio: 2.5,
+  /** Peak RSS above admission.maxInFlightBytes (default 256 MiB). */
+  rssOverBudgetBytes: 200 * MIB,
+  defaultInFlightBytes: 256 * MIB,
+  /** Stored bytes per raw byte, at most this share of gzip-1's on the same payloads. */
+  storedVsGzip1: 0.7,
+} as const;
+
+export interface SustainedSummary {
+  name: string;
+  ackedMiBps: number;
+  /** Unread backlog at the window's end / its maximum over the whole run / its slope over the window (MiB/s). */
+  endBacklogBytes: number;
+  maxBacklogBytes: number;
+  backlogGrowthMiBps: number;
+  /** Spool files on disk at the window's end and at most. */
+  endSpoolBytes: number;
+  maxSpoolBytes: number;
+  drainSeconds: number;
+  cpuSecondsPerGiB: number;
+  /** cpuSecondsPerGiB ÷ the sustained discard case's of the same wire encoding. */
+  cpuRatio: number | null;
+  peakRssBytes: number;
+  rssLimitBytes: number;
+  storedPerRaw: number | null;
+}
+
+/** The backlog samples around the measurement window (sample times are from the load's start, warm-up included). */
+function windowSamples(r: CaseResult, warmupSeconds: number): { atStart: number; atEnd: number } {
+  const start = warmupSeconds;
+  const end = warmupSeconds + r.load.windowSeconds;
+  const nearest = (t: number): number => {
+    let best = r.backlog[0];
+    for (const s of r.backlog) if (Math.abs(s.atSeconds - t) < Math.abs((best?.atSeconds ?? Infinity) - t)) best = s;
+    return best?.unreadBytes ?? 0;
+  };
+  return { atStart: nearest(start), atEnd: nearest(end) };
+}
+
+export function sustainedSummaries(results: readonly CaseResult[], warmupSeconds: number): SustainedSummary[] {
+  const sustained = results.filter((r) => r.case.sustained === true);
+  return sustained.map((r) => {
+    const discard = sustained.find((d) => d.case.server === 'discard' && d.case.gzip === r.case.gzip);
+    const endAt = warmupSeconds + r.load.windowSeconds;
+    const inRun = r.backlog.filter((s) => s.atSeconds <= endAt + 0.5);
+    const atEnd = inRun[inRun.length - 1];
+    const { atStart, atEnd: windowEnd } = windowSamples(r, warmupSeconds);
+    return {
+      name: r.case.name,
+      ackedMiBps: mibPerSecond(r),
+      endBacklogBytes: atEnd?.unreadBytes ?? 0,
+      maxBacklogBytes: Math.max(0, ...r.backlog.map((s) => s.unreadBytes)),
+      backlogGrowthMiBps: (windowEnd - atStart) / MIB / r.load.windowSeconds,
+      endSpoolBytes: atEnd?.spoolBytes ?? 0,
+      maxSpoolBytes: Math.max(0, ...r.backlog.map((s) => s.spoolBytes)),
+      drainSeconds: r.server.stopSeconds,
+      cpuSecondsPerGiB: r.server.cpuSecondsPerGiB,
+      cpuRatio: r.case.server === 'capture' && discard && discard.server.cpuSecondsPerGiB > 0 ? r.server.cpuSecondsPerGiB / discard.server.cpuSecondsPerGiB : null,
+      peakRssBytes: r.server.peakRssBytes,
+      rssLimitBytes: (r.case.maxInFlightBytes ?? SUSTAINED_TARGETS.defaultInFlightBytes) + SUSTAINED_TARGETS.rssOverBudgetBytes,
+      storedPerRaw: r.archive?.compressionRatio ?? null,
+    };
+  });
+}
+
+export function sustainedTable(summaries: readonly SustainedSummary[]): string {
+  return table(
+    ['case', 'acked MiB/s', 'backlog at end MiB', 'backlog max MiB', 'backlog growth MiB/s', 'spool on disk at end / max MiB',
+      'stop (drain) s', 'CPU-s/GiB', 'x discard', 'peak RSS MiB', 'stored/raw'],
+    summaries.map((s) => [
+      s.name,
+      f(s.ackedMiBps),
+      mib(s.endBacklogBytes, 0),
+      mib(s.maxBacklogBytes, 0),
+      f(s.backlogGrowthMiBps, 1),
+      `${mib(s.endSpoolBytes, 0)} / ${mib(s.maxSpoolBytes, 0)}`,
+      f(s.drainSeconds),
+      f(s.cpuSecondsPerGiB, 2),
+      s.cpuRatio === null ? '-' : f(s.cpuRatio, 2),
+      mib(s.peakRssBytes, 0),
+      s.storedPerRaw === null ? '-' : f(s.storedPerRaw, 3),
+    ]),
+  );
+}
+
+/** One line per sustained capture case: each of issue #16's bounds, met or missed. */
+export function sustainedVerdicts(summaries: readonly SustainedSummary[], gzip1StoredPerRaw: number): string {
+  const t = SUSTAINED_TARGETS;
+  const mark = (ok: boolean): string => (ok ? 'ok' : 'MISSED');
+  return summaries.filter((s) => s.cpuRatio !== null || s.storedPerRaw !== null).map((s) => {
+    const stored = s.storedPerRaw ?? 0;
+    return [
+      `  ${s.name}:`,
+      `backlog at end ${mib(s.endBacklogBytes, 0)} MiB <= ${mib(t.backlogBytes, 0)} ${mark(s.endBacklogBytes <= t.backlogBytes)};`,
+      `CPU ${s.cpuRatio === null ? '-' : f(s.cpuRatio, 2)}x discard <= ${t.cpuRatio} ${mark(s.cpuRatio !== null && s.cpuRatio <= t.cpuRatio)};`,
+      `stored/raw ${f(stored, 3)} vs gzip-1 ${f(gzip1StoredPerRaw, 3)} (${f((1 - stored / gzip1StoredPerRaw) * 100, 0)} % less, >= 30 %) ${mark(stored <= gzip1StoredPerRaw * t.storedVsGzip1)};`,
+      `peak RSS ${mib(s.peakRssBytes, 0)} <= ${mib(s.rssLimitBytes, 0)} MiB ${mark(s.peakRssBytes <= s.rssLimitBytes)}`,
+    ].join(' ');
   }).join('\n');
 }

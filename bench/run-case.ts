@@ -27,10 +27,14 @@ export interface CaseResult {
     totalCpuSeconds: number;
     /** totalCpuSeconds per request acknowledged over the run (warm-up included), ms: the whole cost of a request. */
     cpuMsPerRequest: number;
+    /** totalCpuSeconds per GiB acknowledged over the run (uncompressed request bytes). */
+    cpuSecondsPerGiB: number;
     stopSeconds: number;
     stopKilled: boolean;
     counters: ServerCounters | null;
   };
+  /** Capture cases: the spool as /metrics showed it every second, from the start of the load to the server's stop. */
+  backlog: BacklogSample[];
   /** CPU during the measurement window, in % of one core. */
   cpu: CpuUse;
   archive: ArchiveStats | null;
@@ -38,6 +42,44 @@ export interface CaseResult {
   rssLimitBytes: number | null;
   /** S3 + ClickHouse cases: the backend servers and what the bucket holds; null on the embedded default. */
   backends: BackendsResult | null;
+}
+
+export interface BacklogSample {
+  /** Seconds since the load started (warm-up included). */
+  atSeconds: number;
+  /** otlpcapture_spool_bytes: segment files on disk (includes records of open objects and not yet deleted segments). */
+  spoolBytes: number;
+  /** otlpcapture_spool_unread_bytes: what the archiver has not read yet. */
+  unreadBytes: number;
+}
+
+const BACKLOG_SAMPLE_MS = 1000;
+
+/** Scrapes the capture server's /metrics every second until stopped. */
+class BacklogSampler {
+  readonly samples: BacklogSample[] = [];
+  private readonly started = performance.now();
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(adminPort: number) {
+    this.done = (async () => {
+      while (!this.stopped) {
+        const began = performance.now();
+        const counters = await scrapeCounters(adminPort);
+        if (counters !== null && !this.stopped) {
+          this.samples.push({ atSeconds: (began - this.started) / 1000, spoolBytes: counters.spoolBytes, unreadBytes: counters.spoolUnreadBytes });
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, BACKLOG_SAMPLE_MS - (performance.now() - began))));
+      }
+    })();
+  }
+
+  async stop(): Promise<BacklogSample[]> {
+    this.stopped = true;
+    await this.done;
+    return this.samples;
+  }
 }
 
 export interface BackendsResult {
@@ -62,6 +104,7 @@ export async function runCase(
   let watch: ProcessWatch | null = null;
   let backends: Backends | null = null;
   let backendWatches: ProcessWatch[] = [];
+  let sampler: BacklogSampler | null = null;
   try {
     if (bench.backend === 's3-clickhouse') {
       backends = await startBackends(workDir);
@@ -71,6 +114,7 @@ export async function runCase(
     backendWatches = (backends?.processes ?? []).map((backend) => new ProcessWatch(backend.pid));
     watch = new ProcessWatch(server.pid);
     const startupCpuSeconds = readCpuSeconds(server.pid) ?? 0;
+    if (server.adminPort !== null) sampler = new BacklogSampler(server.adminPort);
     const spec: LoadSpec = {
       address: server.grpcAddress,
       payloads,
@@ -78,7 +122,7 @@ export async function runCase(
       gzip: bench.gzip,
       precompressed: !options.perCallGzip,
       warmupMs: options.warmupSeconds * 1000,
-      durationMs: options.durationSeconds * 1000,
+      durationMs: (bench.sustained ? options.sustainedSeconds : options.durationSeconds) * 1000,
       deadlineMs: 60_000,
     };
     const driven = await drive(spec, server, (backends?.processes ?? []).map((backend) => backend.pid));
@@ -88,6 +132,8 @@ export async function runCase(
     // The server gives itself the grace period (set in its config) to archive the spool; kill it only well after.
     const stopped = await server.stop(options.stopTimeoutSeconds * 1000 + 10_000);
     server = null;
+    const backlog = (await sampler?.stop()) ?? [];
+    sampler = null;
     const { peakRssBytes, cpuSeconds } = watch.stop();
     const backendUsage = backendWatches.map((backendWatch) => backendWatch.stop());
     let archive: ArchiveStats | null = null;
@@ -109,16 +155,19 @@ export async function runCase(
         peakRssBytes,
         totalCpuSeconds: cpuSeconds - startupCpuSeconds,
         cpuMsPerRequest: driven.result.acceptedTotal > 0 ? ((cpuSeconds - startupCpuSeconds) * 1000) / driven.result.acceptedTotal : 0,
+        cpuSecondsPerGiB: driven.result.rawBytesTotal > 0 ? (cpuSeconds - startupCpuSeconds) / (driven.result.rawBytesTotal / 2 ** 30) : 0,
         stopSeconds: stopped.seconds,
         stopKilled: stopped.killed,
         counters: driven.counters,
       },
       cpu: driven.cpu,
+      backlog,
       archive,
       rssLimitBytes: bench.overload ? (bench.maxInFlightBytes ?? 0) + 200 * 2 ** 20 : null,
       backends: backendsResult,
     };
   } finally {
+    await sampler?.stop();
     watch?.stop();
     for (const backendWatch of backendWatches) backendWatch.stop();
     await server?.stop(5000);
@@ -139,7 +188,7 @@ function startServer(bench: BenchCase, options: BenchOptions, dataDir: string, b
   for (const [section, settings] of Object.entries(bench.extraConfig ?? {})) {
     config[section] = { ...(config[section] as Record<string, unknown> | undefined), ...settings };
   }
-  const nodeFlags: string[] = [];
+  const nodeFlags: string[] = [...options.serverNodeFlags];
   if (options.cpuProfileDir !== '') {
     const dir = path.resolve(options.cpuProfileDir);
     mkdirSync(dir, { recursive: true });

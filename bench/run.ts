@@ -4,7 +4,8 @@
 // of the per-request work, the archive objects the run produced, and the export case (bench/export-bench.ts: raw
 // OTLP → Parquet and OTLP JSON, MiB/s and peak RSS; `--only=export` runs it alone).
 // Prints tables and writes bench/results/bench-<time>.json. Settings: bench/options.ts (`npm run bench -- --help`).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { benchCases } from './cases.js';
@@ -12,6 +13,7 @@ import { describeMachine } from './machine.js';
 import { runMicroBenchmarks } from './micro.js';
 import { parseOptions } from './options.js';
 import { writePayloads } from './payloads.js';
+import { sustainedSummaries, sustainedTable, sustainedVerdicts } from './report.js';
 import { archiveTable, backendCpuPercent, backendsTable, cpuTable, microTable, mibPerSecond, otherCpuPercent, overloadLines, ratioLines, ratios, resultsTable } from './report.js';
 import { runCase, type CaseResult } from './run-case.js';
 import { waitForQuiet } from './quiet.js';
@@ -102,6 +104,17 @@ async function main(): Promise<void> {
       log(`\nS3 + ClickHouse cases: backend servers during the window, and the archive objects as the bucket lists them:\n${backendsTable(results)}`);
     }
 
+    const sustained = sustainedSummaries(results, options.warmupSeconds);
+    let gzip1StoredPerRaw = 0;
+    if (sustained.length > 0) {
+      // What gzip level 1 (the archive codec before zstd) stores for the same requests, block by block.
+      const raw = payloads.files.map((p) => readFileSync(p.path));
+      gzip1StoredPerRaw = raw.reduce((sum, b) => sum + zlib.gzipSync(b, { level: 1 }).length, 0) / raw.reduce((sum, b) => sum + b.length, 0);
+      log(`\nsustained (${options.sustainedSeconds} s at ${options.clients} in flight; backlog = spooled bytes the archiver has not read, ` +
+        `sampled every second; CPU-s/GiB = server CPU from start-up to exit, drain included, per GiB acknowledged):\n${sustainedTable(sustained)}`);
+      log(sustainedVerdicts(sustained, gzip1StoredPerRaw));
+    }
+
     let exportResult: ExportBenchResult | null = null;
     if (options.exportMib > 0 && options.only.length === 0) {
       log('\nrunning the export case...');
@@ -113,7 +126,7 @@ async function main(): Promise<void> {
       ? path.resolve(options.resultsFile)
       : path.join(REPO_ROOT, 'bench', 'results', `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ machine, options, payloads: payloads.files.map(({ bytes, spans }) => ({ bytes, spans })), micro, results, ratios: ratioList, export: exportResult }, null, 2));
+    writeFileSync(file, JSON.stringify({ machine, options, payloads: payloads.files.map(({ bytes, spans }) => ({ bytes, spans })), micro, results, ratios: ratioList, sustained, gzip1StoredPerRaw, export: exportResult }, null, 2));
     log(`\nresults: ${path.relative(process.cwd(), file)}`);
   } finally {
     rmSync(payloadDir, { recursive: true, force: true });

@@ -360,6 +360,7 @@ export class CaptureServer {
     if (!this.spool) return;
     const stats = this.spool.stats();
     this.metrics.spoolBytes.set(stats.bytesOnDisk);
+    this.metrics.spoolUnreadBytes.set(stats.unreadBytes);
     this.metrics.spoolSegments.set(stats.segments);
     this.metrics.spoolOldestAge.set(stats.oldestUnreleasedAgeMs / 1000);
     this.metrics.spoolFsyncs.set(stats.fsyncs);

@@ -20,6 +20,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { formatDuration } from '../util/human-units.js';
 import { newUlid } from '../util/ulid.js';
 import { minOf } from '../util/arrays.js';
+import { JOBS_PER_WORKER } from '../compression/zstd-workers.js';
 import { Backoff, sleep } from './backoff.js';
 import { ObjectBuilder } from './object-builder.js';
 import { objectKey } from './object-key.js';
@@ -71,11 +72,12 @@ interface OpenObject {
 type Sealed = Awaited<ReturnType<ObjectBuilder['finish']>>;
 
 /**
- * Records whose payload buffers may be held at once while being compressed and written: one per compression slot
- * (codec.ts runs availableParallelism() - 1 at a time) plus one waiting, so a slot never idles for lack of input.
- * More only holds memory (1 MiB or more each) without compressing any sooner; the spool keeps the rest.
+ * Records whose payload buffers may be held at once while being compressed and written: the jobs the compression
+ * workers hold (availableParallelism() - 1 workers, JOBS_PER_WORKER each) plus two on the way, so a worker never
+ * idles for lack of input while the event loop is busy with ingest. More only holds memory (1 MiB or more each)
+ * without compressing any sooner; the spool keeps the rest.
  */
-const MAX_APPENDS_IN_FLIGHT = Math.max(1, os.availableParallelism() - 1) + 1;
+const MAX_APPENDS_IN_FLIGHT = Math.max(1, os.availableParallelism() - 1) * JOBS_PER_WORKER + 2;
 /** Recovered records are checked against the index in batches of this many. */
 const RECOVERY_BATCH = 500;
 const RECOVERY_BATCH_BYTES = 32 * 2 ** 20;

@@ -80,7 +80,9 @@ export async function compress(codec: Codec, raw: Buffer, level?: number, priori
         }),
       );
     case 'zstd':
-      return onZlibQueue(priority, () => zstdCompress(raw, resolved));
+      // The worker pool keeps its own queue, priorities and a job waiting per worker: through the zlib queue (one job
+      // at a time) a worker idled between jobs for as long as the event loop took to hand it the next one.
+      return zstdCompress(raw, resolved, priority);
   }
 }
 
@@ -109,7 +111,7 @@ export async function decompress(codec: Codec, stored: Buffer, rawLength: number
         break;
       case 'zstd':
         // Allocated at rawLength and never grown: a frame that claims or produces more is corrupt.
-        raw = await onZlibQueue(priority, () => zstdDecompressExact(stored, rawLength));
+        raw = await zstdDecompressExact(stored, rawLength, priority);
         break;
       default:
         throw new InvalidArgumentError(`unknown codec ${JSON.stringify(codec)}`);

@@ -28,6 +28,14 @@ export interface ObjectBuilderOptions {
 type State = 'open' | 'finishing' | 'finished' | 'failed' | 'aborted';
 
 const MAX_BLOCK_BYTES = 0xffffffff;
+/**
+ * Small pieces (block headers, the blocks of small requests) are gathered up to this many bytes and handed to the
+ * writer as one chunk: one write per piece cost a filesystem round trip each (200,000 small requests made 400,000
+ * writes). A larger piece goes out together with what was gathered before it (copied into one chunk up to
+ * COALESCE_COPY_LIMIT, beyond that as two writes).
+ */
+const COALESCE_BYTES = 64 * 1024;
+const COALESCE_COPY_LIMIT = 1024 * 1024;
 
 export class ObjectBuilder {
   readonly key: string;
@@ -44,8 +52,11 @@ export class ObjectBuilder {
   /** The last queued write: every write waits for it, which is what keeps blocks in append order. */
   private tail: Promise<void> = Promise.resolve();
   private finishing: Promise<unknown> | undefined;
-  /** Bytes handed to the writer so far (only advanced inside the write chain). */
+  /** Bytes of the object so far, gathered ones included (only advanced inside the write chain). */
   private position = 0;
+  /** Pieces not yet handed to the writer (see COALESCE_BYTES), and their length. */
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
   private readonly archived: ArchivedRequest[] = [];
   private readonly ids = new Set<string>();
   private appendedRawBytes = 0;
@@ -75,7 +86,8 @@ export class ObjectBuilder {
   }
 
   /**
-   * Adds one request; resolves with its location once its block has been handed to the writer. `traceIds` (distinct
+   * Adds one request; resolves with its location once its block is placed in the object (handed to the writer,
+   * or gathered with other small pieces for the next write; finish() writes everything before completing). `traceIds` (distinct
    * span trace ids of a trace request) go into the manifest, so that a rebuilt index gets its trace rows too.
    * `rawCrc32`, the CRC-32 of `raw` when the caller already has it (the spool computed it), saves another pass.
    */
@@ -136,6 +148,7 @@ export class ObjectBuilder {
     }
     const requests = this.archived.slice();
     try {
+      await this.flushGathered();
       const closing = await encodeManifestAndTrailer(
         {
           key: this.key,
@@ -221,8 +234,30 @@ export class ObjectBuilder {
   }
 
   private async writeRaw(chunk: Buffer): Promise<void> {
-    await this.writer.write(chunk);
     this.position += chunk.length;
+    if (chunk.length < COALESCE_BYTES) {
+      this.gathered.push(chunk);
+      this.gatheredBytes += chunk.length;
+      if (this.gatheredBytes >= COALESCE_BYTES) await this.flushGathered();
+      return;
+    }
+    if (this.gatheredBytes > 0 && chunk.length <= COALESCE_COPY_LIMIT) {
+      this.gathered.push(chunk);
+      this.gatheredBytes += chunk.length;
+      await this.flushGathered();
+      return;
+    }
+    await this.flushGathered();
+    await this.writer.write(chunk);
+  }
+
+  private async flushGathered(): Promise<void> {
+    if (this.gatheredBytes === 0) return;
+    const pieces = this.gathered;
+    const bytes = this.gatheredBytes;
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    await this.writer.write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, bytes));
   }
 
   /** Records the first failure (wrapped once, so every later rejection is the same error) and aborts the writer. */

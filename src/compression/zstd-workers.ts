@@ -96,8 +96,21 @@ export class ZstdWorkerError extends Error {
   }
 }
 
+/**
+ * Whose work a job is: 'background' (retention re-encoding) only starts on a worker with nothing else to do and
+ * never ahead of waiting 'normal' work (the archiver behind ingest, reads).
+ */
+export type ZstdPriority = 'normal' | 'background';
+
+/**
+ * Jobs posted to one worker at a time: one running and one waiting in its port, so a worker never idles while the
+ * event loop (busy receiving Exports) gets round to handing it the next job. Measured with bench/archiver-drain.ts.
+ */
+export const JOBS_PER_WORKER = 2;
+
 interface Job {
   id: number;
+  priority: ZstdPriority;
   op: 'compress' | 'decompress' | 'decode';
   input: ArrayBuffer;
   level?: number;
@@ -111,19 +124,24 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  job: Job | null;
+  /** Posted and not yet answered, in posting order (a worker answers in that order). */
+  jobs: Job[];
 }
 
-class ZstdWorkerPool {
+export class ZstdWorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
   private nextId = 1;
 
   constructor(private readonly size: number) {}
 
-  run(job: Omit<Job, 'id' | 'resolve' | 'reject'>): Promise<Buffer> {
+  run(job: Omit<Job, 'id' | 'resolve' | 'reject' | 'priority'>, priority: ZstdPriority = 'normal'): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
-      this.queue.push({ ...job, id: this.nextId++, resolve, reject });
+      const queued: Job = { ...job, priority, id: this.nextId++, resolve, reject };
+      // Normal jobs go ahead of every waiting background job, in arrival order among themselves.
+      const at = priority === 'normal' ? this.queue.findIndex((waiting) => waiting.priority === 'background') : -1;
+      if (at < 0) this.queue.push(queued);
+      else this.queue.splice(at, 0, queued);
       this.dispatch();
     });
   }
@@ -137,16 +155,19 @@ class ZstdWorkerPool {
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      let slot = this.slots.find((candidate) => candidate.job === null);
-      if (!slot) {
-        if (this.slots.length >= this.size) return;
-        slot = this.spawn();
+      const next = this.queue[0]!;
+      // Idle workers first (and new ones while the pool may grow); a second job only behind normal work.
+      let slot = this.slots.find((candidate) => candidate.jobs.length === 0);
+      if (!slot && this.slots.length < this.size) slot = this.spawn();
+      if (!slot && next.priority === 'normal') {
+        slot = this.slots.find((candidate) => candidate.jobs.length < JOBS_PER_WORKER && candidate.jobs.every((job) => job.priority === 'normal'));
       }
-      const job = this.queue.shift()!;
-      slot.job = job;
+      if (!slot) return;
+      this.queue.shift();
+      slot.jobs.push(next);
       slot.worker.ref();
-      const { resolve: _resolve, reject: _reject, ...message } = job;
-      slot.worker.postMessage(message, [job.input]);
+      const { resolve: _resolve, reject: _reject, priority: _priority, ...message } = next;
+      slot.worker.postMessage(message, [next.input]);
     }
   }
 
@@ -155,12 +176,12 @@ class ZstdWorkerPool {
       eval: true,
       workerData: { zstdPath: require.resolve('zstd-napi'), bindingPath: require.resolve('zstd-napi/binding.js') },
     });
-    const slot: Slot = { worker, job: null };
+    const slot: Slot = { worker, jobs: [] };
     worker.on('message', (reply: { id: number; output?: ArrayBuffer; length?: number; error?: string; kind?: string }) => {
-      const job = slot.job;
+      const job = slot.jobs[0];
       if (!job || job.id !== reply.id) return;
-      slot.job = null;
-      worker.unref();
+      slot.jobs.shift();
+      if (slot.jobs.length === 0) worker.unref();
       if (reply.output) job.resolve(Buffer.from(reply.output, 0, reply.length ?? reply.output.byteLength));
       else job.reject(new ZstdWorkerError(reply.error ?? 'zstd worker failed', reply.kind));
       this.dispatch();
@@ -168,8 +189,7 @@ class ZstdWorkerPool {
     const lost = (error: Error): void => {
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots.splice(index, 1);
-      slot.job?.reject(error);
-      slot.job = null;
+      for (const job of slot.jobs.splice(0)) job.reject(error);
       this.dispatch();
     };
     worker.on('error', lost);
@@ -184,23 +204,24 @@ const pool = new ZstdWorkerPool(Math.max(1, os.availableParallelism() - 1));
 
 /** A fresh ArrayBuffer holding exactly `bytes`, to hand to a worker without cloning a larger backing store. */
 function detachedCopy(bytes: Uint8Array): ArrayBuffer {
-  const copy = new Uint8Array(bytes.length);
+  // allocUnsafeSlow: a backing store of its own and not zero-filled first (every byte is overwritten at once).
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
   copy.set(bytes);
-  return copy.buffer;
+  return copy.buffer as ArrayBuffer;
 }
 
 /** One zstd frame of `raw` at `level`, with its content size in the frame header; runs on a worker thread. */
-export function zstdCompress(raw: Uint8Array, level: number): Promise<Buffer> {
-  return pool.run({ op: 'compress', input: detachedCopy(raw), level });
+export function zstdCompress(raw: Uint8Array, level: number, priority: ZstdPriority = 'normal'): Promise<Buffer> {
+  return pool.run({ op: 'compress', input: detachedCopy(raw), level }, priority);
 }
 
 /**
  * Decompresses zstd data that must decode to exactly `rawLength` bytes (an archive block: its length is known), on
  * a worker thread. Output is allocated at `rawLength` and never grows. Throws CorruptDataError otherwise.
  */
-export async function zstdDecompressExact(stored: Uint8Array, rawLength: number): Promise<Buffer> {
+export async function zstdDecompressExact(stored: Uint8Array, rawLength: number, priority: ZstdPriority = 'normal'): Promise<Buffer> {
   try {
-    return await pool.run({ op: 'decompress', input: detachedCopy(stored), rawLength });
+    return await pool.run({ op: 'decompress', input: detachedCopy(stored), rawLength }, priority);
   } catch (error) {
     throw new CorruptDataError(`zstd data does not decompress: ${(error as Error).message}`, { cause: error });
   }

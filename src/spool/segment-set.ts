@@ -35,6 +35,20 @@ export class SegmentSet {
     return this.unreleased;
   }
 
+  /**
+   * Durable record bytes the tail has not read yet: how far the archiver is behind ingest (records it has read but not
+   * yet archived, an open object among them, are not counted).
+   */
+  get unreadBytes(): number {
+    let bytes = 0;
+    for (const ledger of this.ledgers.values()) {
+      // From the first record at or after where the tail stands (segment headers are not records).
+      if (ledger.seq > this.tail.segment) bytes += ledger.size - ledger.nextRecordAtOrAfter(0);
+      else if (ledger.seq === this.tail.segment) bytes += ledger.size - ledger.nextRecordAtOrAfter(this.tail.offset);
+    }
+    return bytes;
+  }
+
   get tailPosition(): TailPosition {
     return this.tail;
   }

@@ -56,6 +56,8 @@ export const DEFAULT_HANDOVER_BYTES = 16 * 1024 * 1024;
 
 export interface SpoolStats {
   bytesOnDisk: number;
+  /** Durable record bytes the tail (the archiver) has not read yet: its backlog. */
+  unreadBytes: number;
   segments: number;
   unreleasedRecords: number;
   /** Age of the first unreleased record in append order (by its receive time); 0 when everything is released. */
@@ -264,6 +266,7 @@ export class Spool {
     const oldest = this.segments.oldestUnreleasedReceivedAtMs();
     return {
       bytesOnDisk: this.segments.bytesOnDisk,
+      unreadBytes: this.segments.unreadBytes,
       segments: this.segments.count,
       unreleasedRecords: this.segments.unreleasedRecords,
       oldestUnreleasedAgeMs: oldest === undefined ? 0 : Math.max(0, Date.now() - oldest),

@@ -42,6 +42,7 @@ export class Metrics {
   readonly inFlightBytes: Gauge;
   readonly receivingRequests: Gauge;
   readonly spoolBytes: Gauge;
+  readonly spoolUnreadBytes: Gauge;
   readonly spoolSegments: Gauge;
   readonly spoolMaxBytes: Gauge;
   readonly spoolOldestAge: Gauge;
@@ -137,6 +138,11 @@ export class Metrics {
       registers,
     });
     this.spoolBytes = new Gauge({ name: 'otlpcapture_spool_bytes', help: 'Bytes in spool segment files.', registers });
+    this.spoolUnreadBytes = new Gauge({
+      name: 'otlpcapture_spool_unread_bytes',
+      help: 'Spooled request bytes the archiver has not read yet: how far archiving is behind ingest.',
+      registers,
+    });
     this.spoolSegments = new Gauge({ name: 'otlpcapture_spool_segments', help: 'Spool segment files.', registers });
     this.spoolMaxBytes = new Gauge({
       name: 'otlpcapture_spool_max_bytes',

@@ -125,9 +125,11 @@ describe('ObjectBuilder', () => {
 
   it('a failed write fails the builder: later appends and finish reject, the writer is aborted, nothing is visible', async () => {
     const key = keyFor();
-    const writer = new FaultyWriter(temp.store.createWriter(key), { failWriteAt: 4 }); // header, block 1 (2 writes), boom
-    const b = builder('gzip', writer, key);
-    const raws = [payload(100), payload(200), payload(300)];
+    // Blocks of 100+ KiB each go out in one write with what was gathered before them (the object header and the
+    // block header): write 1 is block 1, write 2 (block 2) fails.
+    const writer = new FaultyWriter(temp.store.createWriter(key), { failWriteAt: 2 });
+    const b = builder('none', writer, key);
+    const raws = [payload(100_000), payload(200_000), payload(300_000)];
     const results = await Promise.allSettled(raws.map((raw) => b.append(requestMeta(raw), raw)));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
     const reason = (results[1] as PromiseRejectedResult).reason as Error;
@@ -140,6 +142,25 @@ describe('ObjectBuilder', () => {
     expect(await temp.store.stat(key)).toBeNull();
     expect(visibleFiles(temp.root)).toEqual([]);
     expect(tempFiles(temp.root)).toEqual([]);
+  });
+
+  it('gathers small blocks into few writes, and their offsets still point at each block', async () => {
+    const key = keyFor();
+    const writer = new FaultyWriter(temp.store.createWriter(key), {});
+    const b = builder('none', writer, key);
+    const raws = Array.from({ length: 3000 }, (_, i) => payload(40 + (i % 90)));
+    const locations = await Promise.all(raws.map((raw) => b.append(requestMeta(raw), raw)));
+    // A block bigger than the gathering threshold goes out with what was gathered before it.
+    const large = payload(300_000);
+    const largeLocation = await b.append(requestMeta(large), large);
+    const sealed = await b.finish(CREATED);
+    expect(writer.writes).toBeLessThan(20);
+    const stored = await temp.store.readRange(key, 0, sealed.object.storedBytes);
+    expect(stored.length).toBe(sealed.object.storedBytes);
+    locations.forEach((location, i) => {
+      expect(stored.subarray(location.offset, location.offset + location.length).equals(raws[i]!)).toBe(true);
+    });
+    expect(stored.subarray(largeLocation.offset, largeLocation.offset + largeLocation.length).equals(large)).toBe(true);
   });
 
   it('a failed complete fails finish, and finish cannot be retried', async () => {

@@ -34,6 +34,25 @@ describe('Spool', () => {
     removeDir(dir);
   });
 
+  it('counts what the tail has not read yet (unreadBytes), across segments, down to 0 as the tail reads', async () => {
+    spool = await Spool.open({ dir, segmentBytes: 64 * 1024, maxBytes: 1024 ** 3, fsync: 'never' });
+    expect(spool.stats().unreadBytes).toBe(0);
+    const refs: SpoolRef[] = [];
+    for (let i = 0; i < 12; i += 1) refs.push(await spool.append(metaFor(`u-${i}`), randomBytes(20_000)));
+    const recordBytes = refs.reduce((sum, ref) => sum + ref.length, 0);
+    expect(segmentFiles(dir).length).toBeGreaterThan(1);
+    expect(spool.stats().unreadBytes).toBe(recordBytes);
+    const tail = spool.tail()[Symbol.asyncIterator]();
+    await take(tail, 5);
+    const read = refs.slice(0, 5).reduce((sum, ref) => sum + ref.length, 0);
+    expect(spool.stats().unreadBytes).toBe(recordBytes - read);
+    await take(tail, 7);
+    expect(spool.stats().unreadBytes).toBe(0);
+    // Releasing changes nothing here: unread is about the tail, not about archiving.
+    await spool.release(refs);
+    expect(spool.stats().unreadBytes).toBe(0);
+  });
+
   it('round-trips many records of random sizes, empty and multi-MiB ones included, in append order', async () => {
     spool = await Spool.open({ dir, segmentBytes: 4 * 1024 * 1024, maxBytes: 1024 ** 3, fsync: 'always' });
     const sizes = Array.from({ length: 300 }, (_, i) => {
