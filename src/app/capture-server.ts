@@ -231,7 +231,7 @@ export class CaptureServer {
       {
         query: new QueryService(this.index, this.blobStore, {
           findTrace: (seconds, outcome) => this.metrics.findTraceDuration.observe({ outcome }, seconds),
-        }),
+        }, config.dedup.window),
         health: this.health,
         callers,
         tls: this.apiTls ?? this.tls,
