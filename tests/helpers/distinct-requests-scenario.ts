@@ -4,7 +4,7 @@
 // server, and shown twice with --with-duplicates; the same through CaptureService; the same again after the index is
 // rebuilt from the objects by `reindex`. The same bytes of another tenant are never merged with them.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -166,6 +166,18 @@ describe(`distinct requests on the ${spec.name}`, () => {
     const all = await cli('replay', '--to', target.address, '--tenant', 'default', '--with-duplicates');
     expect(all.stdout.toString()).toMatch(/^replayed 6\/6 requests/);
     expect(target.accepted.splice(0).filter((a) => sha(a.bytes) === sha(resent))).toHaveLength(2);
+  }, 60_000);
+
+  test('export writes each distinct request once; --with-duplicates writes all', async () => {
+    const lines = async (...extra: string[]): Promise<number> => {
+      const out = mkdtempSync(path.join(dir, 'export-'));
+      const result = await cli('export', '--to', out, '--format', 'otlp-json', '--compression', 'none', '--tenant', 'default', ...extra);
+      expect(result.code).toBe(0);
+      const files = (readdirSync(out, { recursive: true, encoding: 'utf8' }) as string[]).filter((name) => name.endsWith('.jsonl'));
+      return files.reduce((sum, name) => sum + readFileSync(path.join(out, name), 'utf8').split('\n').filter((line) => line !== '').length, 0);
+    };
+    expect(await lines()).toBe(4);
+    expect(await lines('--with-duplicates')).toBe(6);
   }, 60_000);
 
   test('the duplicates seen are counted in /metrics', async () => {
