@@ -41,6 +41,7 @@ interface FindTraceRequest {
   traceId?: string;
   format?: string | number;
   tenant?: string;
+  withDuplicates?: boolean;
 }
 
 export interface ReplayRequest {
@@ -57,6 +58,7 @@ export interface ReplayRequest {
   speed?: string;
   concurrency?: number;
   dryRun?: boolean;
+  withDuplicates?: boolean;
 }
 
 export interface ReadBackDeps {
@@ -113,7 +115,10 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
       if (traceId === '') throw new InvalidArgumentError('trace_id is required');
       const json = formatIsJson(call.request.format);
       const found = await deps.reads.run(() =>
-        query.findTrace(traceId, json ? 'json' : 'proto', tenant, { maxBytes: deps.maxFindTraceBytes }),
+        query.findTrace(traceId, json ? 'json' : 'proto', tenant, {
+          maxBytes: deps.maxFindTraceBytes,
+          withDuplicates: call.request.withDuplicates === true,
+        }),
       );
       return {
         ...(json ? { json: found.body.toString('utf8') } : { payload: found.body }),
@@ -184,6 +189,7 @@ async function runReplay(
       concurrency,
       dryRun,
       abort,
+      withDuplicates: request.withDuplicates === true,
       onProgress: (progress) => {
         const now = Date.now();
         if (progress.done || now - lastSentMs < PROGRESS_EVERY_MS) return;
@@ -197,8 +203,8 @@ async function runReplay(
   }
 }
 
-function query(deps: ReadBackDeps): { index: QueryService['index']; blobs: QueryService['blobs'] } {
-  return { index: deps.query.index, blobs: deps.query.blobs };
+function query(deps: ReadBackDeps): { index: QueryService['index']; blobs: QueryService['blobs']; dedup: QueryService['dedup'] } {
+  return { index: deps.query.index, blobs: deps.query.blobs, dedup: deps.query.dedup };
 }
 
 function progressMessage(p: ReplayProgress, summary?: ReplaySummary): Record<string, unknown> {

@@ -4,8 +4,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { CallerPolicy, ReadGrant } from '../admission/caller.js';
 import { InvalidArgumentError } from '../errors.js';
-import { isSignal, type ArchivedRequest, type RequestFilter, type Signal } from '../model.js';
+import { isSignal, type RequestFilter, type Signal } from '../model.js';
 import { PROTO_DIR } from '../protos.js';
+import type { PresentedRequest } from '../query/dedup.js';
 import type { QueryService } from '../query/query-service.js';
 import type { Logger } from '../telemetry/logger.js';
 import { grantOf } from '../grpc/call-grants.js';
@@ -33,6 +34,7 @@ interface ListRequestsRequest {
   pageSize?: number;
   pageToken?: string;
   newestFirst?: boolean;
+  withDuplicates?: boolean;
 }
 
 interface GetRequestRequest {
@@ -101,6 +103,7 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
           limit: pageSize,
           ...(call.request.newestFirst ? { newestFirst: true } : {}),
           ...(call.request.pageToken ? { cursor: call.request.pageToken } : {}),
+          withDuplicates: call.request.withDuplicates === true,
         });
         return { requests: page.requests.map(toMessage), nextPageToken: page.nextCursor ?? '' };
       };
@@ -161,7 +164,7 @@ function toTimestamp(ns: bigint): { seconds: string; nanos: number } {
   return { seconds: (ns / 1_000_000_000n).toString(), nanos: Number(ns % 1_000_000_000n) };
 }
 
-function toMessage(request: ArchivedRequest): Record<string, unknown> {
+function toMessage(request: PresentedRequest): Record<string, unknown> {
   return {
     id: request.id,
     signal: SIGNAL_ENUM[request.signal],
@@ -176,5 +179,7 @@ function toMessage(request: ArchivedRequest): Record<string, unknown> {
     offset: String(request.offset),
     length: String(request.length),
     codec: request.codec,
+    duplicates: String(request.duplicates ?? 0),
+    duplicateOf: request.duplicateOf ?? '',
   };
 }

@@ -9,6 +9,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import { parseListen } from '../config/units.js';
 import type { IndexStore } from '../index/index-store.js';
 import { QueryService } from '../query/query-service.js';
+import { countingDuplicates } from './duplicate-metric.js';
 import { GrpcServer } from '../receiver/grpc-server.js';
 import { HealthService } from '../grpc/health.js';
 import { Ingest } from '../receiver/ingest.js';
@@ -172,7 +173,13 @@ export class CaptureServer {
         retryMaxBackoffMs: config.archiver.retryMaxBackoff,
         maxLagMs: config.archiver.maxLag,
       },
-      { spool: this.spool, blobStore: this.blobStore, index: this.index, metrics: this.metrics, logger },
+      {
+        spool: this.spool,
+        blobStore: this.blobStore,
+        index: countingDuplicates(this.index, config.dedup.window, this.metrics.duplicateRequests, logger),
+        metrics: this.metrics,
+        logger,
+      },
     );
     const archiver = this.archiver;
     void this.blobStarter.whenStarted().then(() => {
@@ -231,7 +238,7 @@ export class CaptureServer {
       {
         query: new QueryService(this.index, this.blobStore, {
           findTrace: (seconds, outcome) => this.metrics.findTraceDuration.observe({ outcome }, seconds),
-        }),
+        }, config.dedup.window),
         health: this.health,
         callers,
         tls: this.apiTls ?? this.tls,

@@ -82,7 +82,7 @@ export async function openReadSideFor(config: ResolvedConfig): Promise<ReadSide>
     config,
     index,
     blobs,
-    query: new QueryService(index, blobs),
+    query: new QueryService(index, blobs, undefined, config.dedup.window),
     close: async () => {
       await index.close();
       await blobs.close();

@@ -26,6 +26,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   OTLP_CAPTURE_ADMIN_LISTEN: 'server.admin.listen',
   OTLP_CAPTURE_LOG_LEVEL: 'log.level',
   OTLP_CAPTURE_SPOOL_DURABILITY: 'spool.durability',
+  OTLP_CAPTURE_DEDUP_WINDOW: 'dedup.window',
   OTLP_CAPTURE_HTTP_LISTEN: 'server.http.listen',
   OTLP_CAPTURE_API_LISTEN: 'server.api.listen',
   OTLP_CAPTURE_TLS_CERT_FILE: 'server.tls.certFile',

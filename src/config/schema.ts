@@ -364,6 +364,8 @@ export const configSchema = z
     notify,
     // Where the Replay RPC may send. Empty: nowhere. (The CLI's replay runs with the operator's own rights.)
     replay: z.object({ allowedTargets: z.array(replayTargetPattern).default([]) }).strict().prefault({}),
+    // Distinct requests (src/query/dedup.ts): twins received within this window of each other show once; 0 = off.
+    dedup: z.object({ window: duration.default(15 * 60_000) }).strict().prefault({}),
     /** Absent: retention never runs (src/retention/retention-config.ts). */
     retention: retentionSchema.optional(),
     shutdown: z.object({ gracePeriod: duration.default(30_000) }).strict().prefault({}),

@@ -69,7 +69,9 @@ import {
 } from './clickhouse-rows.js';
 import { SCHEMA_VERSION, tableNames, type SchemaTarget, type TableNames } from './clickhouse-schema.js';
 import { identifier, literal } from './clickhouse-sql.js';
-import type { IndexStore, OutboxStatus, QuarantinedRequest } from './index-store.js';
+import type { IndexStore, OutboxStatus, QuarantinedRequest, Twin, TwinRange } from './index-store.js';
+import { duplicateCountQuery, twinsQuery } from './clickhouse-twin-queries.js';
+import { duplicateFloor } from './twin-window.js';
 import { IndexOutbox, type OutboxBatch } from './index-outbox.js';
 import { bucketFromNumber, bucketNumber, listInWindows, type BucketCount, type BucketStart, type IdRange } from './request-windows.js';
 
@@ -101,6 +103,8 @@ export const DEFAULT_DATABASE = 'otlp_capture';
 export const DEFAULT_LIST_LIMIT = 1000;
 /** Ids or keys per query (max_query_size is 256 KiB on 18.16). */
 const ID_CHUNK = 1000;
+/** Twin ranges per lookup statement (each an OR term of ~200 bytes). */
+const TWIN_RANGES_PER_QUERY = 200;
 /** Largest insert when catching up; far below max_insert_block_size (1,048,576), so one insert is one part. */
 const MAX_BATCH_ROWS = 100_000;
 /** Object keys per batched removal (a mutation's WHERE is bounded by max_query_size too). */
@@ -468,6 +472,57 @@ export class ClickHouseIndexStore implements IndexStore {
     if (queued.ids.length === 0) return 0;
     const stored = await this.liveIdCopies('count requests', queued.ids);
     return queued.ids.filter((id) => !stored.has(id)).length;
+  }
+
+  async findTwins(ranges: readonly TwinRange[]): Promise<Twin[]> {
+    this.checkStarted();
+    if (ranges.length === 0) return [];
+    const inRange = (row: { tenant: string; signal: string; fingerprint?: string | null; id: string }): boolean =>
+      ranges.some((r) => r.tenant === row.tenant && r.signal === row.signal && r.fingerprint === row.fingerprint && row.id >= r.fromId && row.id < r.toId);
+    // Outbox first (see the header): a row moving to ClickHouse meanwhile is then seen in one place or both.
+    const found = new Map<string, Twin>();
+    for (const text of this.outbox?.requestRows() ?? []) {
+      const row = JSON.parse(text) as RequestRow;
+      if (row.fingerprint && inRange(row)) found.set(row.id, { id: row.id, tenant: row.tenant, signal: row.signal, fingerprint: row.fingerprint });
+    }
+    const copies: (Twin & { object_key: string; version: string })[] = [];
+    for (let i = 0; i < ranges.length; i += TWIN_RANGES_PER_QUERY) {
+      const rows = await this.select<Twin & { object_key: string; version_text: string }>('look up twins', twinsQuery(this.names, ranges.slice(i, i + TWIN_RANGES_PER_QUERY)));
+      for (const { version_text: version, ...rest } of rows) copies.push({ ...rest, version });
+    }
+    const current = latest(copies, (copy) => copy.id);
+    const retired = await this.retiredKeys([...current.values()].map((copy) => copy.object_key));
+    for (const copy of current.values()) {
+      if (!retired.has(copy.object_key)) found.set(copy.id, { id: copy.id, tenant: copy.tenant, signal: copy.signal, fingerprint: copy.fingerprint });
+    }
+    return [...found.values()];
+  }
+
+  async countDuplicates(filter: RequestFilter, windowMs: number): Promise<number> {
+    this.checkStarted();
+    if (windowMs <= 0) return 0;
+    // Rows still queued here are checked one by one against both places (a handful: the outbox drains in seconds). A
+    // stored row whose only earlier twin is still queued is not counted until that twin is written (it shows as
+    // distinct until then, too, since listings read ClickHouse and the outbox alike).
+    const queued: RequestRow[] = [];
+    for (const text of this.outbox?.requestRows() ?? []) {
+      const row = JSON.parse(text) as RequestRow;
+      if (row.fingerprint && matchesRequestFilter(row, { ...filter, afterId: undefined })) queued.push(row);
+    }
+    const [row] = await this.select<{ n: string | null }>('count duplicates', duplicateCountQuery(this.names, filter, windowMs));
+    let total = Number(row?.n ?? 0);
+    if (queued.length > 0) {
+      const stored = await this.liveIdCopies('count duplicates', queued.map((r) => r.id));
+      const unstored = queued.filter((r) => !stored.has(r.id));
+      const twins = await this.findTwins(
+        unstored.map((r) => ({ tenant: r.tenant, signal: r.signal, fingerprint: r.fingerprint!, fromId: duplicateFloor(r.id, windowMs), toId: r.id })),
+      );
+      for (const r of unstored) {
+        const floor = duplicateFloor(r.id, windowMs);
+        if (twins.some((t) => t.tenant === r.tenant && t.signal === r.signal && t.fingerprint === r.fingerprint && t.id >= floor && t.id < r.id)) total += 1;
+      }
+    }
+    return total;
   }
 
   async getRequest(id: string): Promise<ArchivedRequest | null> {

@@ -37,6 +37,23 @@ export interface QuarantinedRequest {
   atMs: number;
 }
 
+/** Requests of one (tenant, signal, fingerprint) with ids in [fromId, toId): a twin lookup (src/query/dedup.ts). */
+export interface TwinRange {
+  tenant: string;
+  signal: string;
+  fingerprint: string;
+  fromId: string;
+  toId: string;
+}
+
+/** A request a twin lookup found. */
+export interface Twin {
+  id: string;
+  tenant: string;
+  signal: string;
+  fingerprint: string;
+}
+
 export interface IndexStore {
   /** Creates or migrates the schema; throws a BackendUnavailableError with a clear message when unusable. */
   start(): Promise<void>;
@@ -62,6 +79,17 @@ export interface IndexStore {
   /** How many requests listRequests would return in all for this filter (afterId, limit and order ignored). */
   countRequests(filter: RequestFilter): Promise<number>;
   getRequest(id: string): Promise<ArchivedRequest | null>;
+  /**
+   * Distinct requests: every live request in any of these ranges (same tenant, signal and fingerprint, id in
+   * [fromId, toId)). Bounded by the (tenant, signal, id) key, so each range is an index range however large the archive.
+   */
+  findTwins(ranges: readonly TwinRange[]): Promise<Twin[]>;
+  /**
+   * Distinct requests: how many requests listRequests would return for this filter (afterId, limit and order ignored)
+   * that have a twin received before them at most `windowMs` earlier (by the ms of their ids) — the duplicates that
+   * reads leave out, so that `countRequests - countDuplicates` is what they show.
+   */
+  countDuplicates(filter: RequestFilter, windowMs: number): Promise<number>;
   /** Objects ordered by key. */
   listObjects(filter: ObjectListFilter): Promise<ObjectMeta[]>;
   /** One object row, or null. */

@@ -12,7 +12,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
-import type { IndexStore, ObjectListFilter, QuarantinedRequest } from './index-store.js';
+import type { IndexStore, ObjectListFilter, QuarantinedRequest, Twin, TwinRange } from './index-store.js';
+import { duplicateFloor } from './twin-window.js';
 import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 import { objectFromColumns, requestFromColumns, type ObjectColumns, type RequestColumns } from './row-mapping.js';
@@ -465,6 +466,51 @@ export class SqliteIndexStore implements IndexStore {
     const from = byService ? 'request_services s JOIN requests r ON r.id = s.request_id' : 'requests r';
     const sql = `SELECT count(*) FROM ${from} WHERE ${where.join(' AND ')}`;
     return Number(this.guard('count requests', () => this.open().prepare(sql).pluck().get(params)));
+  }
+
+  async findTwins(ranges: readonly TwinRange[]): Promise<Twin[]> {
+    if (ranges.length === 0) return [];
+    // The partial index (tenant, signal, fingerprint) ends in the primary key, so each range is one index range.
+    const query = this.open().prepare(
+      'SELECT id, tenant, signal, fingerprint FROM requests WHERE tenant = ? AND signal = ? AND fingerprint = ? AND id >= ? AND id < ?',
+    );
+    return this.guard('look up twins', () => {
+      const out: Twin[] = [];
+      for (const r of ranges) out.push(...(query.all(r.tenant, r.signal, r.fingerprint, r.fromId, r.toId) as Twin[]));
+      return out;
+    });
+  }
+
+  async countDuplicates(filter: RequestFilter, windowMs: number): Promise<number> {
+    if (windowMs <= 0) return 0;
+    const db = this.open();
+    // The earlier twin nearest each request is one descent of the partial fingerprint index; it is a duplicate when
+    // that twin's id is at or after the window's floor (duplicateFloor: the smallest id of the window's first ms).
+    db.function('dedup_floor', { deterministic: true }, (id: unknown, window: unknown) => duplicateFloor(String(id), Number(window)));
+    const params: Record<string, unknown> = { windowMs };
+    const where = ['r.fingerprint IS NOT NULL'];
+    for (const name of ['tenant', 'signal'] as const) {
+      if (filter[name] === undefined) continue;
+      where.push(`r.${name} = @${name}`);
+      params[name] = filter[name];
+    }
+    if (filter.service !== undefined) {
+      where.push('r.id IN (SELECT request_id FROM request_services WHERE service = @service)');
+      params.service = filter.service;
+    }
+    if (filter.sinceNs !== undefined) {
+      where.push('r.end_ns >= @sinceNs');
+      params.sinceNs = toInt64(filter.sinceNs);
+    }
+    if (filter.untilNs !== undefined) {
+      where.push('r.start_ns <= @untilNs');
+      params.untilNs = toInt64(filter.untilNs);
+    }
+    const sql =
+      `SELECT count(*) FROM requests r WHERE ${where.join(' AND ')} AND ` +
+      '(SELECT max(t.id) FROM requests t WHERE t.tenant = r.tenant AND t.signal = r.signal AND t.fingerprint = r.fingerprint ' +
+      'AND t.id < r.id) >= dedup_floor(r.id, @windowMs)';
+    return Number(this.guard('count duplicates', () => db.prepare(sql).pluck().get(params)));
   }
 
   async getRequest(id: string): Promise<ArchivedRequest | null> {

@@ -34,6 +34,8 @@ export interface FindTraceOptions {
   readConcurrency?: number;
   /** The trace's spans may add up to at most this many bytes (protobuf); beyond it, reading stops. */
   maxBytes?: number;
+  /** Distinct requests: leaves out the retries among the requests holding the trace (src/query/dedup.ts). */
+  distinct?: (requests: ArchivedRequest[]) => Promise<ArchivedRequest[]>;
 }
 
 /**
@@ -49,7 +51,8 @@ export async function findTrace(
 ): Promise<FoundTrace> {
   const id = parseTraceId(traceId);
   const filter = options.tenant === undefined ? {} : { tenant: options.tenant };
-  const candidates = (await index.findTraceRequests(id, filter)).filter((request) => request.signal === 'traces');
+  const found = (await index.findTraceRequests(id, filter)).filter((request) => request.signal === 'traces');
+  const candidates = options.distinct ? await options.distinct(found) : found;
   const idBytes = Buffer.from(id, 'hex');
   const queue = new PQueue({ concurrency: options.readConcurrency ?? DEFAULT_READ_CONCURRENCY });
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;

@@ -3,6 +3,8 @@ import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { DedupStage, type PresentedRequest } from './dedup.js';
+import { distinctPage } from './distinct-page.js';
 import { findTrace, type FoundTrace } from './find-trace.js';
 import { readArchivedRequest } from './read-archived.js';
 import { decodeCursor, encodeCursor, type Selection } from './request-cursor.js';
@@ -11,7 +13,7 @@ import { selectRequests, type SelectOptions } from './select-requests.js';
 export type PayloadFormat = 'proto' | 'json';
 
 export interface FetchedRequest {
-  request: ArchivedRequest;
+  request: PresentedRequest;
   /** Raw protobuf bytes as the client sent them, or OTLP JSON text. */
   body: Buffer;
 }
@@ -29,10 +31,13 @@ export interface PageRequest {
   newestFirst?: boolean;
   /** From a previous page's nextCursor. */
   cursor?: string;
+  /** Distinct requests: show the duplicates too (marked with duplicateOf). */
+  withDuplicates?: boolean;
 }
 
 export interface RequestPage {
-  requests: ArchivedRequest[];
+  /** With deduplication on, each distinct request carries its `duplicates` count. */
+  requests: PresentedRequest[];
   /** Continues the listing after this page; null when nothing more matched when the page was read. */
   nextCursor: string | null;
   newestFirst: boolean;
@@ -52,9 +57,25 @@ export interface QueryObserver {
   findTrace(seconds: number, outcome: FindTraceOutcome): void;
 }
 
+/** Reads' options: each distinct request once (the default when a dedup window is configured), or all of them. */
+export interface DuplicatesOption {
+  withDuplicates?: boolean;
+}
+
 export class QueryService {
+  /** Distinct requests (src/query/dedup.ts): off when the window is 0. Public for replay and export. */
+  readonly dedup: DedupStage;
+
   /** Public for the replay engine, which reads the same index and blobs. */
-  constructor(readonly index: IndexStore, readonly blobs: BlobStore, private readonly observer?: QueryObserver) {}
+  constructor(
+    readonly index: IndexStore,
+    readonly blobs: BlobStore,
+    private readonly observer?: QueryObserver,
+    /** dedup.window: twins received within this many ms of each other show once; 0 shows every request. */
+    dedupWindowMs = 0,
+  ) {
+    this.dedup = new DedupStage(dedupWindowMs, [(ranges) => index.findTwins(ranges)]);
+  }
 
   listObjects(filter: ObjectFilter): Promise<ObjectMeta[]> {
     return this.index.listObjects(filter);
@@ -64,7 +85,7 @@ export class QueryService {
    * Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests, `maxBytes`
    * the size of the answer (ResultTooLargeError beyond it).
    */
-  async findTrace(traceId: string, format: PayloadFormat, tenant?: string, limits: { maxBytes?: number } = {}): Promise<FetchedTrace> {
+  async findTrace(traceId: string, format: PayloadFormat, tenant?: string, limits: { maxBytes?: number } & DuplicatesOption = {}): Promise<FetchedTrace> {
     const started = process.hrtime.bigint();
     const observe = (outcome: FindTraceOutcome): void =>
       this.observer?.findTrace(Number(process.hrtime.bigint() - started) / 1e9, outcome);
@@ -73,6 +94,8 @@ export class QueryService {
       trace = await findTrace(this.index, this.blobs, traceId, {
         ...(tenant === undefined ? {} : { tenant }),
         ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+        // A retried request holds the same spans again: the trace is assembled from distinct requests only.
+        ...(this.dedup.enabled && !limits.withDuplicates ? { distinct: (requests: ArchivedRequest[]) => this.dedup.present(requests) } : {}),
       });
     } catch (error) {
       observe(error instanceof NotFoundError ? 'not_found' : error instanceof InvalidArgumentError ? 'invalid' : 'error');
@@ -99,21 +122,37 @@ export class QueryService {
       newestFirst = position.newestFirst;
       afterId = position.afterId;
     }
-    const rows = await this.index.listRequests({ ...selection, newestFirst, limit: page.limit + 1, ...(afterId === undefined ? {} : { afterId }) });
-    const requests = rows.slice(0, page.limit);
+    const filter = { ...selection, newestFirst, ...(afterId === undefined ? {} : { afterId }) };
+    let requests: PresentedRequest[];
+    let more: boolean;
+    if (this.dedup.enabled) {
+      ({ requests, more } = await distinctPage(this.index, this.dedup, { ...filter, limit: page.limit }, page.withDuplicates ?? false));
+    } else {
+      const rows = await this.index.listRequests({ ...filter, limit: page.limit + 1 });
+      requests = rows.slice(0, page.limit);
+      more = rows.length > page.limit;
+    }
     const last = requests[requests.length - 1];
-    const nextCursor = rows.length > page.limit && last ? encodeCursor(selection, { newestFirst, afterId: last.id }) : null;
+    const nextCursor = more && last ? encodeCursor(selection, { newestFirst, afterId: last.id }) : null;
     return { requests, nextCursor, newestFirst };
   }
 
-  /** Every request of a selection, page by page (constant memory): replay and export walk through this. */
-  selectRequests(selection: Selection, options: SelectOptions = {}): AsyncGenerator<ArchivedRequest> {
-    return selectRequests(this.index, selection, options);
+  /**
+   * Every request of a selection, page by page (constant memory): replay and export walk through this. Distinct
+   * requests only unless `withDuplicates` (with `counts`, each with its duplicate count).
+   */
+  selectRequests(selection: Selection, options: Omit<SelectOptions, 'dedup'> = {}): AsyncGenerator<PresentedRequest> {
+    return selectRequests(this.index, selection, { ...options, dedup: this.dedup });
   }
 
-  /** How many requests a selection holds. */
-  countRequests(selection: Selection): Promise<number> {
-    return this.index.countRequests(selection);
+  /**
+   * How many requests a selection holds: the distinct ones (what listings show) unless `withDuplicates`, or when
+   * deduplication is off.
+   */
+  async countRequests(selection: Selection, options: DuplicatesOption = {}): Promise<number> {
+    if (!this.dedup.enabled || options.withDuplicates) return this.index.countRequests(selection);
+    const [total, duplicates] = await Promise.all([this.index.countRequests(selection), this.index.countDuplicates(selection, this.dedup.windowMs)]);
+    return total - duplicates;
   }
 
   /** `tenant` (when given) must own the request: another tenant's id is reported as not found. */
@@ -123,8 +162,10 @@ export class QueryService {
       throw new NotFoundError(`no captured request with id ${JSON.stringify(id)}`);
     }
     const raw = await readArchivedRequest(this.index, this.blobs, request);
-    if (format === 'proto') return { request, body: raw };
-    return { request, body: await otlpJson(request.signal, raw) };
+    // Exact by id, duplicate or not; it says which it is (duplicateOf) or how many duplicates it has.
+    const [presented] = await this.dedup.present([request], { withDuplicates: true, counts: true });
+    if (format === 'proto') return { request: presented ?? request, body: raw };
+    return { request: presented ?? request, body: await otlpJson(request.signal, raw) };
   }
 }
 

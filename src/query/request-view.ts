@@ -1,6 +1,6 @@
 // How a captured request is shown to people and scripts (list --json, CaptureService): ISO-8601 times with
 // nanosecond precision where the data has it.
-import type { ArchivedRequest } from '../model.js';
+import type { PresentedRequest } from './dedup.js';
 
 export interface RequestView {
   id: string;
@@ -15,9 +15,13 @@ export interface RequestView {
   offset: number;
   length: number;
   codec: string;
+  /** Distinct requests: how many duplicates (retries within the dedup window) this one has; absent when dedup is off. */
+  duplicates?: number;
+  /** On a duplicate (shown with --with-duplicates): the id of the earlier request it repeats. */
+  duplicateOf?: string;
 }
 
-export function requestView(request: ArchivedRequest): RequestView {
+export function requestView(request: PresentedRequest): RequestView {
   return {
     id: request.id,
     signal: request.signal,
@@ -31,6 +35,8 @@ export function requestView(request: ArchivedRequest): RequestView {
     offset: request.offset,
     length: request.length,
     codec: request.codec,
+    ...(request.duplicates === undefined ? {} : { duplicates: request.duplicates }),
+    ...(request.duplicateOf === undefined ? {} : { duplicateOf: request.duplicateOf }),
   };
 }
 

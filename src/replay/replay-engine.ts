@@ -7,6 +7,7 @@
 // overlap and may arrive in another order.
 import { setMaxListeners } from 'node:events';
 import type { IndexStore } from '../index/index-store.js';
+import type { DedupStage } from '../query/dedup.js';
 import type { ArchivedRequest } from '../model.js';
 import { shiftTimestamps } from '../otlp/time-shift.js';
 import { sleep } from '../archiver/backoff.js';
@@ -16,7 +17,7 @@ import { readAhead, type ReadItem } from './read-ahead.js';
 import { timeShiftOffset, type Speed, type TimeShift } from './replay-options.js';
 import { emptyCounts, type ReplayFailure, type ReplayProgress, type ReplaySummary } from './replay-progress.js';
 import { DEFAULT_RETRY_POLICY, RetryState, type RetryPolicyOptions } from './retry-policy.js';
-import { planSelection, selectRequests, type SelectionFilter } from './selection.js';
+import { planSelection, selectRequests, SELECTION_PAGE, type ReplayDedup, type SelectionFilter } from './selection.js';
 
 export interface ReplayOptions {
   filter: SelectionFilter;
@@ -34,11 +35,15 @@ export interface ReplayOptions {
   readAheadBytes?: number;
   /** Clock, for tests. */
   nowMs?: () => number;
+  /** Send the duplicates too (retries of a request within the dedup window); default: each distinct request once. */
+  withDuplicates?: boolean;
 }
 
 export interface ReplaySource {
   index: IndexStore;
   blobs: BlobStore;
+  /** Distinct requests (a QueryService's): each retried request is sent once. None: every request is sent. */
+  dedup?: DedupStage;
 }
 
 const DEFAULT_READ_AHEAD_BYTES = 64 * 2 ** 20;
@@ -97,8 +102,12 @@ class ReplayRun {
     }
   }
 
+  private distinct(): ReplayDedup {
+    return { ...(this.source.dedup === undefined ? {} : { dedup: this.source.dedup }), withDuplicates: this.options.withDuplicates ?? false };
+  }
+
   async run(): Promise<ReplaySummary> {
-    const plan = await planSelection(this.source.index, this.options.filter);
+    const plan = await planSelection(this.source.index, this.options.filter, SELECTION_PAGE, this.distinct());
     this.progress.total = plan.total;
     this.offsetNs = timeShiftOffset(this.options.timeShift, plan.earliestNs, BigInt(this.startedAtMs) * 1_000_000n);
     this.report();
@@ -133,7 +142,7 @@ class ReplayRun {
   private async send(target: ReplayTarget, lastId: string): Promise<void> {
     const { concurrency, speed } = this.options;
     const inFlight = new Set<Promise<void>>();
-    const selection = selectRequests(this.source.index, this.options.filter, lastId);
+    const selection = selectRequests(this.source.index, this.options.filter, lastId, SELECTION_PAGE, this.distinct());
     const reads = readAhead(
       this.source,
       selection,

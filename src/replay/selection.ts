@@ -4,6 +4,7 @@
 // own output).
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest } from '../model.js';
+import type { DedupStage } from '../query/dedup.js';
 import type { Selection } from '../query/request-cursor.js';
 import { SELECTION_PAGE, selectRequests as selectPages } from '../query/select-requests.js';
 import { emptyCounts, type ReplayCounts } from './replay-progress.js';
@@ -11,6 +12,12 @@ import { emptyCounts, type ReplayCounts } from './replay-progress.js';
 export type SelectionFilter = Selection;
 
 export { SELECTION_PAGE };
+
+/** Distinct requests: a replay sends each once (duplicates left out) unless `withDuplicates`. */
+export interface ReplayDedup {
+  dedup?: DedupStage;
+  withDuplicates?: boolean;
+}
 
 /**
  * The selection in id order through the index's keyset paging (constant memory); with `lastId`, nothing after it
@@ -21,8 +28,13 @@ export function selectRequests(
   filter: SelectionFilter,
   lastId?: string,
   pageSize = SELECTION_PAGE,
+  distinct: ReplayDedup = {},
 ): AsyncGenerator<ArchivedRequest> {
-  return selectPages(index, filter, { pageSize, ...(lastId === undefined ? {} : { lastId }) });
+  return selectPages(index, filter, { pageSize, ...(lastId === undefined ? {} : { lastId }), ...distinctOptions(distinct) });
+}
+
+function distinctOptions(distinct: ReplayDedup): { dedup?: DedupStage; withDuplicates: boolean } {
+  return { ...(distinct.dedup === undefined ? {} : { dedup: distinct.dedup }), withDuplicates: distinct.withDuplicates ?? false };
 }
 
 export interface SelectionPlan {
@@ -33,12 +45,17 @@ export interface SelectionPlan {
   latestNs: bigint | null;
 }
 
-export async function planSelection(index: IndexStore, filter: SelectionFilter, pageSize = SELECTION_PAGE): Promise<SelectionPlan> {
+export async function planSelection(
+  index: IndexStore,
+  filter: SelectionFilter,
+  pageSize = SELECTION_PAGE,
+  distinct: ReplayDedup = {},
+): Promise<SelectionPlan> {
   const total = emptyCounts();
   let earliestNs: bigint | null = null;
   let latestNs: bigint | null = null;
   let lastId: string | null = null;
-  for await (const request of selectRequests(index, filter, undefined, pageSize)) {
+  for await (const request of selectRequests(index, filter, undefined, pageSize, distinct)) {
     lastId = request.id;
     total.requests += 1;
     total.items += request.items;

@@ -51,6 +51,7 @@ export class Metrics {
   readonly archiveLag: Histogram<'signal'>;
   readonly uploadDuration: Histogram<'signal'>;
   readonly objectsArchived: Counter<'signal'>;
+  readonly duplicateRequests: Counter<'signal'>;
   readonly archiveFailures: Counter<'stage'>;
   readonly archivedRawBytes: Counter<'signal'>;
   readonly archivedStoredBytes: Counter<'signal'>;
@@ -180,6 +181,12 @@ export class Metrics {
       labelNames: ['signal'],
       registers,
     });
+    this.duplicateRequests = new Counter({
+      name: 'otlpcapture_duplicate_requests_total',
+      help: 'Requests archived by this instance that repeat an earlier one (same tenant, signal and content within dedup.window), as the index tells once their object is committed.',
+      labelNames: ['signal'],
+      registers,
+    });
     this.archiveFailures = new Counter({
       name: 'otlpcapture_archive_failures_total',
       help: 'Failed attempts to archive an object (retried), by stage.',
@@ -228,6 +235,7 @@ export class Metrics {
     // dashboard shows 0 rather than "no data" for a signal nothing was sent on yet.
     for (const signal of SIGNALS) {
       this.objectsArchived.inc({ signal }, 0);
+      this.duplicateRequests.inc({ signal }, 0);
       this.archivedRawBytes.inc({ signal }, 0);
       this.archivedStoredBytes.inc({ signal }, 0);
       for (const reason of REJECT_REASONS) this.rejections.inc({ signal, reason }, 0);

@@ -8,6 +8,7 @@ import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../../s
 import { InvalidArgumentError } from '../../src/errors.js';
 import { ARCHIVE_KEY_PREFIX } from '../../src/storage/blob-store.js';
 import { createUlidGenerator } from '../../src/util/ulid.js';
+import { DedupStage, floorId } from '../../src/query/dedup.js';
 
 export interface IndexStoreFixture {
   /** Not started: the contract calls start(). */
@@ -123,6 +124,65 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
       for (const other of others.splice(0)) await other.close();
       await index.close();
       await fixture.dispose();
+    });
+
+    it('finds twins by tenant, signal, fingerprint and id range, and counts duplicates within a window (distinct requests)', async () => {
+      const WINDOW = 15 * 60_000;
+      const t0 = BASE_MS + 5_000_000;
+      const one = (tenant: string, signal: Signal, atMs: number, fingerprint?: string, services = ['svc-a']) => {
+        const built = makeObject(tenant, signal, [{ services }], atMs);
+        if (fingerprint !== undefined) built.requests[0]!.fingerprint = fingerprint;
+        return built;
+      };
+      const A = 'aaaaaaaaaaaaaaaa';
+      const B = 'bbbbbbbbbbbbbbbb';
+      const built = [
+        one('acme', 'traces', t0, A),
+        one('acme', 'traces', t0 + 60_000, A), // retry a minute later: duplicate of the first
+        one('acme', 'traces', t0 + 60_000 + WINDOW, A), // exactly a window after the previous one: still a duplicate
+        one('acme', 'traces', t0 + 60_000 + 2 * WINDOW + 1_000, A), // more than a window later: distinct again
+        one('acme', 'traces', t0 + 10_000, B, ['other']),
+        one('beta', 'traces', t0 + 20_000, A), // another tenant
+        one('acme', 'logs', t0 + 30_000, A), // another signal
+        one('acme', 'traces', t0 + 40_000), // no fingerprint: never a twin
+        one('acme', 'traces', t0 + 50_000),
+      ];
+      await commit(...built);
+      const [a0, a1, a2, a3, b0, beta, logs] = built.map((b) => b.requests[0]!);
+      const everything = { tenant: 'acme', signal: 'traces', fingerprint: A, fromId: floorId(t0 - 1), toId: floorId(t0 + 10 * WINDOW) };
+      for (const store of [index, await another()]) {
+        expect((await store.findTwins([everything])).map((t) => t.id).sort()).toEqual([a0!.id, a1!.id, a2!.id, a3!.id]);
+        const twins = await store.findTwins([
+          { ...everything, fromId: a1!.id, toId: a3!.id },
+          { tenant: 'beta', signal: 'traces', fingerprint: A, fromId: floorId(t0), toId: floorId(t0 + WINDOW) },
+          { tenant: 'acme', signal: 'traces', fingerprint: 'cccccccccccccccc', fromId: floorId(t0), toId: floorId(t0 + WINDOW) },
+        ]);
+        expect(twins.sort((x, y) => (x.id < y.id ? -1 : 1))).toEqual(
+          [a1!, a2!, beta!].map((r) => ({ id: r.id, tenant: r.tenant, signal: r.signal, fingerprint: A })).sort((x, y) => (x.id < y.id ? -1 : 1)),
+        );
+        expect(await store.findTwins([])).toEqual([]);
+        expect(await store.countDuplicates({}, WINDOW)).toBe(2);
+        expect(await store.countDuplicates({ tenant: 'acme', signal: 'traces' }, WINDOW)).toBe(2);
+        expect(await store.countDuplicates({ service: 'svc-a' }, WINDOW)).toBe(2);
+        expect(await store.countDuplicates({ service: 'other' }, WINDOW)).toBe(0);
+        expect(await store.countDuplicates({ signal: 'logs' }, WINDOW)).toBe(0);
+        expect(await store.countDuplicates({}, 30_000)).toBe(0);
+        expect(await store.countDuplicates({}, 0)).toBe(0);
+        // The read-side stage over this adapter: chains, counts, and the earlier twin each duplicate repeats.
+        const stage = new DedupStage(WINDOW, [(ranges) => store.findTwins(ranges)]);
+        const page = await store.listRequests({});
+        const shown = await stage.present(page, { counts: true });
+        expect(shown.map((r) => [r.id, r.duplicates])).toEqual(
+          page.filter((r) => r.id !== a1!.id && r.id !== a2!.id).map((r) => [r.id, r.id === a0!.id ? 2 : 0]),
+        );
+        const all = await stage.present(page, { counts: true, withDuplicates: true });
+        expect(all.map((r) => r.id)).toEqual(page.map((r) => r.id));
+        expect(all.find((r) => r.id === a2!.id)?.duplicateOf).toBe(a1!.id);
+        expect(all.find((r) => r.id === a1!.id)?.duplicateOf).toBe(a0!.id);
+        expect([b0, beta, logs, a3].map((r) => all.find((x) => x.id === r!.id)?.duplicates)).toEqual([0, 0, 0, 0]);
+      }
+      await fixture.settle?.();
+      expect(await index.countDuplicates({}, WINDOW)).toBe(2);
     });
 
     it('returns every field of a committed request and object exactly', async () => {

@@ -22,6 +22,7 @@ interface ExportCliOptions extends StoreOptions {
   tenant?: string;
   since?: string;
   until?: string;
+  withDuplicates?: boolean;
 }
 
 const FORMATS = ['parquet', 'otlp-json'] as const;
@@ -41,7 +42,8 @@ export function registerExport(program: Command): void {
       .option('--service <name>', 'only requests carrying this service.name')
       .option('--since <time>', 'data time range overlaps from this time (ISO-8601, or 15m / 2h / 7d ago)')
       .option('--until <time>', 'data time range overlaps up to this time')
-      .option('--tenant <tenant>', 'only this tenant'),
+      .option('--tenant <tenant>', 'only this tenant')
+      .option('--with-duplicates', 'also export duplicates: requests repeating an earlier one within dedup.window (retries)'),
   ).action(async (options: ExportCliOptions) => {
     try {
       const settings = await parseExportOptions(options);
@@ -117,7 +119,7 @@ export async function parseExportOptions(options: ExportCliOptions): Promise<Exp
   if (maxFileBytes === null || maxFileBytes < MIN_FILE_BYTES) {
     throw new UsageError(`--max-file-size must be a size of at least 1MiB such as 256MiB, not ${JSON.stringify(options.maxFileSize)}`);
   }
-  const filter = selectionFilter(options);
+  const filter: ExportFilter = { ...selectionFilter(options), ...(options.withDuplicates ? { withDuplicates: true } : {}) };
   const settings: ExportSettings = { destination, format, filter, maxFileBytes, resume: options.resume === true };
   if (format === 'parquet') {
     const { PARQUET_COMPRESSIONS } = await import('../../export/parquet-file.js');

@@ -8,6 +8,7 @@ interface FindTraceOptions extends StoreOptions {
   format: string;
   output?: string;
   tenant?: string;
+  withDuplicates?: boolean;
 }
 
 export function registerFindTrace(program: Command): void {
@@ -18,7 +19,8 @@ export function registerFindTrace(program: Command): void {
       .argument('<trace-id>', '32 hexadecimal digits')
       .option('-f, --format <format>', 'proto (ExportTraceServiceRequest bytes) or json (OTLP JSON)', 'proto')
       .option('-o, --output <file>', 'write to this file instead of stdout')
-      .option('--tenant <tenant>', "only this tenant's requests"),
+      .option('--tenant <tenant>', "only this tenant's requests")
+      .option('--with-duplicates', 'also read retries of the requests holding the trace (their spans then appear again)'),
   ).action(async (traceId: string, options: FindTraceOptions) => {
     try {
       const format = payloadFormat(options.format);
@@ -27,7 +29,7 @@ export function registerFindTrace(program: Command): void {
       const tenant = tenantOption(options.tenant);
       const read = await openReadSide(options);
       try {
-        const found = await read.query.findTrace(id, format, tenant);
+        const found = await read.query.findTrace(id, format, tenant, { withDuplicates: options.withDuplicates === true });
         await writePayload(found.body, format, options.output);
       } finally {
         await read.close();

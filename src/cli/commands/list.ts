@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ArchivedRequest } from '../../model.js';
+import type { PresentedRequest } from '../../query/dedup.js';
 import { decodeCursor } from '../../query/request-cursor.js';
 import { requestView } from '../../query/request-view.js';
 import { addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
@@ -18,6 +18,7 @@ interface ListOptions extends StoreOptions {
   all?: boolean;
   count?: boolean;
   json?: boolean;
+  withDuplicates?: boolean;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -36,7 +37,8 @@ export function registerList(program: Command): void {
       .option('--limit <n>', `at most this many requests (default ${DEFAULT_LIMIT}); when more match, stderr says how to get them`)
       .option('--after <cursor>', 'continue a listing where it stopped (the cursor it printed on stderr)')
       .option('--all', 'every matching request (streamed page by page)')
-      .option('--count', 'only print how many requests match')
+      .option('--count', 'only print how many requests match (distinct ones; with --with-duplicates: all)')
+      .option('--with-duplicates', 'also show duplicates: requests repeating an earlier one within dedup.window (retries)')
       .option('--json', 'one JSON object per line'),
   ).action(async (options: ListOptions) => {
     try {
@@ -48,17 +50,19 @@ export function registerList(program: Command): void {
       if (options.all && options.limit !== undefined) throw new UsageError('--all lists every request: drop --limit');
       // A malformed cursor is a usage error before anything is opened.
       const position = options.after === undefined ? undefined : decodeCursor(options.after, selection);
+      const withDuplicates = options.withDuplicates ?? false;
       const read = await openReadSide(options);
       try {
         if (options.count) {
-          process.stdout.write(`${await read.query.countRequests(selection)}\n`);
+          process.stdout.write(`${await read.query.countRequests(selection, { withDuplicates })}\n`);
           return;
         }
-        const printer = new RowPrinter(options.json ?? false);
+        const printer = new RowPrinter(options.json ?? false, read.query.dedup.enabled);
         if (options.all) {
           const newestFirst = position?.newestFirst ?? options.newest ?? false;
-          let batch: ArchivedRequest[] = [];
-          for await (const request of read.query.selectRequests(selection, { newestFirst, ...(position ? { afterId: position.afterId } : {}) })) {
+          let batch: PresentedRequest[] = [];
+          const walk = read.query.selectRequests(selection, { newestFirst, withDuplicates, counts: true, ...(position ? { afterId: position.afterId } : {}) });
+          for await (const request of walk) {
             batch.push(request);
             if (batch.length >= 1000) {
               await printer.print(batch);
@@ -73,10 +77,11 @@ export function registerList(program: Command): void {
           limit,
           ...(options.newest ? { newestFirst: true } : {}),
           ...(options.after === undefined ? {} : { cursor: options.after }),
+          withDuplicates,
         });
         await printer.print(page.requests);
         await printer.end();
-        if (page.nextCursor !== null) process.stderr.write(continuationHint(page.requests.length, page.nextCursor));
+        if (page.nextCursor !== null) process.stderr.write(continuationHint(page.requests.length, page.nextCursor, read.query.dedup.enabled && !withDuplicates));
       } finally {
         await read.close();
       }
@@ -96,10 +101,10 @@ function limitOf(options: ListOptions): number {
 }
 
 /** What to run for the rest, on stderr (stdout stays the rows alone, for scripts). */
-function continuationHint(shown: number, cursor: string): string {
+function continuationHint(shown: number, cursor: string, distinct: boolean): string {
   return (
     `otlp-capture: ${shown} shown; more requests match. Next page: add --after ${cursor}\n` +
-    '  (same filters); every one: --all; how many: --count\n'
+    `  (same filters); every one: --all; how many: --count${distinct ? ' (distinct; duplicates too: --with-duplicates)' : ''}\n`
   );
 }
 
@@ -107,17 +112,26 @@ function continuationHint(shown: number, cursor: string): string {
 class RowPrinter {
   private headerDone = false;
 
-  constructor(private readonly json: boolean) {}
+  /** `dedup`: a DUPS column (a duplicate count, or "dup of ID" on a duplicate shown with --with-duplicates). */
+  constructor(
+    private readonly json: boolean,
+    private readonly dedup: boolean,
+  ) {}
 
-  async print(rows: readonly ArchivedRequest[]): Promise<void> {
+  async print(rows: readonly PresentedRequest[]): Promise<void> {
     const out: string[] = [];
     if (!this.json && !this.headerDone) {
-      out.push(['ID', 'SIGNAL', 'TENANT', 'RECEIVED', 'ITEMS', 'BYTES', 'SERVICES'].join('\t'));
+      out.push(['ID', 'SIGNAL', 'TENANT', 'RECEIVED', 'ITEMS', 'BYTES', ...(this.dedup ? ['DUPS'] : []), 'SERVICES'].join('\t'));
       this.headerDone = true;
     }
     for (const row of rows) {
       const view = requestView(row);
-      out.push(this.json ? JSON.stringify(view) : [view.id, view.signal, view.tenant, view.receivedAt, view.items, view.bytes, view.services.join(',')].join('\t'));
+      const dups = view.duplicateOf !== undefined ? `dup of ${view.duplicateOf}` : String(view.duplicates ?? 0);
+      out.push(
+        this.json
+          ? JSON.stringify(view)
+          : [view.id, view.signal, view.tenant, view.receivedAt, view.items, view.bytes, ...(this.dedup ? [dups] : []), view.services.join(',')].join('\t'),
+      );
     }
     if (out.length > 0 && !process.stdout.write(`${out.join('\n')}\n`)) {
       await new Promise<void>((resolve) => process.stdout.once('drain', resolve));

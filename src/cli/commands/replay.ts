@@ -25,6 +25,7 @@ interface ReplayCliOptions extends StoreOptions {
   speed: string;
   concurrency: string;
   dryRun?: boolean;
+  withDuplicates?: boolean;
 }
 
 const MAX_CONCURRENCY = 256;
@@ -51,7 +52,8 @@ export function registerReplay(program: Command): void {
       .option('--time-shift <shift>', 'none (bytes unchanged), now (earliest data timestamp → now) or a duration: +2h, -30m, 1d', 'none')
       .option('--speed <speed>', 'max, or a real-time factor: 1 = original gaps between requests, 10 = ten times faster', 'max')
       .option('--concurrency <n>', 'requests in flight at once', '4')
-      .option('--dry-run', 'show what would be sent, send nothing'),
+      .option('--dry-run', 'show what would be sent, send nothing')
+      .option('--with-duplicates', 'also send duplicates: requests repeating an earlier one within dedup.window (retries)'),
   ).action(async (options: ReplayCliOptions) => {
     try {
       const settings = parseReplayOptions(options);
@@ -67,12 +69,13 @@ export function registerReplay(program: Command): void {
       process.once('SIGINT', onSigint);
       const display = progressDisplay(process.stderr, 'replay');
       try {
-        const summary = await replay(read, target, {
+        const summary = await replay(read.query, target, {
           filter: settings.filter,
           timeShift: settings.timeShift,
           speed: settings.speed,
           concurrency: settings.concurrency,
           dryRun: settings.dryRun,
+          withDuplicates: settings.withDuplicates,
           abort: abort.signal,
           onProgress: settings.dryRun ? undefined : (progress) => display.update(progressView(progress)),
         });
@@ -101,6 +104,7 @@ interface ReplaySettings {
   speed: ReturnType<typeof parseSpeed>;
   concurrency: number;
   dryRun: boolean;
+  withDuplicates: boolean;
 }
 
 /** Every flag checked before anything is opened, so a typo costs nothing. */
@@ -142,6 +146,7 @@ export function parseReplayOptions(options: ReplayCliOptions): ReplaySettings {
     speed,
     concurrency,
     dryRun: options.dryRun === true,
+    withDuplicates: options.withDuplicates === true,
   };
 }
 

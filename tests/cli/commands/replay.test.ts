@@ -17,6 +17,7 @@ test('flags become replay settings', () => {
     speed: '10',
     concurrency: '16',
     dryRun: true,
+    withDuplicates: true,
   });
   expect(settings).toEqual({
     target: { address: 'collector:4317', tls: true, caFile: '/ca.pem', headers: { authorization: 'Bearer a=b', 'x-scope-orgid': 'team-a' } },
@@ -25,7 +26,9 @@ test('flags become replay settings', () => {
     speed: 10,
     concurrency: 16,
     dryRun: true,
+    withDuplicates: true,
   });
+  expect(parseReplayOptions(base).withDuplicates).toBe(false);
   expect(parseReplayOptions(base).target).toEqual({ address: '127.0.0.1:4317', tls: false, headers: {} });
   expect(parseReplayOptions({ ...base, to: '[::1]:4317', tls: true }).target.tls).toBe(true);
 });
