@@ -41,6 +41,7 @@ interface FindTraceRequest {
   traceId?: string;
   format?: string | number;
   tenant?: string;
+  hotOnly?: boolean;
 }
 
 export interface ReplayRequest {
@@ -61,6 +62,8 @@ export interface ReplayRequest {
 
 export interface ReadBackDeps {
   query: QueryService;
+  /** The same over this instance's hot tier alone (hot_only). */
+  hotQuery?: QueryService;
   /** The tenant a read is restricted to (see CallerPolicy.readTenant), or undefined for all. */
   callerTenant(metadata: grpc.Metadata, asked: string | undefined): string | undefined;
   /** CapturedRequest as CaptureService shows it. */
@@ -112,8 +115,10 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
       const traceId = call.request.traceId ?? '';
       if (traceId === '') throw new InvalidArgumentError('trace_id is required');
       const json = formatIsJson(call.request.format);
+      if (call.request.hotOnly && !deps.hotQuery) throw new InvalidArgumentError('hot_only: this server keeps no hot tier');
+      const source = call.request.hotOnly ? deps.hotQuery! : query;
       const found = await deps.reads.run(() =>
-        query.findTrace(traceId, json ? 'json' : 'proto', tenant, { maxBytes: deps.maxFindTraceBytes }),
+        source.findTrace(traceId, json ? 'json' : 'proto', tenant, { maxBytes: deps.maxFindTraceBytes }),
       );
       return {
         ...(json ? { json: found.body.toString('utf8') } : { payload: found.body }),

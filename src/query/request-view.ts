@@ -1,6 +1,6 @@
 // How a captured request is shown to people and scripts (list --json, CaptureService): ISO-8601 times with
 // nanosecond precision where the data has it.
-import type { ArchivedRequest } from '../model.js';
+import type { ArchivedRequest, Tier } from '../model.js';
 
 export interface RequestView {
   id: string;
@@ -15,6 +15,8 @@ export interface RequestView {
   offset: number;
   length: number;
   codec: string;
+  /** hot: not yet in a sealed object (object is empty; offset and length name the spool record). */
+  tier: Tier;
 }
 
 export function requestView(request: ArchivedRequest): RequestView {
@@ -31,6 +33,7 @@ export function requestView(request: ArchivedRequest): RequestView {
     offset: request.offset,
     length: request.length,
     codec: request.codec,
+    tier: request.tier ?? 'archive',
   };
 }
 

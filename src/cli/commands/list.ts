@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ArchivedRequest } from '../../model.js';
 import { decodeCursor } from '../../query/request-cursor.js';
 import { requestView } from '../../query/request-view.js';
-import { addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
+import { addServerOptions, addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
 import { reportAndExit, UsageError } from '../exit.js';
 import { selectionFilter } from '../selection-options.js';
 
@@ -23,7 +23,7 @@ interface ListOptions extends StoreOptions {
 const DEFAULT_LIMIT = 100;
 
 export function registerList(program: Command): void {
-  addStoreOptions(
+  addServerOptions(addStoreOptions(
     program
       .command('list')
       .description('list captured requests, oldest first (--newest: newest first), a page at a time')
@@ -38,7 +38,7 @@ export function registerList(program: Command): void {
       .option('--all', 'every matching request (streamed page by page)')
       .option('--count', 'only print how many requests match')
       .option('--json', 'one JSON object per line'),
-  ).action(async (options: ListOptions) => {
+  )).action(async (options: ListOptions) => {
     try {
       const selection = selectionFilter(options);
       const limit = limitOf(options);
@@ -112,12 +112,12 @@ class RowPrinter {
   async print(rows: readonly ArchivedRequest[]): Promise<void> {
     const out: string[] = [];
     if (!this.json && !this.headerDone) {
-      out.push(['ID', 'SIGNAL', 'TENANT', 'RECEIVED', 'ITEMS', 'BYTES', 'SERVICES'].join('\t'));
+      out.push(['ID', 'SIGNAL', 'TENANT', 'RECEIVED', 'TIER', 'ITEMS', 'BYTES', 'SERVICES'].join('\t'));
       this.headerDone = true;
     }
     for (const row of rows) {
       const view = requestView(row);
-      out.push(this.json ? JSON.stringify(view) : [view.id, view.signal, view.tenant, view.receivedAt, view.items, view.bytes, view.services.join(',')].join('\t'));
+      out.push(this.json ? JSON.stringify(view) : [view.id, view.signal, view.tenant, view.receivedAt, view.tier, view.items, view.bytes, view.services.join(',')].join('\t'));
     }
     if (out.length > 0 && !process.stdout.write(`${out.join('\n')}\n`)) {
       await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
