@@ -3,6 +3,10 @@
 // durable truth of what was acknowledged, so reading it costs the ingest path nothing (no second index to keep), and
 // a request is visible the moment its record is written. Each read refreshes incrementally (new record headers
 // only; see SpoolReader).
+//
+// Released records (archived and indexed) are still answered while their segment file is on disk: a reader whose
+// index lags the archiver's commit (ClickHouse rows still in the server's outbox, read from another host through
+// `--server`) would otherwise see the request in neither tier. Where the index has it too, its row wins.
 import { NotFoundError } from '../errors.js';
 import type { ArchivedRequest, RequestFilter } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
@@ -31,7 +35,6 @@ export class SpoolHotTier implements HotTier {
     await this.refresh();
     const matching: HotRequest[] = [];
     for (const record of this.reader.records()) {
-      if (record.released) continue;
       const request = hotRequest(record);
       if (matchesFilter(request, filter)) matching.push(request);
     }
@@ -41,7 +44,7 @@ export class SpoolHotTier implements HotTier {
   async get(id: string): Promise<HotRequest | null> {
     await this.refresh();
     const record = this.reader.get(id);
-    return record && !record.released ? hotRequest(record) : null;
+    return record ? hotRequest(record) : null;
   }
 
   async read(request: ArchivedRequest): Promise<Buffer> {
@@ -57,7 +60,7 @@ export class SpoolHotTier implements HotTier {
     for (const record of this.reader.records()) {
       const meta = record.ref.meta;
       live.add(meta.id);
-      if (record.released || meta.signal !== 'traces' || (filter.tenant !== undefined && meta.tenant !== filter.tenant)) continue;
+      if (meta.signal !== 'traces' || (filter.tenant !== undefined && meta.tenant !== filter.tenant)) continue;
       let ids = this.traceIdCache.get(meta.id);
       if (ids === undefined) {
         try {
