@@ -82,6 +82,14 @@ export interface ReadSide {
   close(): Promise<void>;
 }
 
+/** The --server instances' hot tiers; gRPC loads only when there are any. */
+async function remoteHotTiers(options: StoreOptions): Promise<import('../query/hot-tier.js').HotTier[]> {
+  const clients = await serverClients(options);
+  if (clients.length === 0) return [];
+  const { RemoteHotTier } = await import('../api/remote-hot-tier.js');
+  return clients.map((client) => new RemoteHotTier(client));
+}
+
 /** Opens the index read-only and the blob store, as a second process beside a running `serve`. */
 export async function openReadSide(options: StoreOptions): Promise<ReadSide> {
   const config = configFrom(options);
@@ -96,13 +104,12 @@ export async function openReadSide(options: StoreOptions): Promise<ReadSide> {
 /** The read side for a configuration already loaded (the bench's, with S3 / ClickHouse settings in its env). */
 export async function openReadSideFor(config: ResolvedConfig, options: StoreOptions = {}): Promise<ReadSide> {
   // Loaded on use: `--help` and usage errors need none of it, and components.ts loads only the adapters configured.
-  const [{ createBlobStore, createIndexStore }, { QueryService }, { TieredIndex }, { SpoolHotTier }, { RemoteHotTier }, clients] = await Promise.all([
+  const [{ createBlobStore, createIndexStore }, { QueryService }, { TieredIndex }, { SpoolHotTier }, remotes] = await Promise.all([
     import('../app/components.js'),
     import('../query/query-service.js'),
     import('../query/tiered-index.js'),
     import('../query/spool-hot-tier.js'),
-    import('../api/remote-hot-tier.js'),
-    serverClients(options),
+    remoteHotTiers(options),
   ]);
   // Both at once: ClickHouse answers its start-up queries while the S3 SDK loads (~40 ms of a CLI run on two cores).
   const opening = async (): Promise<IndexStore> => {
@@ -119,7 +126,7 @@ export async function openReadSideFor(config: ResolvedConfig, options: StoreOpti
   // What is acknowledged but not archived yet: the spool of a serve on this data directory (read-only, beside it),
   // and the hot tiers of the --server instances.
   const hot = new SpoolHotTier(config.spool.dir);
-  const index = new TieredIndex(opened.value, [hot, ...clients.map((client) => new RemoteHotTier(client))]);
+  const index = new TieredIndex(opened.value, [hot, ...remotes]);
   const blobs = created.value;
   return {
     config,
