@@ -104,13 +104,14 @@ export async function openReadSide(options: StoreOptions): Promise<ReadSide> {
 /** The read side for a configuration already loaded (the bench's, with S3 / ClickHouse settings in its env). */
 export async function openReadSideFor(config: ResolvedConfig, options: StoreOptions = {}): Promise<ReadSide> {
   // Loaded on use: `--help` and usage errors need none of it, and components.ts loads only the adapters configured.
-  const [{ createBlobStore, createIndexStore }, { QueryService }, { TieredIndex }, { SpoolHotTier }, remotes] = await Promise.all([
+  const [{ createBlobStore, createIndexStore }, { QueryService }] = await Promise.all([
     import('../app/components.js'),
     import('../query/query-service.js'),
-    import('../query/tiered-index.js'),
-    import('../query/spool-hot-tier.js'),
-    remoteHotTiers(options),
   ]);
+  // After those: jest's ESM loader fails on a builtin (node:zlib) linked by several dynamic imports at once.
+  const { TieredIndex } = await import('../query/tiered-index.js');
+  const { SpoolHotTier } = await import('../query/spool-hot-tier.js');
+  const remotes = await remoteHotTiers(options);
   // Both at once: ClickHouse answers its start-up queries while the S3 SDK loads (~40 ms of a CLI run on two cores).
   const opening = async (): Promise<IndexStore> => {
     const store = await createIndexStore(config, { readonly: true });

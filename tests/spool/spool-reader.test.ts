@@ -76,7 +76,7 @@ describe('SpoolReader', () => {
     const damaged = probe.get(id(2))!.ref;
     const [seq] = await listSegmentSeqs(dir);
     const bytes = readFileSync(segmentPath(dir, seq!));
-    bytes[damaged.offset + 25] ^= 0xff; // inside the header: its CRC fails
+    bytes[damaged.offset + 25] = bytes[damaged.offset + 25]! ^ 0xff; // inside the header: its CRC fails
     const copyDir = makeTempDir();
     try {
       writeFileSync(segmentPath(copyDir, seq!), bytes);
