@@ -23,6 +23,8 @@ export interface BenchCase {
   serverEnv?: Record<string, string>;
   /** capture: the embedded default (filesystem + SQLite) when absent; s3-clickhouse starts s3rver and ClickHouse. */
   backend?: Backend;
+  /** capture: a Tail subscriber (with payloads) that never reads is attached before the load starts. */
+  stalledTail?: boolean;
 }
 
 export function benchCases(options: BenchOptions): BenchCase[] {
@@ -53,6 +55,14 @@ export function benchCases(options: BenchOptions): BenchCase[] {
     all.push(
       { name: 'capture plain 8MiB', server: 'capture', gzip: false, clients: n, overload: false, extraConfig: smallObjects },
       { name: 'capture plain 8MiB retention', server: 'capture', gzip: false, clients: n, overload: false, extraConfig: { ...smallObjects, retention } },
+    );
+  }
+  if (options.tail) {
+    // Ingest with a subscriber that never reads (its buffer fills, then it only counts what it misses), against the
+    // same case without one, run back to back.
+    all.push(
+      { name: 'capture plain notail', server: 'capture', gzip: false, clients: n, overload: false },
+      { name: 'capture plain stalled-tail', server: 'capture', gzip: false, clients: n, overload: false, stalledTail: true },
     );
   }
   all.push({

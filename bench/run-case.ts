@@ -62,6 +62,7 @@ export async function runCase(
   let watch: ProcessWatch | null = null;
   let backends: Backends | null = null;
   let backendWatches: ProcessWatch[] = [];
+  let stalledTail: { stop(): void } | null = null;
   try {
     if (bench.backend === 's3-clickhouse') {
       backends = await startBackends(workDir);
@@ -71,6 +72,7 @@ export async function runCase(
     backendWatches = (backends?.processes ?? []).map((backend) => new ProcessWatch(backend.pid));
     watch = new ProcessWatch(server.pid);
     const startupCpuSeconds = readCpuSeconds(server.pid) ?? 0;
+    if (bench.stalledTail) stalledTail = await attachStalledTail(server);
     const spec: LoadSpec = {
       address: server.grpcAddress,
       payloads,
@@ -85,6 +87,13 @@ export async function runCase(
     if (server.hasExited()) {
       throw new Error(`${bench.name}: the ${server.kind} server exited during the run:\n${server.output().slice(-4000)}`);
     }
+    if (stalledTail && server.adminPort !== null) {
+      const text = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+      const missed = /^otlpcapture_tail_missed_requests_total (\S+)/m.exec(text)?.[1] ?? '?';
+      process.stderr.write(`${bench.name}: the stalled tail subscriber missed ${missed} requests\n`);
+    }
+    stalledTail?.stop();
+    stalledTail = null;
     // The server gives itself the grace period (set in its config) to archive the spool; kill it only well after.
     const stopped = await server.stop(options.stopTimeoutSeconds * 1000 + 10_000);
     server = null;
@@ -119,6 +128,7 @@ export async function runCase(
       backends: backendsResult,
     };
   } finally {
+    stalledTail?.stop();
     watch?.stop();
     for (const backendWatch of backendWatches) backendWatch.stop();
     await server?.stop(5000);
@@ -192,4 +202,20 @@ function drive(spec: LoadSpec, server: RunningServer, backendPids: readonly numb
     });
     child.send(spec);
   });
+}
+
+/** A Tail call asking for payloads whose stream is never read: the server's buffer for it fills, then it drops. */
+async function attachStalledTail(server: RunningServer): Promise<{ stop(): void }> {
+  if (server.apiAddress === null) throw new Error('a stalled tail needs the capture server (its API listener)');
+  const { CaptureClient } = await import('../src/api/capture-client.js');
+  const client = new CaptureClient({ address: server.apiAddress });
+  const call = client.stream('Tail', { withPayload: true });
+  call.on('error', () => undefined);
+  call.pause();
+  return {
+    stop: () => {
+      call.cancel();
+      client.close();
+    },
+  };
 }
