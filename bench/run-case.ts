@@ -5,7 +5,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { scrapeCounters, type ServerCounters } from './admin-metrics.js';
 import { readArchiveStats, readBackendArchiveStats, type ArchiveStats, type BucketStats } from './archive-stats.js';
 import { startBackends, type BackendProcess, type Backends } from './backends.js';
@@ -14,7 +14,7 @@ import type { LoadMessage, LoadResult, LoadSpec } from './load-spec.js';
 import type { BenchOptions } from './options.js';
 import type { PayloadFile } from './payloads.js';
 import { ProcessWatch, cpuSnapshot, cpuUse, readCpuSeconds, type CpuSnapshot, type CpuUse } from './proc-stats.js';
-import { startCaptureServer, startDiscardServer, type RunningServer } from './servers.js';
+import { REPO_ROOT, startCaptureServer, startDiscardServer, type RunningServer } from './servers.js';
 
 const MAX_RECEIVE_BYTES = 64 * 2 ** 20; // the capture server's default server.grpc.maxReceiveBytes
 
@@ -207,7 +207,9 @@ function drive(spec: LoadSpec, server: RunningServer, backendPids: readonly numb
 /** A Tail call asking for payloads whose stream is never read: the server's buffer for it fills, then it drops. */
 async function attachStalledTail(server: RunningServer): Promise<{ stop(): void }> {
   if (server.apiAddress === null) throw new Error('a stalled tail needs the capture server (its API listener)');
-  const { CaptureClient } = await import('../src/api/capture-client.js');
+  // From the built dist/ (its proto files resolve from there), like the server under test.
+  const built = pathToFileURL(path.join(REPO_ROOT, 'dist', 'api', 'capture-client.js')).href;
+  const { CaptureClient } = (await import(built)) as typeof import('../src/api/capture-client.js');
   const client = new CaptureClient({ address: server.apiAddress });
   const call = client.stream('Tail', { withPayload: true });
   call.on('error', () => undefined);

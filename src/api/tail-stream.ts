@@ -85,6 +85,7 @@ class TailCall {
       await Promise.all([this.follow(), this.send()]);
     } catch (error) {
       this.abort.abort();
+      this.notify();
       const mapped = toGrpcError(error, 1000);
       if (mapped.unexpected) this.deps.logger.error({ err: error }, 'Tail call failed');
       if (!this.call.cancelled) this.call.emit('error', mapped.status);
