@@ -62,7 +62,16 @@ export function benchCases(options: BenchOptions): BenchCase[] {
     // same case without one, run back to back.
     all.push(
       { name: 'capture plain notail', server: 'capture', gzip: false, clients: n, overload: false },
-      { name: 'capture plain stalled-tail', server: 'capture', gzip: false, clients: n, overload: false, stalledTail: true },
+      // A small buffer, so that the subscriber overflows it within the window and the dropping path runs too.
+      {
+        name: 'capture plain stalled-tail',
+        server: 'capture',
+        gzip: false,
+        clients: n,
+        overload: false,
+        stalledTail: true,
+        extraConfig: { server: { api: { tailBuffer: 100 } } },
+      },
     );
   }
   all.push({
