@@ -61,6 +61,8 @@ export function startCaptureServer(options: CaptureServerOptions): Promise<Runni
     '--data-dir', options.dataDir,
     '--grpc-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
+    // Any free port: another bench (another worktree) on the machine may hold the default :4318.
+    '--http-listen', '127.0.0.1:0',
     '--api-listen', '127.0.0.1:0',
     '--config', configFile,
   ];
