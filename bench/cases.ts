@@ -25,6 +25,8 @@ export interface BenchCase {
   backend?: Backend;
   /** A sustained case: options.sustainedSeconds long, the spool backlog sampled every second. */
   sustained?: boolean;
+  /** capture: a Tail subscriber (with payloads) that never reads is attached before the load starts. */
+  stalledTail?: boolean;
 }
 
 const SUSTAINED_PREFIX = 'sustained';
@@ -69,6 +71,23 @@ export function benchCases(options: BenchOptions): BenchCase[] {
         { name: `${SUSTAINED_PREFIX} capture ${wire}`, server: 'capture', gzip, clients: n, overload: false, sustained: true },
       );
     }
+  }
+  if (options.tail) {
+    // Ingest with a subscriber that never reads (its buffer fills, then it only counts what it misses), against the
+    // same case without one, run back to back.
+    all.push(
+      { name: 'capture plain notail', server: 'capture', gzip: false, clients: n, overload: false },
+      // A small buffer, so that the subscriber overflows it within the window and the dropping path runs too.
+      {
+        name: 'capture plain stalled-tail',
+        server: 'capture',
+        gzip: false,
+        clients: n,
+        overload: false,
+        stalledTail: true,
+        extraConfig: { server: { api: { tailBuffer: 100 } } },
+      },
+    );
   }
   all.push({
     name: 'overload plain',

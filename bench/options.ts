@@ -43,6 +43,8 @@ export interface BenchOptions {
   sustained: boolean;
   /** Measurement window of a sustained case, seconds. */
   sustainedSeconds: number;
+  /** Also run a capture case with a stalled tail subscriber (Tail RPC, never read), and its baseline. */
+  tail: boolean;
   /** Raw OTLP MiB in the export case's archive (0: no export case). `--only=export` runs the export case alone. */
   exportMib: number;
   /**
@@ -83,6 +85,7 @@ const FLAGS = {
   'quiet-wait': { env: 'BENCH_QUIET_WAIT', fallback: '120' },
   's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
   retention: { env: 'BENCH_RETENTION', fallback: '0' },
+  tail: { env: 'BENCH_TAIL', fallback: '0' },
   'export-mib': { env: 'BENCH_EXPORT_MIB', fallback: '128' },
   'index-scale': { env: 'BENCH_INDEX_SCALE', fallback: '0' },
   'index-rows': { env: 'BENCH_INDEX_ROWS', fallback: '5000000,50000000' },
@@ -145,6 +148,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     quietWaitSeconds: number('quiet-wait', 0),
     s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
     retention: ['1', 'true', 'yes'].includes(raw('retention')),
+    tail: ['1', 'true', 'yes'].includes(raw('tail')),
     exportMib: number('export-mib', 0),
     indexScale: number('index-scale', 0),
     indexRows: sizes('index-rows'),

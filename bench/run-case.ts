@@ -5,7 +5,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { scrapeCounters, type ServerCounters } from './admin-metrics.js';
 import { readArchiveStats, readBackendArchiveStats, type ArchiveStats, type BucketStats } from './archive-stats.js';
 import { startBackends, type BackendProcess, type Backends } from './backends.js';
@@ -14,7 +14,7 @@ import type { LoadMessage, LoadResult, LoadSpec } from './load-spec.js';
 import type { BenchOptions } from './options.js';
 import type { PayloadFile } from './payloads.js';
 import { ProcessWatch, cpuSnapshot, cpuUse, readCpuSeconds, type CpuSnapshot, type CpuUse } from './proc-stats.js';
-import { startCaptureServer, startDiscardServer, type RunningServer } from './servers.js';
+import { REPO_ROOT, startCaptureServer, startDiscardServer, type RunningServer } from './servers.js';
 
 const MAX_RECEIVE_BYTES = 64 * 2 ** 20; // the capture server's default server.grpc.maxReceiveBytes
 
@@ -105,6 +105,7 @@ export async function runCase(
   let backends: Backends | null = null;
   let backendWatches: ProcessWatch[] = [];
   let sampler: BacklogSampler | null = null;
+  let stalledTail: { stop(): void } | null = null;
   try {
     if (bench.backend === 's3-clickhouse') {
       backends = await startBackends(workDir);
@@ -115,6 +116,7 @@ export async function runCase(
     watch = new ProcessWatch(server.pid);
     const startupCpuSeconds = readCpuSeconds(server.pid) ?? 0;
     if (server.adminPort !== null) sampler = new BacklogSampler(server.adminPort);
+    if (bench.stalledTail) stalledTail = await attachStalledTail(server);
     const spec: LoadSpec = {
       address: server.grpcAddress,
       payloads,
@@ -129,6 +131,13 @@ export async function runCase(
     if (server.hasExited()) {
       throw new Error(`${bench.name}: the ${server.kind} server exited during the run:\n${server.output().slice(-4000)}`);
     }
+    if (stalledTail && server.adminPort !== null) {
+      const text = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+      const missed = /^otlpcapture_tail_missed_requests_total (\S+)/m.exec(text)?.[1] ?? '?';
+      process.stderr.write(`${bench.name}: the stalled tail subscriber missed ${missed} requests\n`);
+    }
+    stalledTail?.stop();
+    stalledTail = null;
     // The server gives itself the grace period (set in its config) to archive the spool; kill it only well after.
     const stopped = await server.stop(options.stopTimeoutSeconds * 1000 + 10_000);
     server = null;
@@ -168,6 +177,7 @@ export async function runCase(
     };
   } finally {
     await sampler?.stop();
+    stalledTail?.stop();
     watch?.stop();
     for (const backendWatch of backendWatches) backendWatch.stop();
     await server?.stop(5000);
@@ -241,4 +251,22 @@ function drive(spec: LoadSpec, server: RunningServer, backendPids: readonly numb
     });
     child.send(spec);
   });
+}
+
+/** A Tail call asking for payloads whose stream is never read: the server's buffer for it fills, then it drops. */
+async function attachStalledTail(server: RunningServer): Promise<{ stop(): void }> {
+  if (server.apiAddress === null) throw new Error('a stalled tail needs the capture server (its API listener)');
+  // From the built dist/ (its proto files resolve from there), like the server under test.
+  const built = pathToFileURL(path.join(REPO_ROOT, 'dist', 'api', 'capture-client.js')).href;
+  const { CaptureClient } = (await import(built)) as typeof import('../src/api/capture-client.js');
+  const client = new CaptureClient({ address: server.apiAddress });
+  const call = client.stream('Tail', { withPayload: true });
+  call.on('error', () => undefined);
+  call.pause();
+  return {
+    stop: () => {
+      call.cancel();
+      client.close();
+    },
+  };
 }

@@ -10,6 +10,8 @@ export interface RunningServer {
   readonly grpcAddress: string;
   /** Admin HTTP port (capture only). */
   readonly adminPort: number | null;
+  /** capture: the API listener (CaptureService). */
+  readonly apiAddress: string | null;
   output(): string;
   /** Whether the process has exited (on its own, if stop() was not called). */
   hasExited(): boolean;
@@ -59,6 +61,8 @@ export function startCaptureServer(options: CaptureServerOptions): Promise<Runni
     '--data-dir', options.dataDir,
     '--grpc-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
+    // Any free port: another bench (another worktree) on the machine may hold the default :4318.
+    '--http-listen', '127.0.0.1:0',
     '--api-listen', '127.0.0.1:0',
     '--config', configFile,
   ];
@@ -68,15 +72,15 @@ export function startCaptureServer(options: CaptureServerOptions): Promise<Runni
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return whenListening(proc, 'capture', (output) => {
-    const match = /"grpc":"[^"]*:(\d+)","admin":"[^"]*:(\d+)"/.exec(output);
-    return match ? { grpc: Number(match[1]), admin: Number(match[2]) } : null;
+    const match = /"grpc":"[^"]*:(\d+)","admin":"[^"]*:(\d+)".*"api":"[^"]*:(\d+)"/.exec(output);
+    return match ? { grpc: Number(match[1]), admin: Number(match[2]), api: Number(match[3]) } : null;
   });
 }
 
 function whenListening(
   proc: ChildProcess,
   kind: RunningServer['kind'],
-  parsePorts: (output: string) => { grpc: number; admin: number | null } | null,
+  parsePorts: (output: string) => { grpc: number; admin: number | null; api?: number } | null,
 ): Promise<RunningServer> {
   let output = '';
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -96,6 +100,7 @@ function whenListening(
         pid: proc.pid!,
         grpcAddress: `127.0.0.1:${ports.grpc}`,
         adminPort: ports.admin,
+        apiAddress: ports.api === undefined ? null : `127.0.0.1:${ports.api}`,
         output: () => output,
         hasExited: () => proc.exitCode !== null || proc.signalCode !== null,
         stop: async (timeoutMs) => {

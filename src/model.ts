@@ -60,7 +60,14 @@ export type ArchivedRequest = RequestMeta &
      * to IndexStore.commitObject (traces only); never set on what an index returns.
      */
     traceIds?: string[];
+    /**
+     * Where a read found it: 'hot' = acknowledged, not yet in a sealed and indexed object (read from the spool, its
+     * location fields name the spool record); 'archive' or unset = from the index.
+     */
+    tier?: Tier;
   };
+
+export type Tier = 'hot' | 'archive';
 
 /** One archive object: a sealed, immutable blob holding many requests of one (tenant, signal). */
 export interface ObjectMeta {

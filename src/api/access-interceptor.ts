@@ -16,6 +16,7 @@ export const ACTION_BY_METHOD: Readonly<Record<string, Exclude<Action, 'ingest'>
   GetRequest: 'read',
   ListObjects: 'read',
   FindTrace: 'read',
+  Tail: 'read',
   Replay: 'replay',
 };
 

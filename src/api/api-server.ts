@@ -6,7 +6,12 @@ import type { CallerPolicy } from '../admission/caller.js';
 import { GrpcListener } from '../grpc/grpc-listener.js';
 import { HEALTH_SERVICE, type HealthService } from '../grpc/health.js';
 import { addReflection } from '../grpc/reflection.js';
-import type { QueryService } from '../query/query-service.js';
+import { QueryService } from '../query/query-service.js';
+import type { IndexStore } from '../index/index-store.js';
+import type { TailObserver } from '../query/hot-tier-metrics.js';
+import type { SpoolHotTier } from '../query/spool-hot-tier.js';
+import { TieredIndex, isTieredIndex } from '../query/tiered-index.js';
+import { DEFAULT_TAIL_BUFFER } from './tail-stream.js';
 import { rpcMetricsInterceptor } from '../telemetry/grpc-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -29,6 +34,9 @@ export interface ApiServerOptions {
   /** replay.allowedTargets */
   allowedTargets: readonly string[];
   retryAfterMs: number;
+  /** Requests buffered per Tail caller at most (server.api.tailBuffer). */
+  tailBuffer?: number;
+  tailPollMs?: number;
 }
 
 /** What the API listener serves, as reflection lists it. */
@@ -47,6 +55,8 @@ export class ApiServer {
       tls: TlsFiles | null;
       logger: Logger;
       metrics: Metrics;
+      /** The instance's hot tier (hot_only reads, Tail) and who counts tail subscribers. */
+      hot?: { tier: SpoolHotTier; observer?: TailObserver };
     },
   ) {
     this.listener = new GrpcListener({
@@ -68,6 +78,17 @@ export class ApiServer {
       replays: new WorkLimiter('replays', options.maxConcurrentReplays, 'server.api.maxConcurrentReplays', options.retryAfterMs),
       replayTargets: new ReplayTargets(options.allowedTargets),
       maxFindTraceBytes: options.maxFindTraceBytes,
+      ...(deps.hot
+        ? {
+            hot: {
+              query: new QueryService(new TieredIndex(archiveOf(deps.query.index), [deps.hot.tier], { hotOnly: true }), deps.query.blobs),
+              tier: deps.hot.tier,
+              tailBuffer: options.tailBuffer ?? DEFAULT_TAIL_BUFFER,
+              ...(options.tailPollMs === undefined ? {} : { tailPollMs: options.tailPollMs }),
+              ...(deps.hot.observer === undefined ? {} : { observer: deps.hot.observer }),
+            },
+          }
+        : {}),
       logger: deps.logger,
     });
     deps.health.addTo(server);
@@ -86,4 +107,8 @@ export class ApiServer {
   shutdown(deadlineMs: number): Promise<void> {
     return this.listener.shutdown(deadlineMs);
   }
+}
+
+function archiveOf(index: IndexStore): IndexStore {
+  return isTieredIndex(index) ? index.archive : index;
 }

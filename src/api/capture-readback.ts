@@ -42,6 +42,7 @@ interface FindTraceRequest {
   format?: string | number;
   tenant?: string;
   withDuplicates?: boolean;
+  hotOnly?: boolean;
 }
 
 export interface ReplayRequest {
@@ -63,6 +64,8 @@ export interface ReplayRequest {
 
 export interface ReadBackDeps {
   query: QueryService;
+  /** The same over this instance's hot tier alone (hot_only). */
+  hotQuery?: QueryService;
   /** The tenant a read is restricted to (see CallerPolicy.readTenant), or undefined for all. */
   callerTenant(metadata: grpc.Metadata, asked: string | undefined): string | undefined;
   /** CapturedRequest as CaptureService shows it. */
@@ -114,8 +117,10 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
       const traceId = call.request.traceId ?? '';
       if (traceId === '') throw new InvalidArgumentError('trace_id is required');
       const json = formatIsJson(call.request.format);
+      if (call.request.hotOnly && !deps.hotQuery) throw new InvalidArgumentError('hot_only: this server keeps no hot tier');
+      const source = call.request.hotOnly ? deps.hotQuery! : query;
       const found = await deps.reads.run(() =>
-        query.findTrace(traceId, json ? 'json' : 'proto', tenant, {
+        source.findTrace(traceId, json ? 'json' : 'proto', tenant, {
           maxBytes: deps.maxFindTraceBytes,
           withDuplicates: call.request.withDuplicates === true,
         }),

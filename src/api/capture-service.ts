@@ -12,6 +12,9 @@ import type { Logger } from '../telemetry/logger.js';
 import { grantOf } from '../grpc/call-grants.js';
 import { toGrpcError } from '../grpc/grpc-errors.js';
 import { readBackHandlers } from './capture-readback.js';
+import { tailHandler } from './tail-stream.js';
+import type { SpoolHotTier } from '../query/spool-hot-tier.js';
+import type { TailObserver } from '../query/hot-tier-metrics.js';
 import type { ReplayTargets } from './replay-targets.js';
 import type { WorkLimiter } from './work-limiter.js';
 
@@ -35,11 +38,13 @@ interface ListRequestsRequest {
   pageToken?: string;
   newestFirst?: boolean;
   withDuplicates?: boolean;
+  hotOnly?: boolean;
 }
 
 interface GetRequestRequest {
   id?: string;
   format?: string | number;
+  hotOnly?: boolean;
 }
 
 const FORMATS = new Set(['FORMAT_UNSPECIFIED', 'FORMAT_PROTO', 'FORMAT_JSON']);
@@ -57,6 +62,8 @@ export interface CaptureServiceDeps {
   replayTargets: ReplayTargets;
   /** FindTrace answers at most this many bytes (protobuf). */
   maxFindTraceBytes: number;
+  /** This instance's hot tier, for hot_only reads and Tail; absent: hot_only answers nothing, Tail is UNIMPLEMENTED. */
+  hot?: { query: QueryService; tier: SpoolHotTier; tailBuffer: number; tailPollMs?: number; observer?: TailObserver };
   logger: Logger;
 }
 
@@ -91,6 +98,11 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
   };
   const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined =>
     callers.readTenant(grantOf<ReadGrant>(metadata, ['read', 'replay']), asked);
+  const queryFor = (hotOnly: boolean | undefined): QueryService => {
+    if (!hotOnly) return query;
+    if (!deps.hot) throw new InvalidArgumentError('hot_only: this server keeps no hot tier');
+    return deps.hot.query;
+  };
 
   server.addService(service, {
     ListRequests: (call: grpc.ServerUnaryCall<ListRequestsRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -99,7 +111,7 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
         const filter = toFilter(call.request);
         if (tenant !== undefined) filter.tenant = tenant;
         const pageSize = Math.min(MAX_PAGE_SIZE, call.request.pageSize || DEFAULT_PAGE_SIZE);
-        const page = await query.listPage(filter, {
+        const page = await queryFor(call.request.hotOnly).listPage(filter, {
           limit: pageSize,
           ...(call.request.newestFirst ? { newestFirst: true } : {}),
           ...(call.request.pageToken ? { cursor: call.request.pageToken } : {}),
@@ -120,15 +132,30 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
         }
         const json = format === 'FORMAT_JSON';
         // The JSON view decodes the whole request into objects: bounded like the other expensive reads.
-        const fetched = json ? await deps.reads.run(() => query.getRequest(id, 'json', tenant)) : await query.getRequest(id, 'proto', tenant);
+        const source = queryFor(call.request.hotOnly);
+        const fetched = json ? await deps.reads.run(() => source.getRequest(id, 'json', tenant)) : await source.getRequest(id, 'proto', tenant);
         return json
           ? { request: toMessage(fetched.request), json: fetched.body.toString('utf8') }
           : { request: toMessage(fetched.request), payload: fetched.body };
       };
       run().then((response) => callback(null, response), (error: unknown) => fail(callback, error));
     },
+    Tail: deps.hot
+      ? tailHandler({
+          query,
+          hot: deps.hot.tier,
+          callerTenant,
+          toMessage,
+          toFilter,
+          bufferRequests: deps.hot.tailBuffer,
+          ...(deps.hot.tailPollMs === undefined ? {} : { pollMs: deps.hot.tailPollMs }),
+          ...(deps.hot.observer === undefined ? {} : { observer: deps.hot.observer }),
+          logger,
+        })
+      : (call: grpc.ServerWritableStream<unknown, unknown>) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'this server keeps no hot tier to tail' }),
     ...readBackHandlers({
       query,
+      ...(deps.hot ? { hotQuery: deps.hot.query } : {}),
       callerTenant,
       toMessage,
       toFilter,
@@ -181,5 +208,7 @@ function toMessage(request: PresentedRequest): Record<string, unknown> {
     codec: request.codec,
     duplicates: String(request.duplicates ?? 0),
     duplicateOf: request.duplicateOf ?? '',
+    tier: request.tier === 'hot' ? 'TIER_HOT' : 'TIER_ARCHIVE',
+    fingerprint: request.fingerprint ?? '',
   };
 }

@@ -10,6 +10,9 @@ import { parseListen } from '../config/units.js';
 import type { IndexStore } from '../index/index-store.js';
 import { QueryService } from '../query/query-service.js';
 import { countingDuplicates } from './duplicate-metric.js';
+import { registerHotTierMetrics, type TailObserver } from '../query/hot-tier-metrics.js';
+import { SpoolHotTier } from '../query/spool-hot-tier.js';
+import { TieredIndex } from '../query/tiered-index.js';
 import { GrpcServer } from '../receiver/grpc-server.js';
 import { HealthService } from '../grpc/health.js';
 import { Ingest } from '../receiver/ingest.js';
@@ -63,6 +66,8 @@ export class CaptureServer {
   private grpc: GrpcServer | null = null;
   private http: OtlpHttpServer | null = null;
   private api: ApiServer | null = null;
+  private hotTier: SpoolHotTier | null = null;
+  private tailObserver: TailObserver | undefined;
   private tls: TlsFiles | null = null;
   private apiTls: TlsFiles | null = null;
   private admin: AdminServer | null = null;
@@ -130,6 +135,7 @@ export class CaptureServer {
     registerReadinessMetrics(this.metrics.registry, () => this.notReady());
     registerIndexMetrics(this.metrics.registry, () => this.index);
     registerRetentionMetrics(this.metrics.registry, () => this.retention?.stats() ?? null);
+    this.tailObserver = registerHotTierMetrics(this.metrics.registry, () => this.hotTier);
     this.metrics.spoolMaxBytes.set(config.spool.maxBytes);
     if (this.tls) exportCertificateExpiry(this.metrics, 'otlp', this.tls);
     if (this.apiTls) exportCertificateExpiry(this.metrics, 'api', this.apiTls);
@@ -222,6 +228,8 @@ export class CaptureServer {
     );
     const httpPort = await this.http.listen();
     const apiConfig = config.server.api;
+    // The hot tier: what this instance acknowledged and has not archived yet, read from its own spool.
+    const hotTier = (this.hotTier = new SpoolHotTier(config.spool.dir));
     this.api = new ApiServer(
       {
         host: apiAddress.host,
@@ -234,9 +242,10 @@ export class CaptureServer {
         maxFindTraceBytes: apiConfig.maxFindTraceBytes,
         allowedTargets: config.replay.allowedTargets,
         retryAfterMs: config.admission.retryAfter,
+        tailBuffer: apiConfig.tailBuffer,
       },
       {
-        query: new QueryService(this.index, this.blobStore, {
+        query: new QueryService(new TieredIndex(this.index, [hotTier]), this.blobStore, {
           findTrace: (seconds, outcome) => this.metrics.findTraceDuration.observe({ outcome }, seconds),
         }, config.dedup.window),
         health: this.health,
@@ -244,6 +253,7 @@ export class CaptureServer {
         tls: this.apiTls ?? this.tls,
         logger,
         metrics: this.metrics,
+        hot: { tier: hotTier, observer: this.tailObserver },
       },
     );
     const apiPort = await this.api.listen();

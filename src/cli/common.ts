@@ -12,6 +12,42 @@ import type { BlobStore } from '../storage/blob-store.js';
 export interface StoreOptions {
   config?: string;
   dataDir?: string;
+  /** Read commands: running instances whose hot tier to merge in (HOST:PORT of their API listener). */
+  server?: string[];
+  token?: string;
+  serverTls?: boolean;
+  serverCa?: string;
+}
+
+const collectServers = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** --server and its credentials, on the read commands (list, get, find-trace, replay, tail). */
+export function addServerOptions(command: Command): Command {
+  return command
+    .option(
+      '--server <host:port>',
+      "a running instance's API (server.api.listen) whose not-yet-archived requests to include (repeatable)",
+      collectServers,
+    )
+    .option('--token <token>', 'read token for --server (default: $OTLP_CAPTURE_READ_TOKEN)')
+    .option('--server-tls', 'TLS to --server, verified against the system roots or --server-ca')
+    .option('--server-ca <file>', 'PEM CA certificate(s) to verify --server with (implies --server-tls)');
+}
+
+/** Clients of the --server instances (none when not given). */
+export async function serverClients(options: StoreOptions): Promise<import('../api/capture-client.js').CaptureClient[]> {
+  if (!options.server || options.server.length === 0) return [];
+  const { CaptureClient } = await import('../api/capture-client.js');
+  const token = options.token ?? process.env.OTLP_CAPTURE_READ_TOKEN;
+  return options.server.map(
+    (address) =>
+      new CaptureClient({
+        address,
+        ...(token ? { token } : {}),
+        ...(options.serverTls ? { tls: true } : {}),
+        ...(options.serverCa === undefined ? {} : { caFile: options.serverCa }),
+      }),
+  );
 }
 
 export function addStoreOptions(command: Command): Command {
@@ -46,6 +82,14 @@ export interface ReadSide {
   close(): Promise<void>;
 }
 
+/** The --server instances' hot tiers; gRPC loads only when there are any. */
+async function remoteHotTiers(options: StoreOptions): Promise<import('../query/hot-tier.js').HotTier[]> {
+  const clients = await serverClients(options);
+  if (clients.length === 0) return [];
+  const { RemoteHotTier } = await import('../api/remote-hot-tier.js');
+  return clients.map((client) => new RemoteHotTier(client));
+}
+
 /** Opens the index read-only and the blob store, as a second process beside a running `serve`. */
 export async function openReadSide(options: StoreOptions): Promise<ReadSide> {
   const config = configFrom(options);
@@ -54,16 +98,20 @@ export async function openReadSide(options: StoreOptions): Promise<ReadSide> {
       `no capture index at ${config.index.sqlite.path}: nothing has been captured there yet (is --data-dir or --config right?)`,
     );
   }
-  return openReadSideFor(config);
+  return openReadSideFor(config, options);
 }
 
 /** The read side for a configuration already loaded (the bench's, with S3 / ClickHouse settings in its env). */
-export async function openReadSideFor(config: ResolvedConfig): Promise<ReadSide> {
+export async function openReadSideFor(config: ResolvedConfig, options: StoreOptions = {}): Promise<ReadSide> {
   // Loaded on use: `--help` and usage errors need none of it, and components.ts loads only the adapters configured.
   const [{ createBlobStore, createIndexStore }, { QueryService }] = await Promise.all([
     import('../app/components.js'),
     import('../query/query-service.js'),
   ]);
+  // After those: jest's ESM loader fails on a builtin (node:zlib) linked by several dynamic imports at once.
+  const { TieredIndex } = await import('../query/tiered-index.js');
+  const { SpoolHotTier } = await import('../query/spool-hot-tier.js');
+  const remotes = await remoteHotTiers(options);
   // Both at once: ClickHouse answers its start-up queries while the S3 SDK loads (~40 ms of a CLI run on two cores).
   const opening = async (): Promise<IndexStore> => {
     const store = await createIndexStore(config, { readonly: true });
@@ -76,7 +124,10 @@ export async function openReadSideFor(config: ResolvedConfig): Promise<ReadSide>
     if (created.status === 'fulfilled') await created.value.close();
     throw opened.status === 'rejected' ? opened.reason : (created as PromiseRejectedResult).reason;
   }
-  const index = opened.value;
+  // What is acknowledged but not archived yet: the spool of a serve on this data directory (read-only, beside it),
+  // and the hot tiers of the --server instances.
+  const hot = new SpoolHotTier(config.spool.dir);
+  const index = new TieredIndex(opened.value, [hot, ...remotes]);
   const blobs = created.value;
   return {
     config,

@@ -5,6 +5,7 @@ import { registerExport } from './commands/export.js';
 import { registerFindTrace } from './commands/find-trace.js';
 import { registerGet } from './commands/get.js';
 import { registerList } from './commands/list.js';
+import { registerTail } from './commands/tail.js';
 import { registerNotify } from './commands/notify.js';
 import { registerReindex } from './commands/reindex.js';
 import { registerReplay } from './commands/replay.js';
@@ -26,6 +27,7 @@ const program = new Command()
 registerServe(program);
 registerList(program);
 registerGet(program);
+registerTail(program);
 registerFindTrace(program);
 registerReplay(program);
 registerExport(program);

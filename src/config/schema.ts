@@ -129,6 +129,7 @@ const api = z
     maxConcurrentReads: z.number().int().min(1).max(1024).default(4),
     maxConcurrentReplays: z.number().int().min(1).max(1024).default(2),
     maxFindTraceBytes: bytes.default(16 * 2 ** 20),
+    tailBuffer: z.number().int().min(1).max(1_000_000).default(1000),
   })
   .strict()
   .prefault({});

@@ -1,4 +1,4 @@
-// One archived request's bytes for the read paths (get, find-trace, replay). When the read fails on a request that
+// One captured request's bytes for the read paths (get, find-trace, replay): hot ones from the spool. When the read fails on a request that
 // `verify --repair` quarantined (its block damaged, its object missing), the error also says what verify found and
 // when; otherwise it is the read's own error, which names the request, the object and the block's offset.
 import { readRequestBytes } from '../archiver/object-reader.js';
@@ -7,6 +7,7 @@ import { CorruptDataError, NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { isTieredIndex } from './tiered-index.js';
 
 export async function readArchivedRequest(
   index: IndexStore,
@@ -14,6 +15,8 @@ export async function readArchivedRequest(
   request: ArchivedRequest,
   priority?: ZlibPriority,
 ): Promise<Buffer> {
+  // A hot request (not yet in a sealed object) is read from the tier that holds it.
+  if (request.tier === 'hot' && isTieredIndex(index)) return index.readHot(request, blobs);
   try {
     return await readRequestBytes(blobs, request, priority);
   } catch (error) {

@@ -1,5 +1,6 @@
 // How a captured request is shown to people and scripts (list --json, CaptureService): ISO-8601 times with
 // nanosecond precision where the data has it.
+import type { Tier } from '../model.js';
 import type { PresentedRequest } from './dedup.js';
 
 export interface RequestView {
@@ -19,6 +20,8 @@ export interface RequestView {
   duplicates?: number;
   /** On a duplicate (shown with --with-duplicates): the id of the earlier request it repeats. */
   duplicateOf?: string;
+  /** hot: not yet in a sealed object (object is empty; offset and length name the spool record). */
+  tier: Tier;
 }
 
 export function requestView(request: PresentedRequest): RequestView {
@@ -37,6 +40,7 @@ export function requestView(request: PresentedRequest): RequestView {
     codec: request.codec,
     ...(request.duplicates === undefined ? {} : { duplicates: request.duplicates }),
     ...(request.duplicateOf === undefined ? {} : { duplicateOf: request.duplicateOf }),
+    tier: request.tier ?? 'archive',
   };
 }
 

@@ -105,3 +105,14 @@ export function ulidTimeMs(id: string): number {
   for (let i = 0; i < TIME_CHARS; i++) ms = ms * 32 + ALPHABET.indexOf(id[i]!);
   return ms;
 }
+
+/** The smallest id of a millisecond (random part all zero): every id made at or after `ms` sorts after it or equals it. */
+export function ulidFloor(ms: number): string {
+  let time = Math.max(0, Math.min(MAX_TIME_MS, Math.floor(ms)));
+  let text = '';
+  for (let i = 0; i < TIME_CHARS; i++) {
+    text = ALPHABET[time % 32]! + text;
+    time = Math.floor(time / 32);
+  }
+  return text + '0'.repeat(26 - TIME_CHARS);
+}

@@ -111,10 +111,11 @@ beforeAll(async () => {
     }
   }
   const rows = await waitFor('both tenants archived', async () => {
-    const { response } = await unary<{ requests: { id: string; tenant: string; bytes: string }[] }>(
+    const { response } = await unary<{ requests: { id: string; tenant: string; bytes: string; tier: string }[] }>(
       apiAddress, insecure, CAPTURE, 'ListRequests', { page_size: 100 }, headersOf('replay'),
     );
-    return response?.requests.length === 4 ? response.requests : undefined;
+    // Listed from the acknowledgement on (hot tier); archived (ListObjects shows them) once every row says so.
+    return response?.requests.length === 4 && response.requests.every((r) => r.tier === 'TIER_ARCHIVE') ? response.requests : undefined;
   });
   idOfTeamB = rows.find((r) => r.tenant === 'team-b')!.id;
 }, 60_000);

@@ -13,5 +13,6 @@ test('each CaptureService method needs read, and Replay read and replay', () => 
     ListObjects: ['read'],
     FindTrace: ['read'],
     Replay: ['read', 'replay'],
+    Tail: ['read'],
   });
 });

@@ -190,7 +190,10 @@ beforeAll(async () => {
 
   const all = await waitFor('every request archived', async () => {
     const response = await list({ pageSize: 1000 });
-    return response.requests.length >= sent.length ? response.requests : undefined;
+    // Listed from the acknowledgement on (hot tier); archived once every row says so.
+    return response.requests.length >= sent.length && response.requests.every((r) => (r as { tier?: string }).tier === 'TIER_ARCHIVE')
+      ? response.requests
+      : undefined;
   });
   expect(all).toHaveLength(sent.length);
   // Tell the requests apart by their bytes: each sent one is stored exactly once.

@@ -79,6 +79,7 @@ describe('defaults', () => {
       maxConcurrentReads: 4,
       maxConcurrentReplays: 2,
       maxFindTraceBytes: 16 * 2 ** 20,
+      tailBuffer: 1000,
     });
     expect(config.replay).toEqual({ allowedTargets: [] });
     expect(config.server.admin).toEqual({ listen: '0.0.0.0:8888' });

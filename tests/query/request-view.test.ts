@@ -67,6 +67,7 @@ describe('requestView', () => {
       offset: 24,
       length: 1234,
       codec: 'gzip',
+      tier: 'archive',
     });
     // JSON-able as is: `list --json` writes it with JSON.stringify (a bigint would throw).
     expect(() => JSON.stringify(requestView(request))).not.toThrow();

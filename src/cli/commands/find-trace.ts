@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseTraceId } from '../../query/trace-id.js';
-import { addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
+import { addServerOptions, addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
 import { reportAndExit } from '../exit.js';
 import { payloadFormat, writePayload } from '../payload-output.js';
 
@@ -12,7 +12,7 @@ interface FindTraceOptions extends StoreOptions {
 }
 
 export function registerFindTrace(program: Command): void {
-  addStoreOptions(
+  addServerOptions(addStoreOptions(
     program
       .command('find-trace')
       .description('every archived span of one trace, as one OTLP ExportTraceServiceRequest (protobuf or OTLP JSON)')
@@ -21,7 +21,7 @@ export function registerFindTrace(program: Command): void {
       .option('-o, --output <file>', 'write to this file instead of stdout')
       .option('--tenant <tenant>', "only this tenant's requests")
       .option('--with-duplicates', 'also read retries of the requests holding the trace (their spans then appear again)'),
-  ).action(async (traceId: string, options: FindTraceOptions) => {
+  )).action(async (traceId: string, options: FindTraceOptions) => {
     try {
       const format = payloadFormat(options.format);
       // Checked before the index is opened: a typo is a usage error (exit 2), not a lookup.

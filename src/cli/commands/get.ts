@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
+import { addServerOptions, addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
 import { reportAndExit } from '../exit.js';
 import { payloadFormat, writePayload } from '../payload-output.js';
 
@@ -10,7 +10,7 @@ interface GetOptions extends StoreOptions {
 }
 
 export function registerGet(program: Command): void {
-  addStoreOptions(
+  addServerOptions(addStoreOptions(
     program
       .command('get')
       .description('write one captured request: its exact protobuf bytes, or OTLP JSON')
@@ -18,7 +18,7 @@ export function registerGet(program: Command): void {
       .option('-f, --format <format>', 'proto (exact bytes the client sent) or json (OTLP JSON)', 'proto')
       .option('-o, --output <file>', 'write to this file instead of stdout')
       .option('--tenant <tenant>', "only if the request belongs to this tenant (another tenant's id is not found)"),
-  ).action(async (id: string, options: GetOptions) => {
+  )).action(async (id: string, options: GetOptions) => {
     try {
       const format = payloadFormat(options.format);
       const tenant = tenantOption(options.tenant);

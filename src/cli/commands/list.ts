@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { PresentedRequest } from '../../query/dedup.js';
 import { decodeCursor } from '../../query/request-cursor.js';
 import { requestView } from '../../query/request-view.js';
-import { addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
+import { addServerOptions, addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
 import { reportAndExit, UsageError } from '../exit.js';
 import { selectionFilter } from '../selection-options.js';
 
@@ -24,7 +24,7 @@ interface ListOptions extends StoreOptions {
 const DEFAULT_LIMIT = 100;
 
 export function registerList(program: Command): void {
-  addStoreOptions(
+  addServerOptions(addStoreOptions(
     program
       .command('list')
       .description('list captured requests, oldest first (--newest: newest first), a page at a time')
@@ -40,7 +40,7 @@ export function registerList(program: Command): void {
       .option('--count', 'only print how many requests match (distinct ones; with --with-duplicates: all)')
       .option('--with-duplicates', 'also show duplicates: requests repeating an earlier one within dedup.window (retries)')
       .option('--json', 'one JSON object per line'),
-  ).action(async (options: ListOptions) => {
+  )).action(async (options: ListOptions) => {
     try {
       const selection = selectionFilter(options);
       const limit = limitOf(options);
@@ -121,7 +121,7 @@ class RowPrinter {
   async print(rows: readonly PresentedRequest[]): Promise<void> {
     const out: string[] = [];
     if (!this.json && !this.headerDone) {
-      out.push(['ID', 'SIGNAL', 'TENANT', 'RECEIVED', 'ITEMS', 'BYTES', ...(this.dedup ? ['DUPS'] : []), 'SERVICES'].join('\t'));
+      out.push(['ID', 'SIGNAL', 'TENANT', 'RECEIVED', 'TIER', 'ITEMS', 'BYTES', ...(this.dedup ? ['DUPS'] : []), 'SERVICES'].join('\t'));
       this.headerDone = true;
     }
     for (const row of rows) {
@@ -130,7 +130,7 @@ class RowPrinter {
       out.push(
         this.json
           ? JSON.stringify(view)
-          : [view.id, view.signal, view.tenant, view.receivedAt, view.items, view.bytes, ...(this.dedup ? [dups] : []), view.services.join(',')].join('\t'),
+          : [view.id, view.signal, view.tenant, view.receivedAt, view.tier, view.items, view.bytes, ...(this.dedup ? [dups] : []), view.services.join(',')].join('\t'),
       );
     }
     if (out.length > 0 && !process.stdout.write(`${out.join('\n')}\n`)) {

@@ -3,7 +3,7 @@ import { nanosToIso } from '../../query/request-view.js';
 import { parseSpeed, parseTimeShift } from '../../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../../replay/replay-progress.js';
 import type { SelectionFilter } from '../../replay/selection.js';
-import { addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
+import { addServerOptions, addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
 import { EXIT_FAILURE, reportAndExit, UsageError } from '../exit.js';
 import { selectionFilter } from '../selection-options.js';
 import { etaText, formatBytes, formatDuration, progressDisplay } from '../progress.js';
@@ -33,7 +33,7 @@ const MAX_CONCURRENCY = 256;
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function registerReplay(program: Command): void {
-  addStoreOptions(
+  addServerOptions(addStoreOptions(
     program
       .command('replay')
       .description('send captured requests to an OTLP/gRPC endpoint: the archived bytes, or with timestamps shifted')
@@ -54,7 +54,7 @@ export function registerReplay(program: Command): void {
       .option('--concurrency <n>', 'requests in flight at once', '4')
       .option('--dry-run', 'show what would be sent, send nothing')
       .option('--with-duplicates', 'also send duplicates: requests repeating an earlier one within dedup.window (retries)'),
-  ).action(async (options: ReplayCliOptions) => {
+  )).action(async (options: ReplayCliOptions) => {
     try {
       const settings = parseReplayOptions(options);
       // gRPC and the engine load only for this command (the others start faster without them).

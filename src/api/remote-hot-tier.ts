@@ -1,0 +1,88 @@
+// The hot tier of a running instance, asked over CaptureService with hot_only (the CLI's `--server`): what it has
+// acknowledged and not archived yet. The CLI merges it with the index it reads itself (tiered-index.ts).
+import { NotFoundError } from '../errors.js';
+import type { ArchivedRequest, RequestFilter, Signal } from '../model.js';
+import { matchesFilter, pageOf, type HotRequest, type HotTier } from '../query/hot-tier.js';
+import { CaptureClient, fromCapturedRequest, type CapturedRequestMessage } from './capture-client.js';
+
+const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
+const PAGE = 1000;
+/** Payloads fetched by get() kept for the read() that follows it. */
+const KEPT_PAYLOADS = 16;
+
+export class RemoteHotTier implements HotTier {
+  private readonly payloads = new Map<string, Buffer>();
+
+  constructor(readonly client: CaptureClient) {}
+
+  async list(filter: RequestFilter): Promise<HotRequest[]> {
+    // The hot tier is what one archive object's age holds at most: read whole, then paged here like the index.
+    const request: Record<string, unknown> = { hotOnly: true, pageSize: PAGE };
+    if (filter.signal) request.signal = SIGNAL_ENUM[filter.signal];
+    if (filter.service) request.service = filter.service;
+    if (filter.tenant) request.tenant = filter.tenant;
+    if (filter.sinceNs !== undefined) request.since = timestamp(filter.sinceNs);
+    if (filter.untilNs !== undefined) request.until = timestamp(filter.untilNs);
+    const all: HotRequest[] = [];
+    for (let token = ''; ; ) {
+      const response = await this.client.unary<{ requests: CapturedRequestMessage[]; nextPageToken: string }>('ListRequests', {
+        ...request,
+        ...(token ? { pageToken: token } : {}),
+      });
+      for (const message of response.requests) all.push(hot(fromCapturedRequest(message)));
+      if (!response.nextPageToken) break;
+      token = response.nextPageToken;
+    }
+    return pageOf(all.filter((r) => matchesFilter(r, filter)), filter);
+  }
+
+  async get(id: string): Promise<HotRequest | null> {
+    try {
+      const response = await this.client.unary<{ request: CapturedRequestMessage; payload: Buffer }>('GetRequest', { id, hotOnly: true });
+      this.keep(id, response.payload);
+      return hot(fromCapturedRequest(response.request));
+    } catch (error) {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    }
+  }
+
+  async read(request: ArchivedRequest): Promise<Buffer> {
+    const kept = this.payloads.get(request.id);
+    if (kept) return kept;
+    const response = await this.client.unary<{ payload: Buffer }>('GetRequest', { id: request.id, hotOnly: true });
+    return response.payload;
+  }
+
+  async findTrace(traceId: string, filter: { tenant?: string }): Promise<HotRequest[]> {
+    try {
+      const response = await this.client.unary<{ requests: CapturedRequestMessage[] }>('FindTrace', {
+        traceId,
+        hotOnly: true,
+        ...(filter.tenant === undefined ? {} : { tenant: filter.tenant }),
+      });
+      return response.requests.map((message) => hot(fromCapturedRequest(message)));
+    } catch (error) {
+      if (error instanceof NotFoundError) return [];
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+
+  private keep(id: string, payload: Buffer): void {
+    this.payloads.set(id, payload);
+    if (this.payloads.size > KEPT_PAYLOADS) this.payloads.delete(this.payloads.keys().next().value!);
+  }
+}
+
+function hot(request: ArchivedRequest): HotRequest {
+  return { ...request, tier: 'hot' };
+}
+
+function timestamp(ns: bigint): { seconds: string; nanos: number } {
+  const nanos = ((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
+  return { seconds: ((ns - nanos) / 1_000_000_000n).toString(), nanos: Number(nanos) };
+}
