@@ -1,14 +1,45 @@
 // Admission decides, before any work, whether a request may enter the data path: budget and spool room.
 // Refusals are OverloadedError (retryable, with a delay hint) so clients back off instead of dropping data.
+//
+// Two ways in. OTLP/HTTP asks at once (beginReceive, then admit with the real size) and is refused when the budget
+// is full. OTLP/gRPC waits: HTTP/2 lets a request sit at its headers with its body held back by flow control, so
+// waitForRoom queues it (FIFO per connection, connections served in turn) until the budget has room for its size,
+// and refuses only when the waiting room is full or the wait is over. A storm of retries then queues instead of
+// churning through refusals, and a flooded connection cannot push an honest one to the back.
 import { OverloadedError } from '../errors.js';
-import type { BudgetLease } from './budget.js';
+import type { BudgetLease, ResizableLease } from './budget.js';
 import { ByteBudget } from './budget.js';
+import { FairQueue } from './fair-queue.js';
 
 export interface AdmissionOptions {
   maxInFlightBytes: number;
   retryAfterMs: number;
   /** Whether the spool can take this many more bytes. */
   spoolHasRoomFor: (bytes: number) => boolean;
+  /** Waiting room: the sizes of queued requests add up to at most this (default maxInFlightBytes). */
+  maxQueuedBytes?: number | undefined;
+  /** Waiting room: at most this many queued requests (default 256). */
+  maxQueuedRequests?: number | undefined;
+  /** Told how long each request that had to wait waited before its turn came. */
+  onWaited?: ((ms: number) => void) | undefined;
+}
+
+export interface WaitOptions {
+  /** Who is asking (a client connection): waiters are served FIFO per key and round-robin across keys. */
+  queue: object;
+  /** Longest the request may wait for room; 0 refuses at once when there is none. */
+  maxWaitMs: number;
+  /** Aborting (the client went away) takes the request out of the queue; the promise then rejects with its reason. */
+  signal?: AbortSignal | undefined;
+}
+
+const DEFAULT_MAX_QUEUED_REQUESTS = 256;
+
+interface Waiter {
+  bytes: number;
+  since: number;
+  grant(lease: ResizableLease): void;
+  refuse(error: unknown): void;
 }
 
 /**
@@ -27,8 +58,120 @@ export class Admission {
   private expectedBytes = INITIAL_EXPECTED_BYTES;
   private sizeSeen = false;
 
+  private readonly waiting = new FairQueue<Waiter>();
+  private queuedBytes = 0;
+  private readonly maxQueuedBytes: number;
+  private readonly maxQueuedRequests: number;
+
   constructor(private readonly options: AdmissionOptions) {
     this.budget = new ByteBudget(options.maxInFlightBytes);
+    this.maxQueuedBytes = options.maxQueuedBytes ?? options.maxInFlightBytes;
+    this.maxQueuedRequests = options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS;
+  }
+
+  /**
+   * Room in the budget for a request of `bytes` whose body has not been read: now, or when its turn comes within
+   * `maxWaitMs`. The lease starts at `bytes`; resize it to what the request really holds (it may exceed the guess).
+   * @throws OverloadedError at once when the spool is full or the waiting room is, and after maxWaitMs otherwise.
+   */
+  waitForRoom(bytes: number, options: WaitOptions): Promise<ResizableLease> {
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (!this.options.spoolHasRoomFor(bytes)) return Promise.reject(this.spoolFull());
+    this.observeSize(bytes);
+    if (this.waiting.size === 0 && this.fits(bytes)) return Promise.resolve(this.grant(bytes));
+    if (options.maxWaitMs <= 0) return Promise.reject(this.overBudget());
+    if (this.waiting.size >= this.maxQueuedRequests || this.queuedBytes + bytes > this.maxQueuedBytes) {
+      return Promise.reject(this.overBudget(' and the waiting room is full'));
+    }
+    return new Promise<ResizableLease>((resolve, reject) => {
+      const { signal, queue } = options;
+      let timer: NodeJS.Timeout | null = null;
+      const leave = (): boolean => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (!this.waiting.remove(queue, waiter)) return false;
+        this.queuedBytes -= bytes;
+        return true;
+      };
+      const onAbort = (): void => {
+        if (leave()) {
+          reject(signal?.reason);
+          this.drain();
+        }
+      };
+      const waiter: Waiter = {
+        bytes,
+        since: Date.now(),
+        grant: (lease) => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(lease);
+        },
+        refuse: (error) => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      timer = setTimeout(() => {
+        if (leave()) {
+          reject(this.overBudget(`: no room within ${options.maxWaitMs} ms`));
+          this.drain();
+        }
+      }, options.maxWaitMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(queue, waiter);
+      this.queuedBytes += bytes;
+    });
+  }
+
+  /** Refuses every queued request with `error` (shutdown: nothing new is admitted). */
+  refuseWaiting(error: unknown): void {
+    for (const waiter of this.waiting.clear()) waiter.refuse(error);
+    this.queuedBytes = 0;
+  }
+
+  /** Requests waiting for room, and the bytes they will need. */
+  get queued(): { requests: number; bytes: number } {
+    return { requests: this.waiting.size, bytes: this.queuedBytes };
+  }
+
+  private fits(bytes: number): boolean {
+    return this.budget.inUse === 0 || this.budget.inUse + bytes <= this.options.maxInFlightBytes;
+  }
+
+  /** Admits waiters in turn while the one whose turn it is fits (strictly: a large request is not overtaken). */
+  private drain(): void {
+    for (let next = this.waiting.peek(); next !== undefined && this.fits(next.bytes); next = this.waiting.peek()) {
+      this.waiting.shift();
+      this.queuedBytes -= next.bytes;
+      this.options.onWaited?.(Date.now() - next.since);
+      next.grant(this.grant(next.bytes));
+    }
+  }
+
+  /** A lease whose release (or shrinking) lets waiters in. */
+  private grant(bytes: number): ResizableLease {
+    const lease = this.budget.reserve(bytes);
+    return {
+      get bytes() {
+        return lease.bytes;
+      },
+      resize: (next: number) => {
+        const shrinking = next < lease.bytes;
+        lease.resize(next);
+        if (shrinking) this.drain();
+      },
+      release: () => {
+        lease.release();
+        this.drain();
+      },
+    };
+  }
+
+  private observeSize(bytes: number): void {
+    this.expectedBytes = this.sizeSeen ? Math.round(0.9 * this.expectedBytes + 0.1 * bytes) : bytes;
+    this.sizeSeen = true;
   }
 
   /**
@@ -37,7 +180,8 @@ export class Admission {
    * Returns the function that ends the reservation (call it when the body has arrived or the call ended).
    */
   beginReceive(): () => void {
-    const expected = (this.receiving + 1) * this.expectedBytes;
+    // Requests queued at their headers (gRPC) come first: their room is spoken for.
+    const expected = (this.receiving + 1) * this.expectedBytes + this.queuedBytes;
     const busy = this.receiving > 0 || this.budget.inUse > 0;
     if (!this.options.spoolHasRoomFor(this.spoolExpectedBytes())) throw this.spoolFull();
     if (busy && this.budget.inUse + expected > this.options.maxInFlightBytes) throw this.overBudget();
@@ -48,6 +192,11 @@ export class Admission {
       ended = true;
       this.receiving -= 1;
     };
+  }
+
+  /** @throws OverloadedError (spool_full) when a request of typical size would be refused for lack of spool room. */
+  assertSpoolRoom(): void {
+    if (this.spoolRefusing()) throw this.spoolFull();
   }
 
   /** True when a request of typical size would be refused for lack of spool room. */
@@ -65,12 +214,16 @@ export class Admission {
 
   admit(bytes: number): BudgetLease {
     // The first real size replaces the guess outright; later ones move the average.
-    this.expectedBytes = this.sizeSeen ? Math.round(0.9 * this.expectedBytes + 0.1 * bytes) : bytes;
-    this.sizeSeen = true;
+    this.observeSize(bytes);
     if (!this.options.spoolHasRoomFor(bytes)) throw this.spoolFull();
     const lease = this.budget.tryAcquire(bytes);
     if (lease === null) throw this.overBudget();
-    return lease;
+    return {
+      release: () => {
+        lease.release();
+        this.drain();
+      },
+    };
   }
 
   private spoolFull(): OverloadedError {
@@ -81,9 +234,9 @@ export class Admission {
     );
   }
 
-  private overBudget(): OverloadedError {
+  private overBudget(why = ''): OverloadedError {
     return new OverloadedError(
-      `too many bytes in flight (budget ${this.options.maxInFlightBytes} bytes); retry later`,
+      `too many bytes in flight (budget ${this.options.maxInFlightBytes} bytes)${why}; retry later`,
       this.options.retryAfterMs,
       'over_budget',
     );

@@ -153,6 +153,9 @@ export class CaptureServer {
       maxInFlightBytes: config.admission.maxInFlightBytes,
       retryAfterMs: config.admission.retryAfter,
       spoolHasRoomFor: (bytes) => spool.hasRoomFor(bytes),
+      maxQueuedBytes: config.admission.waitQueueBytes,
+      maxQueuedRequests: config.admission.waitQueueRequests,
+      onWaited: (ms) => this.metrics.admissionWait.observe(ms / 1000),
     }));
     this.ingest = new Ingest({ admission, spool, metrics: this.metrics });
     this.grpc = new GrpcServer(
@@ -161,9 +164,19 @@ export class CaptureServer {
         port: grpcAddress.port,
         maxReceiveBytes: config.server.grpc.maxReceiveBytes,
         retryAfterMs: config.admission.retryAfter,
+        maxWaitMs: config.admission.maxWait,
+        transport: {
+          maxConcurrentStreams: config.server.grpc.maxConcurrentStreams,
+          keepaliveTimeMs: config.server.grpc.keepaliveTime,
+          keepaliveTimeoutMs: config.server.grpc.keepaliveTimeout,
+          maxConnectionIdleMs: config.server.grpc.maxConnectionIdle,
+          maxConnectionAgeMs: config.server.grpc.maxConnectionAge,
+          maxConnectionAgeGraceMs: config.server.grpc.maxConnectionAgeGrace,
+        },
       },
       {
         ingest: this.ingest,
+        admission,
         query: new QueryService(this.index, this.blobStore),
         health: this.health,
         callers,
@@ -286,6 +299,10 @@ export class CaptureServer {
   }
 
   private publishStats(): void {
+    if (this.admission) {
+      this.metrics.inFlightBytes.set(this.admission.inFlightBytes);
+      this.metrics.admissionQueued.set(this.admission.queued.requests);
+    }
     if (!this.spool) return;
     const stats = this.spool.stats();
     this.metrics.spoolBytes.set(stats.bytesOnDisk);

@@ -187,6 +187,13 @@ export const configSchema = z
           .object({
             listen: listen.default('0.0.0.0:4317'),
             maxReceiveBytes: bytes.default(64 * 2 ** 20),
+            // Transport limits of the OTLP/gRPC listener, named as grpc names them; 0 turns a duration off.
+            maxConcurrentStreams: z.number().int().min(1).max(2 ** 31 - 1).default(100),
+            keepaliveTime: duration.default(2 * 3_600_000),
+            keepaliveTimeout: atLeast(1).default(20_000),
+            maxConnectionIdle: duration.default(0),
+            maxConnectionAge: duration.default(0),
+            maxConnectionAgeGrace: duration.default(0),
           })
           .strict()
           .prefault({}),
@@ -209,6 +216,11 @@ export const configSchema = z
         tenantHeader: z.string().min(1).toLowerCase().default('x-scope-orgid'),
         defaultTenant: tenantName.default('default'),
         retryAfter: duration.default(1000),
+        // gRPC: an Export waits this long at its headers for room in the budget before it is refused.
+        maxWait: duration.default(2000),
+        // gRPC: the waiting room; its requests' sizes add up to at most waitQueueBytes (default maxInFlightBytes).
+        waitQueueBytes: bytes.optional(),
+        waitQueueRequests: z.number().int().min(0).max(100_000).default(256),
       })
       .strict()
       .prefault({}),

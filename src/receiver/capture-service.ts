@@ -55,7 +55,7 @@ function captureDefinition(): protoLoader.PackageDefinition {
  * Every call is authenticated like an Export, and sees one tenant only when the caller is restricted to one (a token
  * bound to a tenant, or the tenant header): another tenant's requests are neither listed nor found.
  */
-export function addCaptureService(server: grpc.Server, query: QueryService, callers: CallerPolicy, logger: Logger): void {
+export function addCaptureService(server: Pick<grpc.Server, 'addService'>, query: QueryService, callers: CallerPolicy, logger: Logger): void {
   const service = captureDefinition()['otlpcapture.v1.CaptureService'] as grpc.ServiceDefinition;
   const fail = (callback: (error: grpc.ServerErrorResponse) => void, error: unknown): void => {
     const mapped = toGrpcError(error, 1000);

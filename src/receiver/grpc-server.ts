@@ -1,33 +1,39 @@
-// The gRPC listener: OTLP Export services, health, reflection and CaptureService on one port.
-import * as grpc from '@grpc/grpc-js';
+// The gRPC listener: OTLP Export services, health, reflection and CaptureService on one port, served by the
+// hand-written HTTP/2 gRPC server (src/receiver/grpc/): Export admission happens at the request headers and the
+// first 5 body bytes, and the wire codecs are ours.
+import type { Admission } from '../admission/admission.js';
 import type { CallerPolicy } from '../admission/caller.js';
-import { formatListen } from '../config/units.js';
-import { ConfigError } from '../errors.js';
+import { ShuttingDownError } from '../errors.js';
+import { SIGNALS } from '../model.js';
 import type { QueryService } from '../query/query-service.js';
 import type { Logger } from '../telemetry/logger.js';
 import { addCaptureService } from './capture-service.js';
+import { exportRoute } from './grpc/export-route.js';
+import { Http2GrpcServer, type GrpcTransportOptions } from './grpc/http2-grpc-server.js';
 import type { HealthService } from './health.js';
 import type { Ingest } from './ingest.js';
-import { addOtlpServices, type OtlpGrpcOptions } from './otlp-grpc.js';
-import { admissionInterceptor } from './grpc-admission.js';
+import { OTLP_SERVICE_NAMES } from './otlp-services.js';
 import { addReflection } from './reflection.js';
-import { grpcServerCredentials, type TlsFiles } from './tls.js';
+import type { TlsFiles } from './tls.js';
 
-export interface GrpcServerOptions extends OtlpGrpcOptions {
+export interface GrpcServerOptions {
   host: string;
   port: number;
   maxReceiveBytes: number;
+  retryAfterMs: number;
+  /** Longest an Export waits at its headers for room in the in-flight budget (admission.maxWait). */
+  maxWaitMs: number;
+  transport: GrpcTransportOptions;
 }
 
 export class GrpcServer {
-  private readonly server: grpc.Server;
-  private readonly credentials: grpc.ServerCredentials;
-  private boundPort = 0;
+  private readonly server: Http2GrpcServer;
 
   constructor(
     private readonly options: GrpcServerOptions,
-    deps: {
+    private readonly deps: {
       ingest: Ingest;
+      admission: Admission;
       query: QueryService;
       health: HealthService;
       callers: CallerPolicy;
@@ -36,46 +42,36 @@ export class GrpcServer {
       logger: Logger;
     },
   ) {
-    this.server = new grpc.Server({
-      // Decompressed size is checked against this too, which is what stops gzip bombs.
-      'grpc.max_receive_message_length': options.maxReceiveBytes,
-      'grpc.max_send_message_length': Math.max(options.maxReceiveBytes, 64 * 2 ** 20),
-      interceptors: [admissionInterceptor(deps.ingest, options.retryAfterMs, deps.logger)],
+    this.server = new Http2GrpcServer({
+      maxReceiveBytes: options.maxReceiveBytes,
+      transport: options.transport,
+      tls: deps.tls,
+      logger: deps.logger,
     });
-    this.credentials = deps.tls ? grpcServerCredentials(deps.tls) : grpc.ServerCredentials.createInsecure();
+    for (const signal of SIGNALS) {
+      this.server.addRoute(
+        `/${OTLP_SERVICE_NAMES[signal]}/Export`,
+        exportRoute(signal, deps, { maxReceiveBytes: options.maxReceiveBytes, retryAfterMs: options.retryAfterMs, maxWaitMs: options.maxWaitMs }),
+      );
+    }
     // Health and reflection stay open to every caller (probes, grpcurl); Export and CaptureService check the caller.
-    addOtlpServices(this.server, deps.ingest, deps.callers, options, deps.logger);
     addCaptureService(this.server, deps.query, deps.callers, deps.logger);
     deps.health.addTo(this.server);
     addReflection(this.server);
   }
 
-  async listen(): Promise<number> {
-    const address = formatListen(this.options.host, this.options.port);
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, this.credentials, (error, port) => {
-        if (error) reject(new ConfigError(`cannot listen for OTLP/gRPC on ${address}: ${error.message}`));
-        else resolve(port);
-      });
-    });
-    return this.boundPort;
+  listen(): Promise<number> {
+    return this.server.listen(this.options.host, this.options.port);
   }
 
   get port(): number {
-    return this.boundPort;
+    return this.server.port;
   }
 
   /** Stops taking calls, lets running calls finish until the deadline, then cuts them. */
   async shutdown(deadlineMs: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, Math.max(0, deadlineMs - Date.now()));
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    // Requests still waiting for room would only be refused later: refuse them now, so their clients move on.
+    this.deps.admission.refuseWaiting(new ShuttingDownError('otlp-capture is shutting down; retry against another instance'));
+    await this.server.shutdown(deadlineMs);
   }
 }

@@ -1,6 +1,7 @@
 // The transport-independent ingest step shared by OTLP/gRPC and OTLP/HTTP: admit, scan, spool durably.
 // The returned DurableAck exists only once the spool says the bytes are on disk; only then may a transport ack.
 import type { Admission } from '../admission/admission.js';
+import type { BudgetLease } from '../admission/budget.js';
 import { ShuttingDownError } from '../errors.js';
 import type { RequestMeta, Signal } from '../model.js';
 import { scanRequest } from '../otlp/scanner.js';
@@ -25,11 +26,15 @@ export class Ingest {
 
   constructor(private readonly deps: IngestDeps) {}
 
-  /** Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError. */
-  async accept(signal: Signal, tenant: string, payload: Buffer): Promise<DurableAck | null> {
+  /**
+   * Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError.
+   * `admitted`: the budget lease the transport already holds for this payload (released here); admitted here when
+   * absent.
+   */
+  async accept(signal: Signal, tenant: string, payload: Buffer, admitted?: BudgetLease): Promise<DurableAck | null> {
     if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
     if (payload.length === 0) return null;
-    const lease = this.deps.admission.admit(payload.length);
+    const lease = admitted ?? this.deps.admission.admit(payload.length);
     this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     try {
       const scan = scanRequest(signal, payload);
@@ -61,6 +66,11 @@ export class Ingest {
   beginReceive(): () => void {
     if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
     return this.deps.admission.beginReceive();
+  }
+
+  /** @throws ShuttingDownError once stopAccepting() was called. */
+  assertAccepting(): void {
+    if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
   }
 
   /** New requests are refused from now on (with a retryable error); in-flight ones finish. */

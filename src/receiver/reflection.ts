@@ -18,7 +18,7 @@ import { DESCRIPTOR_SET_PATH } from '../protos.js';
 const FILE_FIELD_TAG = (1 << 3) | 2;
 
 /** Serves reflection for every service described in proto/ (and the reflection service itself) on `server`. */
-export function addReflection(server: grpc.Server): void {
+export function addReflection(server: Pick<grpc.Server, 'addService'>): void {
   new ReflectionService(protocPackageDefinition()).addToServer(server);
 }
 

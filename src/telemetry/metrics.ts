@@ -10,6 +10,7 @@ export type RejectReason =
   | 'unauthenticated'
   | 'permission_denied'
   | 'shutting_down'
+  | 'timeout'
   | 'internal';
 
 export class Metrics {
@@ -19,6 +20,8 @@ export class Metrics {
   readonly bytesReceived: Counter<'signal'>;
   readonly rejections: Counter<'signal' | 'reason'>;
   readonly inFlightBytes: Gauge;
+  readonly admissionQueued: Gauge;
+  readonly admissionWait: Histogram;
   readonly spoolBytes: Gauge;
   readonly spoolSegments: Gauge;
   readonly spoolOldestAge: Gauge;
@@ -71,6 +74,17 @@ export class Metrics {
     this.inFlightBytes = new Gauge({
       name: 'otlpcapture_inflight_bytes',
       help: 'Request bytes admitted and not yet durable in the spool.',
+      registers,
+    });
+    this.admissionQueued = new Gauge({
+      name: 'otlpcapture_admission_waiting_requests',
+      help: 'OTLP/gRPC Export requests waiting at their headers for room in the in-flight budget.',
+      registers,
+    });
+    this.admissionWait = new Histogram({
+      name: 'otlpcapture_admission_wait_seconds',
+      help: 'How long OTLP/gRPC Export requests that had to wait for room in the in-flight budget waited before admission.',
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5],
       registers,
     });
     this.spoolBytes = new Gauge({ name: 'otlpcapture_spool_bytes', help: 'Bytes in spool segment files.', registers });
