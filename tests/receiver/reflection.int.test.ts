@@ -9,6 +9,7 @@ import {
   ReflectionClient, fetchLikeGrpcurl, reachableTypes, symbolTable, unresolvableReferences,
   type FileDescriptor, type ReflectionVersion,
 } from '../helpers/reflection-client.js';
+import { SERVICE_SERVER_KINDS, startServiceServer, type RunningServiceServer } from '../helpers/service-servers.js';
 
 /** Each service and the real file that defines it (proto-loader would invent e.g. grpc_health_v1.proto). */
 const SERVICE_FILES: Record<string, string> = {
@@ -23,108 +24,110 @@ const SERVICE_FILES: Record<string, string> = {
 };
 const EXPORT_TRACE_REQUEST = '.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';
 
-let server: grpc.Server;
-let address: string;
+// On grpc-js and on the hand-written HTTP/2 server of the OTLP listener alike.
+describe.each(SERVICE_SERVER_KINDS)('on %s', (kind) => {
+  let server: RunningServiceServer;
+  let address: string;
 
-beforeAll(async () => {
-  server = new grpc.Server();
-  addReflection(server);
-  new HealthService().addTo(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  address = `127.0.0.1:${port}`;
-});
-
-afterAll(() => server.forceShutdown());
-
-describe.each<ReflectionVersion>(['v1', 'v1alpha'])('server reflection %s', (version) => {
-  let client: ReflectionClient;
-  beforeAll(() => {
-    client = new ReflectionClient(address, version);
-  });
-  afterAll(() => client.close());
-
-  test('list_services names every service in proto/ and the reflection services', async () => {
-    const services = await client.listServices();
-    expect(services).toEqual(expect.arrayContaining(Object.keys(SERVICE_FILES)));
+  beforeAll(async () => {
+    server = await startServiceServer(kind, (target) => {
+      addReflection(target);
+      new HealthService().addTo(target);
+    });
+    address = server.address;
   });
 
-  test.each(Object.entries(SERVICE_FILES))(
-    '%s resolves as strictly as grpcurl requires', async (service, file) => {
-      const files = await fetchLikeGrpcurl(client, service);
-      expect(unresolvableReferences(files)).toEqual([]);
-      expect(symbolTable(files.values()).get(`.${service}`)).toMatchObject({ kind: 'service', file });
+  afterAll(() => server.stop());
+
+  describe.each<ReflectionVersion>(['v1', 'v1alpha'])('server reflection %s', (version) => {
+    let client: ReflectionClient;
+    beforeAll(() => {
+      client = new ReflectionClient(address, version);
+    });
+    afterAll(() => client.close());
+
+    test('list_services names every service in proto/ and the reflection services', async () => {
+      const services = await client.listServices();
+      expect(services).toEqual(expect.arrayContaining(Object.keys(SERVICE_FILES)));
     });
 
-  test('file_containing_symbol answers with the file that defines the symbol first', async () => {
-    const [first] = await client.fileContainingSymbol('opentelemetry.proto.collector.trace.v1.TraceService');
-    expect(first?.name).toBe('opentelemetry/proto/collector/trace/v1/trace_service.proto');
-    expect(first?.dependency).toEqual(['opentelemetry/proto/trace/v1/trace.proto']);
-    const method = first?.service?.[0]?.method?.[0];
-    expect(method).toMatchObject({ name: 'Export', inputType: EXPORT_TRACE_REQUEST });
-  });
-
-  test('ExportTraceServiceRequest reaches every nested span type by fully-qualified name', async () => {
-    const files = await fetchLikeGrpcurl(client, 'opentelemetry.proto.collector.trace.v1.TraceService');
-    const reachable = reachableTypes(files, EXPORT_TRACE_REQUEST);
-    for (const type of [
-      'trace.v1.ResourceSpans', 'trace.v1.ScopeSpans', 'trace.v1.Span', 'trace.v1.Span.Event', 'trace.v1.Span.Link',
-      'trace.v1.Span.SpanKind', 'trace.v1.Status', 'trace.v1.Status.StatusCode', 'resource.v1.Resource',
-      'common.v1.KeyValue', 'common.v1.AnyValue', 'common.v1.ArrayValue', 'common.v1.KeyValueList',
-      'common.v1.InstrumentationScope',
-    ]) {
-      expect(reachable).toContain(`.opentelemetry.proto.${type}`);
-    }
-  });
-
-  test('proto3 optional fields keep their synthetic oneofs', async () => {
-    const files = await fetchLikeGrpcurl(client, 'opentelemetry.proto.collector.metrics.v1.MetricsService');
-    const histogramPoint = symbolTable(files.values()).get('.opentelemetry.proto.metrics.v1.HistogramDataPoint');
-    const sum = histogramPoint?.message?.field?.find((f) => f.name === 'sum');
-    expect(sum?.proto3Optional).toBe(true);
-    expect(histogramPoint?.message?.oneofDecl?.[sum?.oneofIndex ?? -1]?.name).toBe('_sum');
-  });
-
-  test('the reflected schema decodes a real OTLP exporter payload', async () => {
-    const files = await fetchLikeGrpcurl(client, 'opentelemetry.proto.collector.trace.v1.TraceService');
-    const root = rootFromDescriptors(files);
-    const payload = await exportedTracePayload();
-    const type = root.lookupType(EXPORT_TRACE_REQUEST.slice(1));
-    // Descriptor-built protobufjs types keep the .proto field names.
-    const decoded = type.toObject(type.decode(payload), { longs: String }) as {
-      resource_spans: { scope_spans: { spans: { name: string; events: { name: string }[] }[] }[] }[];
-    };
-    const span = decoded.resource_spans[0]?.scope_spans[0]?.spans[0];
-    expect(span?.name).toBe('reflected-span');
-    expect(span?.events[0]?.name).toBe('reflected-event');
-  });
-
-  test('a health check can be invoked with nothing but reflected descriptors', async () => {
-    const files = await fetchLikeGrpcurl(client, 'grpc.health.v1.Health');
-    const root = rootFromDescriptors(files);
-    const request = root.lookupType('grpc.health.v1.HealthCheckRequest');
-    const response = root.lookupType('grpc.health.v1.HealthCheckResponse');
-    const generic = new grpc.Client(address, grpc.credentials.createInsecure());
-    try {
-      const answer = await new Promise<protobuf.Message>((resolve, reject) => {
-        generic.makeUnaryRequest(
-          '/grpc.health.v1.Health/Check',
-          (value: object) => Buffer.from(request.encode(request.fromObject(value)).finish()),
-          (bytes: Buffer) => response.decode(bytes),
-          { service: '' },
-          (error, value) => (error || !value ? reject(error ?? new Error('no response')) : resolve(value)),
-        );
+    test.each(Object.entries(SERVICE_FILES))(
+      '%s resolves as strictly as grpcurl requires', async (service, file) => {
+        const files = await fetchLikeGrpcurl(client, service);
+        expect(unresolvableReferences(files)).toEqual([]);
+        expect(symbolTable(files.values()).get(`.${service}`)).toMatchObject({ kind: 'service', file });
       });
-      expect(response.toObject(answer, { enums: String })).toEqual({ status: 'SERVING' });
-    } finally {
-      generic.close();
-    }
-  });
 
-  test('unknown symbols and files are NOT_FOUND errors, not empty answers', async () => {
-    await expect(client.fileContainingSymbol('no.such.Service')).rejects.toThrow(/"error_code":5/);
-    await expect(client.fileByFilename('no/such.proto')).rejects.toThrow(/"error_code":5/);
-  });
+    test('file_containing_symbol answers with the file that defines the symbol first', async () => {
+      const [first] = await client.fileContainingSymbol('opentelemetry.proto.collector.trace.v1.TraceService');
+      expect(first?.name).toBe('opentelemetry/proto/collector/trace/v1/trace_service.proto');
+      expect(first?.dependency).toEqual(['opentelemetry/proto/trace/v1/trace.proto']);
+      const method = first?.service?.[0]?.method?.[0];
+      expect(method).toMatchObject({ name: 'Export', inputType: EXPORT_TRACE_REQUEST });
+    });
+
+    test('ExportTraceServiceRequest reaches every nested span type by fully-qualified name', async () => {
+      const files = await fetchLikeGrpcurl(client, 'opentelemetry.proto.collector.trace.v1.TraceService');
+      const reachable = reachableTypes(files, EXPORT_TRACE_REQUEST);
+      for (const type of [
+        'trace.v1.ResourceSpans', 'trace.v1.ScopeSpans', 'trace.v1.Span', 'trace.v1.Span.Event', 'trace.v1.Span.Link',
+        'trace.v1.Span.SpanKind', 'trace.v1.Status', 'trace.v1.Status.StatusCode', 'resource.v1.Resource',
+        'common.v1.KeyValue', 'common.v1.AnyValue', 'common.v1.ArrayValue', 'common.v1.KeyValueList',
+        'common.v1.InstrumentationScope',
+      ]) {
+        expect(reachable).toContain(`.opentelemetry.proto.${type}`);
+      }
+    });
+
+    test('proto3 optional fields keep their synthetic oneofs', async () => {
+      const files = await fetchLikeGrpcurl(client, 'opentelemetry.proto.collector.metrics.v1.MetricsService');
+      const histogramPoint = symbolTable(files.values()).get('.opentelemetry.proto.metrics.v1.HistogramDataPoint');
+      const sum = histogramPoint?.message?.field?.find((f) => f.name === 'sum');
+      expect(sum?.proto3Optional).toBe(true);
+      expect(histogramPoint?.message?.oneofDecl?.[sum?.oneofIndex ?? -1]?.name).toBe('_sum');
+    });
+
+    test('the reflected schema decodes a real OTLP exporter payload', async () => {
+      const files = await fetchLikeGrpcurl(client, 'opentelemetry.proto.collector.trace.v1.TraceService');
+      const root = rootFromDescriptors(files);
+      const payload = await exportedTracePayload();
+      const type = root.lookupType(EXPORT_TRACE_REQUEST.slice(1));
+      // Descriptor-built protobufjs types keep the .proto field names.
+      const decoded = type.toObject(type.decode(payload), { longs: String }) as {
+        resource_spans: { scope_spans: { spans: { name: string; events: { name: string }[] }[] }[] }[];
+      };
+      const span = decoded.resource_spans[0]?.scope_spans[0]?.spans[0];
+      expect(span?.name).toBe('reflected-span');
+      expect(span?.events[0]?.name).toBe('reflected-event');
+    });
+
+    test('a health check can be invoked with nothing but reflected descriptors', async () => {
+      const files = await fetchLikeGrpcurl(client, 'grpc.health.v1.Health');
+      const root = rootFromDescriptors(files);
+      const request = root.lookupType('grpc.health.v1.HealthCheckRequest');
+      const response = root.lookupType('grpc.health.v1.HealthCheckResponse');
+      const generic = new grpc.Client(address, grpc.credentials.createInsecure());
+      try {
+        const answer = await new Promise<protobuf.Message>((resolve, reject) => {
+          generic.makeUnaryRequest(
+            '/grpc.health.v1.Health/Check',
+            (value: object) => Buffer.from(request.encode(request.fromObject(value)).finish()),
+            (bytes: Buffer) => response.decode(bytes),
+            { service: '' },
+            (error, value) => (error || !value ? reject(error ?? new Error('no response')) : resolve(value)),
+          );
+        });
+        expect(response.toObject(answer, { enums: String })).toEqual({ status: 'SERVING' });
+      } finally {
+        generic.close();
+      }
+    });
+
+    test('unknown symbols and files are NOT_FOUND errors, not empty answers', async () => {
+      await expect(client.fileContainingSymbol('no.such.Service')).rejects.toThrow(/"error_code":5/);
+      await expect(client.fileByFilename('no/such.proto')).rejects.toThrow(/"error_code":5/);
+    });
+});
 });
 
 function rootFromDescriptors(files: Map<string, FileDescriptor>): protobuf.Root {
