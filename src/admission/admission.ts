@@ -80,7 +80,10 @@ export class Admission {
     this.observeSize(bytes);
     if (this.waiting.size === 0 && this.fits(bytes)) return Promise.resolve(this.grant(bytes));
     if (options.maxWaitMs <= 0) return Promise.reject(this.overBudget());
-    if (this.waiting.size >= this.maxQueuedRequests || this.queuedBytes + bytes > this.maxQueuedBytes) {
+    // A connection with nothing waiting gets a place even in a full room (up to twice its limits), so a flood of
+    // streams on one connection cannot lock every other client out of the waiting room.
+    const slack = this.waiting.has(options.queue) ? 1 : 2;
+    if (this.waiting.size >= slack * this.maxQueuedRequests || this.queuedBytes + bytes > slack * this.maxQueuedBytes) {
       return Promise.reject(this.overBudget(' and the waiting room is full'));
     }
     return new Promise<ResizableLease>((resolve, reject) => {

@@ -13,6 +13,11 @@ export class FairQueue<T> {
     return this.count;
   }
 
+  /** Whether `key` has anything queued. */
+  has(key: object): boolean {
+    return this.queues.has(key);
+  }
+
   push(key: object, item: T): void {
     let queue = this.queues.get(key);
     if (queue === undefined) {
