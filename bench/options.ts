@@ -37,6 +37,10 @@ export interface BenchOptions {
   s3ClickHouse: boolean;
   /** Also run a capture case with retention re-encoding objects inside serve, and its baseline. */
   retention: boolean;
+  /** Run the storm cases (one connection, 128 Exports retried at once) and their 8-stream baseline. */
+  storm: boolean;
+  /** Checkout whose bin/otlp-capture.js is the capture server under test (another build, e.g. main); this one when empty. */
+  serverRoot: string;
 }
 
 const MIB = 2 ** 20;
@@ -60,6 +64,8 @@ const FLAGS = {
   'quiet-wait': { env: 'BENCH_QUIET_WAIT', fallback: '120' },
   's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
   retention: { env: 'BENCH_RETENTION', fallback: '0' },
+  storm: { env: 'BENCH_STORM', fallback: '1' },
+  'server-root': { env: 'BENCH_SERVER_ROOT', fallback: '' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -106,5 +112,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     quietWaitSeconds: number('quiet-wait', 0),
     s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
     retention: ['1', 'true', 'yes'].includes(raw('retention')),
+    storm: ['1', 'true', 'yes'].includes(raw('storm')),
+    serverRoot: raw('server-root'),
   };
 }

@@ -69,7 +69,22 @@ export function sendTrailersOnly(stream: http2.ServerHttp2Stream, status: GrpcSt
     const headers = { ...responseHeaders(), ...statusTrailers(status), [http2.constants.HTTP2_HEADER_STATUS]: httpStatus };
     stream.respond(headers, { endStream: true });
   }
-  if (stopBody && !stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  if (stopBody && !stream.readableEnded) {
+    stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    discardBody(stream);
+  }
+}
+
+/**
+ * Drops what is left of a request body. Node destroys a closed stream (and frees its place among the connection's
+ * concurrent streams) only once its readable side has ended; a body left unread would hold that place until the
+ * connection closes, and the connection would refuse new streams with ENHANCE_YOUR_CALM.
+ */
+export function discardBody(stream: http2.ServerHttp2Stream): void {
+  stream.removeAllListeners('readable');
+  stream.removeAllListeners('data');
+  stream.on('data', () => undefined);
+  stream.resume();
 }
 
 /** After response headers (and messages) were sent: the status as trailers. */

@@ -127,3 +127,30 @@ test('a grpc-js client exporting through repeated max-age GOAWAYs reconnects and
   const archived = (await readArchive(capture.dataDir)).map((entry) => entry.bytes.toString('hex')).sort();
   expect(archived).toEqual(sent.map((b) => b.toString('hex')).sort());
 });
+
+test('refused calls give their place among the concurrent streams back, even with their body unread', async () => {
+  const capture = await start({
+    'server.grpc.maxConcurrentStreams': 5,
+    'admission.maxInFlightBytes': '64KiB',
+    'admission.maxWait': '100ms',
+  });
+  const session = http2.connect(`http://${capture.grpcAddress}`);
+  // One call holds the budget (admitted, its body half sent); the others wait for room with ~60 KiB of body each
+  // sitting unread in their stream windows, and are refused when their wait is over.
+  const holderBody = Buffer.alloc(5 + 100_000);
+  holderBody.writeUInt32BE(200_000, 1);
+  let holder: http2.ClientHttp2Stream | undefined;
+  const held = rawCall(session, grpcHeaders(EXPORT_TRACES_PATH), holderBody, { keepOpen: true, onStream: (s) => (holder = s) });
+  const waiting = Buffer.alloc(5 + 60 * 1024);
+  waiting.writeUInt32BE(100_000, 1);
+  // Ten times the connection's stream limit, four at a time.
+  for (let round = 0; round < 10; round++) {
+    const answers = await Promise.all(Array.from({ length: 4 }, () => rawCall(session, grpcHeaders(EXPORT_TRACES_PATH), waiting, { keepOpen: true })));
+    expect(answers.map((a) => a.grpcStatus)).toEqual([14, 14, 14, 14]);
+  }
+  holder!.close(http2.constants.NGHTTP2_CANCEL);
+  await held;
+  const payload = uniqueTraceRequest(7, 1000);
+  expect((await rawCall(session, grpcHeaders(EXPORT_TRACES_PATH), frame(payload))).grpcStatus).toBe(0);
+  session.close();
+});
