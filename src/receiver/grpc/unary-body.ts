@@ -1,6 +1,7 @@
 // Reading the one request message of a unary call in two steps, so admission can decide between them: first only
 // the 5-byte message header (the exact size on the wire, known before the body is read; what arrived with it stays
-// within the stream's flow-control window), then — once admitted — the rest, copied once into a buffer of that size.
+// within the stream's flow-control window while the stream is paused), then — once admitted — the rest, each chunk
+// copied once into a buffer of the message's size.
 import type http2 from 'node:http2';
 import type { GrpcStatus } from './grpc-protocol.js';
 import { Status } from './grpc-protocol.js';
@@ -14,56 +15,64 @@ export class CallFailure extends Error {
 }
 
 export class UnaryBody {
+  /** Chunks read while looking for the header, handed to the deframer once admitted. */
   private readonly held: Buffer[] = [];
-  private onReadable: (() => void) | null = null;
+  private onChunk: ((chunk: Buffer) => void) | null = null;
   private onEnd: (() => void) | null = null;
   private onClose: (() => void) | null = null;
   private ended = false;
+  private closed = false;
 
   constructor(private readonly stream: http2.ServerHttp2Stream, private readonly maxMessageBytes: number) {
-    stream.on('readable', () => this.onReadable?.());
+    // Flowing mode delivers chunks one by one (paused-mode read() would concatenate them first).
+    stream.on('data', (chunk: Buffer) => {
+      if (this.onChunk) this.onChunk(chunk);
+      else this.held.push(chunk);
+    });
     stream.once('end', () => {
       this.ended = true;
       this.onEnd?.();
     });
-    stream.once('close', () => this.onClose?.());
+    stream.once('close', () => {
+      this.closed = true;
+      this.onClose?.();
+    });
   }
 
   /**
-   * The first message's header, or null when the body ended without any message. Reads no further than the chunk
-   * that completes the header.
-   * @throws CallFailure when the header does not come within `timeoutMs`, is invalid or the stream closes.
+   * The first message's header, or null when the body ended without any message. The stream is paused once the
+   * header is known: the rest of the body stays in (and is held back by) its flow-control window.
+   * @throws CallFailure when the header does not come within `timeoutMs`, is invalid, or the stream closes.
    */
   header(timeoutMs: number): Promise<FrameHeader | null> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => settle(() => reject(new CallFailure({ code: Status.UNAVAILABLE, details: `no request message arrived within ${timeoutMs} ms` }, 'timeout'))), timeoutMs);
       const settle = (then: () => void): void => {
         clearTimeout(timer);
-        this.onReadable = this.onEnd = this.onClose = null;
+        this.onChunk = this.onEnd = this.onClose = null;
         then();
       };
-      this.onReadable = () => {
-        for (;;) {
-          let header: FrameHeader | null;
-          try {
-            header = peekFrameHeader(this.held);
-          } catch (error) {
-            settle(() => reject(new CallFailure({ code: Status.INTERNAL, details: (error as Error).message }, 'malformed')));
-            return;
-          }
-          if (header !== null) {
-            settle(() => resolve(header));
-            return;
-          }
-          const chunk = this.read();
-          if (chunk === null) return;
-          this.held.push(chunk);
+      const check = (): void => {
+        let header: FrameHeader | null;
+        try {
+          header = peekFrameHeader(this.held);
+        } catch (error) {
+          settle(() => reject(new CallFailure({ code: Status.INTERNAL, details: (error as Error).message }, 'malformed')));
+          return;
         }
+        if (header === null) return;
+        this.stream.pause();
+        settle(() => resolve(header));
+      };
+      this.onChunk = (chunk) => {
+        this.held.push(chunk);
+        check();
       };
       this.onEnd = () => settle(() => resolve(null));
       this.onClose = () => settle(() => reject(gone()));
-      if (this.ended) this.onEnd();
-      else this.onReadable();
+      if (this.closed) this.onClose();
+      else if (this.held.length > 0) check();
+      else if (this.ended) this.onEnd();
     });
   }
 
@@ -76,60 +85,63 @@ export class UnaryBody {
     return new Promise((resolve, reject) => {
       const deframer = new MessageDeframer(this.maxMessageBytes);
       let message: FramedMessage | null = null;
-      let timer = setTimeout(() => onIdle(), idleTimeoutMs);
-      const onIdle = (): void => settle(() => reject(new CallFailure({ code: Status.DEADLINE_EXCEEDED, details: `the request body stalled: no data for ${idleTimeoutMs} ms` }, 'timeout')));
+      let lastData = Date.now();
+      const timer = setInterval(() => {
+        if (Date.now() - lastData >= idleTimeoutMs) {
+          settle(() => reject(new CallFailure({ code: Status.DEADLINE_EXCEEDED, details: `the request body stalled: no data for ${idleTimeoutMs} ms` }, 'timeout')));
+        }
+      }, Math.max(10, Math.min(1000, idleTimeoutMs / 4)));
+      timer.unref();
       const settle = (then: () => void): void => {
-        clearTimeout(timer);
-        this.onReadable = this.onEnd = this.onClose = null;
+        clearInterval(timer);
+        this.onChunk = this.onEnd = this.onClose = null;
         then();
       };
-      const take = (chunk: Buffer): boolean => {
+      const take = (chunk: Buffer): void => {
+        lastData = Date.now();
         let done: FramedMessage[];
         try {
           done = deframer.push(chunk);
         } catch (error) {
           const tooLarge = error instanceof FramingError && error.problem === 'too_large';
-          settle(() => reject(new CallFailure({ code: tooLarge ? Status.RESOURCE_EXHAUSTED : Status.INTERNAL, details: (error as Error).message }, tooLarge ? 'too_large' : 'malformed')));
-          return false;
+          const status = { code: tooLarge ? Status.RESOURCE_EXHAUSTED : Status.INTERNAL, details: (error as Error).message };
+          settle(() => reject(new CallFailure(status, tooLarge ? 'too_large' : 'malformed')));
+          return;
         }
         for (const next of done) {
           if (message !== null) {
-            settle(() => reject(new CallFailure({ code: Status.UNIMPLEMENTED, details: 'received a second request message for a unary method, which takes one' }, 'malformed')));
-            return false;
+            const status = { code: Status.UNIMPLEMENTED, details: 'received a second request message for a unary method, which takes one' };
+            settle(() => reject(new CallFailure(status, 'malformed')));
+            return;
           }
           message = next;
         }
-        return true;
       };
-      this.onReadable = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => onIdle(), idleTimeoutMs);
-        for (let chunk = this.held.shift() ?? this.read(); chunk !== null; chunk = this.held.shift() ?? this.read()) {
-          if (!take(chunk)) return;
-        }
-      };
-      this.onEnd = () => {
+      const finish = (): void => {
         if (deframer.midMessage) {
           settle(() => reject(new CallFailure({ code: Status.INTERNAL, details: 'the request body ended inside a message' }, 'malformed')));
         } else if (message === null) {
-          settle(() => reject(new CallFailure({ code: Status.UNIMPLEMENTED, details: 'received no request message for a unary method, which takes one' }, 'malformed')));
+          const status = { code: Status.UNIMPLEMENTED, details: 'received no request message for a unary method, which takes one' };
+          settle(() => reject(new CallFailure(status, 'malformed')));
         } else {
           const whole = message;
           settle(() => resolve(whole));
         }
       };
+      this.onChunk = take;
+      this.onEnd = finish;
       this.onClose = () => settle(() => reject(gone()));
-      if (this.stream.destroyed || this.stream.closed) {
+      if (this.closed) {
         this.onClose();
         return;
       }
-      this.onReadable();
-      if (this.ended) this.onEnd?.();
+      for (const chunk of this.held.splice(0)) {
+        take(chunk);
+        if (this.onChunk === null) return;
+      }
+      if (this.ended) finish();
+      else this.stream.resume();
     });
-  }
-
-  private read(): Buffer | null {
-    return this.stream.read() as Buffer | null;
   }
 }
 
