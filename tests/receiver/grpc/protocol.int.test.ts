@@ -147,6 +147,25 @@ test('refused at the headers: Trailers-Only, then RST_STREAM(NO_ERROR) stops a b
   stored.push(after);
 });
 
+test('300 header-only Exports without a token are answered at their headers and hold nothing; an honest one is served', async () => {
+  const sessions = Array.from({ length: 3 }, () => http2.connect(`http://${capture.grpcAddress}`));
+  const began = Date.now();
+  const anonymous = sessions.flatMap((s) => Array.from({ length: 100 }, () => rawCall(s, grpcHeaders(EXPORT_TRACES_PATH), null, { keepOpen: true })));
+  const honestPayload = uniqueTraceRequest(6, 500);
+  const honest = await exportCall(frame(honestPayload));
+  const honestMs = Date.now() - began;
+  const answers = await Promise.all(anonymous);
+  expect(answers.every((a) => a.grpcStatus === 16 && a.rstCode === http2.constants.NGHTTP2_NO_ERROR)).toBe(true);
+  expect(honest.grpcStatus).toBe(0);
+  expect(honestMs).toBeLessThan(5000);
+  stored.push(honestPayload);
+  const metrics = await (await fetch(`http://127.0.0.1:${capture.adminPort}/metrics`)).text();
+  expect(metrics).toMatch(/^otlpcapture_inflight_bytes 0$/m);
+  expect(metrics).toMatch(/^otlpcapture_admission_waiting_requests 0$/m);
+  expect(metrics).toMatch(/otlpcapture_requests_rejected_total\{signal="traces",reason="unauthenticated"\} 30\d/);
+  for (const s of sessions) s.close();
+});
+
 test('exactly the acknowledged Exports were stored, decompressed, byte for byte', async () => {
   await capture.stop();
   const archive = await readArchive(capture.dataDir);
