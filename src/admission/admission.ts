@@ -60,6 +60,8 @@ export class Admission {
 
   private readonly waiting = new FairQueue<Waiter>();
   private queuedBytes = 0;
+  /** Requests that found the waiting room full, held until their wait is over and then refused. */
+  private readonly held = new Set<{ refuse(error: unknown): void }>();
   private readonly maxQueuedBytes: number;
   private readonly maxQueuedRequests: number;
 
@@ -72,7 +74,8 @@ export class Admission {
   /**
    * Room in the budget for a request of `bytes` whose body has not been read: now, or when its turn comes within
    * `maxWaitMs`. The lease starts at `bytes`; resize it to what the request really holds (it may exceed the guess).
-   * @throws OverloadedError at once when the spool is full or the waiting room is, and after maxWaitMs otherwise.
+   * @throws OverloadedError at once when the spool is full; after maxWaitMs when there was no room by then or no
+   * place in the waiting room (at once when too many are already held that way).
    */
   waitForRoom(bytes: number, options: WaitOptions): Promise<ResizableLease> {
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
@@ -84,7 +87,7 @@ export class Admission {
     // streams on one connection cannot lock every other client out of the waiting room.
     const slack = this.waiting.has(options.queue) ? 1 : 2;
     if (this.waiting.size >= slack * this.maxQueuedRequests || this.queuedBytes + bytes > slack * this.maxQueuedBytes) {
-      return Promise.reject(this.overBudget(' and the waiting room is full'));
+      return this.refuseWhenWaitIsOver(options);
     }
     return new Promise<ResizableLease>((resolve, reject) => {
       const { signal, queue } = options;
@@ -128,15 +131,41 @@ export class Admission {
     });
   }
 
+  /**
+   * No place in the waiting room: refused — but only when its wait is over, not at once. A client that retries at
+   * once (ignoring RetryInfo) then comes back once per wait instead of turning each refusal straight into another
+   * request; one that honours RetryInfo just hears it later. Only when too many are held like this is the answer
+   * immediate.
+   */
+  private refuseWhenWaitIsOver(options: WaitOptions): Promise<never> {
+    const refusal = this.overBudget(' and the waiting room is full');
+    if (this.held.size >= this.maxQueuedRequests) return Promise.reject(refusal);
+    return new Promise<never>((_resolve, reject) => {
+      const { signal } = options;
+      const done = (error: unknown): void => {
+        if (!this.held.delete(entry)) return;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      };
+      const onAbort = (): void => done(signal?.reason);
+      const entry = { refuse: done };
+      const timer = setTimeout(() => done(refusal), options.maxWaitMs);
+      this.held.add(entry);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
   /** Refuses every queued request with `error` (shutdown: nothing new is admitted). */
   refuseWaiting(error: unknown): void {
     for (const waiter of this.waiting.clear()) waiter.refuse(error);
     this.queuedBytes = 0;
+    for (const entry of [...this.held]) entry.refuse(error);
   }
 
-  /** Requests waiting for room, and the bytes they will need. */
-  get queued(): { requests: number; bytes: number } {
-    return { requests: this.waiting.size, bytes: this.queuedBytes };
+  /** Requests waiting for room and the bytes they will need; requests held to be refused when their wait is over. */
+  get queued(): { requests: number; bytes: number; held: number } {
+    return { requests: this.waiting.size, bytes: this.queuedBytes, held: this.held.size };
   }
 
   private fits(bytes: number): boolean {

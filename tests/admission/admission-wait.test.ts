@@ -45,12 +45,12 @@ test('no room: waits, and is admitted in arrival order as room frees, each when 
   const third = track(a.waitForRoom(300, { queue: conn, maxWaitMs: 5000 }), 'third', order);
   await flush();
   expect(order).toEqual([]);
-  expect(a.queued).toEqual({ requests: 2, bytes: 900 });
+  expect(a.queued).toEqual({ requests: 2, bytes: 900, held: 0 });
   first.release();
   await flush();
   expect(order).toEqual(['second', 'third']);
   expect(a.inFlightBytes).toBe(900);
-  expect(a.queued).toEqual({ requests: 0, bytes: 0 });
+  expect(a.queued).toEqual({ requests: 0, bytes: 0, held: 0 });
   expect(waited).toHaveLength(2);
   (await second).release();
   (await third).release();
@@ -100,31 +100,50 @@ test('no room within maxWait: over_budget with the retry delay, and the waiter l
   expect(Date.now() - began).toBeGreaterThanOrEqual(45);
   expect(error).toBeInstanceOf(OverloadedError);
   expect(error).toMatchObject({ reason: 'over_budget', retryAfterMs: 700, message: expect.stringMatching(/in flight .*no room within 50 ms/) });
-  expect(a.queued).toEqual({ requests: 0, bytes: 0 });
+  expect(a.queued).toEqual({ requests: 0, bytes: 0, held: 0 });
   // maxWait 0: refused at once rather than queued.
   await expect(a.waitForRoom(10, { queue: {}, maxWaitMs: 0 })).rejects.toMatchObject({ reason: 'over_budget' });
   held.release();
 });
 
-test('a full waiting room refuses at once; a connection with nothing waiting still gets a place', async () => {
+test('a full waiting room: refused when the wait is over (not at once); a connection with nothing waiting still gets a place', async () => {
   const a = admission({ maxQueuedRequests: 2, maxQueuedBytes: 10_000 });
   const busy = {};
   const held = await a.waitForRoom(1000, { queue: busy, maxWaitMs: 0 });
   const queued = [a.waitForRoom(100, { queue: busy, maxWaitMs: 5000 }), a.waitForRoom(100, { queue: busy, maxWaitMs: 5000 })];
-  await expect(a.waitForRoom(100, { queue: busy, maxWaitMs: 5000 })).rejects.toMatchObject({
-    reason: 'over_budget',
-    message: expect.stringMatching(/waiting room is full/),
-  });
+  const began = Date.now();
+  const noPlace = a.waitForRoom(100, { queue: busy, maxWaitMs: 80 });
+  expect(a.queued).toEqual({ requests: 2, bytes: 200, held: 1 });
+  await expect(noPlace).rejects.toMatchObject({ reason: 'over_budget', message: expect.stringMatching(/waiting room is full/) });
+  expect(Date.now() - began).toBeGreaterThanOrEqual(75);
+  expect(a.queued.held).toBe(0);
   const newcomer = a.waitForRoom(100, { queue: {}, maxWaitMs: 5000 });
   expect(a.queued.requests).toBe(3);
-  // By bytes too: the room holds 10 000 bytes of requests from a connection already waiting.
+  // By bytes too: the room holds 1500 bytes of requests from a connection already waiting.
   const b = admission({ maxQueuedBytes: 1500 });
   const heldB = await b.waitForRoom(1000, { queue: busy, maxWaitMs: 0 });
   const inRoom = b.waitForRoom(1000, { queue: busy, maxWaitMs: 5000 });
-  await expect(b.waitForRoom(600, { queue: busy, maxWaitMs: 5000 })).rejects.toMatchObject({ reason: 'over_budget' });
+  await expect(b.waitForRoom(600, { queue: busy, maxWaitMs: 20 })).rejects.toMatchObject({ reason: 'over_budget' });
   held.release();
   heldB.release();
   for (const lease of await Promise.all([...queued, newcomer, inRoom])) lease.release();
+});
+
+test('held refusals are bounded: beyond maxQueuedRequests of them, refused at once; a held one can give up', async () => {
+  const a = admission({ maxQueuedRequests: 1, maxQueuedBytes: 10_000 });
+  const conn = {};
+  const lease = await a.waitForRoom(1000, { queue: conn, maxWaitMs: 0 });
+  const queued = a.waitForRoom(100, { queue: conn, maxWaitMs: 5000 });
+  const controller = new AbortController();
+  const heldOne = a.waitForRoom(100, { queue: conn, maxWaitMs: 5000, signal: controller.signal });
+  const began = Date.now();
+  await expect(a.waitForRoom(100, { queue: conn, maxWaitMs: 5000 })).rejects.toMatchObject({ reason: 'over_budget' });
+  expect(Date.now() - began).toBeLessThan(1000);
+  controller.abort(new Error('client went away'));
+  await expect(heldOne).rejects.toThrow('client went away');
+  expect(a.queued.held).toBe(0);
+  lease.release();
+  (await queued).release();
 });
 
 test('the spool without room refuses at once with spool_full, queue or not', async () => {
@@ -143,10 +162,10 @@ test('a waiter that gives up (abort) leaves the room and rejects with the abort 
   const held = await a.waitForRoom(1000, { queue: {}, maxWaitMs: 0 });
   const controller = new AbortController();
   const waiting = a.waitForRoom(500, { queue: {}, maxWaitMs: 5000, signal: controller.signal });
-  expect(a.queued).toEqual({ requests: 1, bytes: 500 });
+  expect(a.queued).toEqual({ requests: 1, bytes: 500, held: 0 });
   controller.abort(new Error('client went away'));
   await expect(waiting).rejects.toThrow('client went away');
-  expect(a.queued).toEqual({ requests: 0, bytes: 0 });
+  expect(a.queued).toEqual({ requests: 0, bytes: 0, held: 0 });
   held.release();
   expect(a.inFlightBytes).toBe(0);
 });
@@ -155,9 +174,10 @@ test('refuseWaiting (shutdown) rejects every waiter with the given error', async
   const a = admission();
   const held = await a.waitForRoom(1000, { queue: {}, maxWaitMs: 0 });
   const waiters = [a.waitForRoom(10, { queue: {}, maxWaitMs: 5000 }), a.waitForRoom(10, { queue: {}, maxWaitMs: 5000 })];
+  const heldOne = a.waitForRoom(10_000, { queue: {}, maxWaitMs: 5000 }); // no place in the room: held
   a.refuseWaiting(new Error('shutting down'));
-  for (const waiter of waiters) await expect(waiter).rejects.toThrow('shutting down');
-  expect(a.queued).toEqual({ requests: 0, bytes: 0 });
+  for (const waiter of [...waiters, heldOne]) await expect(waiter).rejects.toThrow('shutting down');
+  expect(a.queued).toEqual({ requests: 0, bytes: 0, held: 0 });
   held.release();
 });
 

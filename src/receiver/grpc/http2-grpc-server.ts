@@ -48,8 +48,12 @@ const MAX_HEADER_PAIRS = 128;
  * refused with ENHANCE_YOUR_CALM; Node's default of 10 MB is ample for thousands of open streams, so it stays.
  */
 const MAX_SESSION_MEMORY_MB = 10;
-/** Flood protection: a connection sending this many invalid frames, or having this many streams refused, is closed. */
-const MAX_SESSION_INVALID_FRAMES = 100;
+/**
+ * Flood protection: a connection sending this many invalid frames (Node counts them over its whole life, including
+ * streams refused for exceeding the concurrent-stream limit before the client saw it), or having this many streams
+ * refused in a row, is closed. Node's defaults.
+ */
+const MAX_SESSION_INVALID_FRAMES = 1000;
 const MAX_SESSION_REJECTED_STREAMS = 100;
 
 export class Http2GrpcServer {
