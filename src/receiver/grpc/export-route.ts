@@ -21,6 +21,7 @@ import { Status, type GrpcStatus } from './grpc-protocol.js';
 import { sendTrailersOnly, sendUnaryResponse } from './grpc-response.js';
 import { frameMessage } from './message-framing.js';
 import { decodeFailure } from './service-call.js';
+import type { ReadSlots } from './read-slots.js';
 import { CallFailure, UnaryBody } from './unary-body.js';
 import { decodeWireMessage } from './wire-codec.js';
 
@@ -32,6 +33,8 @@ export interface ExportRouteOptions {
 }
 
 export interface ExportRouteDeps {
+  /** Shared by the Export routes of a server: how many admitted bodies are read at once. */
+  readSlots: ReadSlots;
   ingest: Ingest;
   admission: Admission;
   callers: CallerPolicy;
@@ -66,6 +69,7 @@ class DecodedSizeGuess {
 
 export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: ExportRouteOptions): Route {
   const guess = new DecodedSizeGuess();
+  const readSlots = deps.readSlots;
   const refuse = (call: CallContext, error: unknown): void => {
     const { status, reason } = failureStatus(error, options.retryAfterMs);
     deps.ingest.recordRejection(signal, reason);
@@ -111,7 +115,13 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
         maxWaitMs: Math.max(0, waitUntil - Date.now()),
         signal: gone.signal,
       });
-      const message = await body.message(BODY_IDLE_TIMEOUT_MS);
+      const releaseSlot = await readSlots.acquire(call.connection, gone.signal);
+      let message;
+      try {
+        message = await body.message(BODY_IDLE_TIMEOUT_MS);
+      } finally {
+        releaseSlot();
+      }
       let payload = message.bytes;
       if (message.compressed) {
         try {
