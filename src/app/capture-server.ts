@@ -167,6 +167,7 @@ export class CaptureServer {
         maxWaitMs: config.admission.maxWait,
         transport: {
           maxConcurrentStreams: config.server.grpc.maxConcurrentStreams,
+          initialWindowSize: config.server.grpc.initialWindowSize,
           keepaliveTimeMs: config.server.grpc.keepaliveTime,
           keepaliveTimeoutMs: config.server.grpc.keepaliveTimeout,
           maxConnectionIdleMs: config.server.grpc.maxConnectionIdle,

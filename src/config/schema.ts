@@ -189,6 +189,9 @@ export const configSchema = z
             maxReceiveBytes: bytes.default(64 * 2 ** 20),
             // Transport limits of the OTLP/gRPC listener, named as grpc names them; 0 turns a duration off.
             maxConcurrentStreams: z.number().int().min(1).max(2 ** 31 - 1).default(100),
+            initialWindowSize: bytes
+              .default(64 * 1024)
+              .refine((value) => value >= 65_535 && value <= 2 ** 31 - 1, 'must be between 65535 bytes (HTTP/2 default) and 2GiB'),
             keepaliveTime: duration.default(2 * 3_600_000),
             keepaliveTimeout: atLeast(1).default(20_000),
             maxConnectionIdle: duration.default(0),

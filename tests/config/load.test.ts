@@ -44,6 +44,7 @@ describe('defaults', () => {
       listen: '0.0.0.0:4317',
       maxReceiveBytes: 64 * 2 ** 20,
       maxConcurrentStreams: 100,
+      initialWindowSize: 65_536,
       keepaliveTime: 7_200_000,
       keepaliveTimeout: 20_000,
       maxConnectionIdle: 0,
@@ -97,6 +98,7 @@ server:
     listen: "[::1]:14317"
     maxReceiveBytes: 128MiB
     maxConcurrentStreams: 32
+    initialWindowSize: 1MiB
     keepaliveTime: 1m
     keepaliveTimeout: 5s
     maxConnectionIdle: 10m
@@ -144,6 +146,7 @@ log:
       listen: '[::1]:14317',
       maxReceiveBytes: 128 * 2 ** 20,
       maxConcurrentStreams: 32,
+      initialWindowSize: 1_048_576,
       keepaliveTime: 60_000,
       keepaliveTimeout: 5000,
       maxConnectionIdle: 600_000,

@@ -16,6 +16,7 @@ type Registrar = (server: Pick<grpc.Server, 'addService'>) => void;
 
 export const DEFAULT_TRANSPORT = {
   maxConcurrentStreams: 100,
+  initialWindowSize: 65_535,
   keepaliveTimeMs: 0,
   keepaliveTimeoutMs: 20_000,
   maxConnectionIdleMs: 0,

@@ -5,6 +5,13 @@ import http2 from 'node:http2';
 import type { Logger } from '../../telemetry/logger.js';
 
 export interface ConnectionLimits {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: calls one connection may have open at once. */
+  maxConcurrentStreams: number;
+  /**
+   * SETTINGS_INITIAL_WINDOW_SIZE: what a stream may send before it is read. A request waiting for admission holds at
+   * most this much; larger windows move bodies with fewer round trips (less CPU, more speed over long links).
+   */
+  initialWindowSize: number;
   /** Ping the client after this long (ms); 0: never. */
   keepaliveTimeMs: number;
   /** Close the connection when a ping is not answered within this long (ms). */

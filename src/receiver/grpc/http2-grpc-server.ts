@@ -15,10 +15,7 @@ import { sendTrailersOnly } from './grpc-response.js';
 import { checkGrpcRequest } from './request-check.js';
 import { serviceRoute } from './service-call.js';
 
-export interface GrpcTransportOptions extends ConnectionLimits {
-  /** SETTINGS_MAX_CONCURRENT_STREAMS: calls one connection may have open at once. */
-  maxConcurrentStreams: number;
-}
+export type GrpcTransportOptions = ConnectionLimits;
 
 export interface Http2GrpcServerOptions {
   maxReceiveBytes: number;
@@ -28,12 +25,6 @@ export interface Http2GrpcServerOptions {
   logger: Logger;
 }
 
-/**
- * Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE): the most a stream can have sent before it is read. A
- * request waiting for admission holds at most this much; admitted streams are read as fast as data arrives, and on
- * loopback a 64 KiB window moved ~400-550 MiB/s over 1-8 streams, more than ingest needs.
- */
-const STREAM_WINDOW_BYTES = 65_535;
 /**
  * Connection receive window. Node gives received bytes back to the connection window at once (a stream's own
  * window is what holds back unread data), so this only has to be large enough never to be the limit.
@@ -67,7 +58,7 @@ export class Http2GrpcServer {
   constructor(private readonly options: Http2GrpcServerOptions) {
     const settings: http2.Settings = {
       maxConcurrentStreams: options.transport.maxConcurrentStreams,
-      initialWindowSize: STREAM_WINDOW_BYTES,
+      initialWindowSize: options.transport.initialWindowSize,
       maxHeaderListSize: MAX_HEADER_LIST_BYTES,
       enablePush: false,
     };
