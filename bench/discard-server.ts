@@ -3,7 +3,7 @@
 // `otlp-capture serve`, so what the capture server adds on top is exactly its own work.
 // Usage: node discard-server.js HOST:PORT MAX_RECEIVE_BYTES — prints {"listening":PORT} once bound.
 import * as grpc from '@grpc/grpc-js';
-import { EMPTY_EXPORT_RESPONSE, otlpServiceDefinition } from '../src/receiver/otlp-services.js';
+import { EMPTY_EXPORT_RESPONSE, otlpServiceDefinition } from '../src/grpc/otlp-services.js';
 
 const [address = '127.0.0.1:0', maxReceive = String(64 * 2 ** 20)] = process.argv.slice(2);
 const maxReceiveBytes = Number(maxReceive);

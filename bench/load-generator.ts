@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
-import { decodeRetryDelayMs } from '../src/receiver/rpc-status.js';
+import { decodeRetryDelayMs } from '../src/grpc/rpc-status.js';
 import { summarizeLatencies } from './latency.js';
 import { TRACE_EXPORT_PATH, type LoadMessage, type LoadResult, type LoadSpec } from './load-spec.js';
 import { readPayloads, type LoadedPayload } from './payloads.js';

@@ -41,6 +41,8 @@ export interface BenchOptions {
   storm: boolean;
   /** Checkout whose bin/otlp-capture.js is the capture server under test (another build, e.g. main); this one when empty. */
   serverRoot: string;
+  /** Raw OTLP MiB in the export case's archive (0: no export case). `--only=export` runs the export case alone. */
+  exportMib: number;
 }
 
 const MIB = 2 ** 20;
@@ -66,6 +68,7 @@ const FLAGS = {
   retention: { env: 'BENCH_RETENTION', fallback: '0' },
   storm: { env: 'BENCH_STORM', fallback: '1' },
   'server-root': { env: 'BENCH_SERVER_ROOT', fallback: '' },
+  'export-mib': { env: 'BENCH_EXPORT_MIB', fallback: '128' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -114,5 +117,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     retention: ['1', 'true', 'yes'].includes(raw('retention')),
     storm: ['1', 'true', 'yes'].includes(raw('storm')),
     serverRoot: raw('server-root'),
+    exportMib: number('export-mib', 0),
   };
 }

@@ -1,7 +1,8 @@
 // `npm run bench`: ingest throughput of `otlp-capture serve` (embedded default, fsync) against a bare grpc-js server
 // that discards, with ~1 MiB OTLP trace Exports from concurrent grpc-js clients, gzip off and on; the same on S3 +
 // ClickHouse (s3rver and ClickHouse 18.16 on loopback, started per case); plus an overload case, single-thread costs
-// of the per-request work, and the archive objects the run produced.
+// of the per-request work, the archive objects the run produced, and the export case (bench/export-bench.ts: raw
+// OTLP → Parquet and OTLP JSON, MiB/s and peak RSS; `--only=export` runs it alone).
 // Prints tables and writes bench/results/bench-<time>.json. Settings: bench/options.ts (`npm run bench -- --help`).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { writePayloads } from './payloads.js';
 import { archiveTable, backendCpuPercent, backendsTable, cpuPerGiBLines, cpuTable, microTable, mibPerSecond, otherCpuPercent, overloadLines, ratioLines, ratios, resultsTable, stormLines } from './report.js';
 import { runCase, type CaseResult } from './run-case.js';
 import { waitForQuiet } from './quiet.js';
+import { exportTable, runExportBench, type ExportBenchResult } from './export-bench.js';
 import { REPO_ROOT } from './servers.js';
 
 const RATIO_TARGET = 0.8;
@@ -26,6 +28,7 @@ const QUIET_PERCENT = 10;
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
+  if (options.only.length === 1 && options.only[0] === 'export') return exportOnly(options);
   const cases = benchCases(options);
   if (cases.length === 0) throw new Error(`no case matches --only ${options.only.join(',')}`);
   const machine = describeMachine(os.tmpdir(), REPO_ROOT);
@@ -100,15 +103,38 @@ async function main(): Promise<void> {
       log(`\nS3 + ClickHouse cases: backend servers during the window, and the archive objects as the bucket lists them:\n${backendsTable(results)}`);
     }
 
+    let exportResult: ExportBenchResult | null = null;
+    if (options.exportMib > 0 && options.only.length === 0) {
+      log('\nrunning the export case...');
+      exportResult = await runExportBench(options.exportMib, log);
+      log(`\nexport of raw OTLP (MiB/s of raw request bytes; baseline: reading every request, writing nothing):\n${exportTable(exportResult)}`);
+    }
+
     const file = options.resultsFile !== ''
       ? path.resolve(options.resultsFile)
       : path.join(REPO_ROOT, 'bench', 'results', `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ machine, options, payloads: payloads.files.map(({ bytes, spans }) => ({ bytes, spans })), micro, results, ratios: ratioList }, null, 2));
+    writeFileSync(file, JSON.stringify({ machine, options, payloads: payloads.files.map(({ bytes, spans }) => ({ bytes, spans })), micro, results, ratios: ratioList, export: exportResult }, null, 2));
     log(`\nresults: ${path.relative(process.cwd(), file)}`);
   } finally {
     rmSync(payloadDir, { recursive: true, force: true });
   }
+}
+
+/** `--only=export`: the export case alone. */
+async function exportOnly(options: ReturnType<typeof parseOptions>): Promise<void> {
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  const machine = describeMachine(os.tmpdir(), REPO_ROOT);
+  log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}`);
+  log(`commit: ${machine.commit}`);
+  const result = await runExportBench(options.exportMib || 128, log);
+  log(`\nexport of raw OTLP (MiB/s of raw request bytes; baseline: reading every request, writing nothing):\n${exportTable(result)}`);
+  const file = options.resultsFile !== ''
+    ? path.resolve(options.resultsFile)
+    : path.join(REPO_ROOT, 'bench', 'results', `bench-export-${new Date().toISOString().replaceAll(':', '-')}.json`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ machine, options, export: result }, null, 2));
+  log(`\nresults: ${path.relative(process.cwd(), file)}`);
 }
 
 main().catch((error: unknown) => {

@@ -62,6 +62,7 @@ export function startCaptureServer(options: CaptureServerOptions): Promise<Runni
     '--data-dir', options.dataDir,
     '--grpc-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
+    '--api-listen', '127.0.0.1:0',
     '--config', configFile,
   ];
   const proc = spawn(process.execPath, args, {

@@ -16,6 +16,9 @@ export class MalformedPayloadError extends OtlpCaptureError {}
 /** The request is larger than the configured limit. */
 export class PayloadTooLargeError extends OtlpCaptureError {}
 
+/** An answer would be larger than the configured limit: the caller must ask for less. Final. */
+export class ResultTooLargeError extends OtlpCaptureError {}
+
 /** Temporarily unable to accept: the client should retry after `retryAfterMs`. */
 export class OverloadedError extends OtlpCaptureError {
   constructor(message: string, readonly retryAfterMs: number, readonly reason: string) {
@@ -46,3 +49,20 @@ export class BackendUnavailableError extends OtlpCaptureError {}
 
 /** The component is shutting down and takes no new work. */
 export class ShuttingDownError extends OtlpCaptureError {}
+
+/** A compressed body that inflates past its limit (a decompression bomb or an oversized request). */
+export class DecodedTooLargeError extends PayloadTooLargeError {
+  constructor(message: string, readonly limitBytes: number) {
+    super(message);
+  }
+}
+
+/** A compressed body that is not valid data of its encoding (truncated, corrupt, wrong format). */
+export class MalformedEncodingError extends MalformedPayloadError {}
+
+/** A content/message encoding this server does not decode (HTTP 415, gRPC UNIMPLEMENTED). */
+export class UnsupportedEncodingError extends OtlpCaptureError {
+  constructor(message: string, readonly encoding: string) {
+    super(message);
+  }
+}

@@ -8,7 +8,7 @@ export function isSignal(value: string): value is Signal {
 }
 
 /** How one request's block is compressed inside an archive object. */
-export const CODECS = ['none', 'gzip', 'brotli'] as const;
+export const CODECS = ['none', 'gzip', 'brotli', 'zstd'] as const;
 export type Codec = (typeof CODECS)[number];
 
 /** What the wire scanner learns about one OTLP request without decoding it. */
@@ -38,6 +38,8 @@ export interface RequestMeta {
   endNs: bigint;
   /** Length of the request as the client sent it, after transport decompression. */
   rawBytes: number;
+  /** xxh64 of the raw (uncompressed) request bytes, 16 lowercase hex digits (src/util/fingerprint.ts); absent on requests captured before fingerprints. */
+  fingerprint?: string;
 }
 
 /** Where an archived request lives: enough to read it back with one range read. */

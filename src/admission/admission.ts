@@ -58,6 +58,8 @@ export class Admission {
   private expectedBytes = INITIAL_EXPECTED_BYTES;
   private sizeSeen = false;
 
+  /** noteReceiving(): bodies awaited by requests whose room waitForRoom decides (not part of beginReceive's guess). */
+  private receivingElsewhere = 0;
   private readonly waiting = new FairQueue<Waiter>();
   private queuedBytes = 0;
   /** Requests that found the waiting room full, held until their wait is over and then refused. */
@@ -244,12 +246,29 @@ export class Admission {
     return this.sizeSeen ? this.expectedBytes : 0;
   }
 
-  admit(bytes: number): BudgetLease {
+  /** `heldBytes`: what this request already holds of the budget (see hold()). */
+  admit(bytes: number, heldBytes = 0): BudgetLease {
     // The first real size replaces the guess outright; later ones move the average.
     this.observeSize(bytes);
     if (!this.options.spoolHasRoomFor(bytes)) throw this.spoolFull();
+    const lease = this.budget.tryAcquire(bytes, heldBytes);
+    if (lease === null) throw this.overBudget();
+    return this.drainingOnRelease(lease);
+  }
+
+  /**
+   * Takes `bytes` of the budget for work on a request before it is a request of known size (OTLP JSON to be parsed),
+   * refusing when they do not fit — before the work is done. Not counted as a request: the size estimate and the
+   * spool check are admit()'s, which the request then passes with `heldBytes` = these bytes.
+   */
+  hold(bytes: number): BudgetLease {
     const lease = this.budget.tryAcquire(bytes);
     if (lease === null) throw this.overBudget();
+    return this.drainingOnRelease(lease);
+  }
+
+  /** Room given back lets waiting requests in. */
+  private drainingOnRelease(lease: BudgetLease): BudgetLease {
     return {
       release: () => {
         lease.release();
@@ -276,5 +295,24 @@ export class Admission {
 
   get inFlightBytes(): number {
     return this.budget.inUse;
+  }
+
+  /**
+   * Counts a request that was let in at its headers and whose body is awaited or arriving, but whose room is decided
+   * apart from beginReceive (OTLP/gRPC: waitForRoom at its first 5 bytes). Returns the function that ends it.
+   */
+  noteReceiving(): () => void {
+    this.receivingElsewhere += 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.receivingElsewhere -= 1;
+    };
+  }
+
+  /** Requests let in at their headers whose body is still being received. */
+  get receivingRequests(): number {
+    return this.receiving + this.receivingElsewhere;
   }
 }

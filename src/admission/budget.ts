@@ -19,10 +19,11 @@ export class ByteBudget {
 
   /**
    * Takes `bytes` from the budget, or returns null when they do not fit. A request larger than the whole budget is
-   * admitted when nothing else is in flight, so that no single valid request is refused forever.
+   * admitted when nothing else is in flight, so that no single valid request is refused forever; `ownHeldBytes` is
+   * what the same request already holds (its OTLP JSON body while the protobuf is admitted), which is not "else".
    */
-  tryAcquire(bytes: number): BudgetLease | null {
-    if (this.used > 0 && this.used + bytes > this.limit) return null;
+  tryAcquire(bytes: number, ownHeldBytes = 0): BudgetLease | null {
+    if (this.used - ownHeldBytes > 0 && this.used + bytes > this.limit) return null;
     this.used += bytes;
     let released = false;
     return {

@@ -1,11 +1,14 @@
-// Who may write and read which tenant: the bearer token (when auth is on) and the tenant header, combined the same
-// way for every transport (OTLP/gRPC, OTLP/HTTP, CaptureService).
+// Who may do what, to which tenant: the bearer token (when auth is on), its scopes, and the tenant header, combined the
+// same way for every transport (OTLP/gRPC, OTLP/HTTP, CaptureService, and any later one). A transport calls
+// `authorize` once, with nothing but the request's headers, before it reads a body or takes an admission reservation:
+// that call is the one place where access is decided.
 //
 // A token bound to tenant A writes to A whether or not it sends the header, and may send A; naming any other tenant
 // is PERMISSION_DENIED. On the read side it only ever sees A. Unbound tokens (and every caller when auth is off)
-// name their tenant with the header, or get the default tenant.
+// name their tenant with the header, or get the default tenant (writes) / every tenant (reads).
 import { InvalidArgumentError, PermissionDeniedError } from '../errors.js';
-import type { BearerAuth } from './auth.js';
+import type { BearerAuth, Principal } from './auth.js';
+import { missingScopesMessage, REQUIRED_SCOPES, type Action } from './scopes.js';
 import { resolveTenant } from './tenant.js';
 
 /** What a call carries, whatever the transport: the `authorization` header and the tenant header. */
@@ -20,6 +23,22 @@ export interface CallerPolicyOptions {
   defaultTenant: string;
 }
 
+/** May ingest; `tenant` is where the request is stored. */
+export interface IngestGrant {
+  readonly action: 'ingest';
+  readonly tenant: string;
+}
+
+/** May read (or replay); `tenant` is the one tenant visible, undefined for every tenant. */
+export interface ReadGrant {
+  readonly action: 'read' | 'replay';
+  readonly tenant: string | undefined;
+  /** The tenant the token is bound to: a request field may not name another. */
+  readonly boundTenant: string | undefined;
+}
+
+export type Grant = IngestGrant | ReadGrant;
+
 export class CallerPolicy {
   constructor(private readonly auth: BearerAuth, private readonly options: CallerPolicyOptions) {}
 
@@ -32,35 +51,40 @@ export class CallerPolicy {
   }
 
   /**
-   * The tenant an Export is stored under.
-   * @throws UnauthenticatedError, InvalidArgumentError (malformed tenant), PermissionDeniedError (another tenant).
+   * May these credentials do `action`, and as which tenant. Decided from the headers alone.
+   * @throws UnauthenticatedError (no valid token), PermissionDeniedError (a scope missing, or a tenant the token is
+   * not bound to), InvalidArgumentError (a malformed tenant header).
    */
-  writeTenant(credentials: CallerCredentials): string {
+  authorize(credentials: CallerCredentials, action: 'ingest'): IngestGrant;
+  authorize(credentials: CallerCredentials, action: 'read' | 'replay'): ReadGrant;
+  authorize(credentials: CallerCredentials, action: Action): Grant;
+  authorize(credentials: CallerCredentials, action: Action): Grant {
     const principal = this.auth.authenticate(credentials.authorization);
+    requireScopes(principal, action);
     const named = this.headerTenant(credentials);
-    if (principal.tenant === undefined) return named ?? this.options.defaultTenant;
-    if (named !== undefined && named !== principal.tenant) throw this.denied(principal.tenant, named, 'write to');
-    return principal.tenant;
+    const bound = principal.tenant;
+    if (action === 'ingest') {
+      if (bound !== undefined && named !== undefined && named !== bound) throw this.denied(bound, named, 'write to');
+      return { action, tenant: bound ?? named ?? this.options.defaultTenant };
+    }
+    if (bound !== undefined && named !== undefined && named !== bound) throw this.denied(bound, named, 'read');
+    return { action, tenant: bound ?? named, boundTenant: bound };
   }
 
   /**
    * The one tenant a read is restricted to, or undefined for every tenant. `asked` is the tenant the request itself
-   * names (a filter field); it can narrow what the caller sees, never widen it.
+   * names (a filter field, read from the body after `authorize`); it can narrow what the caller sees, never widen it.
    */
-  readTenant(credentials: CallerCredentials, asked?: string): string | undefined {
-    const principal = this.auth.authenticate(credentials.authorization);
-    const named = this.headerTenant(credentials);
+  readTenant(grant: ReadGrant, asked: string | undefined): string | undefined {
     const field = asked === undefined || asked === '' ? undefined : resolveTenant(asked, this.options.defaultTenant, 'tenant');
-    if (principal.tenant !== undefined) {
-      for (const other of [named, field]) {
-        if (other !== undefined && other !== principal.tenant) throw this.denied(principal.tenant, other, 'read');
-      }
-      return principal.tenant;
+    if (field === undefined) return grant.tenant;
+    if (grant.boundTenant !== undefined) {
+      if (field !== grant.boundTenant) throw this.denied(grant.boundTenant, field, 'read');
+      return field;
     }
-    if (field === undefined) return named;
-    if (named !== undefined && field !== named) {
+    if (grant.tenant !== undefined && field !== grant.tenant) {
       throw new InvalidArgumentError(
-        `tenant ${JSON.stringify(field)} differs from the caller's tenant ${JSON.stringify(named)} ` +
+        `tenant ${JSON.stringify(field)} differs from the caller's tenant ${JSON.stringify(grant.tenant)} ` +
           `(header ${this.options.tenantHeader}); leave the tenant field empty or make them match`,
       );
     }
@@ -78,4 +102,9 @@ export class CallerPolicy {
       `this token is bound to tenant ${JSON.stringify(bound)} and may not ${action} tenant ${JSON.stringify(other)}`,
     );
   }
+}
+
+function requireScopes(principal: Principal, action: Action): void {
+  const missing = REQUIRED_SCOPES[action].filter((scope) => !principal.scopes.has(scope));
+  if (missing.length > 0) throw new PermissionDeniedError(missingScopesMessage(missing));
 }

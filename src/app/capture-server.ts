@@ -2,16 +2,19 @@
 import { Admission } from '../admission/admission.js';
 import { BearerAuth, loadBearerTokens } from '../admission/auth.js';
 import { CallerPolicy } from '../admission/caller.js';
+import { ApiServer } from '../api/api-server.js';
+import { checkApiExposure } from '../api/exposure.js';
 import { Archiver } from '../archiver/archiver.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { parseListen } from '../config/units.js';
 import type { IndexStore } from '../index/index-store.js';
 import { QueryService } from '../query/query-service.js';
 import { GrpcServer } from '../receiver/grpc-server.js';
-import { HealthService } from '../receiver/health.js';
+import { HealthService } from '../grpc/health.js';
 import { Ingest } from '../receiver/ingest.js';
 import { OtlpHttpServer } from '../receiver/otlp-http.js';
-import { TlsFiles } from '../receiver/tls.js';
+import { http2ListenerLimits } from '../transport/http2-limits.js';
+import { TlsFiles } from '../transport/tls.js';
 import { Spool } from '../spool/spool.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { AdminServer } from '../telemetry/admin-server.js';
@@ -20,6 +23,10 @@ import { Metrics } from '../telemetry/metrics.js';
 import { NoopNotifier } from '../notify/noop-notifier.js';
 import type { Notifier } from '../notify/notifier.js';
 import { registerNotifierMetrics } from '../notify/notify-metrics.js';
+import { registerIndexMetrics } from '../index/index-metrics.js';
+import { registerRetentionMetrics } from '../retention/retention-metrics.js';
+import { registerReadinessMetrics, type NotReady } from '../telemetry/readiness-metrics.js';
+import { exportCertificateExpiry } from '../telemetry/tls-expiry.js';
 import { OperationalAlerts } from '../notify/operational-alerts.js';
 import { serverAlertSources } from '../notify/alert-sources.js';
 import { RetentionScheduler } from '../retention/retention-scheduler.js';
@@ -37,6 +44,8 @@ export interface RunningPorts {
   grpc: number;
   admin: number;
   http: number;
+  /** The API listener (CaptureService). */
+  api: number;
 }
 
 export class CaptureServer {
@@ -52,7 +61,9 @@ export class CaptureServer {
   private admission: Admission | null = null;
   private grpc: GrpcServer | null = null;
   private http: OtlpHttpServer | null = null;
+  private api: ApiServer | null = null;
   private tls: TlsFiles | null = null;
+  private apiTls: TlsFiles | null = null;
   private admin: AdminServer | null = null;
   private state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
   private notifierInstance: Notifier = new NoopNotifier();
@@ -74,7 +85,9 @@ export class CaptureServer {
       this.blobStarter?.cancel();
       await this.grpc?.shutdown(Date.now());
       await this.http?.shutdown(Date.now());
+      await this.api?.shutdown(Date.now());
       this.tls?.close();
+      this.apiTls?.close();
       await this.spool?.close().catch(() => undefined);
       await this.index?.close().catch(() => undefined);
       await this.blobStore?.close().catch(() => undefined);
@@ -90,6 +103,7 @@ export class CaptureServer {
     const grpcAddress = parseListen(config.server.grpc.listen)!;
     const adminAddress = parseListen(config.server.admin.listen)!;
     const httpAddress = parseListen(config.server.http.listen)!;
+    const apiAddress = parseListen(config.server.api.listen)!;
     // A retention section that cannot work stops start-up before anything is opened, as other config errors do.
     const retention = retentionSection(config);
     // Credentials first: a missing certificate or token file should stop start-up before anything is opened.
@@ -97,14 +111,27 @@ export class CaptureServer {
     this.tls = tlsConfig
       ? TlsFiles.load({ ...tlsConfig, reloadIntervalMs: tlsConfig.reloadInterval }, logger)
       : null;
+    // The API listener has its own certificate settings when configured, else the OTLP listeners'.
+    const apiTlsConfig = config.server.api.tls;
+    this.apiTls = apiTlsConfig ? TlsFiles.load({ ...apiTlsConfig, reloadIntervalMs: apiTlsConfig.reloadInterval }, logger) : null;
     const callers = new CallerPolicy(new BearerAuth(loadBearerTokens(config.auth.bearerTokens)), {
       tenantHeader: config.admission.tenantHeader,
       defaultTenant: config.admission.defaultTenant,
     });
+    checkApiExposure(
+      { listen: config.server.api.listen, allowUnauthenticated: config.server.api.allowUnauthenticated, authEnabled: callers.authEnabled },
+      logger,
+    );
 
     this.notifierInstance = createNotifier(config, logger);
     this.notifierInstance.start();
     registerNotifierMetrics(this.metrics.registry, () => this.notifierInstance.stats());
+    registerReadinessMetrics(this.metrics.registry, () => this.notReady());
+    registerIndexMetrics(this.metrics.registry, () => this.index);
+    registerRetentionMetrics(this.metrics.registry, () => this.retention?.stats() ?? null);
+    this.metrics.spoolMaxBytes.set(config.spool.maxBytes);
+    if (this.tls) exportCertificateExpiry(this.metrics, 'otlp', this.tls);
+    if (this.apiTls) exportCertificateExpiry(this.metrics, 'api', this.apiTls);
 
     this.admin = new AdminServer(this.metrics, { notReadyReason: () => this.notReadyReason() });
     const adminPort = await this.admin.listen(adminAddress.host, adminAddress.port);
@@ -126,6 +153,12 @@ export class CaptureServer {
       fsync: config.spool.durability === 'fsync' ? 'always' : 'never',
       handoverBytes: config.spool.handoverBytes,
       logger,
+      onQuarantine: (range) => {
+        // The archiver counts what it gives up on itself; these are records found damaged on disk.
+        if (range.source === 'archiver') return;
+        this.metrics.spoolCorruptRecords.inc();
+        this.metrics.spoolCorruptBytes.inc(range.length);
+      },
     });
     this.archiver = new Archiver(
       {
@@ -137,6 +170,7 @@ export class CaptureServer {
         maxOpenObjects: config.archiver.maxOpenObjects,
         retryInitialBackoffMs: config.archiver.retryInitialBackoff,
         retryMaxBackoffMs: config.archiver.retryMaxBackoff,
+        maxLagMs: config.archiver.maxLag,
       },
       { spool: this.spool, blobStore: this.blobStore, index: this.index, metrics: this.metrics, logger },
     );
@@ -162,41 +196,56 @@ export class CaptureServer {
       {
         host: grpcAddress.host,
         port: grpcAddress.port,
-        maxReceiveBytes: config.server.grpc.maxReceiveBytes,
+        limits: { ...http2ListenerLimits(config.server.grpc), initialWindowSize: config.server.grpc.initialWindowSize },
         retryAfterMs: config.admission.retryAfter,
         maxWaitMs: config.admission.maxWait,
-        transport: {
-          maxConcurrentStreams: config.server.grpc.maxConcurrentStreams,
-          initialWindowSize: config.server.grpc.initialWindowSize,
-          keepaliveTimeMs: config.server.grpc.keepaliveTime,
-          keepaliveTimeoutMs: config.server.grpc.keepaliveTimeout,
-          maxConnectionIdleMs: config.server.grpc.maxConnectionIdle,
-          maxConnectionAgeMs: config.server.grpc.maxConnectionAge,
-          maxConnectionAgeGraceMs: config.server.grpc.maxConnectionAgeGrace,
-        },
       },
-      {
-        ingest: this.ingest,
-        admission,
-        query: new QueryService(this.index, this.blobStore),
-        health: this.health,
-        callers,
-        tls: this.tls,
-        logger,
-      },
+      { ingest: this.ingest, admission, health: this.health, callers, tls: this.tls, logger },
     );
     const grpcPort = await this.grpc.listen();
+    const httpConfig = config.server.http;
     this.http = new OtlpHttpServer(
       {
         host: httpAddress.host,
         port: httpAddress.port,
-        maxReceiveBytes: config.server.http.maxReceiveBytes,
+        maxReceiveBytes: httpConfig.maxReceiveBytes,
         retryAfterMs: config.admission.retryAfter,
+        headersTimeoutMs: httpConfig.headersTimeout,
+        requestTimeoutMs: httpConfig.requestTimeout,
+        keepAliveTimeoutMs: httpConfig.keepAliveTimeout,
+        maxConnections: httpConfig.maxConnections,
       },
       { ingest: this.ingest, callers, tls: this.tls, logger },
     );
     const httpPort = await this.http.listen();
+    const apiConfig = config.server.api;
+    this.api = new ApiServer(
+      {
+        host: apiAddress.host,
+        port: apiAddress.port,
+        limits: http2ListenerLimits(apiConfig),
+        // GetRequest returns any request ingest accepted, whole.
+        maxSendBytes: Math.max(64 * 2 ** 20, config.server.grpc.maxReceiveBytes, config.server.http.maxReceiveBytes, apiConfig.maxFindTraceBytes * 4),
+        maxConcurrentReads: apiConfig.maxConcurrentReads,
+        maxConcurrentReplays: apiConfig.maxConcurrentReplays,
+        maxFindTraceBytes: apiConfig.maxFindTraceBytes,
+        allowedTargets: config.replay.allowedTargets,
+        retryAfterMs: config.admission.retryAfter,
+      },
+      {
+        query: new QueryService(this.index, this.blobStore, {
+          findTrace: (seconds, outcome) => this.metrics.findTraceDuration.observe({ outcome }, seconds),
+        }),
+        health: this.health,
+        callers,
+        tls: this.apiTls ?? this.tls,
+        logger,
+        metrics: this.metrics,
+      },
+    );
+    const apiPort = await this.api.listen();
     this.tls?.startWatching();
+    this.apiTls?.startWatching();
     this.metrics.onScrape(() => this.publishStats());
     this.health.setStatus('', 'SERVING');
     this.startAlerts();
@@ -207,6 +256,7 @@ export class CaptureServer {
         grpc: `${grpcAddress.host}:${grpcPort}`,
         admin: `${adminAddress.host}:${adminPort}`,
         http: `${httpAddress.host}:${httpPort}`,
+        api: `${apiAddress.host}:${apiPort}`,
         tls: this.tls ? (this.tls.requireClientCert ? 'mutual' : 'server') : 'off',
         auth: callers.authEnabled ? 'bearer' : 'off',
         blobStore: this.blobStore.describe(),
@@ -215,7 +265,7 @@ export class CaptureServer {
       },
       'otlp-capture is serving',
     );
-    return { grpc: grpcPort, admin: adminPort, http: httpPort };
+    return { grpc: grpcPort, admin: adminPort, http: httpPort, api: apiPort };
   }
 
   /**
@@ -235,8 +285,10 @@ export class CaptureServer {
     await Promise.all([
       this.grpc?.shutdown(Date.now() + gracePeriodMs / 2),
       this.http?.shutdown(Date.now() + gracePeriodMs / 2),
+      this.api?.shutdown(Date.now() + gracePeriodMs / 2),
     ]);
     this.tls?.close();
+    this.apiTls?.close();
     this.spool?.endTail();
     this.blobStarter?.cancel();
     const drained = this.archiverStarted
@@ -290,13 +342,22 @@ export class CaptureServer {
   }
 
   private notReadyReason(): string | null {
-    if (this.state !== 'running') return this.state;
+    return this.notReady()?.message ?? null;
+  }
+
+  private notReady(): NotReady | null {
+    if (this.state !== 'running') return { reason: this.state === 'starting' ? 'starting' : 'stopping', message: this.state };
     // Out of the Service's endpoints before the spool refuses everything, so Collectors shift to other instances.
     const spooled = this.spool?.stats().bytesOnDisk ?? 0;
     if (spooled >= READY_SPOOL_FRACTION * this.config.spool.maxBytes || this.admission?.spoolRefusing()) {
-      return `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full`;
+      return { reason: 'spool_full', message: `spool is ${Math.round((100 * spooled) / this.config.spool.maxBytes)}% full` };
     }
-    return this.blobStarter?.notReadyReason() ?? this.index?.notReadyReason?.() ?? null;
+    const blobStore = this.blobStarter?.notReadyReason() ?? null;
+    if (blobStore !== null) return { reason: 'blob_store', message: blobStore };
+    const index = this.index?.notReadyReason?.() ?? null;
+    if (index !== null) return { reason: 'index', message: index };
+    const archiver = this.archiverStarted ? this.archiver?.health().reason ?? null : null;
+    return archiver === null ? null : { reason: 'archiver', message: archiver };
   }
 
   private publishStats(): void {
@@ -311,5 +372,7 @@ export class CaptureServer {
     this.metrics.spoolOldestAge.set(stats.oldestUnreleasedAgeMs / 1000);
     this.metrics.spoolFsyncs.set(stats.fsyncs);
     this.metrics.spoolHandedOver.set(stats.handedOver);
+    this.metrics.receivingRequests.set(this.admission?.receivingRequests ?? 0);
+    this.metrics.archiverStalled.set(this.archiverStarted && this.archiver?.health().stalled ? 1 : 0);
   }
 }

@@ -1,8 +1,15 @@
 // The archiver follows the spool and packs its records into archive objects, one open object per (tenant, signal).
 // An object is sealed at a size or age limit, finished in the blob store, then indexed; only then are its spool
 // records released. That order is the durability chain: nothing leaves the spool before it is findable.
+//
+// It never stops while the process runs, and never stops silently. Upload and index failures are retried forever
+// (the data stays spooled); one record that cannot be read or archived after a few attempts is moved to the spool's
+// quarantine instead of holding up everything behind it; an unexpected failure of the loop itself is logged and the
+// loop restarted. health() says when archiving is stalled (the oldest unarchived record older than maxLag), which
+// /readyz, a metric and an operational alert report.
 import os from 'node:os';
 import PQueue from 'p-queue';
+import { CorruptDataError, InvalidArgumentError, MalformedPayloadError, NotFoundError } from '../errors.js';
 import type { Codec, RequestMeta, Signal } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -10,7 +17,9 @@ import type { IndexStore } from '../index/index-store.js';
 import type { Spool, SpoolRef } from '../spool/spool.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { formatDuration } from '../util/human-units.js';
 import { newUlid } from '../util/ulid.js';
+import { minOf } from '../util/arrays.js';
 import { Backoff, sleep } from './backoff.js';
 import { ObjectBuilder } from './object-builder.js';
 import { objectKey } from './object-key.js';
@@ -24,6 +33,18 @@ export interface ArchiverOptions {
   maxOpenObjects: number;
   retryInitialBackoffMs: number;
   retryMaxBackoffMs: number;
+  /** Archiving counts as stalled once the oldest unarchived record has waited this long. Default 5 minutes. */
+  maxLagMs?: number;
+}
+
+export const DEFAULT_MAX_LAG_MS = 5 * 60_000;
+/** Attempts to archive one record (read it back, append it) before it is quarantined. */
+export const MAX_RECORD_ATTEMPTS = 3;
+
+export interface ArchiverHealth {
+  stalled: boolean;
+  /** Why archiving counts as stalled, in words; null when it does not. */
+  reason: string | null;
 }
 
 export interface ArchiverDeps {
@@ -71,6 +92,10 @@ export class Archiver {
   /** Recovered records the tail has yet to yield; when it reaches 0 the last recovery batch is flushed at once. */
   private recoveredToCome = 0;
   private lastCommitAtMs = Date.now();
+  private startedAtMs = Date.now();
+  /** Last time anything left the spool's backlog: an object committed, records found done, a record quarantined. */
+  private lastProgressAtMs = Date.now();
+  private lastError: { message: string; atMs: number } | null = null;
 
   constructor(private readonly options: ArchiverOptions, private readonly deps: ArchiverDeps) {
     this.uploads = new PQueue({ concurrency: options.uploadConcurrency });
@@ -78,9 +103,9 @@ export class Archiver {
 
   start(): void {
     this.recoveredToCome = this.deps.spool.stats().unreleasedRecords;
-    this.loop = this.follow().catch((error: unknown) => {
-      this.deps.logger.fatal({ err: error }, 'archiver stopped unexpectedly; spooled data stays on disk for the next start');
-    });
+    this.startedAtMs = Date.now();
+    this.lastProgressAtMs = this.startedAtMs;
+    this.loop = this.supervise();
     const tick = Math.max(50, Math.min(1000, this.options.maxObjectAgeMs / 4));
     this.ageTimer = setInterval(() => this.sealAged(Date.now()), tick);
     this.ageTimer.unref();
@@ -124,6 +149,43 @@ export class Archiver {
     return nowMs - this.lastCommitAtMs;
   }
 
+  /**
+   * Stalled when the oldest unarchived record has waited longer than maxLag: whatever the cause (an outage being
+   * retried, a loop that makes no progress), captured data is not becoming findable. A record recovered at start
+   * counts from the start, not from its receipt: archiving has only had since then.
+   */
+  health(nowMs: number = Date.now()): ArchiverHealth {
+    const maxLagMs = this.options.maxLagMs ?? DEFAULT_MAX_LAG_MS;
+    const stats = this.deps.spool.stats();
+    if (stats.unreleasedRecords === 0) return { stalled: false, reason: null };
+    const waitingMs = Math.min(stats.oldestUnreleasedAgeMs, nowMs - this.startedAtMs);
+    if (waitingMs <= maxLagMs) return { stalled: false, reason: null };
+    const idleMs = Math.min(nowMs - this.lastProgressAtMs, waitingMs);
+    const what =
+      idleMs > maxLagMs
+        ? `archiver stalled: no progress for ${formatDuration(idleMs)} while ${stats.unreleasedRecords} requests wait`
+        : `archiver behind: the oldest unarchived request has waited ${formatDuration(waitingMs)}`;
+    const error = this.lastError === null ? '' : `; last error ${formatDuration(nowMs - this.lastError.atMs)} ago: ${this.lastError.message}`;
+    return { stalled: true, reason: `${what} (archiver.maxLag ${formatDuration(maxLagMs)})${error}` };
+  }
+
+  /** Runs the loop for as long as the spool has a tail; an unexpected failure is logged and the loop restarted. */
+  private async supervise(): Promise<void> {
+    const backoff = new Backoff(this.options.retryInitialBackoffMs, this.options.retryMaxBackoffMs);
+    for (;;) {
+      try {
+        await this.follow();
+        return; // the tail ended: the spool is closing
+      } catch (error) {
+        if (this.hardStop.signal.aborted) return;
+        this.noteError(error);
+        this.deps.metrics.archiveFailures.inc({ stage: 'archiver' });
+        this.deps.logger.error({ err: error }, 'archiver loop failed; restarting it (spooled data is kept)');
+        await sleep(backoff.next(), this.hardStop.signal);
+      }
+    }
+  }
+
   private async follow(): Promise<void> {
     for await (const record of this.deps.spool.tail()) {
       if (this.hardStop.signal.aborted) return;
@@ -141,7 +203,7 @@ export class Archiver {
         continue;
       }
       await this.flushRecoveryBatch();
-      await this.add(record.ref, record.payload, record.payloadCrc);
+      await this.addOrQuarantine(record.ref, record.payload, record.payloadCrc);
     }
   }
 
@@ -155,9 +217,22 @@ export class Archiver {
       this.deps.index.knownRequestIds(batch.map((entry) => entry.ref.meta.id)),
     );
     const done = batch.filter((entry) => known.has(entry.ref.meta.id)).map((entry) => entry.ref);
-    if (done.length > 0) await this.deps.spool.release(done);
+    if (done.length > 0) {
+      await this.release(done);
+      this.lastProgressAtMs = Date.now();
+    }
     for (const entry of batch) {
-      if (!known.has(entry.ref.meta.id)) await this.add(entry.ref, entry.payload, entry.payloadCrc);
+      if (!known.has(entry.ref.meta.id)) await this.addOrQuarantine(entry.ref, entry.payload, entry.payloadCrc);
+    }
+  }
+
+  /** A record that can never go into an object (its meta cannot make an object key, say) is quarantined at once. */
+  private async addOrQuarantine(ref: SpoolRef, payload: Buffer, payloadCrc: number): Promise<void> {
+    try {
+      await this.add(ref, payload, payloadCrc);
+    } catch (error) {
+      if (!isRecordProblem(error)) throw error;
+      await this.quarantine(ref, error);
     }
   }
 
@@ -271,6 +346,7 @@ export class Archiver {
       if (object.failure !== undefined) throw object.failure;
       sealed = await object.builder.finish(Date.now());
     } catch (error) {
+      this.noteError(error);
       this.deps.metrics.archiveFailures.inc({ stage: 'upload' });
       this.deps.logger.warn({ err: error, records: object.refs.length }, 'archive upload failed; rebuilding from the spool');
       await object.builder.abort().catch(() => undefined);
@@ -279,11 +355,14 @@ export class Archiver {
       sealed = rebuilt;
     }
     await this.retryForever('index', () => this.deps.index.commitObject(sealed.object, sealed.requests));
-    await this.deps.spool.release(object.refs);
+    await this.release(object.refs);
     const nowMs = Date.now();
     this.lastCommitAtMs = nowMs;
-    const oldestReceived = Math.min(...object.refs.map((ref) => ref.meta.receivedAtMs));
+    this.lastProgressAtMs = nowMs;
+    const oldestReceived = minOf(object.refs, (ref) => ref.meta.receivedAtMs);
     this.deps.metrics.objectsArchived.inc({ signal: object.signal });
+    this.deps.metrics.archivedRawBytes.inc({ signal: object.signal }, sealed.object.rawBytes);
+    this.deps.metrics.archivedStoredBytes.inc({ signal: object.signal }, sealed.object.storedBytes);
     this.deps.metrics.archiveLag.observe({ signal: object.signal }, (nowMs - oldestReceived) / 1000);
     this.deps.metrics.uploadDuration.observe(
       { signal: object.signal },
@@ -295,25 +374,69 @@ export class Archiver {
     );
   }
 
-  /** Builds the object again from the spool copies, with backoff, until it succeeds or shutdown gives up. */
+  /**
+   * Builds the object again from the spool copies, with backoff, until it succeeds or shutdown gives up. A failure
+   * that one record causes (it cannot be read back, or the object will not take it) counts against that record;
+   * after MAX_RECORD_ATTEMPTS it is quarantined and the object is built without it. Failures of the blob store
+   * count against no record: they are retried forever. Resolves null when nothing is left to archive (every record
+   * quarantined) or shutdown gave up.
+   */
   private async rebuild(object: OpenObject): Promise<Sealed | null> {
     const backoff = new Backoff(this.options.retryInitialBackoffMs, this.options.retryMaxBackoffMs);
-    while (!this.hardStop.signal.aborted) {
+    const attempts = new Map<SpoolRef, number>();
+    while (!this.hardStop.signal.aborted && object.refs.length > 0) {
       await sleep(backoff.next(), this.hardStop.signal);
       if (this.hardStop.signal.aborted) break;
       const builder = this.newBuilder(object.tenant, object.signal, Date.now());
+      let current: SpoolRef | undefined;
       try {
         for (const ref of object.refs) {
+          current = ref;
           await builder.append(ref.meta, await this.deps.spool.read(ref), object.traceIds.get(ref.meta.id));
         }
+        current = undefined;
         return await builder.finish(Date.now());
       } catch (error) {
+        this.noteError(error);
         this.deps.metrics.archiveFailures.inc({ stage: 'upload' });
-        this.deps.logger.warn({ err: error, records: object.refs.length }, 'archive upload retry failed');
+        this.deps.logger.warn({ err: error, records: object.refs.length, request: current?.meta.id }, 'archive upload retry failed');
         await builder.abort().catch(() => undefined);
+        if (current !== undefined && isRecordProblem(error)) {
+          const failed = (attempts.get(current) ?? 0) + 1;
+          attempts.set(current, failed);
+          if (failed >= MAX_RECORD_ATTEMPTS) {
+            const poison = current;
+            await this.quarantine(poison, error);
+            object.refs = object.refs.filter((ref) => ref !== poison);
+            backoff.reset();
+          }
+        }
       }
     }
     return null;
+  }
+
+  /** Moves a record that cannot be archived to the spool's quarantine; retried until that works (nothing is dropped). */
+  private async quarantine(ref: SpoolRef, error: unknown): Promise<void> {
+    const reason = `cannot be archived: ${(error as Error)?.message ?? String(error)}`;
+    await this.retryForever('quarantine', () => this.deps.spool.quarantine(ref, reason));
+    this.deps.metrics.archiverQuarantined.inc();
+    this.lastProgressAtMs = Date.now();
+    this.deps.logger.error(
+      { request: ref.meta.id, tenant: ref.meta.tenant, signal: ref.meta.signal, reason },
+      'archiver gave up on a spooled request and moved it to the spool quarantine',
+    );
+  }
+
+  /** Marks records archived. A spool file that cannot be deleted afterwards is logged there and retried later. */
+  private async release(refs: readonly SpoolRef[]): Promise<void> {
+    await this.deps.spool.release(refs).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error }, 'archived records released, but a spool file could not be deleted');
+    });
+  }
+
+  private noteError(error: unknown): void {
+    this.lastError = { message: (error as Error)?.message ?? String(error), atMs: Date.now() };
   }
 
   private async retryForever<T>(stage: string, attempt: () => Promise<T>): Promise<T> {
@@ -323,10 +446,21 @@ export class Archiver {
         return await attempt();
       } catch (error) {
         if (this.hardStop.signal.aborted) throw error;
+        this.noteError(error);
         this.deps.metrics.archiveFailures.inc({ stage });
         this.deps.logger.warn({ err: error, stage }, `${stage} write failed; retrying`);
         await sleep(backoff.next(), this.hardStop.signal);
       }
     }
   }
+}
+
+/** Errors one record causes on its own (damaged, gone, refused by the object format): retrying the store cannot help. */
+function isRecordProblem(error: unknown): boolean {
+  return (
+    error instanceof CorruptDataError ||
+    error instanceof NotFoundError ||
+    error instanceof InvalidArgumentError ||
+    error instanceof MalformedPayloadError
+  );
 }

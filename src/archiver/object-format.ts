@@ -18,7 +18,8 @@
 // Why each part exists:
 // - The object header says "this is an otlp-capture archive object, version N" to anyone (or any tool) opening it.
 // - A block payload is what the index points at: one range read fetches exactly one request, and each payload is a
-//   complete stream of its codec (a gzip payload is a standalone gzip member: `curl -r a-b … | gunzip` works).
+//   complete stream of its codec (a gzip payload is a standalone gzip member: `curl -r a-b … | gunzip` works; a
+//   zstd payload is one zstd frame with its content size: `curl -r a-b … | zstd -d` works).
 // - The block header lets a tool walk the object from the start without the manifest (salvage, inspection), and
 //   carries the raw length and CRC so a block can be verified on its own.
 // - The manifest makes the object self-describing: with only the object, a reader can list its requests and their
@@ -27,7 +28,8 @@
 //   decimal strings). Per-request fields that every request of an object shares (tenant, signal, object key) are
 //   stored once in the object part. The manifest has its own version (MANIFEST_VERSION), apart from the layout's:
 //   version 2 added each trace request's span trace ids (`traceIds`), so that a rebuilt index has its trace rows
-//   without reading every block; version-1 manifests (objects written before) are still read, without them.
+//   without reading every block; version 3 added each request's content fingerprint (`fingerprint`, xxh64 of
+//   its raw bytes). Earlier manifests (objects written before) are still read, without what they lack.
 // - The trailer has a fixed size at the very end, so a reader finds the manifest with two absolute range reads once
 //   it knows the size (never a suffix range `bytes=-N`: some S3 implementations serve those wrongly).
 //   Its magic also tells a complete object from a truncated one.
@@ -38,10 +40,11 @@ import { z } from 'zod';
 import type { ArchivedRequest, Codec, ObjectMeta } from '../model.js';
 import { CODECS, SIGNALS } from '../model.js';
 import { CorruptDataError } from '../errors.js';
+import { FINGERPRINT_PATTERN } from '../util/fingerprint.js';
 
 export const FORMAT_VERSION = 1;
 /** Version of the manifest's JSON; this build writes it and reads it and every earlier one. */
-export const MANIFEST_VERSION = 2;
+export const MANIFEST_VERSION = 3;
 export const OBJECT_HEADER_SIZE = 8;
 export const BLOCK_HEADER_SIZE = 20;
 export const TRAILER_SIZE = 28;
@@ -51,7 +54,7 @@ const BLOCK_MAGIC = Buffer.from('OTCB', 'latin1');
 const TRAILER_MAGIC = Buffer.from('OTCT', 'latin1');
 
 /** Codec ids on disk: append only, never renumber. */
-const CODEC_IDS: Readonly<Record<Codec, number>> = { none: 0, gzip: 1, brotli: 2 };
+const CODEC_IDS: Readonly<Record<Codec, number>> = { none: 0, gzip: 1, brotli: 2, zstd: 3 };
 
 function codecFromId(id: number): Codec | undefined {
   return CODECS.find((codec) => CODEC_IDS[codec] === id);
@@ -172,10 +175,12 @@ const manifestRequestSchema = z.object({
   crc32: z.number().int().min(0).max(0xffffffff),
   /** Version 2: distinct span trace ids of a trace request, when the archiver could read them. */
   traceIds: z.array(z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits')).optional(),
+  /** Version 3: xxh64 of the raw request bytes, when the request was captured with one. */
+  fingerprint: z.string().regex(FINGERPRINT_PATTERN, '16 or 32 lowercase hex digits').optional(),
 });
 
 const manifestSchema = z.object({
-  version: z.union([z.literal(1), z.literal(MANIFEST_VERSION)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(MANIFEST_VERSION)]),
   object: z.object({
     key: z.string(),
     tenant: z.string(),
@@ -229,6 +234,7 @@ export async function encodeManifestAndTrailer(
       codec: r.codec,
       crc32: r.crc32,
       ...(r.traceIds === undefined ? {} : { traceIds: r.traceIds }),
+      ...(r.fingerprint === undefined ? {} : { fingerprint: r.fingerprint }),
     })),
   };
   const raw = Buffer.from(JSON.stringify(json), 'utf8');
@@ -245,7 +251,7 @@ export async function encodeManifestAndTrailer(
 /**
  * Parses a manifest read from the object at `key` (its current location, which wins over the key recorded at
  * build time: an object may have been moved since). A request has `traceIds` only when the manifest records them
- * (version 2, and the archiver could read them).
+ * (version 2, and the archiver could read them), and `fingerprint` only when it records one (version 3).
  */
 export async function decodeManifest(
   stored: Buffer,
@@ -303,6 +309,7 @@ export async function decodeManifest(
       codec: r.codec,
       crc32: r.crc32,
       ...(r.traceIds === undefined ? {} : { traceIds: r.traceIds }),
+      ...(r.fingerprint === undefined ? {} : { fingerprint: r.fingerprint }),
     }),
   );
   for (const r of requests) {

@@ -15,18 +15,29 @@ import {
   decodeTrailer,
 } from './object-format.js';
 
-/** The raw bytes of one archived request: one range read of its block payload, checked by length and CRC-32. */
+/**
+ * The raw bytes of one archived request: one range read of its block payload, checked by length and CRC-32. A
+ * failure names the request, the object and the block's place in it.
+ */
 export async function readRequestBytes(store: BlobStore, request: ArchivedRequest, priority: ZlibPriority = 'normal'): Promise<Buffer> {
-  const stored = await store.readRange(request.objectKey, request.offset, request.length);
+  const where = `request ${request.id}: block at offset ${request.offset} (${request.length} bytes) of ${request.objectKey}`;
+  let stored: Buffer;
+  try {
+    stored = await store.readRange(request.objectKey, request.offset, request.length);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new NotFoundError(`${where}: ${error.message}`, { cause: error });
+    if (error instanceof CorruptDataError) throw new CorruptDataError(`${where}: ${error.message}`, { cause: error });
+    throw error;
+  }
   let raw: Buffer;
   try {
     raw = await decompress(request.codec, stored, request.rawBytes, priority);
   } catch (error) {
     if (!(error instanceof CorruptDataError)) throw error;
-    throw new CorruptDataError(`request ${request.id} in ${request.objectKey}: ${error.message}`, { cause: error });
+    throw new CorruptDataError(`${where}: ${error.message}`, { cause: error });
   }
   if (zlib.crc32(raw) !== request.crc32) {
-    throw new CorruptDataError(`request ${request.id} in ${request.objectKey} fails its CRC-32 check`);
+    throw new CorruptDataError(`${where} fails its CRC-32 check`);
   }
   return raw;
 }

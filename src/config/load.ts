@@ -27,6 +27,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   OTLP_CAPTURE_LOG_LEVEL: 'log.level',
   OTLP_CAPTURE_SPOOL_DURABILITY: 'spool.durability',
   OTLP_CAPTURE_HTTP_LISTEN: 'server.http.listen',
+  OTLP_CAPTURE_API_LISTEN: 'server.api.listen',
   OTLP_CAPTURE_TLS_CERT_FILE: 'server.tls.certFile',
   OTLP_CAPTURE_TLS_KEY_FILE: 'server.tls.keyFile',
   OTLP_CAPTURE_TLS_CLIENT_CA_FILE: 'server.tls.clientCaFile',
@@ -51,8 +52,17 @@ export const ENV_SWITCHES: Record<string, [key: string, value: string]> = {
   S3_BUCKET: ['storage.type', 's3'],
 };
 
-/** Adds one bearer token, bound to no tenant, to those of the file (auth.bearerTokens). */
+/** Adds one bearer token, bound to no tenant, to those of the file (auth.bearerTokens): it may ingest only. */
 export const BEARER_TOKEN_ENV = 'OTLP_CAPTURE_BEARER_TOKEN';
+
+/** Adds one bearer token, bound to no tenant, that may read and replay (and not ingest). */
+export const READ_TOKEN_ENV = 'OTLP_CAPTURE_READ_TOKEN';
+
+/** Environment variables that each add a token, with the scopes it gets. */
+export const TOKEN_ENVS: Readonly<Record<string, readonly string[]>> = {
+  [BEARER_TOKEN_ENV]: ['ingest'],
+  [READ_TOKEN_ENV]: ['read', 'replay'],
+};
 
 export interface LoadOptions {
   file?: string;
@@ -80,7 +90,7 @@ export function loadConfig(options: LoadOptions = {}): ResolvedConfig {
     setPath(tree, key, value, name, where);
     origins.set(key, name);
   }
-  addEnvToken(tree, env[BEARER_TOKEN_ENV], origins, where);
+  for (const [name, scopes] of Object.entries(TOKEN_ENVS)) addEnvToken(tree, name, env[name], scopes, origins, where);
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;
     setPath(tree, key, value, 'the command line', where);
@@ -148,7 +158,14 @@ function setPath(tree: Tree, dotted: string, value: unknown, source: string, whe
   node[keys[keys.length - 1] as string] = value;
 }
 
-function addEnvToken(tree: Tree, token: string | undefined, origins: Map<string, string>, where: string): void {
+function addEnvToken(
+  tree: Tree,
+  name: string,
+  token: string | undefined,
+  scopes: readonly string[],
+  origins: Map<string, string>,
+  where: string,
+): void {
   if (token === undefined || token === '') return;
   const auth = tree.auth;
   // Anything but a mapping with a list (or nothing) in the file is left for validation to report, whose messages do
@@ -157,9 +174,9 @@ function addEnvToken(tree: Tree, token: string | undefined, origins: Map<string,
   const existing = (auth as Tree | undefined)?.bearerTokens;
   if (existing !== undefined && !Array.isArray(existing)) return;
   const list = existing ?? [];
-  setPath(tree, 'auth.bearerTokens', [...list, { token }], BEARER_TOKEN_ENV, where);
-  origins.set(`auth.bearerTokens.${list.length}`, BEARER_TOKEN_ENV);
-  origins.set(`auth.bearerTokens.${list.length}.token`, BEARER_TOKEN_ENV);
+  setPath(tree, 'auth.bearerTokens', [...list, { token, scopes: [...scopes] }], name, where);
+  origins.set(`auth.bearerTokens.${list.length}`, name);
+  origins.set(`auth.bearerTokens.${list.length}.token`, name);
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<string, string>): string {
@@ -179,17 +196,19 @@ function resolvePaths(config: Config, cwd: string): ResolvedConfig {
   const under = (given: string | undefined, fallback: string): string =>
     given ? path.resolve(cwd, given) : path.join(dataDir, fallback);
   const file = (given: string): string => path.resolve(cwd, given);
-  const tls = config.server.tls;
+  const tlsFiles = <T extends { certFile: string; keyFile: string; clientCaFile?: string | undefined }>(tls: T | undefined): T | undefined =>
+    tls && {
+      ...tls,
+      certFile: file(tls.certFile),
+      keyFile: file(tls.keyFile),
+      clientCaFile: tls.clientCaFile === undefined ? undefined : file(tls.clientCaFile),
+    };
   return {
     ...config,
     server: {
       ...config.server,
-      tls: tls && {
-        ...tls,
-        certFile: file(tls.certFile),
-        keyFile: file(tls.keyFile),
-        clientCaFile: tls.clientCaFile === undefined ? undefined : file(tls.clientCaFile),
-      },
+      tls: tlsFiles(config.server.tls),
+      api: { ...config.server.api, tls: tlsFiles(config.server.api.tls) },
     },
     auth: {
       bearerTokens: config.auth.bearerTokens.map((entry) =>

@@ -1,10 +1,13 @@
 // The one configuration schema. Every key has a default, so an empty file (or none) runs the embedded default.
 import { z } from 'zod';
+import { SCOPES } from '../admission/scopes.js';
 import { isValidTenant } from '../admission/tenant.js';
+import { LEVEL_RANGE } from '../archiver/codec.js';
 import { CODECS } from '../model.js';
 import { given, durationField, sizeField } from './unit-fields.js';
 import { parseListen } from './units.js';
 import { isWebhookUrl } from '../notify/webhook-url.js';
+import { isTargetPattern } from '../api/replay-targets.js';
 import { retentionSchema } from '../retention/retention-config.js';
 import {
   MIN_PART_SIZE,
@@ -19,6 +22,13 @@ const DURATION_EXPECTED = 'expected a duration such as 60s, 5m or 1h30m';
 
 const bytes = sizeField();
 const duration = durationField(DURATION_EXPECTED);
+
+const DEFAULT_MAX_LAG_MS = 5 * 60_000;
+
+/** archiver.maxLag when not set: 5 minutes, or 5 minutes past maxObjectAge when objects are kept open longer. */
+function defaultMaxLag(maxObjectAgeMs: number): number {
+  return maxObjectAgeMs < DEFAULT_MAX_LAG_MS ? DEFAULT_MAX_LAG_MS : maxObjectAgeMs + DEFAULT_MAX_LAG_MS;
+}
 
 const listen = z.string().refine((value) => parseListen(value) !== null, {
   message: 'expected HOST:PORT such as 0.0.0.0:4317 or [::1]:4317',
@@ -36,7 +46,8 @@ const flag = z
 const filePath = (what: string) =>
   z.string({ error: (issue) => (issue.input === undefined ? `required: ${what}` : `expected a file path (${what})`) }).min(1);
 
-// TLS for both OTLP listeners (gRPC and HTTP). Mutual TLS: clientCaFile and requireClientCert together.
+// TLS for both OTLP listeners (gRPC and HTTP), and the API listener unless it has its own. Mutual TLS:
+// clientCaFile and requireClientCert together.
 const tls = z
   .object({
     certFile: filePath('the PEM certificate (chain) the listeners present'),
@@ -66,9 +77,83 @@ const bearerToken = z
     token: z.string().min(1).optional(),
     tokenFile: z.string().min(1).optional(),
     tenant: tenantName.optional(),
+    scopes: z
+      .array(z.enum(SCOPES, { error: `expected one of ${SCOPES.join(', ')}` }))
+      .min(1, 'name at least one scope: ingest, read or replay')
+      .default(['ingest']),
   })
   .strict()
-  .refine((value) => (value.token === undefined) !== (value.tokenFile === undefined), 'set exactly one of token or tokenFile');
+  .refine((value) => (value.token === undefined) !== (value.tokenFile === undefined), 'set exactly one of token or tokenFile')
+  .refine((value) => !value.scopes.includes('replay') || value.scopes.includes('read'), {
+    path: ['scopes'],
+    message: 'replay needs read too (a replay reads what it sends): use [read, replay]',
+  });
+
+// Connection and stream limits of a gRPC (HTTP/2) listener. Transport-neutral names: whatever serves the listener
+// reads them through src/transport/http2-limits.ts. A duration of 0 turns that limit off.
+interface Http2Defaults {
+  maxReceiveBytes: number;
+  maxConcurrentStreams: number;
+  maxConnections: number;
+  maxConnectionAge: number;
+  maxConnectionAgeGrace: number;
+}
+const http2ListenerFields = (defaults: Http2Defaults) => ({
+  maxReceiveBytes: bytes.default(defaults.maxReceiveBytes),
+  maxConcurrentStreams: z.number().int().min(1).max(2 ** 31 - 1).default(defaults.maxConcurrentStreams),
+  maxConnections: z.number().int().min(1).default(defaults.maxConnections),
+  keepaliveTime: duration.default(60_000),
+  keepaliveTimeout: duration.default(20_000),
+  minPingInterval: duration.default(5_000),
+  permitPingsWithoutCalls: flag.default(true),
+  maxConnectionIdle: duration.default(5 * 60_000),
+  maxConnectionAge: duration.default(defaults.maxConnectionAge),
+  maxConnectionAgeGrace: duration.default(defaults.maxConnectionAgeGrace),
+});
+
+// The control-plane listener (CaptureService). Loopback by default; on any other address it needs tokens, unless
+// allowUnauthenticated says otherwise (checked at serve's start, src/api/exposure.ts).
+const api = z
+  .object({
+    listen: listen.default('127.0.0.1:4319'),
+    tls: tls.optional(),
+    allowUnauthenticated: flag.default(false),
+    ...http2ListenerFields({
+      maxReceiveBytes: 2 ** 20,
+      maxConcurrentStreams: 16,
+      maxConnections: 64,
+      // Off: a long Replay stream must not be cut to rebalance a control plane.
+      maxConnectionAge: 0,
+      maxConnectionAgeGrace: 0,
+    }),
+    maxConcurrentReads: z.number().int().min(1).max(1024).default(4),
+    maxConcurrentReplays: z.number().int().min(1).max(1024).default(2),
+    maxFindTraceBytes: bytes.default(16 * 2 ** 20),
+  })
+  .strict()
+  .prefault({});
+
+const http = z
+  .object({
+    listen: listen.default('0.0.0.0:4318'),
+    maxReceiveBytes: bytes.default(64 * 2 ** 20),
+    headersTimeout: duration.default(10_000),
+    requestTimeout: duration.default(60_000),
+    keepAliveTimeout: duration.default(30_000),
+    maxConnections: z.number().int().min(1).default(4096),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    // Node refuses a header timeout longer than the whole-request timeout.
+    if (value.requestTimeout > 0 && (value.headersTimeout === 0 || value.headersTimeout > value.requestTimeout)) {
+      ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must be at most requestTimeout (and not 0 while requestTimeout is set)' });
+    }
+  })
+  .prefault({});
+
+const replayTargetPattern = z
+  .string()
+  .refine(isTargetPattern, 'expected HOST:PORT, with * allowed in the host part, such as collector.staging.svc:4317 or *.staging.svc:4317');
 
 // ClickHouse index (index.type clickhouse). The password is never part of an error message or a log line.
 const clickhouseIndex = z
@@ -186,28 +271,25 @@ export const configSchema = z
         grpc: z
           .object({
             listen: listen.default('0.0.0.0:4317'),
-            maxReceiveBytes: bytes.default(64 * 2 ** 20),
-            // Transport limits of the OTLP/gRPC listener, named as grpc names them; 0 turns a duration off.
-            maxConcurrentStreams: z.number().int().min(1).max(2 ** 31 - 1).default(100),
+            // Collectors behind a Kubernetes Service keep one connection for as long as it lives: a bounded age
+            // (with a grace period for calls in flight) makes them reconnect, and so spread over new replicas.
+            ...http2ListenerFields({
+              maxReceiveBytes: 64 * 2 ** 20,
+              maxConcurrentStreams: 100,
+              maxConnections: 4096,
+              maxConnectionAge: 10 * 60_000,
+              maxConnectionAgeGrace: 30_000,
+            }),
+            // The OTLP listener's own HTTP/2 server reads this (src/receiver/grpc/); the API listener (grpc-js) has none.
             initialWindowSize: bytes
               .default(64 * 1024)
               .refine((value) => value >= 65_535 && value <= 2 ** 31 - 1, 'must be between 65535 bytes (HTTP/2 default) and 2GiB'),
-            keepaliveTime: duration.default(2 * 3_600_000),
-            keepaliveTimeout: atLeast(1).default(20_000),
-            maxConnectionIdle: duration.default(0),
-            maxConnectionAge: duration.default(0),
-            maxConnectionAgeGrace: duration.default(0),
           })
           .strict()
           .prefault({}),
         admin: z.object({ listen: listen.default('0.0.0.0:8888') }).strict().prefault({}),
-        http: z
-          .object({
-            listen: listen.default('0.0.0.0:4318'),
-            maxReceiveBytes: bytes.default(64 * 2 ** 20),
-          })
-          .strict()
-          .prefault({}),
+        http,
+        api,
         tls: tls.optional(),
       })
       .strict()
@@ -241,14 +323,26 @@ export const configSchema = z
       .object({
         maxObjectBytes: bytes.default(64 * 2 ** 20),
         maxObjectAge: duration.default(60_000),
-        codec: z.enum(CODECS).default('gzip'),
-        level: z.number().int().min(0).max(11).optional(),
+        codec: z.enum(CODECS).default('zstd'),
+        level: z.number().int().min(0).max(22).optional(),
         uploadConcurrency: z.number().int().min(1).max(64).default(4),
         maxOpenObjects: z.number().int().min(1).max(1024).default(32),
         retryInitialBackoff: duration.default(500),
         retryMaxBackoff: duration.default(30_000),
+        maxLag: duration.optional(),
       })
       .strict()
+      .superRefine((value, ctx) => {
+        const [min, max] = LEVEL_RANGE[value.codec];
+        if (value.level !== undefined && (value.level < min || value.level > max)) {
+          ctx.addIssue({ code: 'custom', path: ['level'], message: `${value.codec} levels are ${min} to ${max}, got ${value.level}` });
+        }
+        // Requests of a quiet tenant wait up to maxObjectAge in an open object: that is not a stall.
+        if (value.maxLag !== undefined && value.maxLag <= value.maxObjectAge) {
+          ctx.addIssue({ code: 'custom', path: ['maxLag'], message: `must be longer than archiver.maxObjectAge (${value.maxObjectAge} ms)` });
+        }
+      })
+      .transform((value) => ({ ...value, maxLag: value.maxLag ?? defaultMaxLag(value.maxObjectAge) }))
       .prefault({}),
     storage: z
       .object({
@@ -272,6 +366,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     notify,
+    // Where the Replay RPC may send. Empty: nowhere. (The CLI's replay runs with the operator's own rights.)
+    replay: z.object({ allowedTargets: z.array(replayTargetPattern).default([]) }).strict().prefault({}),
     /** Absent: retention never runs (src/retention/retention-config.ts). */
     retention: retentionSchema.optional(),
     shutdown: z.object({ gracePeriod: duration.default(30_000) }).strict().prefault({}),

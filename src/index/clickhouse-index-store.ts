@@ -56,8 +56,8 @@ import {
   type TraceRow,
 } from './clickhouse-rows.js';
 import { MIGRATIONS, SCHEMA_VERSION, bootstrapStatements } from './clickhouse-schema.js';
-import { identifier } from './clickhouse-sql.js';
-import type { IndexStore } from './index-store.js';
+import { identifier, literal } from './clickhouse-sql.js';
+import type { IndexStore, OutboxStatus, QuarantinedRequest } from './index-store.js';
 import { IndexOutbox, type OutboxBatch } from './index-outbox.js';
 
 export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions {
@@ -78,15 +78,7 @@ export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions
   logger?: Logger;
 }
 
-export interface OutboxStatus {
-  /** Objects and request rows committed but not yet in ClickHouse. */
-  objects: number;
-  requests: number;
-  /** Age of the oldest queued object: how far ClickHouse lags behind commits (0 when none wait). */
-  lagMs: number;
-  /** Whether the last attempt to reach ClickHouse succeeded. */
-  backendAvailable: boolean;
-}
+export type { OutboxStatus } from './index-store.js';
 
 export const DEFAULT_DATABASE = 'otlp_capture';
 export const DEFAULT_LIST_LIMIT = 1000;
@@ -111,6 +103,7 @@ export class ClickHouseIndexStore implements IndexStore {
   /** Why ClickHouse has not been usable since start; null once it has been reached. */
   private unreachableReason: string | null = null;
   private available = false;
+  private failedFlushes = 0;
 
   constructor(private readonly options: ClickHouseIndexStoreOptions) {
     this.database = identifier(options.database ?? DEFAULT_DATABASE);
@@ -353,6 +346,30 @@ export class ClickHouseIndexStore implements IndexStore {
     await this.write('retire object', 'retired_objects', [{ key: oldKey, retired_at_ms: String(Date.now()) }]);
   }
 
+  // Straight to ClickHouse, like retention's writes: verify's caller expects the reason to be readable when it returns.
+  async quarantineRequests(entries: readonly QuarantinedRequest[]): Promise<void> {
+    if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
+    this.checkStarted();
+    if (entries.length === 0) return;
+    const rows = entries.map((e) => ({ id: e.id, reason: e.reason, at_ms: String(Math.floor(e.atMs)) }));
+    await this.write('quarantine requests', 'quarantined_requests', rows);
+  }
+
+  async quarantinedRequests(ids: readonly string[]): Promise<Map<string, QuarantinedRequest>> {
+    this.checkStarted();
+    const found = new Map<string, QuarantinedRequest>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += ID_CHUNK) {
+      const list = unique.slice(i, i + ID_CHUNK).map((id) => literal(id)).join(', ');
+      const rows = await this.select<{ id: string; reason: string; at_ms: string }>(
+        'look up quarantined requests',
+        `SELECT id, reason, toString(at_ms) AS at_ms FROM ${identifier(this.database)}.quarantined_requests FINAL WHERE id IN (${list})`,
+      );
+      for (const row of rows) found.set(row.id, { id: row.id, reason: row.reason, atMs: Number(row.at_ms) });
+    }
+    return found;
+  }
+
   /** Which of these object keys are retired (deleted or replaced by retention). */
   private async retiredKeys(keys: readonly string[]): Promise<Set<string>> {
     const retired = new Set<string>();
@@ -405,6 +422,7 @@ export class ClickHouseIndexStore implements IndexStore {
       requests: stats.requests,
       lagMs: stats.oldestAtMs === null ? 0 : Math.max(0, nowMs - stats.oldestAtMs),
       backendAvailable: this.available,
+      failedFlushes: this.failedFlushes,
     };
   }
 
@@ -501,6 +519,7 @@ export class ClickHouseIndexStore implements IndexStore {
   }
 
   private markFailed(error: unknown): void {
+    this.failedFlushes += 1;
     const notReachedYet = this.unreachableReason !== null;
     const message = this.failureMessage(notReachedYet ? 'prepare the index' : 'write index rows', error);
     if (notReachedYet) this.unreachableReason = message;

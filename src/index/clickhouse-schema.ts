@@ -90,6 +90,19 @@ export const MIGRATIONS: readonly Migration[] = [
         ) ENGINE = ReplacingMergeTree ORDER BY key`,
     ],
   },
+  {
+    // verify --repair: requests whose block is damaged or whose object is missing, and why. The row for an id
+    // inserted last wins (FINAL).
+    version: 4,
+    description: 'quarantined requests',
+    statements: (database) => [
+      `CREATE TABLE IF NOT EXISTS ${identifier(database)}.quarantined_requests (
+          id String,
+          reason String,
+          at_ms Int64
+        ) ENGINE = ReplacingMergeTree ORDER BY id`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -16,6 +16,27 @@ export interface ObjectListFilter {
   minStoredBytes?: number;
 }
 
+/** Rows an adapter that buffers its writes (ClickHouse's outbox) has committed but not yet written to its backend. */
+export interface OutboxStatus {
+  /** Objects and request rows committed but not yet in the backend. */
+  objects: number;
+  requests: number;
+  /** Age of the oldest queued object: how far the backend lags behind commits (0 when none wait). */
+  lagMs: number;
+  /** Whether the last attempt to reach the backend succeeded. */
+  backendAvailable: boolean;
+  /** Attempts to write queued rows (or to prepare the backend) that failed and will be retried, since start. */
+  failedFlushes: number;
+}
+
+/** A request whose archived block is damaged or whose object is missing, as `verify --repair` found it. */
+export interface QuarantinedRequest {
+  id: string;
+  /** What is wrong, for a person: which object, which offset, what failed. */
+  reason: string;
+  atMs: number;
+}
+
 export interface IndexStore {
   /** Creates or migrates the schema; throws a BackendUnavailableError with a clear message when unusable. */
   start(): Promise<void>;
@@ -54,10 +75,20 @@ export interface IndexStore {
    * also after a crash half-way, finishes it). Durable in the backend itself when the promise resolves.
    */
   replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void>;
+  /**
+   * `verify --repair`: records why these requests cannot be read (their block is damaged, their object missing), so
+   * that a read that fails on one says why. Their rows stay as they are. Idempotent; for an id given again the
+   * latest reason wins. Durable in the backend itself when the promise resolves.
+   */
+  quarantineRequests(entries: readonly QuarantinedRequest[]): Promise<void>;
+  /** The quarantine records of those of these ids that have one. */
+  quarantinedRequests(ids: readonly string[]): Promise<Map<string, QuarantinedRequest>>;
   describe(): string;
   /**
    * Optional: why the index cannot be used yet (backend unreachable at start-up while writes are buffered), or
    * null. A non-null reason makes /readyz answer not ready.
    */
   notReadyReason?(): string | null;
+  /** Optional, for metrics: what a buffering adapter holds back. Adapters that write through have nothing queued. */
+  outboxStatus?(nowMs?: number): OutboxStatus;
 }

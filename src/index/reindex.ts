@@ -15,6 +15,7 @@ import { CorruptDataError, MalformedPayloadError, NotFoundError } from '../error
 import type { ArchivedRequest } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
 import type { BlobInfo, BlobStore } from '../storage/blob-store.js';
+import { pushAll } from '../util/arrays.js';
 import type { IndexStore } from './index-store.js';
 
 export interface ReindexProgress {
@@ -56,9 +57,9 @@ function isUnreadable(error: unknown): error is CorruptDataError | NotFoundError
 
 /**
  * The manifest's requests, each trace request with its trace ids: from the manifest, or else read from its block.
- * Blocks are read `concurrency` at a time.
+ * Blocks are read `concurrency` at a time. Also what `verify --repair` indexes an object with.
  */
-async function withTraceIds(blobs: BlobStore, manifest: Manifest, concurrency: number): Promise<Read> {
+export async function withTraceIds(blobs: BlobStore, manifest: Manifest, concurrency: number): Promise<Read> {
   const missing = manifest.requests.flatMap((r, i) => (r.signal === 'traces' && r.traceIds === undefined ? [i] : []));
   if (missing.length === 0) return { ok: true, manifest, fromBlocks: 0, untraced: [] };
   const requests: ArchivedRequest[] = [...manifest.requests];
@@ -128,7 +129,7 @@ export async function reindex(blobs: BlobStore, index: IndexStore, options: Rein
       await index.commitObject(read.manifest.object, read.manifest.requests);
       progress.requests += read.manifest.requests.length;
       progress.traceIdsFromBlocks += read.fromBlocks;
-      untracedRequests.push(...read.untraced);
+      pushAll(untracedRequests, read.untraced);
     } else {
       progress.skipped += 1;
       skippedObjects.push({ key: info.key, reason: read.reason });

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
-import type { IndexStore, ObjectListFilter } from './index-store.js';
+import type { IndexStore, ObjectListFilter, QuarantinedRequest } from './index-store.js';
 import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 import { objectFromColumns, requestFromColumns, type ObjectColumns, type RequestColumns } from './row-mapping.js';
@@ -216,6 +216,31 @@ export class SqliteIndexStore implements IndexStore {
     } finally {
       db.pragma('synchronous = FULL');
     }
+  }
+
+  async quarantineRequests(entries: readonly QuarantinedRequest[]): Promise<void> {
+    if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
+    const db = this.open();
+    const insert = db.prepare('INSERT OR REPLACE INTO quarantined_requests (id, reason, at_ms) VALUES (?, ?, ?)');
+    this.guard('quarantine requests', () =>
+      db.transaction(() => {
+        for (const e of entries) insert.run(e.id, e.reason, Math.floor(e.atMs));
+      }).immediate(),
+    );
+  }
+
+  async quarantinedRequests(ids: readonly string[]): Promise<Map<string, QuarantinedRequest>> {
+    const query = this.open().prepare(
+      'SELECT id, reason, at_ms AS atMs FROM quarantined_requests WHERE id IN (SELECT value FROM json_each(?))',
+    );
+    const found = new Map<string, QuarantinedRequest>();
+    for (let i = 0; i < ids.length; i += ID_BATCH) {
+      const batch = JSON.stringify(ids.slice(i, i + ID_BATCH));
+      for (const row of this.guard('look up quarantined requests', () => query.all(batch) as QuarantinedRequest[])) {
+        found.set(row.id, row);
+      }
+    }
+    return found;
   }
 
   async knownRequestIds(ids: readonly string[]): Promise<Set<string>> {

@@ -75,6 +75,14 @@ export const MIGRATIONS: readonly string[] = [
     retired_at_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // verify --repair (version 4): requests whose block is damaged or whose object is missing, and why.
+  `
+  CREATE TABLE quarantined_requests (
+    id     TEXT    PRIMARY KEY,
+    reason TEXT    NOT NULL,
+    at_ms  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -12,6 +12,10 @@ export interface AlertSnapshot {
   archiveFailures: Record<string, number>;
   /** Rejected requests so far, by reason (monotonic counters). */
   rejections: Record<string, number>;
+  /** Why archiving counts as stalled (Archiver.health), or null. */
+  archiverStalled: string | null;
+  /** Moved to the spool quarantine so far (monotonic counters since the process started). */
+  quarantined: { corruptRecords: number; corruptBytes: number; archiverRecords: number };
 }
 
 export interface AlertThresholds {
@@ -172,6 +176,58 @@ export class RejectionsRule implements AlertRule {
 
   resolvedText(): string {
     return `Rejections are below ${this.threshold} per check interval again.`;
+  }
+}
+
+export class ArchiverStalledRule implements AlertRule {
+  readonly id = 'archiver-stalled';
+
+  evaluate({ archiverStalled, spool }: AlertSnapshot): Firing | null {
+    if (archiverStalled === null) return null;
+    return {
+      priority: 'critical',
+      title: 'Archiving stalled',
+      text:
+        `${escapeMrkdwn(archiverStalled)}. ${spool.unreleasedRecords} requests wait in the spool ` +
+        `(${Math.floor(spoolPercent(spool))}% full); \`/readyz\` fails until archiving catches up. Check the blob store ` +
+        'and index, and the server log for the archiver\'s errors.',
+    };
+  }
+
+  resolvedText({ msSinceLastCommit }: AlertSnapshot): string {
+    return `Archiving is making progress again (last index commit ${formatDuration(msSinceLastCommit)} ago).`;
+  }
+}
+
+/** Damaged spool data moved to quarantine since the last check (one alert per check interval with any). */
+export class QuarantineRule implements AlertRule {
+  readonly id = 'data-quarantined';
+  /** From zero: damage found at start-up, before the first check, is reported too. */
+  private last = { corruptRecords: 0, corruptBytes: 0, archiverRecords: 0 };
+
+  evaluate({ quarantined }: AlertSnapshot): Firing | null {
+    const previous = this.last;
+    this.last = { ...quarantined };
+    const corrupt = quarantined.corruptRecords - previous.corruptRecords;
+    const bytes = quarantined.corruptBytes - previous.corruptBytes;
+    const given = quarantined.archiverRecords - previous.archiverRecords;
+    if (corrupt <= 0 && given <= 0) return null;
+    const parts = [
+      ...(corrupt > 0 ? [`${corrupt} damaged spool records or ranges (${formatBytes(bytes)}) were found on disk`] : []),
+      ...(given > 0 ? [`the archiver gave up on ${given} spooled requests it could not archive`] : []),
+    ];
+    return {
+      priority: 'high',
+      title: `Spool data quarantined (${corrupt + given})`,
+      text:
+        `${parts.join('; ')}. Their bytes are in \`<spool.dir>/quarantine/\`, each with a JSON file saying which ` +
+        'segment, offset and request and why; every intact request was archived. Check the disk (SMART, dmesg). ' +
+        'See `otlpcapture_spool_corrupt_records_total` and `otlpcapture_archiver_quarantined_records_total`.',
+    };
+  }
+
+  resolvedText(): string {
+    return 'No more spool data was quarantined since the last check.';
   }
 }
 

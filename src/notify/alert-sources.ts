@@ -1,5 +1,5 @@
-// What operational alerts read from a running server: spool stats, the archiver's last commit, and the failure and
-// rejection counters it already keeps for Prometheus (so ingest needs no extra bookkeeping for alerts).
+// What operational alerts read from a running server: spool stats, the archiver's last commit and health, and the
+// failure, rejection and quarantine counters it already keeps for Prometheus (so ingest needs no extra bookkeeping).
 import type { Archiver } from '../archiver/archiver.js';
 import type { Spool } from '../spool/spool.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -25,6 +25,12 @@ export function serverAlertSources(parts: { spool: Spool; spoolMaxBytes: number;
         msSinceLastCommit: parts.archiver.msSinceLastCommit(nowMs),
         archiveFailures: await totalsBy(parts.metrics.archiveFailures, 'stage'),
         rejections: await totalsBy(parts.metrics.rejections, 'reason'),
+        archiverStalled: parts.archiver.health(nowMs).reason,
+        quarantined: {
+          corruptRecords: await total(parts.metrics.spoolCorruptRecords),
+          corruptBytes: await total(parts.metrics.spoolCorruptBytes),
+          archiverRecords: await total(parts.metrics.archiverQuarantined),
+        },
       };
     },
   };
@@ -38,4 +44,8 @@ async function totalsBy(counter: CounterLike, label: string): Promise<Record<str
     totals[key] = (totals[key] ?? 0) + value;
   }
   return totals;
+}
+
+async function total(counter: CounterLike): Promise<number> {
+  return (await counter.get()).values.reduce((sum, { value }) => sum + value, 0);
 }

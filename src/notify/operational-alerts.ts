@@ -3,7 +3,9 @@
 import os from 'node:os';
 import type { Logger } from '../telemetry/logger.js';
 import {
+  ArchiverStalledRule,
   IndexLagRule,
+  QuarantineRule,
   RejectionsRule,
   SpoolFillRule,
   UploadFailingRule,
@@ -49,6 +51,8 @@ export class OperationalAlerts {
       new UploadFailingRule(options.uploadFailingForMs),
       new IndexLagRule(options.indexLagMs),
       new RejectionsRule(options.rejectedPerInterval),
+      new ArchiverStalledRule(),
+      new QuarantineRule(),
     ];
   }
 

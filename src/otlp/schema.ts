@@ -48,9 +48,9 @@ define(RESOURCE, { 1: sub('attributes', KEY_VALUE), 2: varint('dropped_attribute
 
 // trace.v1
 export const SPAN = message('Span');
-const SPAN_EVENT = message('Span.Event');
-const SPAN_LINK = message('Span.Link');
-const STATUS = message('Status');
+export const SPAN_EVENT = message('Span.Event');
+export const SPAN_LINK = message('Span.Link');
+export const STATUS = message('Status');
 export const SCOPE_SPANS = message('ScopeSpans');
 export const RESOURCE_SPANS = message('ResourceSpans');
 export const EXPORT_TRACE_REQUEST = message('ExportTraceServiceRequest');
@@ -77,9 +77,9 @@ export const EXEMPLAR = message('Exemplar');
 export const NUMBER_DATA_POINT = message('NumberDataPoint');
 export const HISTOGRAM_DATA_POINT = message('HistogramDataPoint');
 export const EXPONENTIAL_HISTOGRAM_DATA_POINT = message('ExponentialHistogramDataPoint');
-const BUCKETS = message('ExponentialHistogramDataPoint.Buckets');
+export const BUCKETS = message('ExponentialHistogramDataPoint.Buckets');
 export const SUMMARY_DATA_POINT = message('SummaryDataPoint');
-const VALUE_AT_QUANTILE = message('SummaryDataPoint.ValueAtQuantile');
+export const VALUE_AT_QUANTILE = message('SummaryDataPoint.ValueAtQuantile');
 export const GAUGE = message('Gauge');
 export const SUM = message('Sum');
 export const HISTOGRAM = message('Histogram');

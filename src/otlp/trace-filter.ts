@@ -11,6 +11,7 @@
 import { EXPORT_TRACE_REQUEST, RESOURCE_SPANS, SCOPE_SPANS, SPAN } from './schema.js';
 import { WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, WireReader } from './wire.js';
 import type { MessageSchema } from './wire.js';
+import { pushAll } from '../util/arrays.js';
 
 const TRACE_ID_BYTES = 16;
 const REQUEST_RESOURCE_SPANS = (1 << 3) | WIRE_LEN;
@@ -37,7 +38,7 @@ export function filterTraceSpans(request: Uint8Array, traceId: Uint8Array): Filt
     const kept = walker.filterResourceSpans(start, end, traceId);
     if (kept === null) return;
     spans += kept.spans;
-    parts.push(...lengthDelimited(REQUEST_RESOURCE_SPANS, kept.parts, kept.length));
+    pushAll(parts, lengthDelimited(REQUEST_RESOURCE_SPANS, kept.parts, kept.length));
   });
   return { bytes: Buffer.concat(parts), spans };
 }
@@ -141,7 +142,7 @@ class TraceWalker extends WireReader {
       spans += kept.spans;
       const field = lengthDelimited(RESOURCE_SPANS_SCOPE_SPANS, kept.parts, kept.length);
       for (const part of field) length += part.length;
-      parts.push(...field);
+      pushAll(parts, field);
     }
     return spans === 0 ? null : { parts, length, spans };
   }

@@ -1,10 +1,10 @@
 // The read side shared by the CLI and CaptureService: list what was captured, fetch one request's bytes.
-import { readRequestBytes } from '../archiver/object-reader.js';
-import { NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { findTrace, type FoundTrace } from './find-trace.js';
+import { readArchivedRequest } from './read-archived.js';
 
 export type PayloadFormat = 'proto' | 'json';
 
@@ -27,17 +27,40 @@ export interface ObjectFilter {
   limit?: number;
 }
 
+export type FindTraceOutcome = 'found' | 'not_found' | 'invalid' | 'error';
+
+/** Told how each find-trace went (for metrics); the query side itself keeps no metrics. */
+export interface QueryObserver {
+  findTrace(seconds: number, outcome: FindTraceOutcome): void;
+}
+
 export class QueryService {
   /** Public for the replay engine, which reads the same index and blobs. */
-  constructor(readonly index: IndexStore, readonly blobs: BlobStore) {}
+  constructor(readonly index: IndexStore, readonly blobs: BlobStore, private readonly observer?: QueryObserver) {}
 
   listObjects(filter: ObjectFilter): Promise<ObjectMeta[]> {
     return this.index.listObjects(filter);
   }
 
-  /** Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests. */
-  async findTrace(traceId: string, format: PayloadFormat, tenant?: string): Promise<FetchedTrace> {
-    const trace = await findTrace(this.index, this.blobs, traceId, tenant === undefined ? {} : { tenant });
+  /**
+   * Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests, `maxBytes`
+   * the size of the answer (ResultTooLargeError beyond it).
+   */
+  async findTrace(traceId: string, format: PayloadFormat, tenant?: string, limits: { maxBytes?: number } = {}): Promise<FetchedTrace> {
+    const started = process.hrtime.bigint();
+    const observe = (outcome: FindTraceOutcome): void =>
+      this.observer?.findTrace(Number(process.hrtime.bigint() - started) / 1e9, outcome);
+    let trace: FoundTrace;
+    try {
+      trace = await findTrace(this.index, this.blobs, traceId, {
+        ...(tenant === undefined ? {} : { tenant }),
+        ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+      });
+    } catch (error) {
+      observe(error instanceof NotFoundError ? 'not_found' : error instanceof InvalidArgumentError ? 'invalid' : 'error');
+      throw error;
+    }
+    observe('found');
     if (format === 'proto') return { trace, body: trace.proto };
     return { trace, body: await otlpJson('traces', trace.proto) };
   }
@@ -52,7 +75,7 @@ export class QueryService {
     if (!request || (tenant !== undefined && request.tenant !== tenant)) {
       throw new NotFoundError(`no captured request with id ${JSON.stringify(id)}`);
     }
-    const raw = await readRequestBytes(this.blobs, request);
+    const raw = await readArchivedRequest(this.index, this.blobs, request);
     if (format === 'proto') return { request, body: raw };
     return { request, body: await otlpJson(request.signal, raw) };
   }

@@ -1,31 +1,33 @@
-// The gRPC listener: OTLP Export services, health, reflection and CaptureService on one port, served by the
-// hand-written HTTP/2 gRPC server (src/receiver/grpc/): Export admission happens at the request headers and the
-// first 5 body bytes, and the wire codecs are ours.
+// The OTLP/gRPC ingest listener: the three OTLP Export services, health and reflection — nothing that reads the
+// archive (that is the API listener's, src/api/api-server.ts). Served by the hand-written HTTP/2 gRPC server
+// (src/receiver/grpc/): Export admission happens at the request headers and the first 5 body bytes, and the wire
+// codecs are ours.
 import type { Admission } from '../admission/admission.js';
 import type { CallerPolicy } from '../admission/caller.js';
 import { ShuttingDownError } from '../errors.js';
+import { HEALTH_SERVICE, type HealthService } from '../grpc/health.js';
+import { OTLP_SERVICE_NAMES } from '../grpc/otlp-services.js';
+import { addReflection } from '../grpc/reflection.js';
 import { SIGNALS } from '../model.js';
-import type { QueryService } from '../query/query-service.js';
 import type { Logger } from '../telemetry/logger.js';
-import { addCaptureService } from './capture-service.js';
+import type { TlsFiles } from '../transport/tls.js';
 import { exportRoute } from './grpc/export-route.js';
 import { Http2GrpcServer, type GrpcTransportOptions } from './grpc/http2-grpc-server.js';
 import { ReadSlots } from './grpc/read-slots.js';
-import type { HealthService } from './health.js';
 import type { Ingest } from './ingest.js';
-import { OTLP_SERVICE_NAMES } from './otlp-services.js';
-import { addReflection } from './reflection.js';
-import type { TlsFiles } from './tls.js';
 
 export interface GrpcServerOptions {
   host: string;
   port: number;
-  maxReceiveBytes: number;
+  /** Transport limits (server.grpc.*), the receive limit among them. */
+  limits: GrpcTransportOptions;
   retryAfterMs: number;
   /** Longest an Export waits at its headers for room in the in-flight budget (admission.maxWait). */
   maxWaitMs: number;
-  transport: GrpcTransportOptions;
 }
+
+/** What the ingest listener serves, as reflection lists it. */
+export const INGEST_SERVICES: readonly string[] = [...Object.values(OTLP_SERVICE_NAMES), HEALTH_SERVICE];
 
 /**
  * Admitted Export bodies read at once (the others stay paused until a slot frees). Under the storm, 4-16 slots gave
@@ -43,7 +45,6 @@ export class GrpcServer {
     private readonly deps: {
       ingest: Ingest;
       admission: Admission;
-      query: QueryService;
       health: HealthService;
       callers: CallerPolicy;
       /** Null: plaintext. The same files serve OTLP/HTTP. */
@@ -51,23 +52,15 @@ export class GrpcServer {
       logger: Logger;
     },
   ) {
-    this.server = new Http2GrpcServer({
-      maxReceiveBytes: options.maxReceiveBytes,
-      transport: options.transport,
-      tls: deps.tls,
-      logger: deps.logger,
-    });
+    this.server = new Http2GrpcServer({ name: 'OTLP/gRPC', transport: options.limits, tls: deps.tls, logger: deps.logger });
     const readSlots = new ReadSlots(BODIES_READ_AT_ONCE);
+    const routeOptions = { maxReceiveBytes: options.limits.maxReceiveBytes, retryAfterMs: options.retryAfterMs, maxWaitMs: options.maxWaitMs };
     for (const signal of SIGNALS) {
-      this.server.addRoute(
-        `/${OTLP_SERVICE_NAMES[signal]}/Export`,
-        exportRoute(signal, { ...deps, readSlots }, { maxReceiveBytes: options.maxReceiveBytes, retryAfterMs: options.retryAfterMs, maxWaitMs: options.maxWaitMs }),
-      );
+      this.server.addRoute(`/${OTLP_SERVICE_NAMES[signal]}/Export`, exportRoute(signal, { ...deps, readSlots }, routeOptions));
     }
-    // Health and reflection stay open to every caller (probes, grpcurl); Export and CaptureService check the caller.
-    addCaptureService(this.server, deps.query, deps.callers, deps.logger);
+    // Health and reflection stay open to every caller (probes, grpcurl); Export checks the caller.
     deps.health.addTo(this.server);
-    addReflection(this.server);
+    addReflection(this.server, INGEST_SERVICES);
   }
 
   listen(): Promise<number> {

@@ -2,9 +2,9 @@
 // compressed bodies, the decompressed bytes are counted as they stream, so neither a huge body nor a
 // decompression bomb gets further than `maxBytes` (plus one chunk).
 import type { IncomingMessage } from 'node:http';
-import type { Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { MalformedPayloadError, PayloadTooLargeError } from '../errors.js';
+import { createBodyDecoder, type BodyDecoder } from '../compression/body-decoder.js';
+import { parseWireEncoding, WIRE_ENCODING_NAMES } from '../compression/wire-encoding.js';
+import { PayloadTooLargeError } from '../errors.js';
 import { HttpRefusal } from './http-errors.js';
 
 /** The client went away before sending its whole body: there is nobody to answer. */
@@ -15,28 +15,20 @@ export class RequestAbortedError extends Error {
   }
 }
 
-const DECODERS: Readonly<Record<string, () => Transform>> = {
-  gzip: createGunzip,
-  'x-gzip': createGunzip,
-  // HTTP "deflate" is the zlib format (RFC 9110 §8.4.1.2), as the Collector's confighttp reads it.
-  deflate: createInflate,
-  br: createBrotliDecompress,
-};
+/** Content codings this server decodes (src/compression); "identity" means none. */
+export const SUPPORTED_CONTENT_ENCODINGS = WIRE_ENCODING_NAMES;
 
-/** Content codings this server decodes; "identity" means none. */
-export const SUPPORTED_CONTENT_ENCODINGS = ['identity', ...Object.keys(DECODERS)];
-
-function decoderFor(contentEncoding: string | undefined): Transform | null {
-  const coding = (contentEncoding ?? '').trim().toLowerCase();
-  if (coding === '' || coding === 'identity') return null;
-  const create = DECODERS[coding];
-  if (!create) {
+function decoderFor(contentEncoding: string | undefined, maxBytes: number): BodyDecoder | null {
+  const encoding = parseWireEncoding(contentEncoding);
+  if (encoding === 'identity') return null;
+  if (encoding === null) {
+    const coding = (contentEncoding ?? '').trim().toLowerCase();
     throw new HttpRefusal(
       415,
       `unsupported Content-Encoding ${JSON.stringify(coding.slice(0, 40))}: use ${SUPPORTED_CONTENT_ENCODINGS.join(', ')}`,
     );
   }
-  return create();
+  return createBodyDecoder(encoding, maxBytes);
 }
 
 function tooLarge(maxBytes: number, what: string): PayloadTooLargeError {
@@ -49,7 +41,7 @@ function tooLarge(maxBytes: number, what: string): PayloadTooLargeError {
  * compressed body, HttpRefusal(415) for an unknown coding, RequestAbortedError when the client goes away.
  */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const decoder = decoderFor(req.headers['content-encoding']);
+  const decoder = decoderFor(req.headers['content-encoding'], maxBytes);
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(maxBytes, ''));
 
@@ -70,9 +62,11 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     const keep = (chunk: Buffer): void => {
       if (settled) return;
       bodyBytes += chunk.length;
-      if (bodyBytes > maxBytes) return fail(tooLarge(maxBytes, decoder ? ' after decompression' : ''));
+      if (bodyBytes > maxBytes) return fail(tooLarge(maxBytes, ''));
       chunks.push(chunk);
     };
+    // Decoding may be asynchronous (zlib runs on the threadpool): one piece at a time, the socket paused meanwhile.
+    let decoding: Promise<void> = Promise.resolve();
     const finish = (): void => {
       if (settled) return;
       settled = true;
@@ -82,28 +76,31 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       wireBytes += chunk.length;
       if (wireBytes > maxBytes) return fail(tooLarge(maxBytes, ''));
       if (!decoder) return keep(chunk);
-      // Inflating is asynchronous: stop reading from the socket while the decoder catches up.
-      if (!decoder.write(chunk)) {
-        req.pause();
-        decoder.once('drain', () => settled || req.resume());
-      }
+      req.pause();
+      decoding = decoding
+        .then(() => decoder.write(chunk))
+        .then(() => {
+          if (!settled) req.resume();
+        });
+      decoding.catch(fail);
+    }
+    function finishDecoding(decoder: BodyDecoder): void {
+      decoding
+        .then(() => decoder.end())
+        .then((body) => {
+          if (settled) return;
+          settled = true;
+          resolve(body);
+        }, fail);
     }
 
     req.on('data', onWire);
-    req.once('end', () => (decoder ? decoder.end() : finish()));
+    req.once('end', () => (decoder ? finishDecoding(decoder) : finish()));
     req.once('aborted', () => fail(new RequestAbortedError()));
     req.on('error', () => fail(new RequestAbortedError()));
     req.once('close', () => {
       if (!req.complete) fail(new RequestAbortedError());
     });
-    if (decoder) {
-      decoder.on('data', keep);
-      decoder.once('end', finish);
-      decoder.on('error', (error: Error) => {
-        const coding = String(req.headers['content-encoding']).trim().toLowerCase();
-        fail(new MalformedPayloadError(`request body is not valid ${coding} data: ${error.message}`));
-      });
-    }
   });
 }
 

@@ -7,6 +7,7 @@ import type { RequestMeta, Signal } from '../model.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Spool, SpoolRef } from '../spool/spool.js';
 import type { Metrics, RejectReason } from '../telemetry/metrics.js';
+import { requestFingerprint } from '../util/fingerprint.js';
 import { newUlid } from '../util/ulid.js';
 
 export interface DurableAck {
@@ -28,15 +29,17 @@ export class Ingest {
 
   /**
    * Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError.
-   * `admitted`: the budget lease the transport already holds for this payload (released here); admitted here when
-   * absent.
+   * `admitted`: the budget lease the transport already holds for this payload (gRPC waits for room before reading a
+   * body; released here), or what this request already holds of the in-flight budget (hold(): OTLP JSON being
+   * parsed), with which it is admitted here.
    */
-  async accept(signal: Signal, tenant: string, payload: Buffer, admitted?: BudgetLease): Promise<DurableAck | null> {
+  async accept(signal: Signal, tenant: string, payload: Buffer, admitted: BudgetLease | number = 0): Promise<DurableAck | null> {
     if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
     if (payload.length === 0) return null;
-    const lease = admitted ?? this.deps.admission.admit(payload.length);
+    const lease = typeof admitted === 'number' ? this.deps.admission.admit(payload.length, admitted) : admitted;
     this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     try {
+      const startedAt = process.hrtime.bigint();
       const scan = scanRequest(signal, payload);
       const receivedAtMs = Date.now();
       const receivedNs = BigInt(receivedAtMs) * 1_000_000n;
@@ -50,16 +53,32 @@ export class Ingest {
         startNs: scan.startNs ?? receivedNs,
         endNs: scan.endNs ?? scan.startNs ?? receivedNs,
         rawBytes: payload.length,
+        fingerprint: requestFingerprint(payload),
       };
       const spooled = await this.deps.spool.append(meta, payload);
-      this.deps.metrics.requestsReceived.inc({ signal });
-      this.deps.metrics.itemsReceived.inc({ signal }, scan.items);
-      this.deps.metrics.bytesReceived.inc({ signal }, payload.length);
+      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+      this.deps.metrics.recordReceived(signal, tenant, scan.items, payload.length, seconds);
       return { id: meta.id, items: scan.items, spooled };
     } finally {
       lease.release();
       this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     }
+  }
+
+  /**
+   * Holds `bytes` of the in-flight budget for work done on a request before it is accepted (parsing OTLP JSON), and
+   * refuses before that work when they do not fit. Pass the same bytes to accept() as `heldBytes`.
+   * @throws OverloadedError
+   */
+  reserve(bytes: number): BudgetLease {
+    const lease = this.deps.admission.hold(bytes);
+    this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
+    return {
+      release: () => {
+        lease.release();
+        this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
+      },
+    };
   }
 
   /** At a request's headers: refuses early (nothing read yet) when shutting down or overloaded. */

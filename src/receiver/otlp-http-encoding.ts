@@ -2,7 +2,7 @@
 // Export*ServiceResponse (no partial_success: everything was accepted); failures carry a google.rpc.Status, as the
 // OTLP/HTTP specification requires for 4xx and 5xx responses, with RetryInfo when the client should retry.
 import protobuf from 'protobufjs';
-import { encodeStatusWithRetryInfo, RETRY_INFO_TYPE_URL } from './rpc-status.js';
+import { encodeStatusWithRetryInfo, RETRY_INFO_TYPE_URL } from '../grpc/rpc-status.js';
 
 export type BodyEncoding = 'protobuf' | 'json';
 

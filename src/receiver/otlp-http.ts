@@ -14,7 +14,7 @@ import { discardBody, readBody, RequestAbortedError } from './http-body.js';
 import { HttpRefusal, retryAfterSeconds, toHttpError } from './http-errors.js';
 import type { Ingest } from './ingest.js';
 import { CONTENT_TYPES, encodingOf, statusBody, successBody, type BodyEncoding } from './otlp-http-encoding.js';
-import type { TlsFiles } from './tls.js';
+import type { TlsFiles } from '../transport/tls.js';
 
 export interface OtlpHttpServerOptions {
   host: string;
@@ -22,6 +22,14 @@ export interface OtlpHttpServerOptions {
   /** Largest request body, on the wire and after decompression. */
   maxReceiveBytes: number;
   retryAfterMs: number;
+  /** The request line and headers must arrive within this… */
+  headersTimeoutMs: number;
+  /** …and the whole request (body included) within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections; more are closed as soon as they are accepted. */
+  maxConnections: number;
 }
 
 export interface OtlpHttpDeps {
@@ -36,8 +44,8 @@ const PATHS: Readonly<Record<string, Signal>> = { '/v1/traces': 'traces', '/v1/m
 
 /** How much of a body that will not be used is still read after an early answer, so the client sees the answer. */
 const DISCARD_LIMIT_BYTES = 4 * 2 ** 20;
-
-const IDLE_TIMEOUT_MS = 30_000;
+/** The same for a caller refused for its credentials: it gets its 401/403 if its body is small, else a closed connection. */
+const DISCARD_LIMIT_UNAUTHORIZED_BYTES = 64 * 1024;
 
 export class OtlpHttpServer {
   private readonly server: http.Server;
@@ -47,11 +55,18 @@ export class OtlpHttpServer {
 
   constructor(private readonly options: OtlpHttpServerOptions, private readonly deps: OtlpHttpDeps) {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
+    const timeouts: http.ServerOptions = {
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      // Node checks the two timeouts above only this often (30 s by default, longer than a short headersTimeout).
+      connectionsCheckingInterval: checkingIntervalMs(options),
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+    };
     const tls = deps.tls;
     if (tls) {
       const { cert, key, ca } = tls.material;
       const server = https.createServer(
-        { cert, key, ca, requestCert: tls.verifiesClients, rejectUnauthorized: tls.requireClientCert },
+        { ...timeouts, cert, key, ca, requestCert: tls.verifiesClients, rejectUnauthorized: tls.requireClientCert },
         handler,
       );
       this.unwatchTls = tls.onChange((material) =>
@@ -59,11 +74,9 @@ export class OtlpHttpServer {
       );
       this.server = server;
     } else {
-      this.server = http.createServer(handler);
+      this.server = http.createServer(timeouts, handler);
     }
-    // Collectors keep connections for 90 s; a longer idle time than Node's 5 s default saves reconnects (and the
-    // race of a request sent on a connection the server is just closing).
-    this.server.keepAliveTimeout = IDLE_TIMEOUT_MS;
+    this.server.maxConnections = options.maxConnections;
   }
 
   async listen(): Promise<number> {
@@ -112,11 +125,11 @@ export class OtlpHttpServer {
         const given = JSON.stringify(String(req.headers['content-type'] ?? '').slice(0, 100));
         throw new HttpRefusal(415, `unsupported Content-Type ${given}: use ${CONTENT_TYPES.protobuf} or ${CONTENT_TYPES.json}`);
       }
-      // Who and which tenant before the body: a refused caller costs no body reading.
-      const tenant = this.deps.callers.writeTenant({
-        authorization: header(req, 'authorization'),
-        tenant: header(req, this.deps.callers.tenantHeader),
-      });
+      // Who, which tenant, and may they ingest — before the body: a refused caller costs no body reading.
+      const { tenant } = this.deps.callers.authorize(
+        { authorization: header(req, 'authorization'), tenant: header(req, this.deps.callers.tenantHeader) },
+        'ingest',
+      );
       // Overloaded: refused before the body is read into memory.
       const endReceive = this.deps.ingest.beginReceive();
       let body: Buffer;
@@ -125,8 +138,18 @@ export class OtlpHttpServer {
       } finally {
         endReceive();
       }
-      const payload = requestEncoding === 'json' ? parseOtlpJson(signal, body) : body;
-      await this.deps.ingest.accept(signal, tenant, payload);
+      if (requestEncoding === 'json') {
+        // Parsing builds objects for every span: an overloaded server refuses before it parses, and the JSON body keeps
+        // its place in the in-flight budget until its protobuf is durable.
+        const lease = this.deps.ingest.reserve(body.length);
+        try {
+          await this.deps.ingest.accept(signal, tenant, parseOtlpJson(signal, body), body.length);
+        } finally {
+          lease.release();
+        }
+      } else {
+        await this.deps.ingest.accept(signal, tenant, body);
+      }
       this.reply(req, res, 200, requestEncoding, successBody(requestEncoding));
     } catch (error) {
       if (error instanceof RequestAbortedError) return;
@@ -142,7 +165,8 @@ export class OtlpHttpServer {
     const headers: Record<string, string> = error instanceof HttpRefusal ? { ...error.headers } : {};
     if (mapped.retryAfterMs !== null) headers['retry-after'] = retryAfterSeconds(mapped.retryAfterMs);
     if (mapped.httpStatus === 401) headers['www-authenticate'] = 'Bearer';
-    this.reply(req, res, mapped.httpStatus, encoding, statusBody(encoding, mapped.code, mapped.message, mapped.retryAfterMs), headers);
+    const discardLimit = mapped.httpStatus === 401 || mapped.httpStatus === 403 ? DISCARD_LIMIT_UNAUTHORIZED_BYTES : DISCARD_LIMIT_BYTES;
+    this.reply(req, res, mapped.httpStatus, encoding, statusBody(encoding, mapped.code, mapped.message, mapped.retryAfterMs), headers, discardLimit);
   }
 
   private reply(
@@ -152,15 +176,23 @@ export class OtlpHttpServer {
     encoding: BodyEncoding,
     body: Buffer,
     headers: Record<string, string> = {},
+    discardLimit: number = DISCARD_LIMIT_BYTES,
   ): void {
     if (res.headersSent || res.destroyed) return;
-    // Answered before the whole body arrived: this connection cannot be reused, and what is still coming is dropped.
+    // Answered before the whole body arrived: this connection cannot be reused, and what is still coming is dropped
+    // (never kept), up to a limit.
     const early = !req.complete;
     if (early || this.stopping) headers.connection = 'close';
     res.writeHead(status, { ...headers, 'content-type': CONTENT_TYPES[encoding], 'content-length': body.length });
     res.end(body);
-    if (early) discardBody(req, DISCARD_LIMIT_BYTES);
+    if (early) discardBody(req, discardLimit);
   }
+}
+
+/** Often enough that a short header timeout is enforced close to its value; never more than Node's default. */
+function checkingIntervalMs(options: OtlpHttpServerOptions): number {
+  const shortest = Math.min(...[options.headersTimeoutMs, options.requestTimeoutMs].filter((ms) => ms > 0));
+  return Number.isFinite(shortest) ? Math.min(30_000, Math.max(100, Math.floor(shortest / 4))) : 30_000;
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {

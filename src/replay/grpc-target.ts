@@ -5,8 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { InvalidArgumentError } from '../errors.js';
 import type { Signal } from '../model.js';
-import { OTLP_SERVICE_NAMES } from '../receiver/otlp-services.js';
-import { decodeRetryDelayMs } from '../receiver/rpc-status.js';
+import { OTLP_SERVICE_NAMES } from '../grpc/otlp-services.js';
+import { decodeRetryDelayMs } from '../grpc/rpc-status.js';
 
 export type ExportOutcome =
   | {
@@ -44,10 +44,13 @@ export interface GrpcTargetOptions {
   headers?: Record<string, string>;
   /** Per-call deadline. Default 60 s. */
   timeoutMs?: number;
+  /** Largest answer taken from the target (an Export response is a few bytes). Default 1 MiB. */
+  maxResponseBytes?: number;
 }
 
 const identity = (value: Buffer): Buffer => value;
 const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_MAX_RESPONSE_BYTES = 2 ** 20;
 
 export class GrpcTarget implements ReplayTarget {
   private readonly client: grpc.Client;
@@ -58,7 +61,8 @@ export class GrpcTarget implements ReplayTarget {
     this.client = new grpc.Client(options.address, credentialsFor(options), {
       // Archived requests may be larger than grpc-js' 4 MiB default; the target decides what it accepts.
       'grpc.max_send_message_length': -1,
-      'grpc.max_receive_message_length': -1,
+      // What comes back is bounded: a target is not trusted to answer with a few bytes.
+      'grpc.max_receive_message_length': options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     });
     this.metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(options.headers ?? {})) {

@@ -1,8 +1,9 @@
 // Reads archived requests ahead of the sender, in order: up to `maxRequests` range reads in flight or waiting, and
 // no more than `maxBytes` of them (at least one), so a slow or paced target never makes the archive wait, and large
 // requests cannot pile up in memory.
-import { readRequestBytes } from '../archiver/object-reader.js';
+import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest } from '../model.js';
+import { readArchivedRequest } from '../query/read-archived.js';
 import type { BlobStore } from '../storage/blob-store.js';
 
 export interface ReadItem {
@@ -12,7 +13,7 @@ export interface ReadItem {
 }
 
 export async function* readAhead(
-  blobs: BlobStore,
+  source: { index: IndexStore; blobs: BlobStore },
   requests: AsyncIterable<ArchivedRequest>,
   maxRequests: number,
   maxBytes: number,
@@ -30,7 +31,7 @@ export async function* readAhead(
           break;
         }
         const request = next.value;
-        const bytes = readRequestBytes(blobs, request);
+        const bytes = readArchivedRequest(source.index, source.blobs, request);
         // The consumer awaits it later; until then, a failure must not count as unhandled.
         bytes.catch(() => undefined);
         window.push({ request, bytes });

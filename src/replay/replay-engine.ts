@@ -135,7 +135,7 @@ class ReplayRun {
     const inFlight = new Set<Promise<void>>();
     const selection = selectRequests(this.source.index, this.options.filter, lastId);
     const reads = readAhead(
-      this.source.blobs,
+      this.source,
       selection,
       Math.max(4, concurrency * 2),
       this.options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES,
@@ -185,7 +185,7 @@ class ReplayRun {
       }
     }
     const retry = new RetryState(this.options.retry ?? DEFAULT_RETRY_POLICY, this.nowMs());
-    for (;;) {
+    for (let attempts = 1; ; attempts++) {
       const outcome = await target.export(request.signal, payload, this.cancel.signal);
       if (outcome.ok) {
         this.progress.sent.requests += 1;
@@ -203,7 +203,7 @@ class ReplayRun {
       if (this.cancel.signal.aborted) return;
       const decision = retry.decide(outcome, this.nowMs());
       if (!decision.retry) {
-        this.fail(request, `was refused by the target: ${decision.reason}`);
+        this.fail(request, `was refused by the target: ${decision.reason}`, { code: outcome.code, attempts });
         return;
       }
       // Stopping (another request failed for good): this one is not retried, it stays unsent.
@@ -215,9 +215,9 @@ class ReplayRun {
     }
   }
 
-  private fail(request: ArchivedRequest, reason: string): void {
+  private fail(request: ArchivedRequest, reason: string, target?: ReplayFailure['target']): void {
     this.progress.failed += 1;
-    this.failure ??= { requestId: request.id, signal: request.signal, reason };
+    this.failure ??= { requestId: request.id, signal: request.signal, reason, ...(target ? { target } : {}) };
     this.stop.abort();
     this.report();
   }

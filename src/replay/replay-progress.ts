@@ -26,7 +26,10 @@ export interface ReplayProgress {
 export interface ReplayFailure {
   requestId: string;
   signal: string;
+  /** For a person running the replay: may quote what the target answered. */
   reason: string;
+  /** Set when the target refused the request: the gRPC status code of its last answer, and how many attempts it refused. */
+  target?: { code: number; attempts: number };
 }
 
 export interface ReplaySummary extends ReplayProgress {

@@ -6,7 +6,7 @@
 import { OBJECT_KEY_SUFFIX } from '../archiver/object-key.js';
 import type { CompressCodec } from './retention-config.js';
 
-const MARKER = /\.(gzip|brotli)-(\d{1,2})\.otlpc$/;
+const MARKER = /\.(gzip|brotli|zstd)-(\d{1,2})\.otlpc$/;
 
 export interface CompressionMark {
   codec: CompressCodec;

@@ -194,6 +194,7 @@ function metaOf(r: ArchivedRequest): RequestMeta {
     startNs: r.startNs,
     endNs: r.endNs,
     rawBytes: r.rawBytes,
+    ...(r.fingerprint === undefined ? {} : { fingerprint: r.fingerprint }),
   };
 }
 

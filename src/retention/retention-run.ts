@@ -20,6 +20,7 @@ import { cutoffMs, firstMatchingPolicy } from './policy-match.js';
 import { recoverJournal, type RecoveredEntry } from './recovery.js';
 import type { RetentionConfig, RetentionPolicy } from './retention-config.js';
 import { StateStore } from './state-store.js';
+import { minOf } from '../util/arrays.js';
 
 export const LAST_RUN_NAME = 'last-run.json';
 const MAX_ERRORS_PER_POLICY = 5;
@@ -177,7 +178,7 @@ async function scanAndAct(deps: RetentionRunDeps, opDeps: OperationDeps, scan: S
   const created = new Set<string>();
   // The index pre-filters by the loosest rule of the chosen policies; the exact choice is firstMatchingPolicy's.
   const only = scan.chosen.length === 1 ? scan.chosen[0]!.match : undefined;
-  const youngest = Math.min(...scan.chosen.map((p) => p.match.olderThan));
+  const youngest = minOf(scan.chosen, (p) => p.match.olderThan);
   let afterKey: string | undefined;
   for (;;) {
     if (scan.stop.aborted) break;

@@ -1,8 +1,9 @@
 // The one segment file being appended to. Always a new file: an old one is never reopened for writing, so a torn
-// tail left by a crash can never end up in the middle of a segment.
+// tail left by a crash can never end up in the middle of a segment. It starts with the segment header (format 2).
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { segmentPath, syncDirectory } from './segment-files.js';
+import { removeFile, segmentPath, syncDirectory } from './segment-files.js';
+import { SEGMENT_FORMAT, SEGMENT_HEADER_BYTES, encodeSegmentHeader } from './segment-format.js';
 import { SegmentLedger } from './segment-ledger.js';
 
 export class ActiveSegment {
@@ -12,13 +13,19 @@ export class ActiveSegment {
   static async create(dir: string, seq: number, durable: boolean): Promise<ActiveSegment> {
     const path = segmentPath(dir, seq);
     const file = await open(path, 'wx');
+    const segment = new ActiveSegment(new SegmentLedger(seq, false, SEGMENT_FORMAT, SEGMENT_HEADER_BYTES), path, file);
     try {
+      // Made durable with the first batch of records (fdatasync covers it); a crash before that leaves a file
+      // shorter than a header, which recovery treats as empty.
+      await segment.write([encodeSegmentHeader()], 0);
       if (durable) await syncDirectory(dir);
     } catch (err) {
-      await file.close();
+      // Disk full, I/O error: leave no half-made segment behind.
+      await file.close().catch(() => undefined);
+      await removeFile(path).catch(() => undefined);
       throw err;
     }
-    return new ActiveSegment(new SegmentLedger(seq, false), path, file);
+    return segment;
   }
 
   /** Writes every byte of `buffers` at `position`, however many calls that takes. */

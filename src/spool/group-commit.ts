@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { BackendUnavailableError, SpoolFullError } from '../errors.js';
 import type { RequestMeta } from '../model.js';
 import { ActiveSegment } from './active-segment.js';
+import { placeRecord } from './record-codec.js';
 import type { EncodedRecord } from './record-codec.js';
 import type { SegmentSet } from './segment-set.js';
 import type { SpoolRef } from './spool-ref.js';
@@ -116,8 +117,8 @@ export class GroupCommitter {
   private async activeFor(recordBytes: number): Promise<ActiveSegment> {
     const active = this.active;
     if (active && !this.mustRoll) {
-      const size = active.ledger.size;
-      if (size === 0 || size + recordBytes <= this.opts.segmentBytes) return active;
+      const ledger = active.ledger;
+      if (ledger.recordCount === 0 || ledger.size + recordBytes <= this.opts.segmentBytes) return active;
     }
     return this.roll();
   }
@@ -140,6 +141,8 @@ export class GroupCommitter {
     const buffers: Buffer[] = [];
     let bytes = 0;
     for (const p of batch) {
+      // The header CRC covers where the record lands; known only now.
+      placeRecord(p.record.head, ledger.seq, position + bytes);
       buffers.push(p.record.head, p.record.payload);
       bytes += p.record.length;
     }

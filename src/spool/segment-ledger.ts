@@ -1,20 +1,27 @@
 // What the spool knows about one segment without holding its payloads: where each record starts, when it was
 // received, and whether the archiver has released it. Compact arrays because a spool can hold millions of records.
+import { SEGMENT_FORMAT, type SegmentFormat } from './segment-format.js';
 
 export class SegmentLedger {
-  /** Bytes of whole, durable records; anything in the file past this is not ours to read. */
-  size = 0;
+  /** End of the whole, durable records (and skipped ranges); anything in the file past this is not ours to read. */
+  size: number;
   /** No more records will be added (the segment is no longer the active one). */
   sealed: boolean;
   private readonly offsets: number[] = [];
+  /** Starts of ranges that hold no record (damaged bytes moved to quarantine at recovery), ascending. Rare. */
+  private readonly gapStarts: number[] = [];
   private readonly receivedAtMs: number[] = [];
   private released = new Uint8Array(64);
   private releasedCount = 0;
   /** Every record before this index is released; lets oldest-unreleased lookups skip the released prefix. */
   private firstUnreleased = 0;
 
-  constructor(readonly seq: number, sealed: boolean) {
+  /**
+   * `format` is the segment's record format; `recordsFrom`, where its first record starts (after the segment header).
+   */
+  constructor(readonly seq: number, sealed: boolean, readonly format: SegmentFormat = SEGMENT_FORMAT, readonly recordsFrom = 0) {
     this.sealed = sealed;
+    this.size = recordsFrom;
   }
 
   get recordCount(): number {
@@ -38,6 +45,26 @@ export class SegmentLedger {
     this.size = offset + length;
   }
 
+  /** A range without a record (damaged bytes, already quarantined): readers go past it. Same order rule as add(). */
+  skip(offset: number, length: number): void {
+    if (offset !== this.size) throw new Error(`segment ${this.seq}: skipped range at ${offset}, expected ${this.size}`);
+    if (length <= 0) return;
+    this.gapStarts.push(offset);
+    this.size = offset + length;
+  }
+
+  /** Where the first record at or after `offset` starts; `size` when there is none. */
+  nextRecordAtOrAfter(offset: number): number {
+    let lo = 0;
+    let hi = this.offsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offsets[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.offsets[lo] ?? this.size;
+  }
+
   /** Returns true when this call released the record; false for an unknown offset or a second release. */
   release(offset: number): boolean {
     const index = this.indexOf(offset);
@@ -56,7 +83,10 @@ export class SegmentLedger {
   recordEnd(offset: number): number {
     const index = this.indexOf(offset);
     if (index < 0) throw new Error(`segment ${this.seq} has no record at ${offset}`);
-    return this.offsets[index + 1] ?? this.size;
+    const next = this.offsets[index + 1] ?? this.size;
+    if (this.gapStarts.length === 0) return next;
+    const gap = this.gapStarts.find((start) => start > offset);
+    return gap !== undefined && gap < next ? gap : next;
   }
 
   get fullyReleased(): boolean {

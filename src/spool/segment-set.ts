@@ -56,6 +56,11 @@ export class SegmentSet {
     this.unreleased += 1;
   }
 
+  /** The live segment `seq`, if it is still live. */
+  get(seq: number): SegmentLedger | undefined {
+    return this.ledgers.get(seq);
+  }
+
   /** The live segment with the lowest sequence number >= `seq`. */
   firstAtOrAfter(seq: number): SegmentLedger | undefined {
     const exact = this.ledgers.get(seq);
@@ -72,7 +77,7 @@ export class SegmentSet {
     return undefined;
   }
 
-  async release(refs: readonly SpoolRef[]): Promise<void> {
+  async release(refs: readonly Pick<SpoolRef, 'segment' | 'offset'>[]): Promise<void> {
     const released = new Map<SegmentLedger, number[]>();
     for (const ref of refs) {
       const ledger = this.ledgers.get(ref.segment);

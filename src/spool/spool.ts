@@ -11,9 +11,12 @@ import { lockDirectory, type DirLock } from './dir-lock.js';
 import { GroupCommitter } from './group-commit.js';
 import { Handover } from './handover.js';
 import type { FsyncPolicy } from './group-commit.js';
+import { Quarantine } from './quarantine.js';
+import type { QuarantinedRange } from './quarantine.js';
 import { PREFIX_BYTES, encodeRecord } from './record-codec.js';
 import { RecordReader } from './record-reader.js';
 import { recoverSegments } from './recovery.js';
+import { SEGMENT_FORMAT } from './segment-format.js';
 import { removeFile, segmentPath } from './segment-files.js';
 import { SegmentSet } from './segment-set.js';
 import type { SpoolRef } from './spool-ref.js';
@@ -24,6 +27,7 @@ import { Wakeup } from './wakeup.js';
 export type { SpoolRef } from './spool-ref.js';
 export type { TailedRecord } from './tail.js';
 export type { FsyncPolicy } from './group-commit.js';
+export type { QuarantinedRange } from './quarantine.js';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
@@ -41,6 +45,11 @@ export interface SpoolOptions {
    */
   handoverBytes?: number;
   logger?: Logger;
+  /**
+   * Called for every damaged record or range newly moved to `<dir>/quarantine/` (at open, by the tail, or by
+   * quarantine()), after it is durable there. For metrics and alerts; it is also logged as an error.
+   */
+  onQuarantine?: (range: QuarantinedRange) => void;
 }
 
 export const DEFAULT_HANDOVER_BYTES = 16 * 1024 * 1024;
@@ -74,6 +83,8 @@ export class Spool {
     private readonly firstNewSeq: number,
     private readonly lock: DirLock,
     private readonly handover: Handover,
+    private readonly quarantined: Quarantine,
+    private readonly logger: Logger,
   ) {}
 
   static async open(opts: SpoolOptions): Promise<Spool> {
@@ -101,7 +112,12 @@ export class Spool {
     lock: DirLock,
   ): Promise<Spool> {
     const segments = new SegmentSet(dir, logger);
-    const recovered = await recoverSegments(dir, logger);
+    const quarantine = new Quarantine({
+      spoolDir: dir,
+      logger,
+      ...(opts.onQuarantine === undefined ? {} : { onQuarantine: opts.onQuarantine }),
+    });
+    const recovered = await recoverSegments(dir, logger, quarantine);
     for (const ledger of recovered.ledgers) segments.add(ledger);
     const firstNewSeq = recovered.lastSeq + 1;
     if (recovered.ledgers.length > 0) {
@@ -128,7 +144,7 @@ export class Spool {
           length: record.length,
         }),
     });
-    spool = new Spool(dir, opts.maxBytes, segments, committer, firstNewSeq, lock, handover);
+    spool = new Spool(dir, opts.maxBytes, segments, committer, firstNewSeq, lock, handover, quarantine, logger);
     return spool;
   }
 
@@ -157,11 +173,15 @@ export class Spool {
     return this.segments.bytesOnDisk + this.committer.pendingBytes + PREFIX_BYTES + bytes <= this.maxBytes;
   }
 
-  /** One consumer only. Recovered records first, then new ones as they become durable; ends after close(). */
+  /**
+   * One consumer at a time. Recovered records first, then new ones as they become durable; ends after close().
+   * Records that cannot be read back are quarantined and skipped. Once a tail has ended (or its consumer stopped),
+   * a new one carries on where it left off.
+   */
   tail(): AsyncIterable<TailedRecord> {
     if (this.tailing) throw new Error('the spool has a tail consumer already');
     this.tailing = true;
-    return tailRecords({
+    const records = tailRecords({
       dir: this.dir,
       segments: this.segments,
       changes: this.changes,
@@ -169,7 +189,35 @@ export class Spool {
       endWhenCaughtUp: () => this.tailEnding && this.committer.pendingBytes === 0,
       firstNewSeq: this.firstNewSeq,
       handover: this.handover,
+      quarantine: (request) => this.quarantined.put(request),
+      logger: this.logger,
     });
+    const done = (): void => {
+      this.tailing = false;
+    };
+    return (async function* () {
+      try {
+        yield* records;
+      } finally {
+        done();
+      }
+    })();
+  }
+
+  /**
+   * For the archiver: a record it could not archive after its retries. Its bytes go to quarantine (with the reason),
+   * then it is released like an archived one. Rejects, keeping the record, when the quarantine cannot be written.
+   */
+  async quarantine(ref: SpoolRef, reason: string): Promise<void> {
+    await this.quarantined.put({
+      segment: ref.segment,
+      offset: ref.offset,
+      length: ref.length,
+      reason,
+      source: 'archiver',
+      requestId: ref.meta.id,
+    });
+    await this.segments.release([ref]);
   }
 
   /**
@@ -194,7 +242,9 @@ export class Spool {
       throw err;
     }
     try {
-      const outcome = await new RecordReader(file).readAt(ref.offset, ref.offset + ref.length, ref.length);
+      const format = this.segments.get(ref.segment)?.format ?? SEGMENT_FORMAT;
+      const reader = new RecordReader(file, { seq: ref.segment, format });
+      const outcome = await reader.readAt(ref.offset, ref.offset + ref.length, ref.length);
       if (outcome.kind !== 'record' || outcome.length !== ref.length || outcome.meta.id !== ref.meta.id) {
         const why = 'reason' in outcome ? outcome.reason : 'a different record is stored there';
         throw new CorruptDataError(`spool record ${ref.meta.id} in ${path} at offset ${ref.offset}: ${why}`);

@@ -1,15 +1,29 @@
 // The single reader of the spool: yields every durable, unreleased record in append order, and waits at the end of
 // the active segment for more. A record whose payload the handover still holds (just appended, archiver keeping up)
-// is yielded from memory; any other is read back from its segment file.
+// is yielded from memory; any other is read back from its segment file. A record that cannot be read back intact is
+// moved to quarantine and skipped: the tail never stops for one bad record.
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { CorruptDataError } from '../errors.js';
+import type { Logger } from 'pino';
+import type { QuarantineRequest } from './quarantine.js';
 import { RecordReader } from './record-reader.js';
+import type { ReadOutcome } from './record-reader.js';
 import { segmentPath } from './segment-files.js';
 import type { Handover } from './handover.js';
+import type { SegmentLedger } from './segment-ledger.js';
 import type { SegmentSet } from './segment-set.js';
 import type { SpoolRef } from './spool-ref.js';
 import type { Wakeup } from './wakeup.js';
+
+/**
+ * Reads of one record before it is given up on: a read that fails (I/O error) may be passing (a busy or flaky
+ * disk), so it is tried again after a pause; bytes that fail their checks are read once more, at once.
+ */
+const READ_ATTEMPTS = 3;
+const READ_RETRY_MS = 200;
+const CHECK_ATTEMPTS = 2;
+/** When even quarantining fails (the disk is gone), wait this long and try the record again: nothing is dropped. */
+const QUARANTINE_RETRY_MS = 2000;
 
 export interface TailedRecord {
   ref: SpoolRef;
@@ -30,6 +44,9 @@ export interface TailSource {
   /** Segments below this sequence number were recovered at open. */
   firstNewSeq: number;
   handover: Handover;
+  /** Copies a record that cannot be read back to quarantine, durably; rejects when it cannot. */
+  quarantine: (request: QuarantineRequest) => Promise<unknown>;
+  logger: Logger;
 }
 
 interface OpenSegment {
@@ -38,9 +55,43 @@ interface OpenSegment {
   records: RecordReader;
 }
 
+type Read = { ok: true; record: Extract<ReadOutcome, { kind: 'record' }> } | { ok: false; reason: string; requestId?: string };
+
 export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRecord, void, undefined> {
   const { segments, handover } = source;
   let current: OpenSegment | null = null;
+
+  /** The record at `offset`, or why it cannot be read (after READ_ATTEMPTS / CHECK_ATTEMPTS). */
+  const readRecord = async (ledger: SegmentLedger, offset: number, length: number): Promise<Read> => {
+    let failure: Extract<Read, { ok: false }> = { ok: false, reason: 'not read' };
+    let ioErrors = 0;
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt += 1) {
+      if (ioErrors > 0) await pause(READ_RETRY_MS * ioErrors);
+      else if (attempt > CHECK_ATTEMPTS) break;
+      try {
+        if (current === null || current.seq !== ledger.seq || attempt > 1) {
+          const previous: OpenSegment | null = current;
+          current = null;
+          await previous?.file.close().catch(() => undefined);
+          const file = await open(segmentPath(source.dir, ledger.seq), 'r');
+          current = { seq: ledger.seq, file, records: new RecordReader(file, ledger) };
+        }
+        const outcome = await current.records.readAt(offset, ledger.size, length);
+        if (outcome.kind === 'record' && outcome.length === length) return { ok: true, record: outcome };
+        const reason =
+          outcome.kind === 'record' ? `a record of ${outcome.length} bytes where one of ${length} was written`
+          : 'reason' in outcome ? outcome.reason
+          : 'no record where one was written';
+        const requestId = (outcome.kind === 'record' || outcome.kind === 'corrupt') ? outcome.meta?.id : undefined;
+        failure = { ok: false, reason, ...(requestId === undefined ? {} : { requestId }) };
+      } catch (error) {
+        ioErrors += 1;
+        failure = { ok: false, reason: `read failed: ${(error as Error).message}` };
+      }
+    }
+    return failure;
+  };
+
   try {
     while (!source.isClosed()) {
       const position = segments.tailPosition;
@@ -52,6 +103,12 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
       }
       if (ledger.seq !== position.segment) {
         segments.moveTail({ segment: ledger.seq, offset: 0 });
+        continue;
+      }
+      // Past the segment header and any range recovery moved to quarantine.
+      const at = ledger.nextRecordAtOrAfter(position.offset);
+      if (at !== position.offset) {
+        segments.moveTail({ segment: ledger.seq, offset: at });
         continue;
       }
       if (position.offset < ledger.size && ledger.isReleased(position.offset)) {
@@ -73,27 +130,41 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
           };
           continue;
         }
-        if (current === null || current.seq !== ledger.seq) {
-          const previous: OpenSegment | null = current;
-          current = null;
-          await previous?.file.close();
-          const file = await open(segmentPath(source.dir, ledger.seq), 'r');
-          current = { seq: ledger.seq, file, records: new RecordReader(file) };
-        }
-        const outcome = await current.records.readAt(position.offset, ledger.size, length);
-        if (outcome.kind !== 'record') {
-          const reason = 'reason' in outcome ? outcome.reason : 'no record';
-          throw new CorruptDataError(
-            `spool segment ${segmentPath(source.dir, ledger.seq)} at offset ${position.offset}: ${reason}`,
-          );
+        const read = await readRecord(ledger, position.offset, length);
+        if (!read.ok) {
+          // Damaged since it was written (or unreadable): it costs this record only. Its bytes go to quarantine,
+          // and the tail goes on with the next one.
+          try {
+            await source.quarantine({
+              segment: ledger.seq,
+              offset: position.offset,
+              length,
+              reason: read.reason,
+              source: 'tail',
+              ...(read.requestId === undefined ? {} : { requestId: read.requestId }),
+            });
+          } catch (error) {
+            source.logger.error(
+              { err: error, segment: ledger.seq, offset: position.offset },
+              'a spool record cannot be read back nor quarantined; trying it again',
+            );
+            await pause(QUARANTINE_RETRY_MS);
+            continue;
+          }
+          segments.moveTail({ segment: ledger.seq, offset: position.offset + length });
+          await segments.release([{ segment: ledger.seq, offset: position.offset }]).catch((error: unknown) => {
+            source.logger.warn({ err: error, segment: ledger.seq }, 'could not release a quarantined spool record');
+          });
+          continue;
         }
         // Advance before yielding: once the consumer has the last record of a sealed segment, releasing it may
         // delete the file.
-        segments.moveTail({ segment: ledger.seq, offset: position.offset + outcome.length });
+        const { record } = read;
+        segments.moveTail({ segment: ledger.seq, offset: position.offset + record.length });
         yield {
-          ref: { segment: ledger.seq, offset: position.offset, length: outcome.length, meta: outcome.meta },
-          payload: outcome.payload,
-          payloadCrc: outcome.payloadCrc,
+          ref: { segment: ledger.seq, offset: position.offset, length: record.length, meta: record.meta },
+          payload: record.payload,
+          payloadCrc: record.payloadCrc,
           recovered: ledger.seq < source.firstNewSeq,
         };
         continue;
@@ -110,7 +181,12 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
       await source.changes.wait();
     }
   } finally {
-    const last: OpenSegment | null = current;
+    // Assigned inside readRecord, which the compiler's narrowing does not follow.
+    const last = current as OpenSegment | null;
     await last?.file.close();
   }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

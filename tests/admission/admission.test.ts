@@ -136,3 +136,22 @@ test('the start-up guess does not make a small spool refuse before any request w
   admission.admit(100_000).release();
   expect(admission.spoolRefusing()).toBe(false);
 });
+
+test('hold(): work before a request is admitted (OTLP JSON) takes budget, is refused before it is done, and is not "something else" for the same request', () => {
+  const admission = new Admission({ maxInFlightBytes: 1000, retryAfterMs: 500, spoolHasRoomFor: () => true });
+  // Alone, even a body larger than the budget is held; its protobuf is then admitted beside it.
+  const json = admission.hold(3000);
+  expect(admission.inFlightBytes).toBe(3000);
+  const proto = admission.admit(1200, 3000);
+  expect(admission.inFlightBytes).toBe(4200);
+  // Anything else now is refused — another request's JSON before it is parsed, or another protobuf.
+  expect(refusal(() => admission.hold(10)).reason).toBe('over_budget');
+  expect(refusal(() => admission.admit(10)).reason).toBe('over_budget');
+  proto.release();
+  json.release();
+  expect(admission.inFlightBytes).toBe(0);
+  // A held body does not make a request of its own: the size estimate stays with admit().
+  const a = admission.hold(600);
+  expect(refusal(() => admission.hold(600)).message).toMatch(/budget 1000 bytes/);
+  a.release();
+});

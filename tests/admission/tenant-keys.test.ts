@@ -16,7 +16,7 @@ const ROOT = '/var/lib/otlp-capture/objects';
 function keyFor(header: string, signal: Signal): string {
   let tenant: string;
   try {
-    tenant = policy.writeTenant({ authorization: undefined, tenant: header });
+    tenant = policy.authorize({ authorization: undefined, tenant: header }, 'ingest').tenant;
   } catch (error) {
     expect(error).toBeInstanceOf(InvalidArgumentError);
     return 'refused';

@@ -32,6 +32,7 @@ function config(overrides: Record<string, unknown> = {}): ResolvedConfig {
       'server.grpc.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
       'server.http.listen': '127.0.0.1:0',
+      'server.api.listen': '127.0.0.1:0',
       'spool.durability': 'none',
       'log.level': 'silent',
       ...overrides,
@@ -78,7 +79,7 @@ test('starts on ephemeral ports, is healthy and ready, and a stop drains everyth
 
   await send(grpc, 5);
   const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-  expect(metrics).toMatch(/otlpcapture_requests_received_total\{signal="traces"\} 5/);
+  expect(metrics).toMatch(/otlpcapture_requests_received_total\{signal="traces",tenant="default"\} 5/);
 
   expect(await stop(server, 10_000)).toEqual({ drained: true });
   expect(await indexedIds(cfg)).toHaveLength(5);

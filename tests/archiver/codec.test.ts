@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import zlib from 'node:zlib';
+import binding from 'zstd-napi/binding.js';
+import * as zstd from 'zstd-napi';
 import { compress, decompress } from '../../src/archiver/codec.js';
 import { CODECS } from '../../src/model.js';
 import { CorruptDataError, InvalidArgumentError } from '../../src/errors.js';
@@ -51,6 +53,30 @@ describe('codec', () => {
     expect(await compress('none', raw)).toBe(raw);
   });
 
+  it('zstd blocks are one standalone frame declaring its content size (zstd -d alone reads them)', async () => {
+    const raw = payload(300_000);
+    const stored = await compress('zstd', raw, 3);
+    expect(binding.getFrameContentSize(stored)).toBe(raw.length);
+    expect(binding.findFrameCompressedSize(stored)).toBe(stored.length);
+    expect(zstd.decompress(stored).equals(raw)).toBe(true);
+    // The default level is 1; level 19 stores less.
+    expect((await compress('zstd', raw, 19)).length).toBeLessThan((await compress('zstd', raw)).length);
+  });
+
+  it('zstd compresses and decompresses off the event loop: timers keep firing meanwhile', async () => {
+    const raw = payload(4 * 2 ** 20);
+    let ticks = 0;
+    const timer = setInterval(() => (ticks += 1), 1);
+    try {
+      const stored = await compress('zstd', raw, 12);
+      const compressTicks = ticks;
+      expect(compressTicks).toBeGreaterThanOrEqual(3);
+      expect((await decompress('zstd', stored, raw.length)).equals(raw)).toBe(true);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
   it('higher levels compress compressible data at least as well', async () => {
     const raw = Buffer.from('abcabcabd'.repeat(50_000));
     expect((await compress('gzip', raw, 9)).length).toBeLessThanOrEqual((await compress('gzip', raw, 1)).length);
@@ -62,12 +88,15 @@ describe('codec', () => {
     await expect(compress('brotli', Buffer.from('x'), 12)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(compress('gzip', Buffer.from('x'), 1.5)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(compress('none', Buffer.from('x'), 3)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(compress('zstd', Buffer.from('x'), 23)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(compress('zstd', Buffer.from('x'), 0)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('garbage is CorruptDataError, not a crash', async () => {
     const garbage = randomBytes(1000);
     await expect(decompress('gzip', garbage, 5000)).rejects.toBeInstanceOf(CorruptDataError);
     await expect(decompress('brotli', garbage, 5000)).rejects.toBeInstanceOf(CorruptDataError);
+    await expect(decompress('zstd', garbage, 5000)).rejects.toBeInstanceOf(CorruptDataError);
     await expect(decompress('none', garbage, 999)).rejects.toBeInstanceOf(CorruptDataError);
   });
 
@@ -75,6 +104,8 @@ describe('codec', () => {
     const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
     const error = await decompress('gzip', bomb, 1000).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptDataError);
+    const zstdBomb = zstd.compress(Buffer.alloc(64 * 1024 * 1024));
+    await expect(decompress('zstd', zstdBomb, 1000)).rejects.toBeInstanceOf(CorruptDataError);
   });
 
   it('background work (retention re-encoding) waits while normal work (the archiver, reads) is queued', async () => {

@@ -13,7 +13,8 @@ import {
 import { ObjectBuilder } from '../../src/archiver/object-builder.js';
 import { readObjectManifest } from '../../src/archiver/object-reader.js';
 import { CorruptDataError } from '../../src/errors.js';
-import { asVersion1, rewriteManifest } from '../helpers/manifest-rewrite.js';
+import { asVersion1, asVersion2, rewriteManifest } from '../helpers/manifest-rewrite.js';
+import { requestFingerprint } from '../../src/util/fingerprint.js';
 import { payload, requestMeta, tempStore } from './fixtures.js';
 import type { TempStore } from './fixtures.js';
 
@@ -101,6 +102,38 @@ describe('archive object format', () => {
         m.version = MANIFEST_VERSION + 1;
       });
       await expect(readObjectManifest(temp.store, key)).rejects.toThrow(/manifest is not valid/);
+    });
+  });
+
+  describe('fingerprints in the manifest (version 3)', () => {
+    async function build(key: string): Promise<Awaited<ReturnType<ObjectBuilder['finish']>>> {
+      const b = new ObjectBuilder({ key, tenant: 'acme', signal: 'logs', codec: 'gzip', writer: temp.store.createWriter(key), nowMs: 5 });
+      const raws = [payload(300), payload(400)];
+      await b.append(requestMeta(raws[0]!, { signal: 'logs', fingerprint: requestFingerprint(raws[0]!) }), raws[0]!);
+      await b.append(requestMeta(raws[1]!, { signal: 'logs' }), raws[1]!); // captured before fingerprints
+      return b.finish(6);
+    }
+
+    it('are written per request and read back; a request captured without one has none', async () => {
+      const built = await build('logs/fp.otlpc');
+      const read = await readObjectManifest(temp.store, 'logs/fp.otlpc');
+      expect(read).toEqual(built);
+      expect(read.requests[0]!.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+      expect('fingerprint' in read.requests[1]!).toBe(false);
+    });
+
+    it('a version-2 manifest still reads, without fingerprints; a malformed one is CorruptDataError', async () => {
+      const key = 'logs/v2.otlpc';
+      const built = await build(key);
+      rewriteManifest(temp.store.pathOf(key), asVersion2);
+      const read = await readObjectManifest(temp.store, key);
+      expect(read.requests.map((r) => r.fingerprint)).toEqual([undefined, undefined]);
+      expect(read.requests.map((r) => r.id)).toEqual(built.requests.map((r) => r.id));
+      rewriteManifest(temp.store.pathOf(key), (m) => {
+        m.version = MANIFEST_VERSION;
+        m.requests[0]!.fingerprint = 'XYZ';
+      });
+      await expect(readObjectManifest(temp.store, key)).rejects.toThrow(CorruptDataError);
     });
   });
 });

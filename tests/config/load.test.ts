@@ -44,13 +44,44 @@ describe('defaults', () => {
       listen: '0.0.0.0:4317',
       maxReceiveBytes: 64 * 2 ** 20,
       maxConcurrentStreams: 100,
+      maxConnections: 4096,
       initialWindowSize: 65_536,
-      keepaliveTime: 7_200_000,
+      keepaliveTime: 60_000,
       keepaliveTimeout: 20_000,
-      maxConnectionIdle: 0,
+      minPingInterval: 5_000,
+      permitPingsWithoutCalls: true,
+      maxConnectionIdle: 5 * 60_000,
+      maxConnectionAge: 10 * 60_000,
+      maxConnectionAgeGrace: 30_000,
+    });
+    expect(config.server.http).toEqual({
+      listen: '0.0.0.0:4318',
+      maxReceiveBytes: 64 * 2 ** 20,
+      headersTimeout: 10_000,
+      requestTimeout: 60_000,
+      keepAliveTimeout: 30_000,
+      maxConnections: 4096,
+    });
+    // The API is loopback-only, and never ages connections out (a Replay stream may run long).
+    expect(config.server.api).toEqual({
+      listen: '127.0.0.1:4319',
+      tls: undefined,
+      allowUnauthenticated: false,
+      maxReceiveBytes: 2 ** 20,
+      maxConcurrentStreams: 16,
+      maxConnections: 64,
+      keepaliveTime: 60_000,
+      keepaliveTimeout: 20_000,
+      minPingInterval: 5_000,
+      permitPingsWithoutCalls: true,
+      maxConnectionIdle: 5 * 60_000,
       maxConnectionAge: 0,
       maxConnectionAgeGrace: 0,
+      maxConcurrentReads: 4,
+      maxConcurrentReplays: 2,
+      maxFindTraceBytes: 16 * 2 ** 20,
     });
+    expect(config.replay).toEqual({ allowedTargets: [] });
     expect(config.server.admin).toEqual({ listen: '0.0.0.0:8888' });
     expect(config.admission).toEqual({
       maxInFlightBytes: 256 * 2 ** 20,
@@ -64,11 +95,12 @@ describe('defaults', () => {
     expect(config.archiver).toEqual({
       maxObjectBytes: 64 * 2 ** 20,
       maxObjectAge: 60_000,
-      codec: 'gzip',
+      codec: 'zstd',
       uploadConcurrency: 4,
       maxOpenObjects: 32,
       retryInitialBackoff: 500,
       retryMaxBackoff: 30_000,
+      maxLag: 300_000,
     });
     expect(config.storage.type).toBe('filesystem');
     expect(config.index.type).toBe('sqlite');
@@ -146,9 +178,12 @@ log:
       listen: '[::1]:14317',
       maxReceiveBytes: 128 * 2 ** 20,
       maxConcurrentStreams: 32,
+      maxConnections: 4096,
       initialWindowSize: 1_048_576,
       keepaliveTime: 60_000,
       keepaliveTimeout: 5000,
+      minPingInterval: 5_000,
+      permitPingsWithoutCalls: true,
       maxConnectionIdle: 600_000,
       maxConnectionAge: 300_000,
       maxConnectionAgeGrace: 30_000,
@@ -173,6 +208,8 @@ log:
       maxOpenObjects: 2,
       retryInitialBackoff: 250,
       retryMaxBackoff: 60_000,
+      // Not set: 5 minutes past maxObjectAge, since objects stay open that long.
+      maxLag: 5_700_000,
     });
     expect(config.storage.filesystem.dir).toBe('/home/ops/relative/objects');
     expect(config.index.sqlite.path).toBe('/db/index.sqlite');
@@ -193,6 +230,13 @@ log:
     expect(config.log.level).toBe('info');
     expect(config.spool.maxBytes).toBe(4 * 2 ** 30);
     expect(config.spool.durability).toBe('none');
+  });
+
+  test('archiver.maxLag: as given, and it must be longer than maxObjectAge', () => {
+    expect(loadConfig({ env: {}, file: yamlFile('archiver:\n  maxLag: 90s\n') }).archiver.maxLag).toBe(90_000);
+    expect(() => loadConfig({ env: {}, file: yamlFile('archiver:\n  maxObjectAge: 2m\n  maxLag: 1m\n') })).toThrow(
+      /archiver\.maxLag: must be longer than archiver\.maxObjectAge \(120000 ms\)/,
+    );
   });
 
   test('YAML numbers for sizes are bytes and for durations milliseconds', () => {
@@ -221,6 +265,7 @@ describe('precedence: defaults < YAML < environment < command line', () => {
       OTLP_CAPTURE_ADMIN_LISTEN: '127.0.0.1:4444',
       OTLP_CAPTURE_LOG_LEVEL: 'error',
       OTLP_CAPTURE_SPOOL_DURABILITY: 'none',
+      OTLP_CAPTURE_API_LISTEN: '0.0.0.0:5555',
     };
     // Every variable used here is one the loader knows (the adapters' own variables have their own tests).
     expect(Object.keys(ENV_OVERRIDES)).toEqual(expect.arrayContaining(Object.keys(env)));
@@ -229,6 +274,7 @@ describe('precedence: defaults < YAML < environment < command line', () => {
     expect(config.spool.dir).toBe('/from/env/spool');
     expect(config.server.grpc.listen).toBe('127.0.0.1:3333');
     expect(config.server.admin.listen).toBe('127.0.0.1:4444');
+    expect(config.server.api.listen).toBe('0.0.0.0:5555');
     expect(config.log.level).toBe('error');
     expect(config.spool.durability).toBe('none');
     expect(config.server.grpc.maxReceiveBytes).toBe(64 * 2 ** 20); // siblings of an overridden key survive
@@ -297,7 +343,9 @@ describe('errors name the key and what is expected', () => {
     ['spool:\n  durability: sometimes\n', /spool\.durability: .*expected one of "fsync"\|"none"/],
     ['archiver:\n  codec: lz4\n', /archiver\.codec: .*expected one of "none"\|"gzip"\|"brotli"/],
     ['archiver:\n  uploadConcurrency: 0\n', /archiver\.uploadConcurrency: .*>=1/],
-    ['archiver:\n  level: 12\n', /archiver\.level: .*<=11/],
+    ['archiver:\n  codec: gzip\n  level: 12\n', /archiver\.level: gzip levels are 0 to 9, got 12/],
+    ['archiver:\n  level: 23\n', /archiver\.level: .*<=22/],
+    ['archiver:\n  level: 0\n', /archiver\.level: zstd levels are 1 to 22, got 0/],
     ['log:\n  level: loud\n', /log\.level: .*expected one of "fatal"\|"error"/],
     ['server: oops\n', /server: .*expected object, received string/],
     ['dataDir: ""\n', /dataDir: .*>=1 characters/],

@@ -3,18 +3,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BEARER_TOKEN_ENV, ENV_OVERRIDES, ENV_SWITCHES, loadConfig, type ResolvedConfig } from '../../src/config/load.js';
+import { ENV_OVERRIDES, ENV_SWITCHES, loadConfig, TOKEN_ENVS, type ResolvedConfig } from '../../src/config/load.js';
 import { parseListen } from '../../src/config/units.js';
 
 /** Every environment variable the configuration loader reads. */
-export const LOADER_ENV: ReadonlySet<string> = new Set([...Object.keys(ENV_OVERRIDES), ...Object.keys(ENV_SWITCHES), BEARER_TOKEN_ENV]);
+export const LOADER_ENV: ReadonlySet<string> = new Set([...Object.keys(ENV_OVERRIDES), ...Object.keys(ENV_SWITCHES), ...Object.keys(TOKEN_ENVS)]);
 
 /** A value of the right shape for a variable whose real value is a secret the test does not have. */
 export function placeholderFor(name: string): string {
   if (name === 'SLACK_WEBHOOK_URL') return 'https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX';
   if (name === 'CLICKHOUSE_URL') return 'http://clickhouse:8123';
   if (name === 'S3_ENDPOINT') return 'http://s3:9000';
-  return 'placeholder-secret';
+  // One per variable: two secrets are two different values (otlp-capture refuses one token with two sets of scopes).
+  return `placeholder-${name.toLowerCase().replace(/_/g, '-')}`;
 }
 
 /** Loads a configuration text as `serve --config` would, with `env` as the process environment. */
@@ -40,9 +41,25 @@ export function isLoopback(listen: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-/** The three listeners of a configuration, by role. */
-export function listenPorts(config: ResolvedConfig): { grpc: number; http: number; admin: number } {
-  return { grpc: portOf(config.server.grpc.listen), http: portOf(config.server.http.listen), admin: portOf(config.server.admin.listen) };
+/** The four listeners of a configuration, by role. */
+export function listenPorts(config: ResolvedConfig): { grpc: number; http: number; admin: number; api: number } {
+  return {
+    grpc: portOf(config.server.grpc.listen),
+    http: portOf(config.server.http.listen),
+    admin: portOf(config.server.admin.listen),
+    api: portOf(config.server.api.listen),
+  };
+}
+
+/** The listen addresses reachable from outside the container (not loopback). */
+export function reachableListens(config: ResolvedConfig): string[] {
+  const { grpc, http, admin, api } = config.server;
+  return [grpc.listen, http.listen, admin.listen, api.listen].filter((listen) => !isLoopback(listen));
+}
+
+/** Whether a token that may read is configured (then the API may listen beyond loopback). */
+export function hasReadToken(config: ResolvedConfig): boolean {
+  return config.auth.bearerTokens.some((token) => token.scopes.includes('read'));
 }
 
 const MiB = 2 ** 20;

@@ -17,7 +17,7 @@ import {
   readCompose,
   type ComposeService,
 } from './compose-model.js';
-import { LOADER_ENV, listenPorts, loadConfigText, parseComposeDuration } from './capture-config.js';
+import { hasReadToken, LOADER_ENV, listenPorts, loadConfigText, parseComposeDuration, portOf, reachableListens } from './capture-config.js';
 import { expandCollectorEnv } from './env-refs.js';
 import { at, isTree, parseYamlDocuments, repoPath, tree, type Tree } from './repo-yaml.js';
 
@@ -137,20 +137,31 @@ describe('otlp-capture', () => {
     expect(Object.keys(capture.environment).filter((name) => !LOADER_ENV.has(name))).toEqual([]);
   });
 
-  test('its mounted configuration loads with that environment: TLS, a token file, S3 and ClickHouse', () => {
+  test('its mounted configuration loads with that environment: TLS, an ingest and a read token file, S3 and ClickHouse', () => {
     expect(captureConfig.storage.type).toBe('s3');
     expect(captureConfig.index.type).toBe('clickhouse');
     expect(captureConfig.server.tls).toBeDefined();
-    expect(captureConfig.auth.bearerTokens).toHaveLength(1);
+    expect(captureConfig.auth.bearerTokens.map((token) => [path.basename(token.tokenFile!), token.scopes])).toEqual([
+      ['token', ['ingest']],
+      ['read-token', ['read', 'replay']],
+    ]);
     expect(captureConfig.dataDir).toBe('/var/lib/otlp-capture');
     expect(onVolume(capture, captureConfig.dataDir)).toBe('capture-data:');
   });
 
-  test('publishes the configured ports, and its health check asks the admin port for /readyz', () => {
+  test('publishes the ports it listens on beyond loopback, and its health check asks the admin port for /readyz', () => {
     const ports = listenPorts(captureConfig);
-    expect(capture.ports.map(([, container]) => container).sort()).toEqual([ports.grpc, ports.http, ports.admin].sort());
+    expect(capture.ports.map(([, container]) => container).sort()).toEqual(reachableListens(captureConfig).map(portOf).sort());
     expect(healthcheckPort(capture)).toBe(ports.admin);
     expect(JSON.stringify(tree(capture.raw.healthcheck, 'healthcheck').test)).toContain('/readyz');
+  });
+
+  test('serves the read API beyond loopback only with a read token, and replays only to the stand-in backend', () => {
+    expect(reachableListens(captureConfig)).toContain(captureConfig.server.api.listen);
+    expect(hasReadToken(captureConfig)).toBe(true);
+    expect(captureConfig.server.api.allowUnauthenticated).toBe(false);
+    expect(captureConfig.replay.allowedTargets).toEqual(['backend:4317']);
+    expect(services.has('backend')).toBe(true);
   });
 
   test('is given longer to stop than its drain grace period', () => {
@@ -194,7 +205,10 @@ describe('the OpenTelemetry Collector', () => {
     expect(onVolume(collector, String(at(exporter, 'tls.ca_file')))).toBe('certs:ca.crt');
     const authenticator = String(at(exporter, 'auth.authenticator'));
     const tokenFile = String(at(collectorConfig, `extensions.${authenticator}.filename`));
-    expect(onVolume(collector, tokenFile)).toBe(onVolume(capture, captureConfig.auth.bearerTokens[0]!.tokenFile!));
+    // The token that may ingest, and only that: the Collector never holds the read token.
+    const ingest = captureConfig.auth.bearerTokens.filter((token) => token.scopes.includes('ingest'));
+    expect(ingest.map((token) => token.scopes)).toEqual([['ingest']]);
+    expect(onVolume(collector, tokenFile)).toBe(onVolume(capture, ingest[0]!.tokenFile!));
   });
 
   test('keeps its persistent queue on a named volume that init-volumes hands to its user', () => {

@@ -4,7 +4,7 @@
 // run time is a production dependency, so `npm ci --omit=dev` is enough.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { listenPorts, loadConfigText } from './capture-config.js';
+import { isLoopback, listenPorts, loadConfigText, portOf, reachableListens } from './capture-config.js';
 import { execForm, isIgnored, parseDockerfile, parseDockerignore, type Instruction, type Stage } from './dockerfile.js';
 import { repoPath } from './repo-yaml.js';
 
@@ -80,10 +80,13 @@ test('ships its default configuration and serves it, with data on a volume', () 
   expect(execForm(one(final, 'VOLUME').args)).toEqual([imageConfig.dataDir]);
 });
 
-test('EXPOSE covers the configured OTLP/gRPC, OTLP/HTTP and admin ports (the defaults)', () => {
+test('EXPOSE covers exactly the ports the default configuration listens on beyond loopback: OTLP/gRPC, OTLP/HTTP, admin — not the read API', () => {
   const exposed = all(final, 'EXPOSE').flatMap((expose) => expose.args.split(' ').map((port) => Number(port.replace('/tcp', ''))));
-  expect(exposed.sort()).toEqual([ports.grpc, ports.http, ports.admin].sort());
+  expect(exposed.sort()).toEqual(reachableListens(imageConfig).map(portOf).sort());
   expect(exposed.sort()).toEqual([4317, 4318, 8888]);
+  // The image has no tokens: its API listener stays inside the container (serve would refuse it elsewhere).
+  expect(isLoopback(imageConfig.server.api.listen)).toBe(true);
+  expect(ports.api).toBe(4319);
 });
 
 test('HEALTHCHECK asks /readyz on the admin port with Node (no curl in the slim image); STOPSIGNAL is SIGTERM', () => {

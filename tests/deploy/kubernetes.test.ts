@@ -5,7 +5,7 @@
 // select real Pods; a sidecar Collector reaches otlp-capture on loopback; Secrets referenced are documented.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ResolvedConfig } from '../../src/config/load.js';
-import { isLoopback, LOADER_ENV, listenPorts, loadConfigText, memoryNeeded, parseQuantity, portOf } from './capture-config.js';
+import { hasReadToken, isLoopback, LOADER_ENV, listenPorts, loadConfigText, memoryNeeded, parseQuantity, portOf, reachableListens } from './capture-config.js';
 import { captureExporters, collectorProblems, endpointPort, listeningPorts } from './collector-checks.js';
 import { expandCollectorEnv } from './env-refs.js';
 import {
@@ -155,8 +155,20 @@ describe.each(
   });
 
   test('declares exactly the ports it listens on beyond loopback', () => {
-    const reachable = [config.server.grpc.listen, config.server.http.listen, config.server.admin.listen].filter((l) => !isLoopback(l)).map(portOf);
-    expect(containerPorts(container).sort()).toEqual(reachable.sort());
+    expect(containerPorts(container).sort()).toEqual(reachableListens(config).map(portOf).sort());
+  });
+
+  test('keeps the read API inside the Pod unless a read token is configured; no Service routes to it otherwise', () => {
+    expect(config.server.api.allowUnauthenticated).toBe(false);
+    if (!isLoopback(config.server.api.listen)) {
+      expect(hasReadToken(config)).toBe(true);
+      return;
+    }
+    const routed = pod.kustomization.manifests
+      .filter((m) => m.kind === 'Service' && selects(at(m.doc, 'spec.selector'), pod))
+      .flatMap((m) => (at(m.doc, 'spec.ports') as Tree[]).map((port) => resolvePort(container, port.targetPort ?? port.port)));
+    expect(routed.length).toBeGreaterThan(0);
+    expect(routed).not.toContain(ports.api);
   });
 
   test('is probed on the admin port: /healthz for liveness, /readyz for readiness', () => {
@@ -190,6 +202,14 @@ describe.each(
         expect(at(volumeNamed(pod, String(mountFor(container, file)!.mount.name)), 'secret.secretName')).toEqual(expect.any(String));
       }
     }
+  });
+
+  test('closes gRPC connections after a bounded age (with grace), so Collectors rebalance over replicas', () => {
+    if (isLoopback(config.server.grpc.listen)) return; // a sidecar's only client is its own Collector
+    expect(config.server.grpc.maxConnectionAge).toBeGreaterThanOrEqual(5 * 60_000);
+    expect(config.server.grpc.maxConnectionAge).toBeLessThanOrEqual(30 * 60_000);
+    expect(config.server.grpc.maxConnectionAgeGrace).toBeGreaterThan(0);
+    expect(config.server.grpc.maxConnectionAgeGrace).toBeLessThan(Number(pod.spec.terminationGracePeriodSeconds) * 1000);
   });
 
   test('uses an index that several Pods can share (ClickHouse), and S3 for objects', () => {

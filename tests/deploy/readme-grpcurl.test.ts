@@ -1,7 +1,8 @@
 // The README's grpcurl section, checked against what the server serves: every service, method and symbol exists in
 // proto/, every `-d` body is valid protobuf JSON for the method's request type (as grpcurl reads it: proto or JSON
 // field names, enum names, 64-bit integers and Timestamps as strings), headers are the ones otlp-capture reads, and
-// every address is a port the deployments actually give the gRPC listener.
+// every address is a port the deployments actually give the listener that serves what the command names: the OTLP
+// listener for OTLP services and messages, the API listener for CaptureService, either for health and `list`.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
@@ -74,17 +75,36 @@ function grpcurlCommands(readme: string): Command[] {
 const readme = readFileSync(repoPath('README.md'), 'utf8');
 const COMMANDS = grpcurlCommands(readme);
 
-/** gRPC ports people reach otlp-capture on: the default, compose's published port, the sidecar's loopback port. */
-function knownPorts(): Set<number> {
-  const ports = new Set([listenPorts(loadConfig({ env: {} })).grpc]);
+type Listener = 'grpc' | 'api';
+
+/**
+ * Ports people reach otlp-capture's gRPC listeners on, by listener: the defaults, compose's published ports, the
+ * Kubernetes ConfigMaps' ports (reached through port-forward).
+ */
+function knownPorts(): Record<Listener, Set<number>> {
+  const defaults = listenPorts(loadConfig({ env: {} }));
+  const ports: Record<Listener, Set<number>> = { grpc: new Set([defaults.grpc]), api: new Set([defaults.api]) };
   const capture = composeServices(readCompose()).get('otlp-capture')!;
-  const grpc = listenPorts(loadConfigText(readFileSync(repoPath('deploy/compose/otlp-capture.yaml'), 'utf8'), capture.environment)).grpc;
-  for (const [host, container] of capture.ports) if (container === grpc) ports.add(host);
+  const compose = listenPorts(loadConfigText(readFileSync(repoPath('deploy/compose/otlp-capture.yaml'), 'utf8'), capture.environment));
+  for (const [host, container] of capture.ports) {
+    if (container === compose.grpc) ports.grpc.add(host);
+    if (container === compose.api) ports.api.add(host);
+  }
   for (const pod of kustomizations().flatMap(podTemplates)) {
     const container = pod.containers.find(isCapture)!;
-    ports.add(listenPorts(loadConfigText(configMapFile(pod, container, configArg(container)!), {})).grpc);
+    const kube = listenPorts(loadConfigText(configMapFile(pod, container, configArg(container)!), {}));
+    ports.grpc.add(kube.grpc);
+    ports.api.add(kube.api);
   }
   return ports;
+}
+
+/** Which listeners serve what a command names (its method, or the symbol it lists or describes). */
+function servedBy(command: Command): Listener[] {
+  const [, what, symbol] = command.positional;
+  const name = what === 'list' || what === 'describe' ? symbol ?? '' : what ?? '';
+  if (name === '' || name.startsWith('grpc.health.v1.')) return ['grpc', 'api'];
+  return name.startsWith('otlpcapture.') ? ['api'] : ['grpc'];
 }
 
 function lookup(symbol: string): protobuf.ReflectionObject | null {
@@ -144,9 +164,10 @@ test('the grpcurl section lists services, describes, checks health, and calls Li
 describe.each(COMMANDS.map((command) => [command.text, command] as const))('%s', (_text, command) => {
   const [address, what, symbol] = command.positional;
 
-  test('targets a port otlp-capture’s gRPC listener has in some deployment, plaintext or with a CA', () => {
+  test('targets a port that the listener serving it has in some deployment, plaintext or with a CA', () => {
     const port = Number(/^(?:localhost|127\.0\.0\.1):(\d+)$/.exec(address ?? '')?.[1]);
-    expect(knownPorts().has(port)).toBe(true);
+    const known = knownPorts();
+    expect(servedBy(command).some((listener) => known[listener].has(port))).toBe(true);
     const plaintext = command.flags.some(([flag]) => flag === '-plaintext');
     const cacert = command.flags.some(([flag]) => flag === '-cacert');
     expect(plaintext !== cacert).toBe(true);
@@ -179,6 +200,16 @@ describe.each(COMMANDS.map((command) => [command.text, command] as const))('%s',
     expect(text).toBeDefined();
     expect(jsonProblems(method!.resolvedRequestType!, JSON.parse(text!), 'request')).toEqual([]);
   });
+});
+
+test('the port check tells the listeners apart: CaptureService only on API ports, OTLP only on OTLP ports', () => {
+  const known = knownPorts();
+  expect([...known.api].sort((a, b) => a - b)).toEqual([4319, 14319]);
+  expect([...known.grpc].sort((a, b) => a - b)).toEqual([4317, 14317]);
+  const command = (line: string): Command => grpcurlCommands(`\n## grpcurl\n\`\`\`sh\n${line}\n\`\`\`\n## `)[0]!;
+  expect(servedBy(command('grpcurl -plaintext localhost:4317 otlpcapture.v1.CaptureService/ListRequests'))).toEqual(['api']);
+  expect(servedBy(command('grpcurl -plaintext localhost:4319 describe opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest'))).toEqual(['grpc']);
+  expect(servedBy(command('grpcurl -plaintext localhost:4319 list'))).toEqual(['grpc', 'api']);
 });
 
 test('the body check itself refuses wrong fields, enum values and types', () => {

@@ -141,7 +141,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('capture round trip on the $na
         services: expected.services,
         bytes: item.proto.length,
         timeRange: { start: nanosToIso(expected.startNs!), end: nanosToIso(expected.endNs!) },
-        codec: 'gzip',
+        codec: 'zstd',
       });
       expect(row.items).toBeGreaterThan(0);
       expect(Date.parse(row.receivedAt)).toBeGreaterThan(Date.now() - 10 * 60_000);

@@ -38,7 +38,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('find-trace on the $name', (sp
   let spread: SpreadTraces;
 
   const findTrace = (traceId: string, metadata?: Record<string, string>): ReturnType<typeof unary<FindTraceResponse>> =>
-    unary<FindTraceResponse>(server.grpcAddress, insecure, 'otlpcapture.v1.CaptureService', 'FindTrace', { trace_id: traceId, format: 'FORMAT_JSON' }, metadata);
+    unary<FindTraceResponse>(server.apiAddress, insecure, 'otlpcapture.v1.CaptureService', 'FindTrace', { trace_id: traceId, format: 'FORMAT_JSON' }, metadata);
   const cli = (args: string[], env: NodeJS.ProcessEnv = pair.env): ReturnType<typeof runCli> => runCli(args, { env });
 
   beforeAll(async () => {
@@ -110,7 +110,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('find-trace on the $name', (sp
     }
     expect(multiObject).toBeGreaterThan(3);
     const traceId = traceSpreadOver(spread, 5);
-    const proto = await unary<FindTraceResponse>(server.grpcAddress, insecure, 'otlpcapture.v1.CaptureService', 'FindTrace', { trace_id: traceId });
+    const proto = await unary<FindTraceResponse>(server.apiAddress, insecure, 'otlpcapture.v1.CaptureService', 'FindTrace', { trace_id: traceId });
     expect(proto.error).toBeNull();
     expect(flattenTraceJson(toOtlpJson('traces', proto.response.payload!))).toEqual(expectedFlatSpans(spread.byTrace.get(traceId)!));
     expect(proto.response.requests.length).toBeGreaterThanOrEqual(5);
@@ -122,14 +122,14 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('find-trace on the $name', (sp
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`otlp-capture: trace ${unknown} is not in the archive\n`);
     expect(result.stdout.length).toBe(0);
-    const api = await unary(server.grpcAddress, insecure, 'otlpcapture.v1.CaptureService', 'FindTrace', { trace_id: unknown });
+    const api = await unary(server.apiAddress, insecure, 'otlpcapture.v1.CaptureService', 'FindTrace', { trace_id: unknown });
     expect(api.error?.code).toBe(grpc.status.NOT_FOUND);
     expect(api.error?.details).toBe(`trace ${unknown} is not in the archive`);
 
     const bad = await cli(['find-trace', 'not-a-trace-id', '--data-dir', dataDir]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/is not a trace id: a trace id is 32 hexadecimal digits/);
-    const badApi = await unary(server.grpcAddress, insecure, 'otlpcapture.v1.CaptureService', 'FindTrace', { trace_id: '123' });
+    const badApi = await unary(server.apiAddress, insecure, 'otlpcapture.v1.CaptureService', 'FindTrace', { trace_id: '123' });
     expect(badApi.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
@@ -155,7 +155,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('find-trace on the $name', (sp
     let pageToken = '';
     for (let page = 0; page < 20; page++) {
       const { error, response } = await unary<{ objects: { key: string; signal: string; request_count: string }[]; next_page_token: string }>(
-        server.grpcAddress, insecure, 'otlpcapture.v1.CaptureService', 'ListObjects', { page_size: 1, page_token: pageToken, signal: 'SIGNAL_TRACES' },
+        server.apiAddress, insecure, 'otlpcapture.v1.CaptureService', 'ListObjects', { page_size: 1, page_token: pageToken, signal: 'SIGNAL_TRACES' },
       );
       expect(error).toBeNull();
       expect(response.objects.length).toBe(1);
@@ -166,7 +166,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('find-trace on the $name', (sp
     }
     expect(keys.length).toBeGreaterThanOrEqual(2);
     expect([...keys].sort()).toEqual(keys);
-    const all = await unary<{ objects: { key: string; request_count: string }[] }>(server.grpcAddress, insecure, 'otlpcapture.v1.CaptureService', 'ListObjects', {});
+    const all = await unary<{ objects: { key: string; request_count: string }[] }>(server.apiAddress, insecure, 'otlpcapture.v1.CaptureService', 'ListObjects', {});
     expect(all.response.objects.filter((o) => keys.includes(o.key)).reduce((sum, o) => sum + Number(o.request_count), 0)).toBe(spread.requests.length);
   });
 

@@ -25,6 +25,8 @@ const TWO_HOURS_NS = 7_200_000_000_000n;
 let dir: string;
 let source: ServerProcess;
 let sink: ServerProcess;
+/** The one target the source's Replay RPC may send to (replay.allowedTargets); the CLI replays anywhere. */
+let apiTarget: RecordingTarget;
 const sent: { signal: Signal; bytes: Buffer }[] = [];
 const targets: RecordingTarget[] = [];
 
@@ -34,8 +36,11 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-replay-'));
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, 'archiver:\n  maxObjectAge: 300ms\nlog:\n  level: warn\n');
+  apiTarget = await recordingTarget();
+  const sourceConfig = path.join(dir, 'source.yaml');
+  writeFileSync(sourceConfig, `archiver:\n  maxObjectAge: 300ms\nlog:\n  level: warn\nreplay:\n  allowedTargets: ["${apiTarget.address}"]\n`);
   [source, sink] = await Promise.all([
-    startServer(['--config', config, '--data-dir', dataOf('source')]),
+    startServer(['--config', sourceConfig, '--data-dir', dataOf('source')]),
     startServer(['--config', config, '--data-dir', dataOf('sink')]),
   ]);
   const client = new RawOtlpClient(source.grpcAddress);
@@ -174,11 +179,11 @@ test('--dry-run sends nothing and says what would be sent; bad flags are usage e
   expect(bad.stderr).toMatch(/--to must be HOST:PORT/);
 });
 
-test('CaptureService.Replay streams progress and ends with a summary', async () => {
-  const target = await recordingTarget();
+test('CaptureService.Replay (on the API listener, to an allowed target) streams progress and ends with a summary', async () => {
+  const target = apiTarget;
   const definition = protoLoader.loadSync('otlpcapture/v1/capture.proto', { includeDirs: [PROTO_DIR], longs: String, enums: String, defaults: true });
   const Client = grpc.makeGenericClientConstructor(definition['otlpcapture.v1.CaptureService'] as grpc.ServiceDefinition, 'CaptureService');
-  const client = new Client(source.grpcAddress, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+  const client = new Client(source.apiAddress, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
     Replay(request: object): grpc.ClientReadableStream<Record<string, unknown>>;
   };
   const messages: Record<string, unknown>[] = [];

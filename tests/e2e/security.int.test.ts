@@ -20,7 +20,10 @@ import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BOUND_TOKEN = 'team-a-4f2d9c81e7b05a63';
+/** OTLP_CAPTURE_BEARER_TOKEN: ingest only. */
 const ADMIN_TOKEN = 'admin-b7e1c0d95a2f4e68';
+/** OTLP_CAPTURE_READ_TOKEN: read and replay. */
+const READ_TOKEN = 'reader-3e91d07c5ab24f16';
 
 let dir: string;
 let pki: TestPki;
@@ -73,7 +76,7 @@ describe('mutual TLS and bearer tokens on both listeners', () => {
         '    requireClientCert: true',
         'auth:',
         '  bearerTokens:',
-        `    - { tokenFile: ${tokenFile}, tenant: team-a }`,
+        `    - { tokenFile: ${tokenFile}, tenant: team-a, scopes: [ingest, read] }`,
         'archiver:',
         '  maxObjectAge: 200ms',
       ].join('\n'),
@@ -84,6 +87,7 @@ describe('mutual TLS and bearer tokens on both listeners', () => {
         OTLP_CAPTURE_TLS_KEY_FILE: pki.server.key,
         OTLP_CAPTURE_TLS_CLIENT_CA_FILE: pki.ca.cert,
         OTLP_CAPTURE_BEARER_TOKEN: ADMIN_TOKEN,
+        OTLP_CAPTURE_READ_TOKEN: READ_TOKEN,
         // Everything a refusal can log, logged.
         OTLP_CAPTURE_LOG_LEVEL: 'trace',
       },
@@ -172,29 +176,43 @@ describe('mutual TLS and bearer tokens on both listeners', () => {
     }
   });
 
-  test('health needs no token; CaptureService needs one, and a bound token lists its own tenant only', async () => {
+  test('health needs no token; CaptureService (on the API listener, same mutual TLS) needs a read token, and a bound token lists its own tenant only', async () => {
     const credentials = clientCredentials(pki.client);
-    const health = await unary(server.grpcPort, credentials, 'grpc.health.v1.Health', 'Check', { service: '' });
-    expect(health).toEqual({ error: null, response: { status: 'SERVING' } });
-    const anonymous = await unary(server.grpcPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', {});
+    for (const port of [server.grpcPort, server.apiPort]) {
+      const health = await unary(port, credentials, 'grpc.health.v1.Health', 'Check', { service: '' });
+      expect(health).toEqual({ error: null, response: { status: 'SERVING' } });
+    }
+    // The API listener asks for the client certificate too.
+    expect((await unary(server.apiPort, clientCredentials(), 'grpc.health.v1.Health', 'Check', { service: '' })).error?.code).toBe(grpc.status.UNAVAILABLE);
+    const anonymous = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', {});
     expect(anonymous.error?.code).toBe(grpc.status.UNAUTHENTICATED);
+    // The token every Collector holds may write, not read.
+    const ingestOnly = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', {}, bearer(ADMIN_TOKEN));
+    expect(ingestOnly.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(ingestOnly.error?.details).toBe('this token lacks the "read" scope');
+    // And the ingest port does not serve the read API at all.
+    const onIngestPort = await unary(server.grpcPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', {}, bearer(READ_TOKEN));
+    expect(onIngestPort.error?.code).toBe(grpc.status.UNIMPLEMENTED);
     const rows = await waitFor('team-a and team-b requests archived', async () => {
-      const all = await unary(server.grpcPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000 }, bearer(ADMIN_TOKEN));
+      const all = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000 }, bearer(READ_TOKEN));
       const requests = (all.response as { requests: { tenant: string }[] }).requests;
       return requests.some((r) => r.tenant === 'team-b') && requests.filter((r) => r.tenant === 'team-a').length >= 4 ? requests : undefined;
     });
-    const asTeamA = await unary(server.grpcPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000 }, bearer(BOUND_TOKEN));
+    const asTeamA = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000 }, bearer(BOUND_TOKEN));
     const teamA = (asTeamA.response as { requests: { tenant: string }[] }).requests;
     expect(teamA.length).toBe(rows.filter((r) => r.tenant === 'team-a').length);
     expect(teamA.every((r) => r.tenant === 'team-a')).toBe(true);
-    const peek = await unary(server.grpcPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { tenant: 'team-b' }, bearer(BOUND_TOKEN));
+    const peek = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { tenant: 'team-b' }, bearer(BOUND_TOKEN));
     expect(peek.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+    // The read token may not write.
+    const write = await grpcExport(server.grpcPort, credentials, uniqueTraceRequest(90), bearer(READ_TOKEN));
+    expect(write).toEqual({ ok: false, code: grpc.status.PERMISSION_DENIED, details: 'this token lacks the "ingest" scope' });
   });
 
   test('no token appears anywhere in the logs, even at trace level, and refusals were counted', async () => {
     const output = server.output();
     expect(output).toMatch(/"level":"debug"/); // refusals were logged
-    for (const secret of [BOUND_TOKEN, ADMIN_TOKEN, 'not-the-token', BOUND_TOKEN.slice(0, 12), ADMIN_TOKEN.slice(0, 12)]) {
+    for (const secret of [BOUND_TOKEN, ADMIN_TOKEN, READ_TOKEN, 'not-the-token', BOUND_TOKEN.slice(0, 12), ADMIN_TOKEN.slice(0, 12), READ_TOKEN.slice(0, 12)]) {
       expect(output).not.toContain(secret);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
@@ -276,13 +294,13 @@ describe('start-up with unusable credentials', () => {
       [{ OTLP_CAPTURE_TLS_CERT_FILE: pki.server.cert, OTLP_CAPTURE_TLS_KEY_FILE: pki.server.key, OTLP_CAPTURE_TLS_CLIENT_CA_FILE: pki.ca.cert }, /server\.tls\.requireClientCert: must be true when clientCaFile is set/],
     ];
     for (const [env, message] of cases) {
-      const result = await runCli(['serve', '--data-dir', data, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { env });
+      const result = await runCli(['serve', '--data-dir', data, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0'], { env });
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(message);
     }
     const config = path.join(dir, 'bad-token.yaml');
     writeFileSync(config, `auth:\n  bearerTokens:\n    - tokenFile: ${path.join(dir, 'no-such-token')}\n`);
-    const result = await runCli(['serve', '--config', config, '--data-dir', data, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0']);
+    const result = await runCli(['serve', '--config', config, '--data-dir', data, '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/cannot read auth\.bearerTokens\[0\]\.tokenFile .*no-such-token: ENOENT/);
   });

@@ -39,7 +39,7 @@ function healthCheck(address: string): Promise<string> {
   });
 }
 
-test('reflection lists every service and resolves the OTLP request types; health and admin endpoints answer', async () => {
+test('each listener reflects what it serves and resolves its request types; health and admin endpoints answer', async () => {
   const server = await startServer(['--config', config('archiver:\n  maxObjectAge: 100ms\n'), '--data-dir', path.join(dir, 'data')]);
   try {
     const reflection = new ReflectionClient(server.grpcAddress, 'v1');
@@ -48,16 +48,25 @@ test('reflection lists every service and resolves the OTLP request types; health
       'opentelemetry.proto.collector.trace.v1.TraceService',
       'opentelemetry.proto.collector.metrics.v1.MetricsService',
       'opentelemetry.proto.collector.logs.v1.LogsService',
-      'otlpcapture.v1.CaptureService',
       'grpc.health.v1.Health',
     ]) {
       expect(services).toContain(name);
       const files = await fetchLikeGrpcurl(reflection, name);
       expect(unresolvableReferences(files)).toEqual([]);
     }
+    // The read API is not on the ingest port.
+    expect(services).not.toContain('otlpcapture.v1.CaptureService');
     const files = await fetchLikeGrpcurl(reflection, 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
     expect(unresolvableReferences(files)).toEqual([]);
     reflection.close();
+
+    const apiReflection = new ReflectionClient(server.apiAddress, 'v1');
+    const apiServices = await apiReflection.listServices();
+    expect(apiServices).toEqual(expect.arrayContaining(['otlpcapture.v1.CaptureService', 'grpc.health.v1.Health']));
+    expect(apiServices).not.toContain('opentelemetry.proto.collector.trace.v1.TraceService');
+    expect(unresolvableReferences(await fetchLikeGrpcurl(apiReflection, 'otlpcapture.v1.CaptureService'))).toEqual([]);
+    apiReflection.close();
+    expect(await healthCheck(server.apiAddress)).toBe('SERVING');
 
     expect(await healthCheck(server.grpcAddress)).toBe('SERVING');
     const admin = `http://127.0.0.1:${server.adminPort}`;
@@ -72,8 +81,8 @@ test('reflection lists every service and resolves the OTLP request types; health
       const text = await (await fetch(`${admin}/metrics`)).text();
       return /otlpcapture_objects_archived_total\{signal="traces"\} 1\b/.test(text) ? text : undefined;
     });
-    expect(metrics).toMatch(/otlpcapture_requests_received_total\{signal="traces"\} 1\b/);
-    expect(metrics).toMatch(/otlpcapture_items_received_total\{signal="traces"\} 1\b/);
+    expect(metrics).toMatch(/otlpcapture_requests_received_total\{signal="traces",tenant="default"\} 1\b/);
+    expect(metrics).toMatch(/otlpcapture_items_received_total\{signal="traces",tenant="default"\} 1\b/);
     expect(metrics).toMatch(/otlpcapture_requests_rejected_total\{signal="traces",reason="malformed"\} 1\b/);
     expect(metrics).toMatch(/otlpcapture_upload_duration_seconds_count\{signal="traces"\} 1\b/);
     expect(metrics).toMatch(/otlpcapture_archive_lag_seconds_count\{signal="traces"\} 1\b/);
@@ -140,7 +149,7 @@ test('what a too-short grace period leaves in the spool is archived at the next 
 });
 
 async function serveFails(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const result = await runCli(['serve', '--admin-listen', '127.0.0.1:0', ...args]);
+  const result = await runCli(['serve', '--admin-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', ...args]);
   // One clear line, no stack trace.
   expect(result.stderr).not.toMatch(/\n\s+at /);
   return result;

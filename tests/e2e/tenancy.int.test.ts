@@ -34,6 +34,7 @@ let data: string;
 let server: ServerProcess;
 let httpUrl: string;
 let grpcAddress: string;
+let apiAddress: string;
 /** What each tenant sent and had acknowledged, hex-encoded. */
 const sent = new Map<string, string[]>();
 
@@ -52,9 +53,10 @@ beforeAll(async () => {
     [
       'auth:',
       '  bearerTokens:',
-      `    - { token: ${TOKEN_A}, tenant: team-a }`,
-      `    - { token: ${TOKEN_B}, tenant: team-b }`,
-      `    - { token: ${ADMIN} }`,
+      // Each writes and reads (scopes say so explicitly: a token without scopes may only ingest).
+      `    - { token: ${TOKEN_A}, tenant: team-a, scopes: [ingest, read] }`,
+      `    - { token: ${TOKEN_B}, tenant: team-b, scopes: [ingest, read] }`,
+      `    - { token: ${ADMIN}, scopes: [ingest, read, replay] }`,
       'archiver:',
       '  maxObjectAge: 200ms',
     ].join('\n'),
@@ -62,6 +64,7 @@ beforeAll(async () => {
   server = await startServer(['--config', config, '--data-dir', data]);
   httpUrl = `http://127.0.0.1:${server.httpPort}`;
   grpcAddress = server.grpcAddress;
+  apiAddress = server.apiAddress;
 
   // team-a without the header (bound token), over both transports; team-b naming itself; the admin token naming
   // team-c and the default tenant.
@@ -178,13 +181,13 @@ function walk(root: string, prefix = ''): string[] {
 describe('read side: CaptureService', () => {
   async function list(headers: Record<string, string>, request: object = {}): Promise<{ error: grpc.ServiceError | null; rows: CapturedRow[] }> {
     const { error, response } = await unary<{ requests: { id: string; tenant: string; object_key: string }[] }>(
-      grpcAddress, insecure, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000, ...request }, headers,
+      apiAddress, insecure, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000, ...request }, headers,
     );
     return { error, rows: (response?.requests ?? []).map((r) => ({ id: r.id, tenant: r.tenant, objectKey: r.object_key })) };
   }
 
   async function get(headers: Record<string, string>, id: string): Promise<{ error: grpc.ServiceError | null; payload?: Buffer }> {
-    const { error, response } = await unary<{ payload?: Buffer }>(grpcAddress, insecure, 'otlpcapture.v1.CaptureService', 'GetRequest', { id, format: 'FORMAT_PROTO' }, headers);
+    const { error, response } = await unary<{ payload?: Buffer }>(apiAddress, insecure, 'otlpcapture.v1.CaptureService', 'GetRequest', { id, format: 'FORMAT_PROTO' }, headers);
     return { error, ...(response?.payload ? { payload: response.payload } : {}) };
   }
 

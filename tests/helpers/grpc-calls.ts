@@ -1,10 +1,10 @@
 // One-off gRPC calls with any channel credentials and metadata, for tests of who may call what: an OTLP Export with
-// raw bytes, and unary calls to Health and CaptureService (keepCase field names, enums as strings).
+// raw bytes, and unary and server-streaming calls to Health and CaptureService (keepCase field names, enums as strings).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Signal } from '../../src/model.js';
 import { PROTO_DIR } from '../../src/protos.js';
-import { OTLP_SERVICE_NAMES } from '../../src/receiver/otlp-services.js';
+import { OTLP_SERVICE_NAMES } from '../../src/grpc/otlp-services.js';
 
 export type Outcome = { ok: true } | { ok: false; code: grpc.status; details: string };
 
@@ -54,6 +54,33 @@ export function unary<T = unknown>(
     client[method]!.call(client, request, metadataOf(headers), (error, response) => {
       client.close();
       resolve({ error, response: response as T });
+    });
+  });
+}
+
+/** A server-streaming call (CaptureService.Replay): every message, then the final status (null when OK). */
+export function serverStream<T = unknown>(
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  service: keyof typeof FILES,
+  method: string,
+  request: object,
+  headers: Record<string, string> = {},
+): Promise<{ error: grpc.ServiceError | null; messages: T[] }> {
+  const definition = protoLoader.loadSync(FILES[service]!, { includeDirs: [PROTO_DIR], longs: String, enums: String, defaults: true, keepCase: true });
+  const Client = grpc.makeGenericClientConstructor(definition[service] as grpc.ServiceDefinition, service);
+  const client = new Client(address, credentials) as unknown as grpc.Client & Record<string, (request: object, metadata: grpc.Metadata) => grpc.ClientReadableStream<T>>;
+  return new Promise((resolve) => {
+    const messages: T[] = [];
+    const call = client[method]!.call(client, request, metadataOf(headers));
+    call.on('data', (message: T) => messages.push(message));
+    call.on('error', (error: grpc.ServiceError) => {
+      client.close();
+      resolve({ error, messages });
+    });
+    call.on('end', () => {
+      client.close();
+      resolve({ error: null, messages });
     });
   });
 }

@@ -1,5 +1,5 @@
 // Rewrites the manifest of a finished archive object file in place — to make objects as an older build wrote them
-// (manifest version 1, no trace ids) from ones this build wrote, or to damage a manifest on purpose. Blocks stay
+// (manifest version 1 or 2) from ones this build wrote, or to damage a manifest on purpose. Blocks stay
 // byte for byte; only the manifest and the trailer (its offset, lengths and CRC) are written anew.
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -8,7 +8,7 @@ import { TRAILER_SIZE } from '../../src/archiver/object-format.js';
 export type ManifestJson = {
   version: number;
   object: Record<string, unknown>;
-  requests: (Record<string, unknown> & { id: string; traceIds?: string[] })[];
+  requests: (Record<string, unknown> & { id: string; traceIds?: string[]; fingerprint?: string })[];
 };
 
 export function rewriteManifest(file: string, edit: (manifest: ManifestJson) => void): void {
@@ -26,10 +26,19 @@ export function rewriteManifest(file: string, edit: (manifest: ManifestJson) => 
   fs.writeFileSync(file, Buffer.concat([bytes.subarray(0, manifestOffset), stored, newTrailer]));
 }
 
-/** What a build before manifest version 2 wrote: version 1, no trace ids. */
+/** What a build before manifest version 2 wrote: version 1, no trace ids, no fingerprints. */
 export function asVersion1(manifest: ManifestJson): void {
   manifest.version = 1;
-  for (const request of manifest.requests) delete request.traceIds;
+  for (const request of manifest.requests) {
+    delete request.traceIds;
+    delete request.fingerprint;
+  }
+}
+
+/** What a build before manifest version 3 wrote: version 2, no fingerprints. */
+export function asVersion2(manifest: ManifestJson): void {
+  manifest.version = 2;
+  for (const request of manifest.requests) delete request.fingerprint;
 }
 
 /** Every archive object file under a directory. */

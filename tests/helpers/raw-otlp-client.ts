@@ -2,8 +2,8 @@
 // which the OpenTelemetry exporters hide. Compression per client: none, deflate or gzip.
 import * as grpc from '@grpc/grpc-js';
 import type { Signal } from '../../src/model.js';
-import { OTLP_SERVICE_NAMES } from '../../src/receiver/otlp-services.js';
-import { decodeRetryDelayMs } from '../../src/receiver/rpc-status.js';
+import { OTLP_SERVICE_NAMES } from '../../src/grpc/otlp-services.js';
+import { decodeRetryDelayMs } from '../../src/grpc/rpc-status.js';
 
 export type ExportOutcome =
   | { ok: true }

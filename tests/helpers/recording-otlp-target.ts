@@ -3,8 +3,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Signal } from '../../src/model.js';
 import { SIGNALS } from '../../src/model.js';
-import { otlpServiceDefinition } from '../../src/receiver/otlp-services.js';
-import { retryableError } from '../../src/receiver/rpc-status.js';
+import { otlpServiceDefinition } from '../../src/grpc/otlp-services.js';
+import { retryableError } from '../../src/grpc/rpc-status.js';
 
 export interface Arrival {
   signal: Signal;

@@ -11,6 +11,9 @@ export interface ServerProcess {
   grpcAddress: string;
   /** OTLP/HTTP (127.0.0.1, any free port unless the test passes --http-listen). */
   httpPort: number;
+  /** The API listener (CaptureService), likewise. */
+  apiPort: number;
+  apiAddress: string;
   /** Everything the server has printed so far (stdout + stderr). */
   output(): string;
   /** Sends the signal and waits for exit; resolves with the exit code (null when killed by a signal). */
@@ -18,20 +21,20 @@ export interface ServerProcess {
 }
 
 export async function startServer(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--grpc-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...args], {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--grpc-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--api-listen', '127.0.0.1:0', ...args], {
     env: { ...process.env, OTLP_CAPTURE_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const ports = await new Promise<{ grpc: number; admin: number; http: number }>((resolve, reject) => {
+  const ports = await new Promise<{ grpc: number; admin: number; http: number; api: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output}`)), options.timeoutMs ?? 20_000);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      const match = /"grpc":"[^"]*:(\d+)","admin":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(output);
+      const match = /"grpc":"[^"]*:(\d+)","admin":"[^"]*:(\d+)","http":"[^"]*:(\d+)","api":"[^"]*:(\d+)"/.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve({ grpc: Number(match[1]), admin: Number(match[2]), http: Number(match[3]) });
+        resolve({ grpc: Number(match[1]), admin: Number(match[2]), http: Number(match[3]), api: Number(match[4]) });
       }
     };
     proc.stdout!.on('data', onData);
@@ -47,6 +50,8 @@ export async function startServer(args: string[], options: { env?: NodeJS.Proces
     adminPort: ports.admin,
     grpcAddress: `127.0.0.1:${ports.grpc}`,
     httpPort: ports.http,
+    apiPort: ports.api,
+    apiAddress: `127.0.0.1:${ports.api}`,
     output: () => output,
     stop: async (signal = 'SIGTERM', timeoutMs = 30_000) => {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;

@@ -1,7 +1,7 @@
-// The two gRPC servers a service implementation (health, reflection, CaptureService) can run on: grpc-js, and the
+// The two gRPC servers a service implementation (health, reflection) can run on: grpc-js, and the
 // hand-written HTTP/2 server of the OTLP listener. Tests of those services run against both.
 import * as grpc from '@grpc/grpc-js';
-import { Http2GrpcServer } from '../../src/receiver/grpc/http2-grpc-server.js';
+import { Http2GrpcServer, type GrpcTransportOptions } from '../../src/receiver/grpc/http2-grpc-server.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 
 export type ServiceServerKind = 'grpc-js' | 'otlp-capture http2';
@@ -14,11 +14,15 @@ export interface RunningServiceServer {
 
 type Registrar = (server: Pick<grpc.Server, 'addService'>) => void;
 
-export const DEFAULT_TRANSPORT = {
+export const DEFAULT_TRANSPORT: GrpcTransportOptions = {
+  maxReceiveBytes: 4 * 2 ** 20,
   maxConcurrentStreams: 100,
+  maxConnections: 4096,
   initialWindowSize: 65_535,
   keepaliveTimeMs: 0,
   keepaliveTimeoutMs: 20_000,
+  minPingIntervalMs: 5_000,
+  permitPingsWithoutCalls: true,
   maxConnectionIdleMs: 0,
   maxConnectionAgeMs: 0,
   maxConnectionAgeGraceMs: 0,
@@ -33,7 +37,7 @@ export async function startServiceServer(kind: ServiceServerKind, register: Regi
     return { address: `127.0.0.1:${port}`, stop: async () => server.forceShutdown() };
   }
   const server = new Http2GrpcServer({
-    maxReceiveBytes: 4 * 2 ** 20,
+    name: 'test',
     transport: DEFAULT_TRANSPORT,
     tls: null,
     logger: createLogger('silent'),

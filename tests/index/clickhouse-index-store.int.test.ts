@@ -104,7 +104,7 @@ describe('ClickHouseIndexStore specifics', () => {
     await Promise.all([store().start(), store({ outboxPath: path.join(dir, 'other.sqlite') }).start()]);
     await store({ outboxPath: path.join(dir, 'third.sqlite') }).start();
     const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual(['objects', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'quarantined_requests', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
     const [version] = await server.query<{ v: string }>(`SELECT toString(max(version)) AS v FROM ${database}.schema_migrations FINAL`);
     expect(Number(version!.v)).toBe(SCHEMA_VERSION);
     const engines = await server.query<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = '${database}'`);
@@ -182,7 +182,7 @@ describe('ClickHouseIndexStore specifics', () => {
       expect(echo!.v).toBe(text);
     }
     const tables = await server.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
-    expect(tables.map((t) => t.name)).toEqual(['objects', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
+    expect(tables.map((t) => t.name)).toEqual(['objects', 'quarantined_requests', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
   });
 
   it('inserts in batches: at batchRows rows, or when the oldest row has waited batchInterval', async () => {

@@ -126,7 +126,7 @@ describe.each([
 
   it('has the schema, the migration version, and both copies of every row', async () => {
     const tables = (await engine().run(tablesQuery(DB))).map((row) => row.name).sort();
-    expect(tables).toEqual(['objects', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
+    expect(tables).toEqual(['objects', 'quarantined_requests', 'requests', 'retired_objects', 'schema_migrations', 'trace_requests']);
     expect(await engine().run(schemaVersionQuery(DB))).toEqual([{ version: String(SCHEMA_VERSION) }]);
     const [count] = await engine().run(`SELECT toString(count()) AS n FROM ${DB}.requests`);
     expect(count).toEqual({ n: String(requests.length * 2) });

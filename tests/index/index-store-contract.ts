@@ -557,5 +557,29 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
       expect(new Set((await reader.listObjects({})).map((o) => o.key))).toEqual(sizes);
       expect(await reader.knownRequestIds([objects[5]!.requests[0]!.id])).toEqual(new Set([objects[5]!.requests[0]!.id]));
     });
+
+    it('keeps quarantine records: read back by id (also by another connection), the latest reason winning', async () => {
+      const built = makeObject('acme', 'logs', [{}, {}, {}]);
+      await commit(built);
+      const [a, b, c] = built.requests as [ArchivedRequest, ArchivedRequest, ArchivedRequest];
+      await index.quarantineRequests([
+        { id: a.id, reason: 'block at offset 28 of x.otlpc fails its CRC-32 check', atMs: 1_000 },
+        { id: b.id, reason: 'archive object x.otlpc is missing', atMs: 2_000 },
+      ]);
+      await index.quarantineRequests([{ id: a.id, reason: 'block at offset 28 of x.otlpc does not decompress', atMs: 3_000 }]);
+      await index.quarantineRequests([]);
+      const reader = await another();
+      const expected = new Map([
+        [a.id, { id: a.id, reason: 'block at offset 28 of x.otlpc does not decompress', atMs: 3_000 }],
+        [b.id, { id: b.id, reason: 'archive object x.otlpc is missing', atMs: 2_000 }],
+      ]);
+      expect(await reader.quarantinedRequests([a.id, b.id, c.id, '01ZZZZZZZZZZZZZZZZZZZZZZZZ'])).toEqual(expected);
+      expect(await index.quarantinedRequests([c.id])).toEqual(new Map());
+      // The rows themselves are left as they are.
+      expect(await index.listRequests({})).toEqual(built.requests);
+      if (reader.describe().includes('read-only')) {
+        await expect(reader.quarantineRequests([{ id: c.id, reason: 'x', atMs: 1 }])).rejects.toBeInstanceOf(InvalidArgumentError);
+      }
+    });
   });
 }

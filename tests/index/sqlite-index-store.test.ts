@@ -70,7 +70,7 @@ describe('SqliteIndexStore specifics', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['objects', 'request_services', 'requests', 'retired_objects', 'trace_generations', 'trace_requests']);
+    expect(tables).toEqual(['objects', 'quarantined_requests', 'request_services', 'requests', 'retired_objects', 'trace_generations', 'trace_requests']);
   });
 
   it('stores ns times as INTEGER and clamps only values outside signed 64-bit', async () => {

@@ -1,5 +1,13 @@
 // Each operational condition: when it fires, how urgent, what it says, and when it clears.
-import { IndexLagRule, RejectionsRule, SpoolFillRule, UploadFailingRule, type AlertSnapshot } from '../../src/notify/alert-rules.js';
+import {
+  ArchiverStalledRule,
+  IndexLagRule,
+  QuarantineRule,
+  RejectionsRule,
+  SpoolFillRule,
+  UploadFailingRule,
+  type AlertSnapshot,
+} from '../../src/notify/alert-rules.js';
 
 const MiB = 2 ** 20;
 
@@ -9,6 +17,8 @@ function snapshot(overrides: Omit<Partial<AlertSnapshot>, 'spool'> & { spool?: P
     msSinceLastCommit: 1000,
     archiveFailures: {},
     rejections: {},
+    archiverStalled: null,
+    quarantined: { corruptRecords: 0, corruptBytes: 0, archiverRecords: 0 },
     ...overrides,
     spool: { bytesOnDisk: 0, maxBytes: 100 * MiB, unreleasedRecords: 0, oldestUnreleasedAgeMs: 0, ...overrides.spool },
   };
@@ -61,4 +71,29 @@ test('rejections: counted per interval against a baseline, listed by reason', ()
   expect(firing?.title).toBe('12 requests rejected');
   expect(firing?.text).toContain('By reason: unauthenticated 9, malformed 3.');
   expect(rule.evaluate(snapshot({ rejections: { malformed: 1009, unauthenticated: 9 } }))).toBeNull();
+});
+
+test('archiver stalled: fires (critical) with the archiver\'s reason while it holds, and clears', () => {
+  const rule = new ArchiverStalledRule();
+  expect(rule.evaluate(snapshot())).toBeNull();
+  const reason = 'archiver stalled: no progress for 6m00s while 12 requests wait (archiver.maxLag 5m00s)';
+  const firing = rule.evaluate(snapshot({ archiverStalled: reason, spool: { unreleasedRecords: 12, bytesOnDisk: 10 * MiB } }));
+  expect(firing).toMatchObject({ priority: 'critical', title: 'Archiving stalled' });
+  expect(firing?.text).toContain(reason);
+  expect(firing?.text).toContain('12 requests wait in the spool (10% full)');
+  expect(rule.evaluate(snapshot())).toBeNull();
+  expect(rule.resolvedText(snapshot({ msSinceLastCommit: 2000 }))).toContain('last index commit 2s ago');
+});
+
+test('quarantine: fires once per check with new quarantined data, counting from process start', () => {
+  const rule = new QuarantineRule();
+  // Damage found at start-up (before the first check) is reported at the first check.
+  const first = rule.evaluate(snapshot({ quarantined: { corruptRecords: 2, corruptBytes: 3 * MiB, archiverRecords: 0 } }));
+  expect(first).toMatchObject({ priority: 'high', title: 'Spool data quarantined (2)' });
+  expect(first?.text).toContain('2 damaged spool records or ranges (3.0 MiB) were found on disk');
+  expect(first?.text).not.toContain('archiver gave up');
+  expect(rule.evaluate(snapshot({ quarantined: { corruptRecords: 2, corruptBytes: 3 * MiB, archiverRecords: 0 } }))).toBeNull();
+  const second = rule.evaluate(snapshot({ quarantined: { corruptRecords: 2, corruptBytes: 3 * MiB, archiverRecords: 1 } }));
+  expect(second?.title).toBe('Spool data quarantined (1)');
+  expect(second?.text).toContain('the archiver gave up on 1 spooled requests');
 });

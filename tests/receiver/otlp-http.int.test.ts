@@ -30,6 +30,7 @@ function config(dataDir: string, overrides: Record<string, unknown> = {}): Resol
       'server.grpc.listen': '127.0.0.1:0',
       'server.admin.listen': '127.0.0.1:0',
       'server.http.listen': '127.0.0.1:0',
+      'server.api.listen': '127.0.0.1:0',
       'spool.durability': 'none',
       'archiver.maxObjectAge': '200ms',
       'log.level': 'silent',
@@ -164,8 +165,8 @@ describe('one server (1 MiB limit): successes, bad input, and what is stored', (
     expectStatus(text, 415, grpc.status.INVALID_ARGUMENT, /unsupported Content-Type "text\/plain": use application\/x-protobuf or application\/json/, 'json');
     const none = await post(`${url}/v1/traces`, uniqueTraceRequest(6), {});
     expect(none.status).toBe(415);
-    const zstd = await post(`${url}/v1/traces`, uniqueTraceRequest(6), { ...PROTOBUF, 'content-encoding': 'zstd' });
-    expectStatus(zstd, 415, grpc.status.INVALID_ARGUMENT, /unsupported Content-Encoding "zstd": use identity, gzip, x-gzip, deflate, br/);
+    const lz4 = await post(`${url}/v1/traces`, uniqueTraceRequest(6), { ...PROTOBUF, 'content-encoding': 'lz4' });
+    expectStatus(lz4, 415, grpc.status.INVALID_ARGUMENT, /unsupported Content-Encoding "lz4": use identity, gzip, x-gzip, deflate, zlib, zstd, snappy, x-snappy-framed, br/);
   });
 
   test('405: another method, with Allow: POST', async () => {
@@ -238,6 +239,21 @@ describe('backpressure: 429 and 503 with Retry-After and RetryInfo', () => {
     const archive = await readArchive(dataDir);
     const acked = payloads.filter((_, i) => replies[i]!.status === 200);
     expect(archive.map((entry) => entry.bytes.toString('hex')).sort()).toEqual(acked.map((b) => b.toString('hex')).sort());
+  });
+
+  test('OTLP JSON holds its size in the budget while parsed; alone, a JSON request larger than the whole budget is still taken', async () => {
+    const dataDir = path.join(dir, 'json-budget');
+    const { server, url } = await start(dataDir, { 'admission.maxInFlightBytes': '16KiB' });
+    const payload = tracePayload(21, 200);
+    const json = JSON.stringify(payload.json);
+    // Body and its protobuf both exceed the budget: held together, as one request's own.
+    expect(json.length).toBeGreaterThan(16 * 1024);
+    expect(payload.proto.length).toBeGreaterThan(16 * 1024);
+    const reply = await post(`${url}/v1/traces`, json, JSON_TYPE);
+    expect(reply.status).toBe(200);
+    await stop(server);
+    const archive = await readArchive(dataDir);
+    expect(archive.map((entry) => entry.bytes.toString('hex'))).toEqual([fromOtlpJson('traces', payload.json).toString('hex')]);
   });
 
   test('503 when the spool is full (JSON: RetryInfo in details), and the rejection is counted', async () => {

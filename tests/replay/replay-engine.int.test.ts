@@ -106,6 +106,8 @@ test('RESOURCE_EXHAUSTED is retried with RetryInfo; without it, the replay stops
     requestId: archive.requests[2]!.id,
     signal: archive.requests[2]!.signal,
     reason: 'was refused by the target: RESOURCE_EXHAUSTED: too large',
+    // The target's status and how many attempts it refused: what an API caller is told instead of the reason.
+    target: { code: grpc.status.RESOURCE_EXHAUSTED, attempts: 1 },
   });
   // Nothing after the failure was sent.
   expect(final.server.attempts.length).toBe(3);

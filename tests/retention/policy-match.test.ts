@@ -101,6 +101,9 @@ describe('policy matching', () => {
     expect(g9).toBe('acme/traces/2026/05/22/00/01J0.gzip-9.otlpc');
     expect(compressionMark(g9)).toEqual({ codec: 'gzip', level: 9 });
     expect(compressedKey(g9, { codec: 'brotli', level: 11 })).toBe('acme/traces/2026/05/22/00/01J0.brotli-11.otlpc');
+    const z19 = compressedKey(g9, { codec: 'zstd', level: 19 });
+    expect(z19).toBe('acme/traces/2026/05/22/00/01J0.zstd-19.otlpc');
+    expect(compressionMark(z19)).toEqual({ codec: 'zstd', level: 19 });
     expect(compressionMark(key)).toBeNull();
   });
 });

@@ -83,7 +83,7 @@ describe('retention configuration', () => {
     expect(message).toContain('retention.policies.2.match.olderThan: expected a duration such as 7d, 12h or 90m, got "soon"');
     expect(message).toContain('retention.policies.3.action.type: expected an action with type delete, archive or compress');
     expect(message).toContain('retention.policies.4.action.level: gzip levels are 1 to 9, got 12');
-    expect(message).toContain('retention.policies.5.action.codec: expected gzip or brotli');
+    expect(message).toContain('retention.policies.5.action.codec: expected gzip, zstd or brotli');
     expect(message).toContain('retention.policies.6.match: unknown key(s) "colour"');
     expect(message).toContain('retention.policies.7.match.signal: expected one of traces, metrics, logs');
     expect(() => retentionSchema.parse({ policies: [{ name: 'x', action: { type: 'delete' } }] })).toThrow('required: a match with at least olderThan');

@@ -6,29 +6,37 @@ import { CorruptDataError } from '../../src/errors.js';
 import type { RequestMeta } from '../../src/model.js';
 import {
   PREFIX_BYTES,
-  continueCrc,
-  crcOfPrefixAndHeader,
   decodeMeta,
   decodePrefix,
+  decodePrefixV1,
   encodeRecord,
+  headerCrc,
 } from '../../src/spool/record-codec.js';
+import { frameAt, frameV1 } from './frames.js';
 import { metaFor } from './helpers.js';
 
+const SEQ = 7;
+const OFFSET = 16;
+
 function frameOf(meta: RequestMeta, payload: Buffer): Buffer {
-  const record = encodeRecord(meta, payload);
-  return Buffer.concat([record.head, record.payload]);
+  return frameAt(meta, payload, SEQ, OFFSET);
 }
 
-function decodeFrame(frame: Buffer): { meta: RequestMeta; payload: Buffer; crcOk: boolean } {
+/** Decodes a format-2 frame placed at (SEQ, OFFSET), checking both CRCs the way the layout describes them. */
+function decodeFrame(frame: Buffer, seq = SEQ, offset = OFFSET): { meta: RequestMeta; payload: Buffer; crcOk: boolean } {
   const prefix = decodePrefix(frame);
   if (!prefix) throw new Error('no prefix');
   const headerEnd = PREFIX_BYTES + prefix.headerLength;
-  const crc = continueCrc(frame.subarray(headerEnd), crcOfPrefixAndHeader(frame.subarray(0, headerEnd)));
-  return {
-    meta: decodeMeta(frame.subarray(PREFIX_BYTES, headerEnd)),
-    payload: frame.subarray(headerEnd, prefix.length),
-    crcOk: crc === prefix.crc,
-  };
+  const payload = frame.subarray(headerEnd, prefix.length);
+  const headerOk = headerCrc(frame.subarray(0, headerEnd), seq, offset) === prefix.crc;
+  const payloadOk = (payload.length === 0 ? 0 : crc32(payload)) === prefix.payloadCrc;
+  let meta: RequestMeta;
+  try {
+    meta = decodeMeta(frame.subarray(PREFIX_BYTES, headerEnd));
+  } catch {
+    return { meta: metaFor('unreadable'), payload, crcOk: false };
+  }
+  return { meta, payload, crcOk: headerOk && payloadOk };
 }
 
 describe('record codec', () => {
@@ -41,19 +49,19 @@ describe('record codec', () => {
     expect(decoded.meta).toEqual(meta);
     expect(decoded.payload.equals(payload)).toBe(true);
     const prefix = decodePrefix(frame)!;
+    expect(encodeRecord(meta, payload).length).toBe(frame.length);
     const header = JSON.parse(frame.subarray(PREFIX_BYTES, PREFIX_BYTES + prefix.headerLength).toString('utf8'));
     expect(header.startNs).toBe('9223372036854775813');
     expect(header.endNs).toBe('18446744073709551615');
   });
 
-  it("carries the payload's own CRC, computed in the same pass as the frame's (format unchanged)", () => {
+  it("carries the payload's own CRC, computed once, in the frame", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 5000 }), (bytes) => {
         const payload = Buffer.from(bytes);
         const record = encodeRecord(metaFor('c'), payload);
         expect(record.payloadCrc).toBe(payload.length === 0 ? 0 : crc32(payload));
-        // decodeFrame checks the frame CRC the original way: header CRC continued over the payload bytes.
-        expect(decodeFrame(Buffer.concat([record.head, record.payload])).crcOk).toBe(true);
+        expect(decodeFrame(frameOf(metaFor('c'), payload)).crcOk).toBe(true);
       }),
       { numRuns: 200 },
     );
@@ -79,9 +87,12 @@ describe('record codec', () => {
           startNs: fc.bigInt(0n, 2n ** 64n - 1n),
           endNs: fc.bigInt(0n, 2n ** 64n - 1n),
           rawBytes: fc.nat(),
+          fingerprint: fc.option(fc.stringMatching(/^[0-9a-f]{16}$/), { nil: undefined }),
         }),
         fc.uint8Array({ maxLength: 2048 }),
-        (meta, bytes) => {
+        (generated, bytes) => {
+          const { fingerprint, ...rest } = generated;
+          const meta: RequestMeta = fingerprint === undefined ? rest : { ...rest, fingerprint };
           const decoded = decodeFrame(frameOf(meta, Buffer.from(bytes)));
           expect(decoded.crcOk).toBe(true);
           expect(decoded.meta).toEqual(meta);
@@ -91,18 +102,32 @@ describe('record codec', () => {
     );
   });
 
-  it('has a CRC that catches a change anywhere after the CRC field', () => {
+  it('has a header CRC over lengths, payload CRC and meta, and a payload CRC over the payload', () => {
     const frame = frameOf(metaFor('x'), Buffer.alloc(100, 7));
-    for (const at of [8, 12, PREFIX_BYTES + 3, frame.length - 1]) {
+    for (const at of [8, 12, 16, PREFIX_BYTES + 3, frame.length - 1]) {
       const damaged = Buffer.from(frame);
       damaged[at] = damaged[at]! ^ 0x01;
       const prefix = decodePrefix(damaged);
       if (!prefix) continue; // a damaged length may already make the prefix unreadable: also caught
-      const headerEnd = PREFIX_BYTES + prefix.headerLength;
-      const body = damaged.subarray(headerEnd, Math.min(prefix.length, damaged.length));
-      const crc = continueCrc(body, crcOfPrefixAndHeader(damaged.subarray(0, headerEnd)));
-      expect(crc === prefix.crc && prefix.length === frame.length).toBe(false);
+      if (prefix.length > damaged.length) continue; // a longer length: caught as a torn frame
+      expect(decodeFrame(damaged).crcOk).toBe(false);
     }
+  });
+
+  it("binds the header CRC to the frame's place: the same bytes elsewhere do not check out", () => {
+    const frame = frameOf(metaFor('x'), Buffer.from('payload'));
+    expect(decodeFrame(frame).crcOk).toBe(true);
+    expect(decodeFrame(frame, SEQ, OFFSET + 1).crcOk).toBe(false);
+    expect(decodeFrame(frame, SEQ + 1, OFFSET).crcOk).toBe(false);
+  });
+
+  it('reads format-1 prefixes (segments written before format 2) and tells the formats apart', () => {
+    const v1 = frameV1(metaFor('old'), Buffer.from('payload'));
+    const prefix = decodePrefixV1(v1)!;
+    expect(prefix).toMatchObject({ prefixLength: 16, payloadLength: 7 });
+    expect(prefix.length).toBe(v1.length);
+    expect(decodePrefix(v1)).toBeNull();
+    expect(decodePrefixV1(frameOf(metaFor('new'), Buffer.from('x')))).toBeNull();
   });
 
   it('refuses a prefix with a bad magic or an absurd header length', () => {
@@ -124,5 +149,8 @@ describe('record codec', () => {
     expect(decodeMeta(Buffer.from(JSON.stringify(good))).startNs).toBe(1n);
     expect(() => decodeMeta(Buffer.from(JSON.stringify({ ...good, startNs: 1.5 })))).toThrow(CorruptDataError);
     expect(() => decodeMeta(Buffer.from(JSON.stringify({ ...good, signal: 'profiles' })))).toThrow(CorruptDataError);
+    expect(() => decodeMeta(Buffer.from(JSON.stringify({ ...good, fingerprint: 'ABC' })))).toThrow(CorruptDataError);
+    const fingerprint = '0123456789abcdef0123456789abcdef';
+    expect(decodeMeta(Buffer.from(JSON.stringify({ ...good, fingerprint }))).fingerprint).toBe(fingerprint);
   });
 });

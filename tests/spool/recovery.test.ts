@@ -1,12 +1,13 @@
 // What a restart finds: exactly the unreleased records, every one whole, torn and corrupt tails cut off.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readdirSync, statSync, truncateSync, writeFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, statSync, truncateSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { Spool } from '../../src/spool/spool.js';
-import type { SpoolRef, TailedRecord } from '../../src/spool/spool.js';
+import type { QuarantinedRange, SpoolRef, TailedRecord } from '../../src/spool/spool.js';
+import { SEGMENT_HEADER_BYTES } from '../../src/spool/segment-format.js';
 import { releaseLogPath } from '../../src/spool/release-log.js';
 import { segmentPath } from '../../src/spool/segment-files.js';
 import { makeTempDir, metaFor, nextOrWaiting, removeDir, take } from './helpers.js';
@@ -88,7 +89,7 @@ describe('recovery at open', () => {
     spool = await Spool.open({ dir, maxBytes: 10 ** 9, fsync: 'always' });
     const ref = await spool.append(metaFor('new'), randomBytes(100));
     expect(ref.segment).toBeGreaterThan(written[0]!.ref.segment);
-    expect(ref.offset).toBe(0);
+    expect(ref.offset).toBe(SEGMENT_HEADER_BYTES);
     expect(statSync(oldPath).size).toBe(oldSize);
   });
 
@@ -108,35 +109,83 @@ describe('recovery at open', () => {
     expect(warning).toMatchObject({ path, goodBytes: last.offset, problem: 'torn' });
   });
 
-  it('cuts garbage after the last record, short or long', async () => {
-    for (const garbage of [randomBytes(7), randomBytes(5000), Buffer.alloc(4096)]) {
+  it('cuts what a crash leaves after the last record of the last segment: a short remainder, zeros, a torn record', async () => {
+    for (const garbage of [randomBytes(7), Buffer.alloc(4096), 'torn' as const]) {
       const written = await writeRecords(4, 10 ** 6);
       await spool!.close();
       const path = segmentPath(dir, written[0]!.ref.segment);
       const goodSize = statSync(path).size;
-      appendFileSync(path, garbage);
+      if (garbage === 'torn') {
+        const bytes = readFileSync(path);
+        appendFileSync(path, bytes.subarray(written[1]!.ref.offset, written[1]!.ref.offset + 40)); // a prefix and a bit
+      } else {
+        appendFileSync(path, garbage);
+      }
       spool = await Spool.open({ dir, maxBytes: 10 ** 9, fsync: 'always' });
       const got = await recoveredRecords(spool);
       expect(got.map((g) => g.ref.meta.id)).toEqual(written.map((w) => w.ref.meta.id));
       expect(statSync(path).size).toBe(goodSize);
+      expect(existsSync(join(dir, 'quarantine'))).toBe(false);
       await spool.close();
       removeDir(dir);
       dir = makeTempDir();
     }
   });
 
-  it('drops everything from a corrupt record on, never yielding a bad one', async () => {
+  it('quarantines bytes after the last record that are not an interrupted write, keeping every record', async () => {
+    const written = await writeRecords(4, 10 ** 6);
+    await spool!.close();
+    const path = segmentPath(dir, written[0]!.ref.segment);
+    const goodSize = statSync(path).size;
+    const garbage = randomBytes(5000);
+    appendFileSync(path, garbage);
+    spool = await Spool.open({ dir, maxBytes: 10 ** 9, fsync: 'always' });
+    const got = await recoveredRecords(spool);
+    expect(got.map((g) => g.ref.meta.id)).toEqual(written.map((w) => w.ref.meta.id));
+    const name = `${String(written[0]!.ref.segment).padStart(16, '0')}-${String(goodSize).padStart(16, '0')}`;
+    expect(readFileSync(join(dir, 'quarantine', `${name}.bad`)).equals(garbage)).toBe(true);
+  });
+
+  it('moves a damaged record to quarantine and keeps every intact record after it', async () => {
     const written = await writeRecords(6, 10 ** 6);
     await spool!.close();
     const path = segmentPath(dir, written[0]!.ref.segment);
     const bytes = readFileSync(path);
     const third = written[2]!.ref;
+    const original = Buffer.from(bytes.subarray(third.offset, third.offset + third.length));
     bytes[third.offset + third.length - 1] = bytes[third.offset + third.length - 1]! ^ 0x10;
     writeFileSync(path, bytes);
-    spool = await Spool.open({ dir, maxBytes: 10 ** 9, fsync: 'always' });
+    const quarantined: QuarantinedRange[] = [];
+    spool = await Spool.open({ dir, maxBytes: 10 ** 9, fsync: 'always', onQuarantine: (q) => quarantined.push(q) });
     const got = await recoveredRecords(spool);
-    expect(got.map((g) => g.ref.meta.id)).toEqual(['w000', 'w001']);
-    expect(statSync(path).size).toBe(third.offset);
+    expect(got.map((g) => g.ref.meta.id)).toEqual(['w000', 'w001', 'w003', 'w004', 'w005']);
+    got.forEach((g) => expect(g.payload.equals(written.find((w) => w.ref.meta.id === g.ref.meta.id)!.payload)).toBe(true));
+    expect(quarantined).toEqual([
+      expect.objectContaining({ segment: third.segment, offset: third.offset, length: third.length, source: 'recovery', requestId: 'w002', bytesSaved: true }),
+    ]);
+    const sidecar = JSON.parse(readFileSync(quarantined[0]!.sidecar, 'utf8'));
+    expect(sidecar).toMatchObject({
+      segment: third.segment,
+      offset: third.offset,
+      length: third.length,
+      reason: 'payload CRC mismatch',
+      requestId: 'w002',
+      source: 'recovery',
+      bytesFile: expect.stringMatching(/\.bad$/),
+    });
+    expect(Date.parse(sidecar.time)).toBeGreaterThan(Date.now() - 60_000);
+    const saved = readFileSync(join(dir, 'quarantine', sidecar.bytesFile));
+    expect(saved.length).toBe(third.length);
+    expect(saved.equals(original)).toBe(false); // the damaged bytes, as they were on disk
+    saved[third.length - 1] = saved[third.length - 1]! ^ 0x10;
+    expect(saved.equals(original)).toBe(true);
+
+    // The next start neither yields it nor quarantines it again.
+    await spool.close();
+    const again: QuarantinedRange[] = [];
+    spool = await Spool.open({ dir, maxBytes: 10 ** 9, fsync: 'always', onQuarantine: (q) => again.push(q) });
+    expect((await recoveredRecords(spool)).map((g) => g.ref.meta.id)).toEqual(['w000', 'w001', 'w003', 'w004', 'w005']);
+    expect(again).toEqual([]);
   });
 
   it('deletes segments with nothing left to archive, and their release logs', async () => {
@@ -169,7 +218,7 @@ describe('reopening an empty directory', () => {
     const dir = makeTempDir();
     try {
       const spool = await Spool.open({ dir: join(dir, 'nested', 'spool'), maxBytes: 10 ** 6, fsync: 'always' });
-      expect(spool.stats()).toMatchObject({ bytesOnDisk: 0, segments: 1, unreleasedRecords: 0 });
+      expect(spool.stats()).toMatchObject({ bytesOnDisk: SEGMENT_HEADER_BYTES, segments: 1, unreleasedRecords: 0 });
       await spool.append(metaFor('a'), Buffer.from('x'));
       await spool.close();
     } finally {

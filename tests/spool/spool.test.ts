@@ -9,6 +9,7 @@ import {
   ShuttingDownError,
   SpoolFullError,
 } from '../../src/errors.js';
+import { SEGMENT_HEADER_BYTES } from '../../src/spool/segment-format.js';
 import { Spool } from '../../src/spool/spool.js';
 import type { SpoolRef } from '../../src/spool/spool.js';
 import { makeTempDir, metaFor, removeDir, take } from './helpers.js';
@@ -76,9 +77,9 @@ describe('Spool', () => {
     expect(files.length).toBeGreaterThanOrEqual(8);
     for (const name of files.slice(0, -2)) expect(statSync(join(dir, name)).size).toBeLessThanOrEqual(10_000);
     // A record larger than a segment gets a segment of its own; the next record starts another one.
-    expect(big.offset).toBe(0);
+    expect(big.offset).toBe(SEGMENT_HEADER_BYTES);
     expect(after.segment).toBe(big.segment + 1);
-    expect(after.offset).toBe(0);
+    expect(after.offset).toBe(SEGMENT_HEADER_BYTES);
     expect(new Set(refs.map((r) => r.segment)).size).toBeGreaterThanOrEqual(7);
   });
 
@@ -136,7 +137,8 @@ describe('Spool', () => {
     expect(refs).toHaveLength(10);
     await expect(spool.append(metaFor('later'), Buffer.alloc(1))).rejects.toBeInstanceOf(ShuttingDownError);
     await spool.close(); // twice is fine
-    expect(bytesOfSegmentFiles(dir)).toBe(refs.reduce((sum, r) => sum + r.length, 0));
+    const segments = new Set(refs.map((r) => r.segment)).size;
+    expect(bytesOfSegmentFiles(dir)).toBe(segments * SEGMENT_HEADER_BYTES + refs.reduce((sum, r) => sum + r.length, 0));
   });
 
   it('read() verifies the CRC and reports a deleted segment as not found', async () => {

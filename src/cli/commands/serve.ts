@@ -8,6 +8,7 @@ interface ServeOptions {
   grpcListen?: string;
   httpListen?: string;
   adminListen?: string;
+  apiListen?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -19,6 +20,7 @@ export function registerServe(program: Command): void {
     .option('--grpc-listen <host:port>', 'OTLP/gRPC listen address (default 0.0.0.0:4317)')
     .option('--http-listen <host:port>', 'OTLP/HTTP listen address (default 0.0.0.0:4318)')
     .option('--admin-listen <host:port>', 'admin HTTP listen address for /healthz, /readyz, /metrics (default 0.0.0.0:8888)')
+    .option('--api-listen <host:port>', 'API (CaptureService: list, get, find-trace, replay) listen address (default 127.0.0.1:4319)')
     .action(async (options: ServeOptions) => {
       try {
         const config = loadConfig({
@@ -28,6 +30,7 @@ export function registerServe(program: Command): void {
             'server.grpc.listen': options.grpcListen,
             'server.http.listen': options.httpListen,
             'server.admin.listen': options.adminListen,
+            'server.api.listen': options.apiListen,
           },
         });
         // Loaded here, not at the top: the other commands (find-trace, get, …) start faster without the server's modules.

@@ -3,26 +3,13 @@
 // with a grace period for the calls still running, and the same graceful retirement at shutdown.
 import http2 from 'node:http2';
 import type { Logger } from '../../telemetry/logger.js';
+import type { Http2ListenerLimits } from '../../transport/http2-limits.js';
 
-export interface ConnectionLimits {
-  /** SETTINGS_MAX_CONCURRENT_STREAMS: calls one connection may have open at once. */
-  maxConcurrentStreams: number;
-  /**
-   * SETTINGS_INITIAL_WINDOW_SIZE: what a stream may send before it is read. A request waiting for admission holds at
-   * most this much; larger windows move bodies with fewer round trips (less CPU, more speed over long links).
-   */
-  initialWindowSize: number;
-  /** Ping the client after this long (ms); 0: never. */
-  keepaliveTimeMs: number;
-  /** Close the connection when a ping is not answered within this long (ms). */
-  keepaliveTimeoutMs: number;
-  /** GOAWAY after this long without a call (ms); 0: never. */
-  maxConnectionIdleMs: number;
-  /** GOAWAY at this age (ms, ±10 % so a fleet does not reconnect at once); 0: never. */
-  maxConnectionAgeMs: number;
-  /** After the age GOAWAY, calls still running get this long (ms) before the connection is closed; 0: no limit. */
-  maxConnectionAgeGraceMs: number;
-}
+/** The limits this class applies (src/transport/http2-limits.ts); durations in ms, 0 turns one off. */
+export type ConnectionLimits = Pick<
+  Http2ListenerLimits,
+  'keepaliveTimeMs' | 'keepaliveTimeoutMs' | 'maxConnectionIdleMs' | 'maxConnectionAgeMs' | 'maxConnectionAgeGraceMs'
+>;
 
 /** The highest stream id: a GOAWAY carrying it says "stop opening streams" without refusing any already sent. */
 const MAX_STREAM_ID = 2 ** 31 - 1;
@@ -107,18 +94,24 @@ export class ConnectionLifetime {
   private schedulePing(): void {
     this.later(this.limits.keepaliveTimeMs, () => {
       if (this.session.closed || this.session.destroyed) return;
-      const deadline = this.later(this.limits.keepaliveTimeoutMs, () => {
-        this.logger.debug({ timeoutMs: this.limits.keepaliveTimeoutMs }, 'keepalive ping not answered: closing the connection');
-        this.session.destroy();
-      });
-      const sent = this.session.ping((error) => {
+      const deadline =
+        this.limits.keepaliveTimeoutMs > 0
+          ? this.later(this.limits.keepaliveTimeoutMs, () => {
+              this.logger.debug({ timeoutMs: this.limits.keepaliveTimeoutMs }, 'keepalive ping not answered: closing the connection');
+              this.session.destroy();
+            })
+          : null;
+      const stopWaiting = (): void => {
+        if (deadline === null) return;
         clearTimeout(deadline);
         this.timers.delete(deadline);
+      };
+      const sent = this.session.ping((error) => {
+        stopWaiting();
         if (error === null) this.schedulePing();
       });
       if (!sent) {
-        clearTimeout(deadline);
-        this.timers.delete(deadline);
+        stopWaiting();
         this.schedulePing();
       }
     });

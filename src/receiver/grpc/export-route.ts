@@ -12,8 +12,8 @@ import type { Signal } from '../../model.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { RejectReason } from '../../telemetry/metrics.js';
 import type * as grpc from '@grpc/grpc-js';
-import { toGrpcError } from '../grpc-errors.js';
-import { retryableError } from '../rpc-status.js';
+import { toGrpcError } from '../../grpc/grpc-errors.js';
+import { retryableError } from '../../grpc/rpc-status.js';
 import type { Ingest } from '../ingest.js';
 import type { CallContext, Route } from './call-context.js';
 import { exportTenant } from './export-caller.js';
@@ -89,8 +89,13 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
       refuse(call, error);
       return;
     }
+    // Let in at its headers: counted as receiving until its body is read or the call ends.
+    const endReceive = deps.admission.noteReceiving();
     const gone = new AbortController();
-    stream.once('close', () => gone.abort(CLIENT_GONE));
+    stream.once('close', () => {
+      endReceive();
+      gone.abort(CLIENT_GONE);
+    });
     const waitUntil = Date.now() + waitBudgetMs(call, options.maxWaitMs);
     const body = new UnaryBody(stream, options.maxReceiveBytes);
     let lease: ResizableLease | null = null;
@@ -121,6 +126,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
         message = await body.message(BODY_IDLE_TIMEOUT_MS);
       } finally {
         releaseSlot();
+        endReceive();
       }
       let payload = message.bytes;
       if (message.compressed) {
@@ -140,6 +146,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
     run().then(
       () => lease?.release(),
       (error: unknown) => {
+        endReceive();
         lease?.release();
         if (error instanceof CallFailure && error.kind === 'gone') return;
         refuse(call, error);

@@ -1,5 +1,5 @@
 // A gRPC server on node:http2, written for the OTLP ingest hot path: routes by :path to raw routes (OTLP Export,
-// which reads bodies only once admitted) or to grpc-js service implementations (health, reflection, CaptureService).
+// which reads bodies only once admitted) or to grpc-js service implementations (health, reflection).
 // Plaintext (h2c) or TLS with ALPN h2, certificates following TlsFiles (reloaded without a restart), mutual TLS.
 import http2 from 'node:http2';
 import type { TlsOptions as NodeTlsOptions } from 'node:tls';
@@ -7,18 +7,27 @@ import type * as grpc from '@grpc/grpc-js';
 import { formatListen } from '../../config/units.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
-import type { TlsFiles, TlsMaterial } from '../tls.js';
+import type { Http2ListenerLimits } from '../../transport/http2-limits.js';
+import { policePings } from '../../transport/ping-policy.js';
+import type { TlsFiles, TlsMaterial } from '../../transport/tls.js';
 import type { Route } from './call-context.js';
-import { ConnectionLifetime, type ConnectionLimits } from './connection-lifetime.js';
+import { ConnectionLifetime } from './connection-lifetime.js';
 import { Status } from './grpc-protocol.js';
 import { sendTrailersOnly } from './grpc-response.js';
 import { checkGrpcRequest } from './request-check.js';
 import { serviceRoute } from './service-call.js';
 
-export type GrpcTransportOptions = ConnectionLimits;
+export interface GrpcTransportOptions extends Http2ListenerLimits {
+  /**
+   * SETTINGS_INITIAL_WINDOW_SIZE: what a stream may send before it is read. A request waiting for admission holds at
+   * most this much; larger windows move bodies with fewer round trips (less CPU, more speed over long links).
+   */
+  initialWindowSize: number;
+}
 
 export interface Http2GrpcServerOptions {
-  maxReceiveBytes: number;
+  /** For messages and logs: "OTLP/gRPC". */
+  name: string;
   transport: GrpcTransportOptions;
   /** Null: plaintext (h2c). */
   tls: TlsFiles | null;
@@ -46,6 +55,8 @@ const MAX_SESSION_MEMORY_MB = 10;
  */
 const MAX_SESSION_INVALID_FRAMES = 1000;
 const MAX_SESSION_REJECTED_STREAMS = 100;
+/** At most one "connection refused: too many" line per listener this often. */
+const DROP_LOG_INTERVAL_MS = 60_000;
 
 export class Http2GrpcServer {
   private readonly routes = new Map<string, Route>();
@@ -54,6 +65,7 @@ export class Http2GrpcServer {
   private unsubscribeTls: (() => void) | null = null;
   private boundPort = 0;
   private closing = false;
+  private lastDropLogMs = 0;
 
   constructor(private readonly options: Http2GrpcServerOptions) {
     const settings: http2.Settings = {
@@ -73,6 +85,8 @@ export class Http2GrpcServer {
     this.server = tls
       ? http2.createSecureServer({ ...common, ...secureOptions(tls.material), ...clientCertOptions(tls), ALPNProtocols: ['h2'], allowHTTP1: false })
       : http2.createServer(common);
+    this.server.maxConnections = options.transport.maxConnections;
+    this.server.on('drop', (dropped?: { remoteAddress?: string }) => this.onDrop(dropped));
     if (tls) {
       const secure = this.server as http2.Http2SecureServer;
       this.unsubscribeTls = tls.onChange((material) => secure.setSecureContext(secureOptions(material)));
@@ -94,14 +108,14 @@ export class Http2GrpcServer {
         | ((...args: unknown[]) => void)
         | undefined;
       if (handler === undefined) continue;
-      this.addRoute(method.path, serviceRoute(method as grpc.MethodDefinition<unknown, unknown>, handler, this.options.maxReceiveBytes));
+      this.addRoute(method.path, serviceRoute(method as grpc.MethodDefinition<unknown, unknown>, handler, this.options.transport.maxReceiveBytes));
     }
   }
 
   async listen(host: string, port: number): Promise<number> {
     const address = formatListen(host, port);
     await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => reject(new ConfigError(`cannot listen for OTLP/gRPC on ${address}: ${error.message}`));
+      const onError = (error: Error): void => reject(new ConfigError(`cannot listen for ${this.options.name} on ${address}: ${error.message}`));
       this.server.once('error', onError);
       this.server.listen({ host, port }, () => {
         this.server.off('error', onError);
@@ -142,7 +156,11 @@ export class Http2GrpcServer {
   }
 
   private onSession(session: http2.ServerHttp2Session): void {
-    const lifetime = new ConnectionLifetime(session, this.options.transport, this.options.logger);
+    const { transport, logger, name } = this.options;
+    const lifetime = new ConnectionLifetime(session, transport, logger);
+    policePings(session, transport, () =>
+      logger.warn({ listener: name, remoteAddress: session.socket?.remoteAddress }, 'connection closed: the client pinged too often (GOAWAY too_many_pings)'),
+    );
     this.connections.set(session, lifetime);
     session.once('close', () => this.connections.delete(session));
     session.on('error', (error) => this.options.logger.debug({ err: error.message }, 'gRPC connection error'));
@@ -152,6 +170,14 @@ export class Http2GrpcServer {
       this.options.logger.debug({ err: (error as Error).message }, 'cannot enlarge the connection window');
     }
     if (this.closing) void lifetime.retire('shutdown', 1);
+  }
+
+  private onDrop(dropped?: { remoteAddress?: string }): void {
+    const now = Date.now();
+    if (now - this.lastDropLogMs < DROP_LOG_INTERVAL_MS) return;
+    this.lastDropLogMs = now;
+    const { logger, name, transport } = this.options;
+    logger.warn({ listener: name, maxConnections: transport.maxConnections, remoteAddress: dropped?.remoteAddress }, 'connection refused: the listener has its maximum of open connections');
   }
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
