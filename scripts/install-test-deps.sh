@@ -9,6 +9,8 @@
 #     (loopback, ephemeral port, temporary data directory) that scrape a running `serve`.
 #   golang-go + the Go zstd and snappy libraries: tests/helpers/go-encoder compresses requests exactly as the
 #     Collector's exporters do (klauspost/compress, golang/snappy), built offline from Debian's Go sources.
+#   golang-google-grpc-dev: grpc-go for tests/helpers/grpc-go-client, a real grpc-go client sending gzip, zstd and
+#     snappy Exports with the Collector's compressors (tests/e2e/grpc-encodings.int.test.ts).
 set -euo pipefail
 
 need=()
@@ -21,6 +23,7 @@ command -v grpc_python_plugin >/dev/null 2>&1 || need+=(protobuf-compiler-grpc)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/klauspost/compress/zstd ] || need+=(golang-github-klauspost-compress-dev)
 [ -d /usr/share/gocode/src/github.com/golang/snappy ] || need+=(golang-github-golang-snappy-dev)
+[ -d /usr/share/gocode/src/google.golang.org/grpc/encoding ] || need+=(golang-google-grpc-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -8,6 +8,7 @@
 import type { Admission } from '../../admission/admission.js';
 import type { ResizableLease } from '../../admission/budget.js';
 import type { CallerPolicy } from '../../admission/caller.js';
+import { PayloadTooLargeError } from '../../errors.js';
 import type { Signal } from '../../model.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { RejectReason } from '../../telemetry/metrics.js';
@@ -53,7 +54,7 @@ const CLIENT_GONE = new CallFailure({ code: Status.CANCELLED, details: 'the clie
 
 /**
  * Compressed requests are charged an estimate of their decoded size until they are decoded (then their real
- * size): the running ratio of decoded to wire bytes, starting from a typical OTLP gzip ratio.
+ * size): the running ratio of decoded to wire bytes of their encoding, starting from a typical OTLP gzip ratio.
  */
 class DecodedSizeGuess {
   private ratio = 5;
@@ -68,7 +69,13 @@ class DecodedSizeGuess {
 }
 
 export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: ExportRouteOptions): Route {
-  const guess = new DecodedSizeGuess();
+  // One per encoding: zstd and snappy shrink OTLP by different ratios than gzip does.
+  const guesses = new Map<string, DecodedSizeGuess>();
+  const guessFor = (encoding: string): DecodedSizeGuess => {
+    let guess = guesses.get(encoding);
+    if (guess === undefined) guesses.set(encoding, (guess = new DecodedSizeGuess()));
+    return guess;
+  };
   const readSlots = deps.readSlots;
   const refuse = (call: CallContext, error: unknown): void => {
     const { status, reason } = failureStatus(error, options.retryAfterMs);
@@ -114,6 +121,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
       if (header.compressed && call.request.encoding === 'identity') {
         throw new CallFailure({ code: Status.INTERNAL, details: 'the message is flagged compressed but the request has no grpc-encoding' }, 'malformed');
       }
+      const guess = guessFor(call.request.encoding);
       const charge = header.compressed ? guess.estimate(header.length) : header.length;
       lease = await deps.admission.waitForRoom(charge, {
         queue: call.connection,
@@ -133,7 +141,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
         try {
           payload = await decodeWireMessage(call.request.encoding, message.bytes, options.maxReceiveBytes);
         } catch (error) {
-          throw new CallFailure(decodeFailure(error, call.request.encoding), 'malformed');
+          throw new CallFailure(decodeFailure(error, call.request.encoding), error instanceof PayloadTooLargeError ? 'too_large' : 'malformed');
         }
         guess.observe(message.bytes.length, payload.length);
         lease.resize(payload.length);

@@ -10,9 +10,7 @@ import {
   percentEncodeGrpcMessage,
   type GrpcStatus,
 } from './grpc-protocol.js';
-import { WIRE_ENCODINGS } from './wire-codec.js';
-
-const ACCEPT_ENCODING = WIRE_ENCODINGS.join(',');
+import { ACCEPT_ENCODING } from './wire-codec.js';
 
 /** Headers of every response: what the body is and which request encodings this server decodes. */
 export function responseHeaders(metadata?: grpc.Metadata | null): http2.OutgoingHttpHeaders {

@@ -9,12 +9,12 @@ import {
   parseGrpcTimeout,
   type GrpcStatus,
 } from './grpc-protocol.js';
-import { WIRE_ENCODINGS } from './wire-codec.js';
+import { ACCEPT_ENCODING, isWireEncoding, type GrpcWireEncoding } from './wire-codec.js';
 
 export interface GrpcRequest {
   path: string;
   /** grpc-encoding of compressed messages ("identity" when absent). */
-  encoding: string;
+  encoding: GrpcWireEncoding;
   /** From grpc-timeout; null when the client set no deadline. */
   timeoutMs: number | null;
 }
@@ -51,8 +51,10 @@ export function checkGrpcRequest(headers: http2.IncomingHttpHeaders): RequestChe
   }
   const encodingHeader = headers[HEADER_GRPC_ENCODING];
   const encoding = typeof encodingHeader === 'string' && encodingHeader !== '' ? encodingHeader : 'identity';
-  if (!WIRE_ENCODINGS.includes(encoding)) {
-    return refuse(200, Status.UNIMPLEMENTED, `grpc-encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported: use one of ${WIRE_ENCODINGS.join(', ')}`);
+  // The gRPC spec's answer to an encoding the server lacks: UNIMPLEMENTED, with grpc-accept-encoding (on every
+  // response) naming what it has.
+  if (!isWireEncoding(encoding)) {
+    return refuse(200, Status.UNIMPLEMENTED, `grpc-encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported: use one of ${ACCEPT_ENCODING}`);
   }
   const path = headers[http2.constants.HTTP2_HEADER_PATH];
   return { ok: true, request: { path: typeof path === 'string' ? path : '', encoding, timeoutMs } };

@@ -4,7 +4,7 @@
 // 'cancelled' and 'error' (emitted by a handler on a streaming call, it ends the call with that status).
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import { PayloadTooLargeError } from '../../errors.js';
+import { MalformedEncodingError, PayloadTooLargeError } from '../../errors.js';
 import { peerOf, type CallContext, type Route } from './call-context.js';
 import { Status, statusFromError, type GrpcStatus } from './grpc-protocol.js';
 import { endWithStatus, responseHeaders, sendTrailersOnly, sendUnaryResponse, writable } from './grpc-response.js';
@@ -242,9 +242,14 @@ export function framingFailure(error: unknown): GrpcStatus {
   return { code: Status.INTERNAL, details: (error as Error).message };
 }
 
-/** A message that does not decode: over the limit once decompressed, or not data of its encoding. */
+/**
+ * A message that does not decode: over the limit once decompressed (RESOURCE_EXHAUSTED, final), or not data of its
+ * encoding — INTERNAL, as grpc-go, grpc-java and C-core answer a message that fails to decompress (final for OTLP
+ * clients: the same bytes would fail again).
+ */
 export function decodeFailure(error: unknown, encoding: string): GrpcStatus {
   if (error instanceof PayloadTooLargeError) return { code: Status.RESOURCE_EXHAUSTED, details: error.message };
-  const reason = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof MalformedEncodingError && error.cause instanceof Error ? error.cause : error;
+  const reason = cause instanceof Error ? cause.message : String(cause);
   return { code: Status.INTERNAL, details: `cannot decompress the ${encoding} request message: ${reason}` };
 }

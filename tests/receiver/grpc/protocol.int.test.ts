@@ -38,7 +38,7 @@ test('an Export: 200, application/grpc, the encodings it decodes, one empty resp
   const answer = await exportCall(frame(payload));
   expect(answer.headers[':status']).toBe(200);
   expect(answer.headers['content-type']).toBe('application/grpc');
-  expect(answer.headers['grpc-accept-encoding']).toBe('identity,deflate,gzip');
+  expect(answer.headers['grpc-accept-encoding']).toBe('identity,gzip,deflate,zstd,snappy');
   expect(answer.body).toEqual(Buffer.from([0, 0, 0, 0, 0]));
   expect(answer.trailers).toMatchObject({ 'grpc-status': '0' });
   stored.push(payload);
@@ -90,8 +90,8 @@ test('a malformed grpc-timeout is INTERNAL; an unsupported grpc-encoding is UNIM
   expect(timeout.grpcMessage).toMatch(/grpc-timeout/);
   const zstd = await exportCall(frame(uniqueTraceRequest(93), true), { 'grpc-encoding': 'br' });
   expect(zstd.grpcStatus).toBe(12);
-  expect(zstd.headers['grpc-accept-encoding']).toBe('identity,deflate,gzip');
-  expect(zstd.grpcMessage).toMatch(/identity, deflate, gzip/);
+  expect(zstd.headers['grpc-accept-encoding']).toBe('identity,gzip,deflate,zstd,snappy');
+  expect(zstd.grpcMessage).toMatch(/identity,gzip,deflate,zstd,snappy/);
 });
 
 test('a unary call with no message or with two messages: UNIMPLEMENTED; neither is stored', async () => {
