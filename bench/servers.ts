@@ -61,6 +61,7 @@ export function startCaptureServer(options: CaptureServerOptions): Promise<Runni
     cli, 'serve',
     '--data-dir', options.dataDir,
     '--grpc-listen', '127.0.0.1:0',
+    '--http-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
     '--api-listen', '127.0.0.1:0',
     '--config', configFile,
