@@ -30,10 +30,10 @@ export interface GrpcServerOptions {
 export const INGEST_SERVICES: readonly string[] = [...Object.values(OTLP_SERVICE_NAMES), HEALTH_SERVICE];
 
 /**
- * Admitted Export bodies read at once (the others stay paused until a slot frees). Under the storm, 4-16 slots gave
- * 2-3x the goodput of reading every admitted body at once on a loaded machine, and 10-50 MiB less peak memory
- * (docs/BENCHMARKS.md). 16 keeps enough bytes moving over a long round trip: each stream sends at most its 64 KiB
- * window per round trip.
+ * Admitted Export bodies read at once (the others stay paused until a slot frees). In the storm bench cases during
+ * development, 4-16 slots gave 2-3x the goodput of reading every admitted body at once on a loaded machine, and
+ * 10-50 MiB less peak memory (the result with 16: docs/BENCHMARKS.md, "Storm"). 16 keeps enough bytes moving over a
+ * long round trip: each stream sends at most its 64 KiB window per round trip.
  */
 const BODIES_READ_AT_ONCE = 16;
 
