@@ -27,8 +27,17 @@ export interface BenchCase {
   sustained?: boolean;
   /** capture: a Tail subscriber (with payloads) that never reads is attached before the load starts. */
   stalledTail?: boolean;
+  /** All clients on one HTTP/2 connection (default: one connection each). */
+  sharedConnection?: boolean;
+  /** How clients retry UNAVAILABLE (default: after the RetryInfo delay). */
+  retry?: 'retry-info' | 'immediate';
+  /** Warm-up before the window, overriding --warmup (0: the window starts with the server's first request). */
+  warmupSeconds?: number;
+  /** Storm cases: goodput is compared with this case of the same run. */
+  stormBaseline?: string;
 }
 
+export const STORM_BASELINE = 'storm baseline 8';
 const SUSTAINED_PREFIX = 'sustained';
 
 export function benchCases(options: BenchOptions): BenchCase[] {
@@ -97,6 +106,29 @@ export function benchCases(options: BenchOptions): BenchCase[] {
     maxInFlightBytes: options.overloadBudgetBytes,
     overload: true,
   });
+  if (options.storm) {
+    // Issue #13: one HTTP/2 connection with 128 concurrent Exports retried at once on UNAVAILABLE (no backoff), on a
+    // server that has just started and on one that is warm, against 8 well-behaved streams (RetryInfo honoured)
+    // on one connection, all with the overload case's budget.
+    const storm = { server: 'capture', gzip: false, maxInFlightBytes: options.overloadBudgetBytes, overload: true, sharedConnection: true } as const;
+    all.push(
+      { ...storm, name: STORM_BASELINE, clients: 8, retry: 'retry-info' },
+      { ...storm, name: 'storm fresh', clients: options.overloadClients, retry: 'immediate', warmupSeconds: 0, stormBaseline: STORM_BASELINE },
+      { ...storm, name: 'storm warm', clients: options.overloadClients, retry: 'immediate', stormBaseline: STORM_BASELINE },
+    );
+    // Twice the streams, all let onto the connection: more than the budget and the waiting room hold together,
+    // so some are refused at once and come straight back. Needs this build's server.grpc.maxConcurrentStreams.
+    if (options.serverRoot === '') {
+      all.push({
+        ...storm,
+        name: 'storm wide',
+        clients: 2 * options.overloadClients,
+        retry: 'immediate',
+        stormBaseline: STORM_BASELINE,
+        extraConfig: { server: { grpc: { maxConcurrentStreams: 1000 } } },
+      });
+    }
+  }
   if (options.only.length === 0) return all;
   // Filters written for the embedded cases keep selecting what they did: an s3+ch case is only chosen by a text
   // that names its backend ("s3+ch", "plain s3+ch"), a sustained case only by one that says "sustained".

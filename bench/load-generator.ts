@@ -1,5 +1,6 @@
-// The load generator process: N grpc-js clients, each on its own connection, each sending pre-encoded OTLP trace
-// Exports back to back. UNAVAILABLE is retried after the delay the server's RetryInfo asks for, as a Collector does.
+// The load generator process: N grpc-js clients, each on its own connection (or all on one), each sending pre-encoded
+// OTLP trace Exports back to back. UNAVAILABLE is retried after the delay the server's RetryInfo asks for, as a
+// Collector does — or at once, for the storm cases.
 // Runs as a child of the benchmark (fork, spec over IPC), so that its CPU use shows apart from the server's.
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -29,7 +30,8 @@ function send(message: LoadMessage): void {
 }
 
 function connect(spec: LoadSpec): Promise<grpc.Client[]> {
-  const clients = Array.from({ length: spec.clients }, () => new grpc.Client(spec.address, grpc.credentials.createInsecure(), {
+  const channels = spec.sharedConnection ? 1 : spec.clients;
+  const clients = Array.from({ length: channels }, () => new grpc.Client(spec.address, grpc.credentials.createInsecure(), {
     // Each client gets its own HTTP/2 connection, as separate exporters would; grpc-js shares one otherwise.
     'grpc.use_local_subchannel_pool': 1,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -57,7 +59,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     return { ...payload, wireBytes: gzipped.length };
   });
   if (spec.gzip && spec.precompressed) installPrecompressedGzip();
-  const clients = await connect(spec);
+  const channels = await connect(spec);
+  const clients = Array.from({ length: spec.clients }, (_, i) => channels[i % channels.length]!);
   send({ type: 'ready' });
 
   const startedAt = performance.now();
@@ -109,7 +112,9 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
           if (delay !== null) unavailableWithRetryInfo += 1;
         }
         if (delay !== null) retryDelays.add(delay);
-        // The same request again after the delay, as an exporter's retry does; never past the window's end.
+        // A storm client sends the same request again at once; a well-behaved one after the delay, as an exporter's
+        // retry does, never past the window's end.
+        if (spec.retry === 'immediate') continue;
         await sleep(Math.min(delay ?? FALLBACK_RETRY_MS, Math.max(0, windowEnd - performance.now())));
         continue;
       }
@@ -122,7 +127,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   await Promise.all(clients.map((client, i) => worker(client, i)));
   clearTimeout(startTimer);
   clearTimeout(endTimer);
-  for (const client of clients) client.close();
+  for (const channel of channels) channel.close();
 
   return {
     windowSeconds: spec.durationMs / 1000,

@@ -8,8 +8,12 @@ export interface LoadSpec {
   /** host:port of the server under test. */
   address: string;
   payloads: PayloadFile[];
-  /** Concurrent clients, each on its own HTTP/2 connection with one Export in flight at a time. */
+  /** Concurrent clients, each with one Export in flight at a time. */
   clients: number;
+  /** All clients on one HTTP/2 connection (as a Collector multiplexes its consumers); otherwise one each. */
+  sharedConnection: boolean;
+  /** UNAVAILABLE: retried after the RetryInfo delay (as a Collector does), or at once (a misbehaving client). */
+  retry: 'retry-info' | 'immediate';
   gzip: boolean;
   /** With gzip: hand grpc-js each request's gzip made once up front, instead of gzipping it per call. */
   precompressed: boolean;
@@ -28,7 +32,7 @@ export interface LoadResult {
   acceptedTotal: number;
   /** Uncompressed request bytes of those. */
   rawBytes: number;
-  /** Uncompressed request bytes of acceptedTotal (the whole run). */
+  /** Uncompressed request bytes acknowledged over the whole run (as acceptedTotal). */
   rawBytesTotal: number;
   /** Bytes of those as sent (gzipped when gzip is on), without gRPC framing. */
   wireBytes: number;

@@ -45,6 +45,10 @@ export interface BenchOptions {
   sustainedSeconds: number;
   /** Also run a capture case with a stalled tail subscriber (Tail RPC, never read), and its baseline. */
   tail: boolean;
+  /** Run the storm cases (one connection, 128 Exports retried at once) and their 8-stream baseline. */
+  storm: boolean;
+  /** Checkout whose bin/otlp-capture.js is the capture server under test (another build, e.g. main); this one when empty. */
+  serverRoot: string;
   /** Raw OTLP MiB in the export case's archive (0: no export case). `--only=export` runs the export case alone. */
   exportMib: number;
   /**
@@ -86,6 +90,8 @@ const FLAGS = {
   's3-clickhouse': { env: 'BENCH_S3_CLICKHOUSE', fallback: '1' },
   retention: { env: 'BENCH_RETENTION', fallback: '0' },
   tail: { env: 'BENCH_TAIL', fallback: '0' },
+  storm: { env: 'BENCH_STORM', fallback: '1' },
+  'server-root': { env: 'BENCH_SERVER_ROOT', fallback: '' },
   'export-mib': { env: 'BENCH_EXPORT_MIB', fallback: '128' },
   'index-scale': { env: 'BENCH_INDEX_SCALE', fallback: '0' },
   'index-rows': { env: 'BENCH_INDEX_ROWS', fallback: '5000000,50000000' },
@@ -149,6 +155,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     s3ClickHouse: ['1', 'true', 'yes'].includes(raw('s3-clickhouse')),
     retention: ['1', 'true', 'yes'].includes(raw('retention')),
     tail: ['1', 'true', 'yes'].includes(raw('tail')),
+    storm: ['1', 'true', 'yes'].includes(raw('storm')),
+    serverRoot: raw('server-root'),
     exportMib: number('export-mib', 0),
     indexScale: number('index-scale', 0),
     indexRows: sizes('index-rows'),

@@ -16,6 +16,12 @@ export function mibPerSecond(result: CaseResult): number {
   return result.load.rawBytes / MIB / result.load.windowSeconds;
 }
 
+/** Server CPU seconds (after start-up, through the stop that archives what was left) per GiB acknowledged. */
+export function cpuSecondsPerGiB(result: CaseResult): number {
+  const gib = result.load.rawBytesTotal / 2 ** 30;
+  return gib > 0 ? result.server.totalCpuSeconds / gib : 0;
+}
+
 /** b/a for every capture case that has a discard case with the same wire encoding and client count. */
 export function ratios(results: readonly CaseResult[]): Ratio[] {
   const out: Ratio[] = [];
@@ -73,7 +79,7 @@ export function resultsTable(results: readonly CaseResult[]): string {
 /** Where the CPU went during the window (in % of one core; the machine has 100 × cores) and per request overall. */
 export function cpuTable(results: readonly CaseResult[]): string {
   return table(
-    ['case', 'server CPU %', 'server main thread %', 'main thread waiting for a core %', 'loadgen CPU %', 'loadgen waiting %', 'other processes %', 'server CPU ms/request'],
+    ['case', 'server CPU %', 'server main thread %', 'main thread waiting for a core %', 'loadgen CPU %', 'loadgen waiting %', 'other processes %', 'server CPU ms/request', 'server CPU-s/GiB'],
     results.map((r) => [
       r.case.name,
       f(r.cpu.serverPercent, 0),
@@ -83,8 +89,34 @@ export function cpuTable(results: readonly CaseResult[]): string {
       f(r.cpu.loadGeneratorMainThreadWaitingPercent, 0),
       f(otherCpuPercent(r), 0),
       f(r.server.cpuMsPerRequest, 1),
+      f(cpuSecondsPerGiB(r), 2),
     ]),
   );
+}
+
+/** CPU-s per GiB of each capture case against the discard sink's with the same wire encoding (issue #16: <= 2.5x). */
+export function cpuPerGiBLines(results: readonly CaseResult[], target: number): string {
+  return ratios(results).map((r) => {
+    const capture = results.find((c) => c.case.name === r.capture)!;
+    const discard = results.find((c) => c.case.name === r.discard)!;
+    const ratio = cpuSecondsPerGiB(discard) > 0 ? cpuSecondsPerGiB(capture) / cpuSecondsPerGiB(discard) : 0;
+    return `  ${r.capture.padEnd(18)} ${f(cpuSecondsPerGiB(capture), 2)} CPU-s/GiB vs ${r.discard} ${f(cpuSecondsPerGiB(discard), 2)} = ${f(ratio, 2)}x  ${ratio <= target ? 'meets' : 'misses'} target ${target}x`;
+  }).join('\n');
+}
+
+/** Storm cases: goodput against their well-behaved baseline of the same run (issue #13: >= 70 %), memory. */
+export function stormLines(results: readonly CaseResult[], target: number): string {
+  return results.filter((r) => r.case.stormBaseline !== undefined).map((r) => {
+    const baseline = results.find((b) => b.case.name === r.case.stormBaseline);
+    const share = baseline && mibPerSecond(baseline) > 0 ? mibPerSecond(r) / mibPerSecond(baseline) : 0;
+    const limit = r.rssLimitBytes ?? 0;
+    return [
+      `  ${r.case.name}: ${f(mibPerSecond(r))} MiB/s vs ${r.case.stormBaseline} ${baseline ? f(mibPerSecond(baseline)) : '-'} MiB/s = ${f(100 * share, 0)} % ` +
+        `(${share >= target ? 'meets' : 'misses'} target ${f(100 * target, 0)} %); per second: ${r.load.acceptedPerSecond.join(' ')}`,
+      `    peak RSS ${mib(r.server.peakRssBytes, 0)} MiB vs limit ${mib(limit, 0)} MiB (budget + 200 MiB): ${r.server.peakRssBytes <= limit ? 'within' : 'OVER'}; ` +
+        `UNAVAILABLE in window ${r.load.unavailable}; other errors ${JSON.stringify(r.load.otherErrors)}${r.load.firstError ? ` first: ${r.load.firstError}` : ''}`,
+    ].join('\n');
+  }).join('\n');
 }
 
 export function archiveTable(results: readonly CaseResult[]): string {
@@ -147,7 +179,7 @@ export function ratioLines(list: readonly Ratio[], target: number): string {
 }
 
 export function overloadLines(results: readonly CaseResult[]): string {
-  return results.filter((r) => r.case.overload).map((r) => {
+  return results.filter((r) => r.case.overload && r.case.stormBaseline === undefined).map((r) => {
     const limit = r.rssLimitBytes ?? 0;
     const rejected = r.server.counters?.rejections ?? {};
     return [

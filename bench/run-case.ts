@@ -121,9 +121,11 @@ export async function runCase(
       address: server.grpcAddress,
       payloads,
       clients: bench.clients,
+      sharedConnection: bench.sharedConnection ?? false,
+      retry: bench.retry ?? 'retry-info',
       gzip: bench.gzip,
       precompressed: !options.perCallGzip,
-      warmupMs: options.warmupSeconds * 1000,
+      warmupMs: (bench.warmupSeconds ?? options.warmupSeconds) * 1000,
       durationMs: (bench.sustained ? options.sustainedSeconds : options.durationSeconds) * 1000,
       deadlineMs: 60_000,
     };
@@ -204,7 +206,13 @@ function startServer(bench: BenchCase, options: BenchOptions, dataDir: string, b
     mkdirSync(dir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${bench.name.replaceAll(' ', '-')}.cpuprofile`);
   }
-  return startCaptureServer({ dataDir, config, nodeFlags, env: { ...bench.serverEnv, ...backendEnv } });
+  return startCaptureServer({
+    dataDir,
+    config,
+    nodeFlags,
+    env: { ...bench.serverEnv, ...backendEnv },
+    ...(options.serverRoot === '' ? {} : { root: path.resolve(options.serverRoot) }),
+  });
 }
 
 interface Driven {

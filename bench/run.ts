@@ -14,7 +14,7 @@ import { runMicroBenchmarks } from './micro.js';
 import { parseOptions } from './options.js';
 import { writePayloads } from './payloads.js';
 import { sustainedSummaries, sustainedTable, sustainedVerdicts } from './report.js';
-import { archiveTable, backendCpuPercent, backendsTable, cpuTable, microTable, mibPerSecond, otherCpuPercent, overloadLines, ratioLines, ratios, resultsTable } from './report.js';
+import { archiveTable, backendCpuPercent, backendsTable, cpuPerGiBLines, cpuTable, microTable, mibPerSecond, otherCpuPercent, overloadLines, ratioLines, ratios, resultsTable, stormLines } from './report.js';
 import { runCase, type CaseResult } from './run-case.js';
 import { waitForQuiet } from './quiet.js';
 import { exportTable, runExportBench, type ExportBenchResult } from './export-bench.js';
@@ -23,6 +23,10 @@ import { runIndexScale, type EngineName } from './index-scale.js';
 import { indexScaleTable } from './index-scale-report.js';
 
 const RATIO_TARGET = 0.8;
+/** Issue #16: server CPU per GiB within this factor of the discard sink's. */
+const CPU_PER_GIB_TARGET = 2.5;
+/** Issue #13: storm goodput at least this share of the well-behaved baseline's. */
+const STORM_TARGET = 0.7;
 /** Machine-wide busy CPU (% of one core) below which the machine counts as idle before a case. */
 const QUIET_PERCENT = 10;
 
@@ -40,7 +44,7 @@ async function main(): Promise<void> {
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}`);
   log(`disk: ${machine.disk}`);
-  log(`commit: ${machine.commit}`);
+  log(`commit: ${machine.commit}${options.serverRoot === '' ? '' : `; capture server from ${options.serverRoot}`}`);
   log(`per case: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured; ${cases.length} cases`);
 
   const payloadDir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-bench-payloads-'));
@@ -97,8 +101,12 @@ async function main(): Promise<void> {
     log(`CPU during the window (% of one core; ${machine.cores} cores = ${machine.cores * 100} %), and per request over the whole run:\n${cpuTable(results)}\n`);
     log(`ratio b/a (capture MiB/s / discard MiB/s), target >= ${RATIO_TARGET} at ${options.clients} in flight:`);
     log(ratioLines(ratioList, RATIO_TARGET));
+    const perGiB = cpuPerGiBLines(results, CPU_PER_GIB_TARGET);
+    if (perGiB !== '') log(`\nserver CPU per GiB acknowledged (whole run, archiving included) vs the discard sink:\n${perGiB}`);
     const overload = overloadLines(results);
     if (overload !== '') log(`\noverload:\n${overload}`);
+    const storm = stormLines(results, STORM_TARGET);
+    if (storm !== '') log(`\nstorm (one connection, ${options.overloadClients} Exports retried at once on UNAVAILABLE):\n${storm}`);
     log(`\narchive objects written (from the index after the server stopped):\n${archiveTable(results)}`);
     if (results.some((r) => r.backends !== null)) {
       log(`\nS3 + ClickHouse cases: backend servers during the window, and the archive objects as the bucket lists them:\n${backendsTable(results)}`);

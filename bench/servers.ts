@@ -48,18 +48,22 @@ export interface CaptureServerOptions {
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
   env?: Record<string, string>;
+  /** Checkout to run bin/otlp-capture.js from (default: this one). */
+  root?: string;
 }
 
 export function startCaptureServer(options: CaptureServerOptions): Promise<RunningServer> {
   const configFile = path.join(options.dataDir, '..', `${path.basename(options.dataDir)}.config.json`);
   // YAML is a superset of JSON: the config loader reads this as it is.
   writeFileSync(configFile, JSON.stringify(options.config, null, 2));
-  const cli = path.join(REPO_ROOT, 'bin', 'otlp-capture.js');
+  const root = options.root ?? REPO_ROOT;
+  const cli = path.join(root, 'bin', 'otlp-capture.js');
   const args = [
     ...(options.nodeFlags ?? []),
     cli, 'serve',
     '--data-dir', options.dataDir,
     '--grpc-listen', '127.0.0.1:0',
+    '--http-listen', '127.0.0.1:0',
     '--admin-listen', '127.0.0.1:0',
     // Any free port: another bench (another worktree) on the machine may hold the default :4318.
     '--http-listen', '127.0.0.1:0',
@@ -67,7 +71,7 @@ export function startCaptureServer(options: CaptureServerOptions): Promise<Runni
     '--config', configFile,
   ];
   const proc = spawn(process.execPath, args, {
-    cwd: REPO_ROOT,
+    cwd: root,
     env: { ...process.env, ...options.env, OTLP_CAPTURE_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,22 +3,31 @@
 #   protobuf-compiler: protoc, to check proto/descriptor-set.binpb is up to date with proto/.
 #   libprotobuf-dev: the well-known types (google/protobuf/*.proto) protoc reads for that check.
 #   clickhouse-server: ClickHouse 18.16; tests start private servers with scripts/start-clickhouse.sh.
+#   python3-grpcio, python3-protobuf, protobuf-compiler-grpc: gRPC C-core as a second, independent HTTP/2 client
+#     of the OTLP listener (tests/receiver/grpc/grpcio-client.int.test.ts), with stubs from grpc_python_plugin;
+#     run with /usr/bin/python3 (Debian's Python, which sees Debian's packages).
 #   prometheus: the server and promtool; tests check and unit-test deploy/prometheus/ and start private servers
 #     (loopback, ephemeral port, temporary data directory) that scrape a running `serve`.
 #   golang-go + the Go zstd and snappy libraries: tests/helpers/go-encoder compresses requests exactly as the
 #     Collector's exporters do (klauspost/compress, golang/snappy), built offline from Debian's Go sources.
 #   zookeeperd: ZooKeeper 3.8 (and a JRE) for the two-server cluster of scripts/start-clickhouse-cluster.sh.
+#   golang-google-grpc-dev: grpc-go for tests/helpers/grpc-go-client, a real grpc-go client sending gzip, zstd and
+#     snappy Exports with the Collector's compressors (tests/e2e/grpc-encodings.int.test.ts).
 set -euo pipefail
 
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/duration.proto ] || need+=(libprotobuf-dev)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
+command -v grpc_python_plugin >/dev/null 2>&1 || need+=(protobuf-compiler-grpc)
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need+=(python3-grpcio)
+/usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || need+=(python3-protobuf)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/klauspost/compress/zstd ] || need+=(golang-github-klauspost-compress-dev)
 [ -d /usr/share/gocode/src/github.com/golang/snappy ] || need+=(golang-github-golang-snappy-dev)
 [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeperd)
+[ -d /usr/share/gocode/src/google.golang.org/grpc/encoding ] || need+=(golang-google-grpc-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -5,6 +5,13 @@ export interface BudgetLease {
   release(): void;
 }
 
+/** A lease whose size follows what it really holds (a body charged as it arrives, then its decoded size). */
+export interface ResizableLease extends BudgetLease {
+  readonly bytes: number;
+  /** Charges `bytes` instead of what the lease held; ignored after release. */
+  resize(bytes: number): void;
+}
+
 export class ByteBudget {
   private used = 0;
 
@@ -28,7 +35,37 @@ export class ByteBudget {
     };
   }
 
+  /** Takes `bytes` whether or not they fit: the caller has decided (a waiter whose turn came). */
+  reserve(bytes: number): ResizableLease {
+    this.used += bytes;
+    return new Reservation(bytes, (delta) => {
+      this.used += delta;
+    });
+  }
+
   get inUse(): number {
     return this.used;
+  }
+}
+
+class Reservation implements ResizableLease {
+  private released = false;
+
+  constructor(private held: number, private readonly charge: (delta: number) => void) {}
+
+  get bytes(): number {
+    return this.released ? 0 : this.held;
+  }
+
+  resize(bytes: number): void {
+    if (this.released) return;
+    this.charge(bytes - this.held);
+    this.held = bytes;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.charge(-this.held);
   }
 }

@@ -200,16 +200,20 @@ export class CaptureServer {
       maxInFlightBytes: config.admission.maxInFlightBytes,
       retryAfterMs: config.admission.retryAfter,
       spoolHasRoomFor: (bytes) => spool.hasRoomFor(bytes),
+      maxQueuedBytes: config.admission.waitQueueBytes,
+      maxQueuedRequests: config.admission.waitQueueRequests,
+      onWaited: (ms) => this.metrics.admissionWait.observe(ms / 1000),
     }));
     this.ingest = new Ingest({ admission, spool, metrics: this.metrics });
     this.grpc = new GrpcServer(
       {
         host: grpcAddress.host,
         port: grpcAddress.port,
-        limits: http2ListenerLimits(config.server.grpc),
+        limits: { ...http2ListenerLimits(config.server.grpc), initialWindowSize: config.server.grpc.initialWindowSize },
         retryAfterMs: config.admission.retryAfter,
+        maxWaitMs: config.admission.maxWait,
       },
-      { ingest: this.ingest, health: this.health, callers, tls: this.tls, logger },
+      { ingest: this.ingest, admission, health: this.health, callers, tls: this.tls, logger },
     );
     const grpcPort = await this.grpc.listen();
     const httpConfig = config.server.http;
@@ -374,6 +378,10 @@ export class CaptureServer {
   }
 
   private publishStats(): void {
+    if (this.admission) {
+      this.metrics.inFlightBytes.set(this.admission.inFlightBytes);
+      this.metrics.admissionQueued.set(this.admission.queued.requests);
+    }
     if (!this.spool) return;
     const stats = this.spool.stats();
     this.metrics.spoolBytes.set(stats.bytesOnDisk);

@@ -286,6 +286,10 @@ export const configSchema = z
               maxConnectionAge: 10 * 60_000,
               maxConnectionAgeGrace: 30_000,
             }),
+            // The OTLP listener's own HTTP/2 server reads this (src/receiver/grpc/); the API listener (grpc-js) has none.
+            initialWindowSize: bytes
+              .default(64 * 1024)
+              .refine((value) => value >= 65_535 && value <= 2 ** 31 - 1, 'must be between 65535 bytes (HTTP/2 default) and 2GiB'),
           })
           .strict()
           .prefault({}),
@@ -303,6 +307,11 @@ export const configSchema = z
         tenantHeader: z.string().min(1).toLowerCase().default('x-scope-orgid'),
         defaultTenant: tenantName.default('default'),
         retryAfter: duration.default(1000),
+        // gRPC: an Export waits this long at its headers for room in the budget before it is refused.
+        maxWait: duration.default(2000),
+        // gRPC: the waiting room; its requests' sizes add up to at most waitQueueBytes (default maxInFlightBytes).
+        waitQueueBytes: bytes.optional(),
+        waitQueueRequests: z.number().int().min(0).max(100_000).default(256),
       })
       .strict()
       .prefault({}),

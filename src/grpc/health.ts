@@ -30,7 +30,7 @@ export class HealthService {
     for (const [service, status] of Object.entries(initial)) this.statuses.set(service, status);
   }
 
-  addTo(server: grpc.Server): void {
+  addTo(server: Pick<grpc.Server, 'addService'>): void {
     server.addService(healthServiceDefinition(), {
       Check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>,
         callback: grpc.sendUnaryData<HealthCheckResponse>) => {

@@ -27,7 +27,7 @@ export const REFLECTION_SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc
  * Serves reflection on `server` for `services` (fully-qualified names, each defined in proto/) and the reflection
  * services: list_services names exactly those, and only their files (with every import) can be fetched.
  */
-export function addReflection(server: grpc.Server, services: readonly string[]): void {
+export function addReflection(server: Pick<grpc.Server, 'addService'>, services: readonly string[]): void {
   const listed = [...services, ...REFLECTION_SERVICES];
   new ReflectionService(protocPackageDefinition(listed), { services: listed }).addToServer(server);
 }

@@ -29,12 +29,14 @@ export class Ingest {
 
   /**
    * Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError.
-   * `heldBytes`: what this request already holds of the in-flight budget (reserve()).
+   * `admitted`: the budget lease the transport already holds for this payload (gRPC waits for room before reading a
+   * body; released here), or what this request already holds of the in-flight budget (hold(): OTLP JSON being
+   * parsed), with which it is admitted here.
    */
-  async accept(signal: Signal, tenant: string, payload: Buffer, heldBytes = 0): Promise<DurableAck | null> {
+  async accept(signal: Signal, tenant: string, payload: Buffer, admitted: BudgetLease | number = 0): Promise<DurableAck | null> {
     if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
     if (payload.length === 0) return null;
-    const lease = this.deps.admission.admit(payload.length, heldBytes);
+    const lease = typeof admitted === 'number' ? this.deps.admission.admit(payload.length, admitted) : admitted;
     this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     try {
       const startedAt = process.hrtime.bigint();
@@ -83,6 +85,11 @@ export class Ingest {
   beginReceive(): () => void {
     if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
     return this.deps.admission.beginReceive();
+  }
+
+  /** @throws ShuttingDownError once stopAccepting() was called. */
+  assertAccepting(): void {
+    if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
   }
 
   /** New requests are refused from now on (with a retryable error); in-flight ones finish. */

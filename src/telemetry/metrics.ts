@@ -11,6 +11,7 @@ export type RejectReason =
   | 'unauthenticated'
   | 'permission_denied'
   | 'shutting_down'
+  | 'timeout'
   | 'internal';
 
 const REJECT_REASONS: readonly RejectReason[] = [
@@ -22,6 +23,7 @@ const REJECT_REASONS: readonly RejectReason[] = [
   'unauthenticated',
   'permission_denied',
   'shutting_down',
+  'timeout',
   'internal',
 ];
 
@@ -40,6 +42,8 @@ export class Metrics {
   readonly ingestDuration: Histogram<'signal'>;
   readonly rejections: Counter<'signal' | 'reason'>;
   readonly inFlightBytes: Gauge;
+  readonly admissionQueued: Gauge;
+  readonly admissionWait: Histogram;
   readonly receivingRequests: Gauge;
   readonly spoolBytes: Gauge;
   readonly spoolUnreadBytes: Gauge;
@@ -131,6 +135,17 @@ export class Metrics {
     this.inFlightBytes = new Gauge({
       name: 'otlpcapture_inflight_bytes',
       help: 'Request bytes admitted and not yet durable in the spool.',
+      registers,
+    });
+    this.admissionQueued = new Gauge({
+      name: 'otlpcapture_admission_waiting_requests',
+      help: 'OTLP/gRPC Export requests waiting at their headers for room in the in-flight budget.',
+      registers,
+    });
+    this.admissionWait = new Histogram({
+      name: 'otlpcapture_admission_wait_seconds',
+      help: 'How long OTLP/gRPC Export requests that had to wait for room in the in-flight budget waited before admission.',
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5],
       registers,
     });
     this.receivingRequests = new Gauge({

@@ -45,6 +45,7 @@ describe('defaults', () => {
       maxReceiveBytes: 64 * 2 ** 20,
       maxConcurrentStreams: 100,
       maxConnections: 4096,
+      initialWindowSize: 65_536,
       keepaliveTime: 60_000,
       keepaliveTimeout: 20_000,
       minPingInterval: 5_000,
@@ -88,6 +89,8 @@ describe('defaults', () => {
       tenantHeader: 'x-scope-orgid',
       defaultTenant: 'default',
       retryAfter: 1000,
+      maxWait: 2000,
+      waitQueueRequests: 256,
     });
     expect(config.spool).toMatchObject({ maxBytes: 4 * 2 ** 30, segmentBytes: 64 * 2 ** 20, durability: 'fsync', handoverBytes: 16 * 2 ** 20 });
     expect(config.archiver).toEqual({
@@ -127,6 +130,13 @@ server:
   grpc:
     listen: "[::1]:14317"
     maxReceiveBytes: 128MiB
+    maxConcurrentStreams: 32
+    initialWindowSize: 1MiB
+    keepaliveTime: 1m
+    keepaliveTimeout: 5s
+    maxConnectionIdle: 10m
+    maxConnectionAge: 5m
+    maxConnectionAgeGrace: 30s
   admin:
     listen: 127.0.0.1:18888
 admission:
@@ -134,6 +144,9 @@ admission:
   tenantHeader: X-Tenant-Id
   defaultTenant: acme
   retryAfter: 2s
+  maxWait: 1500ms
+  waitQueueBytes: 512MiB
+  waitQueueRequests: 64
 spool:
   dir: /fast/spool
   maxBytes: 10GB
@@ -162,13 +175,29 @@ log:
 `);
     const config = loadConfig({ env: {}, file, cwd: '/home/ops' });
     expect(config.dataDir).toBe('/var/lib/capture');
-    expect(config.server.grpc).toMatchObject({ listen: '[::1]:14317', maxReceiveBytes: 128 * 2 ** 20 });
+    expect(config.server.grpc).toEqual({
+      listen: '[::1]:14317',
+      maxReceiveBytes: 128 * 2 ** 20,
+      maxConcurrentStreams: 32,
+      maxConnections: 4096,
+      initialWindowSize: 1_048_576,
+      keepaliveTime: 60_000,
+      keepaliveTimeout: 5000,
+      minPingInterval: 5_000,
+      permitPingsWithoutCalls: true,
+      maxConnectionIdle: 600_000,
+      maxConnectionAge: 300_000,
+      maxConnectionAgeGrace: 30_000,
+    });
     expect(config.server.admin.listen).toBe('127.0.0.1:18888');
     expect(config.admission).toEqual({
       maxInFlightBytes: 1_610_612_736,
       tenantHeader: 'x-tenant-id', // gRPC metadata keys are lowercase
       defaultTenant: 'acme',
       retryAfter: 2000,
+      maxWait: 1500,
+      waitQueueBytes: 512 * 2 ** 20,
+      waitQueueRequests: 64,
     });
     expect(config.spool).toEqual({ dir: '/fast/spool', maxBytes: 10e9, segmentBytes: 1_048_576, durability: 'none', handoverBytes: 0 });
     expect(config.archiver).toEqual({

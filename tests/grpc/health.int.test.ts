@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { HealthService } from '../../src/grpc/health.js';
 import { PROTO_DIR } from '../../src/protos.js';
+import { SERVICE_SERVER_KINDS, startServiceServer, type RunningServiceServer } from '../helpers/service-servers.js';
 
 interface HealthResponse {
   status: string;
@@ -18,24 +19,9 @@ const HealthClientConstructor = grpc.makeGenericClientConstructor(
   definition['grpc.health.v1.Health'] as grpc.ServiceDefinition, 'Health',
 );
 
-let server: grpc.Server;
+let server: RunningServiceServer;
 let health: HealthService;
 let client: HealthClient;
-
-beforeEach(async () => {
-  server = new grpc.Server();
-  health = new HealthService({ 'otlpcapture.v1.CaptureService': 'SERVING' });
-  health.addTo(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  client = new HealthClientConstructor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as
-    HealthClient;
-});
-
-afterEach(() => {
-  client.close();
-  server.forceShutdown();
-});
 
 function check(service: string): Promise<string> {
   return new Promise((resolve, reject) =>
@@ -71,64 +57,78 @@ function watch(service: string) {
   };
 }
 
-test('Check reports the overall status and per-service statuses', async () => {
-  expect(await check('')).toBe('SERVING');
-  expect(await check('otlpcapture.v1.CaptureService')).toBe('SERVING');
-  health.setStatus('otlpcapture.v1.CaptureService', 'NOT_SERVING');
-  expect(await check('otlpcapture.v1.CaptureService')).toBe('NOT_SERVING');
-  expect(await check('')).toBe('SERVING');
-});
+// On grpc-js and on the hand-written HTTP/2 server of the OTLP listener alike.
+describe.each(SERVICE_SERVER_KINDS)('on %s', (kind) => {
+  beforeEach(async () => {
+    health = new HealthService({ 'otlpcapture.v1.CaptureService': 'SERVING' });
+    server = await startServiceServer(kind, (target) => health.addTo(target));
+    client = new HealthClientConstructor(server.address, grpc.credentials.createInsecure()) as unknown as HealthClient;
+  });
 
-test('Check of an unknown service is NOT_FOUND', async () => {
-  await expect(check('no.such.Service')).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
-});
+  afterEach(async () => {
+    client.close();
+    await server.stop();
+  });
 
-test('Watch sends the current status, then each change, and not repeats', async () => {
-  const watcher = watch('');
-  expect(await watcher.next(1)).toEqual(['SERVING']);
-  health.setStatus('', 'SERVING'); // no change: nothing sent
-  health.setStatus('', 'NOT_SERVING');
-  health.setStatus('', 'SERVING');
-  expect(await watcher.next(3)).toEqual(['SERVING', 'NOT_SERVING', 'SERVING']);
-  watcher.call.cancel();
-  expect(await watcher.ended()).toEqual({ code: grpc.status.CANCELLED });
-});
+  test('Check reports the overall status and per-service statuses', async () => {
+    expect(await check('')).toBe('SERVING');
+    expect(await check('otlpcapture.v1.CaptureService')).toBe('SERVING');
+    health.setStatus('otlpcapture.v1.CaptureService', 'NOT_SERVING');
+    expect(await check('otlpcapture.v1.CaptureService')).toBe('NOT_SERVING');
+    expect(await check('')).toBe('SERVING');
+  });
 
-test('Watch of an unknown service says SERVICE_UNKNOWN and reports the service once it appears', async () => {
-  const watcher = watch('later.Service');
-  expect(await watcher.next(1)).toEqual(['SERVICE_UNKNOWN']);
-  health.setStatus('later.Service', 'SERVING');
-  expect(await watcher.next(2)).toEqual(['SERVICE_UNKNOWN', 'SERVING']);
-  watcher.call.cancel();
-});
+  test('Check of an unknown service is NOT_FOUND', async () => {
+    await expect(check('no.such.Service')).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+  });
 
-test('a cancelled Watch gets no more updates and others still do', async () => {
-  const cancelled = watch('');
-  const kept = watch('');
-  await Promise.all([cancelled.next(1), kept.next(1)]);
-  cancelled.call.cancel();
-  await cancelled.ended();
-  health.setStatus('', 'NOT_SERVING');
-  expect(await kept.next(2)).toEqual(['SERVING', 'NOT_SERVING']);
-  expect(cancelled.seen).toEqual(['SERVING']);
-  kept.call.cancel();
-});
+  test('Watch sends the current status, then each change, and not repeats', async () => {
+    const watcher = watch('');
+    expect(await watcher.next(1)).toEqual(['SERVING']);
+    health.setStatus('', 'SERVING'); // no change: nothing sent
+    health.setStatus('', 'NOT_SERVING');
+    health.setStatus('', 'SERVING');
+    expect(await watcher.next(3)).toEqual(['SERVING', 'NOT_SERVING', 'SERVING']);
+    watcher.call.cancel();
+    expect(await watcher.ended()).toEqual({ code: grpc.status.CANCELLED });
+  });
 
-test('shutdown turns everything NOT_SERVING, ends Watch streams, and ignores later updates', async () => {
-  const overall = watch('');
-  const capture = watch('otlpcapture.v1.CaptureService');
-  await Promise.all([overall.next(1), capture.next(1)]);
-  health.shutdown();
-  expect(await overall.ended()).toEqual({ code: 'end' });
-  expect(await capture.ended()).toEqual({ code: 'end' });
-  expect(overall.seen).toEqual(['SERVING', 'NOT_SERVING']);
-  expect(capture.seen).toEqual(['SERVING', 'NOT_SERVING']);
+  test('Watch of an unknown service says SERVICE_UNKNOWN and reports the service once it appears', async () => {
+    const watcher = watch('later.Service');
+    expect(await watcher.next(1)).toEqual(['SERVICE_UNKNOWN']);
+    health.setStatus('later.Service', 'SERVING');
+    expect(await watcher.next(2)).toEqual(['SERVICE_UNKNOWN', 'SERVING']);
+    watcher.call.cancel();
+  });
 
-  health.setStatus('', 'SERVING');
-  expect(await check('')).toBe('NOT_SERVING');
-  expect(await check('otlpcapture.v1.CaptureService')).toBe('NOT_SERVING');
+  test('a cancelled Watch gets no more updates and others still do', async () => {
+    const cancelled = watch('');
+    const kept = watch('');
+    await Promise.all([cancelled.next(1), kept.next(1)]);
+    cancelled.call.cancel();
+    await cancelled.ended();
+    health.setStatus('', 'NOT_SERVING');
+    expect(await kept.next(2)).toEqual(['SERVING', 'NOT_SERVING']);
+    expect(cancelled.seen).toEqual(['SERVING']);
+    kept.call.cancel();
+  });
 
-  const late = watch('');
-  expect(await late.ended()).toEqual({ code: 'end' });
-  expect(late.seen).toEqual(['NOT_SERVING']);
+  test('shutdown turns everything NOT_SERVING, ends Watch streams, and ignores later updates', async () => {
+    const overall = watch('');
+    const capture = watch('otlpcapture.v1.CaptureService');
+    await Promise.all([overall.next(1), capture.next(1)]);
+    health.shutdown();
+    expect(await overall.ended()).toEqual({ code: 'end' });
+    expect(await capture.ended()).toEqual({ code: 'end' });
+    expect(overall.seen).toEqual(['SERVING', 'NOT_SERVING']);
+    expect(capture.seen).toEqual(['SERVING', 'NOT_SERVING']);
+
+    health.setStatus('', 'SERVING');
+    expect(await check('')).toBe('NOT_SERVING');
+    expect(await check('otlpcapture.v1.CaptureService')).toBe('NOT_SERVING');
+
+    const late = watch('');
+    expect(await late.ended()).toEqual({ code: 'end' });
+    expect(late.seen).toEqual(['NOT_SERVING']);
+  });
 });

@@ -11,6 +11,7 @@ import {
   ReflectionClient, fetchLikeGrpcurl, reachableTypes, symbolTable, unresolvableReferences,
   type FileDescriptor, type ReflectionVersion,
 } from '../helpers/reflection-client.js';
+import { startServiceServer, type RunningServiceServer } from '../helpers/service-servers.js';
 
 /** Each service and the real file that defines it (proto-loader would invent e.g. grpc_health_v1.proto). */
 const INGEST_FILES: Record<string, string> = {
@@ -31,29 +32,29 @@ const API_FILES: Record<string, string> = {
 const SERVICE_FILES = INGEST_FILES;
 const EXPORT_TRACE_REQUEST = '.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';
 
-let server: grpc.Server;
+let server: RunningServiceServer;
 let address: string;
-let apiServer: grpc.Server;
+let apiServer: RunningServiceServer;
 let apiAddress: string;
 
-async function serve(services: readonly string[]): Promise<[grpc.Server, string]> {
-  const served = new grpc.Server();
-  addReflection(served, services);
-  new HealthService().addTo(served);
-  const port = await new Promise<number>((resolve, reject) =>
-    served.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return [served, `127.0.0.1:${port}`];
-}
-
 beforeAll(async () => {
-  // As the two listeners reflect: the ingest one (OTLP, health) and the API one (CaptureService, health).
-  [server, address] = await serve(INGEST_SERVICES);
-  [apiServer, apiAddress] = await serve(API_SERVICES);
+  // As the two listeners reflect: the ingest one (OTLP, health) on the OTLP listener's own HTTP/2 server, and the API
+  // one (CaptureService, health) on grpc-js.
+  server = await startServiceServer('otlp-capture http2', (target) => {
+    addReflection(target, INGEST_SERVICES);
+    new HealthService().addTo(target);
+  });
+  address = server.address;
+  apiServer = await startServiceServer('grpc-js', (target) => {
+    addReflection(target, API_SERVICES);
+    new HealthService().addTo(target);
+  });
+  apiAddress = apiServer.address;
 });
 
-afterAll(() => {
-  server.forceShutdown();
-  apiServer.forceShutdown();
+afterAll(async () => {
+  await server.stop();
+  await apiServer.stop();
 });
 
 describe.each<ReflectionVersion>(['v1', 'v1alpha'])('each listener reflects exactly what it serves (%s)', (version) => {

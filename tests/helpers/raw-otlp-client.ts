@@ -15,10 +15,12 @@ const identity = (value: Buffer): Buffer => value;
 export class RawOtlpClient {
   private readonly client: grpc.Client;
 
-  constructor(address: string, options: { compression?: keyof typeof COMPRESSION; maxSendBytes?: number } = {}) {
+  /** `ownConnection`: a connection of its own, not shared with other clients of the same address and options. */
+  constructor(address: string, options: { compression?: keyof typeof COMPRESSION; maxSendBytes?: number; ownConnection?: boolean } = {}) {
     this.client = new grpc.Client(address, grpc.credentials.createInsecure(), {
       'grpc.default_compression_algorithm': COMPRESSION[options.compression ?? 'none'],
       'grpc.max_send_message_length': options.maxSendBytes ?? -1,
+      ...(options.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
     });
   }
 
