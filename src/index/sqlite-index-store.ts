@@ -82,6 +82,38 @@ const REQUEST_COLUMNS =
 /** Ranges per statement when a listing or count reads many buckets (SQLite's expression depth allows far more). */
 const RANGES_PER_QUERY = 64;
 
+/** Where a filter's tenant, signal and data-time window are checked: column names of the table read. */
+interface FilterColumns {
+  tenant: string;
+  signal: string;
+  /** Compared with sinceNs (the end of the data-time span). */
+  end: string;
+  /** Compared with untilNs (the start of the data-time span). */
+  start: string;
+}
+
+const REQUEST_COLUMNS_R: FilterColumns = { tenant: 'r.tenant', signal: 'r.signal', end: 'r.end_ns', start: 'r.start_ns' };
+const BUCKET_COLUMNS: FilterColumns = { tenant: 'tenant', signal: 'signal', end: 'max_end_ns', start: 'min_start_ns' };
+
+/** WHERE clauses (named parameters, added to `params`) for the filter's tenant, signal and data-time overlap. */
+function streamAndTimeClauses(filter: RequestFilter, columns: FilterColumns, params: Record<string, unknown>): string[] {
+  const where: string[] = [];
+  for (const name of ['tenant', 'signal'] as const) {
+    if (filter[name] === undefined) continue;
+    where.push(`${columns[name]} = @${name}`);
+    params[name] = filter[name];
+  }
+  if (filter.sinceNs !== undefined) {
+    where.push(`${columns.end} >= @sinceNs`);
+    params.sinceNs = toInt64(filter.sinceNs);
+  }
+  if (filter.untilNs !== undefined) {
+    where.push(`${columns.start} <= @untilNs`);
+    params.untilNs = toInt64(filter.untilNs);
+  }
+  return where;
+}
+
 export class SqliteIndexStore implements IndexStore {
   readonly path: string;
   private readonly readonly: boolean;
@@ -361,24 +393,8 @@ export class SqliteIndexStore implements IndexStore {
 
   /** Buckets whose requests may match the filter's tenant, signal and data-time window, in listing order. */
   private candidateBuckets(filter: RequestFilter, start: BucketStart | null, max: number, newestFirst: boolean): BucketCount[] {
-    const where: string[] = [];
     const params: Record<string, unknown> = { max };
-    if (filter.tenant !== undefined) {
-      where.push('tenant = @tenant');
-      params.tenant = filter.tenant;
-    }
-    if (filter.signal !== undefined) {
-      where.push('signal = @signal');
-      params.signal = filter.signal;
-    }
-    if (filter.sinceNs !== undefined) {
-      where.push('max_end_ns >= @sinceNs');
-      params.sinceNs = toInt64(filter.sinceNs);
-    }
-    if (filter.untilNs !== undefined) {
-      where.push('min_start_ns <= @untilNs');
-      params.untilNs = toInt64(filter.untilNs);
-    }
+    const where = streamAndTimeClauses(filter, BUCKET_COLUMNS, params);
     if (start !== null) {
       where.push(`bucket ${newestFirst ? '<' : '>'}${start.inclusive ? '=' : ''} @bucket`);
       params.bucket = start.bucket;
@@ -450,19 +466,7 @@ export class SqliteIndexStore implements IndexStore {
       where.push('s.service = @service');
       params.service = filter.service;
     }
-    for (const name of ['tenant', 'signal'] as const) {
-      if (filter[name] === undefined) continue;
-      where.push(`r.${name} = @${name}`);
-      params[name] = filter[name];
-    }
-    if (filter.sinceNs !== undefined) {
-      where.push('r.end_ns >= @sinceNs');
-      params.sinceNs = toInt64(filter.sinceNs);
-    }
-    if (filter.untilNs !== undefined) {
-      where.push('r.start_ns <= @untilNs');
-      params.untilNs = toInt64(filter.untilNs);
-    }
+    where.push(...streamAndTimeClauses(filter, REQUEST_COLUMNS_R, params));
     const from = byService ? 'request_services s JOIN requests r ON r.id = s.request_id' : 'requests r';
     const sql = `SELECT count(*) FROM ${from} WHERE ${where.join(' AND ')}`;
     return Number(this.guard('count requests', () => this.open().prepare(sql).pluck().get(params)));
@@ -488,23 +492,10 @@ export class SqliteIndexStore implements IndexStore {
     // that twin's id is at or after the window's floor (duplicateFloor: the smallest id of the window's first ms).
     db.function('dedup_floor', { deterministic: true }, (id: unknown, window: unknown) => duplicateFloor(String(id), Number(window)));
     const params: Record<string, unknown> = { windowMs };
-    const where = ['r.fingerprint IS NOT NULL'];
-    for (const name of ['tenant', 'signal'] as const) {
-      if (filter[name] === undefined) continue;
-      where.push(`r.${name} = @${name}`);
-      params[name] = filter[name];
-    }
+    const where = ['r.fingerprint IS NOT NULL', ...streamAndTimeClauses(filter, REQUEST_COLUMNS_R, params)];
     if (filter.service !== undefined) {
       where.push('r.id IN (SELECT request_id FROM request_services WHERE service = @service)');
       params.service = filter.service;
-    }
-    if (filter.sinceNs !== undefined) {
-      where.push('r.end_ns >= @sinceNs');
-      params.sinceNs = toInt64(filter.sinceNs);
-    }
-    if (filter.untilNs !== undefined) {
-      where.push('r.start_ns <= @untilNs');
-      params.untilNs = toInt64(filter.untilNs);
     }
     const sql =
       `SELECT count(*) FROM requests r WHERE ${where.join(' AND ')} AND ` +

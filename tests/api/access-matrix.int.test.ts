@@ -14,6 +14,7 @@ import { post } from '../helpers/otlp-http-client.js';
 import { startRecordingTarget, type RecordingTarget } from '../helpers/recording-otlp-target.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 const TOKENS = {
   ingest: 'ingest-8d1f27c4b09e',
@@ -83,10 +84,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'auth.bearerTokens': [
         { token: TOKENS.ingest, scopes: ['ingest'] },
         { token: TOKENS.read, scopes: ['read'] },

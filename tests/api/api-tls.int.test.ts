@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { makePki, pem, type CertPair, type TestPki } from '../helpers/certs.js';
 import { grpcExport, unary } from '../helpers/grpc-calls.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 let dir: string;
 let pki: TestPki;
@@ -40,10 +41,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'server.tls': { certFile: pki.server.cert, keyFile: pki.server.key },
       'server.api.tls': { certFile: apiCert.cert, keyFile: apiCert.key, clientCaFile: pki.ca.cert, requireClientCert: true },
       'spool.durability': 'none',

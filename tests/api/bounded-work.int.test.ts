@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { grpcExport, serverStream, unary } from '../helpers/grpc-calls.js';
 import { traceRequestOfSize } from '../helpers/otlp-payloads.js';
 import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 const insecure = grpc.credentials.createInsecure();
 const CAPTURE = 'otlpcapture.v1.CaptureService' as const;
@@ -80,10 +81,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'server.api.maxFindTraceBytes': '4KiB',
       'server.api.maxConcurrentReplays': 1,
       'server.api.maxConcurrentReads': 1,

@@ -17,6 +17,7 @@ import { logsPayload, metricsPayload } from '../helpers/otlp-payloads.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 interface Timestamp {
   seconds: string;
@@ -142,10 +143,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'archiver.maxObjectAge': '200ms',
       'spool.durability': 'none',
       'log.level': 'silent',

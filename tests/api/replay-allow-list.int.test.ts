@@ -15,6 +15,7 @@ import { grpcExport, serverStream, unary } from '../helpers/grpc-calls.js';
 import { logsPayload, metricsPayload, tracePayload } from '../helpers/otlp-payloads.js';
 import { startRecordingTarget, type RecordingTarget } from '../helpers/recording-otlp-target.js';
 import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 const READER = 'replayer-0d7c5b94e1a2';
 const INGEST = 'ingest-49ab1e06f3d7';
@@ -61,10 +62,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'auth.bearerTokens': [{ token: READER, scopes: ['read', 'replay'] }, { token: INGEST }],
       // The allowed sinks by exact address, and one by a host wildcard; the forbidden one's port is in no pattern.
       'replay.allowedTargets': [allowed.address, refusing.address, `*.0.0.1:${port(oversized.address)}`],

@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { grpcExport, unary } from '../helpers/grpc-calls.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 const TOKENS = { ingest: 'ingest-51c2d9e0a7b3', read: 'read-90f1e7c3b2a4', readA: 'read-a-3d8e6b1f0c92' } as const;
 const insecure = grpc.credentials.createInsecure();
@@ -56,10 +57,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'auth.bearerTokens': [
         { token: TOKENS.ingest, scopes: ['ingest'] },
         { token: TOKENS.read, scopes: ['read'] },

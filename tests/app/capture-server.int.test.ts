@@ -11,6 +11,7 @@ import { SqliteIndexStore } from '../../src/index/sqlite-index-store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 let dir: string;
 const running: CaptureServer[] = [];
@@ -29,10 +30,7 @@ function config(overrides: Record<string, unknown> = {}): ResolvedConfig {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'spool.durability': 'none',
       'log.level': 'silent',
       ...overrides,

@@ -14,6 +14,7 @@ import { makePki, pem, type TestPki } from '../helpers/certs.js';
 import { grpcExport, unary } from '../helpers/grpc-calls.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 const SPOOL_MAX = 256 * 2 ** 20;
 let dir: string;
@@ -29,10 +30,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'server.tls.certFile': pki.server.cert,
       'server.tls.keyFile': pki.server.key,
       'spool.durability': 'none',

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startClickHouse, type ClickHouseServer } from './clickhouse-server.js';
+import { freePort, sqlOverHttp, startClickHouse, startedOrCleanedUp, type ClickHouseServer } from './clickhouse-server.js';
 
 const SHIM = fileURLToPath(new URL('../../scripts/chdb-http-server.mjs', import.meta.url));
 
@@ -69,24 +69,9 @@ export async function startChdbServer(options: { password?: string } = {}): Prom
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    async query<T>(sql: string): Promise<T[]> {
-      const text = await post(`${sql} FORMAT JSONEachRow`);
-      return text
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as T);
-    },
-    async command(sql: string) {
-      await post(sql);
-    },
+    ...sqlOverHttp(post),
   };
-  try {
-    await server.start();
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  return server;
+  return startedOrCleanedUp(server, dir);
 }
 
 export interface ClickHouseEngine {

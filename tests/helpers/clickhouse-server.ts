@@ -68,6 +68,14 @@ export async function startClickHouse(options: { password?: string } = {}): Prom
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+    ...sqlOverHttp(post),
+  };
+  return startedOrCleanedUp(server, dir);
+}
+
+/** query (rows of JSONEachRow) and command over a function that POSTs SQL to a ClickHouse HTTP interface. */
+export function sqlOverHttp(post: (sql: string) => Promise<string>): Pick<ClickHouseServer, 'query' | 'command'> {
+  return {
     async query<T>(sql: string): Promise<T[]> {
       const text = await post(`${sql} FORMAT JSONEachRow`);
       return text
@@ -79,6 +87,10 @@ export async function startClickHouse(options: { password?: string } = {}): Prom
       await post(sql);
     },
   };
+}
+
+/** Starts the server; its directory is removed when it does not start. */
+export async function startedOrCleanedUp(server: ClickHouseServer, dir: string): Promise<ClickHouseServer> {
   try {
     await server.start();
   } catch (error) {

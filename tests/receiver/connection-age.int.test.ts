@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { readArchive } from '../helpers/archive-reader.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 const AGE_MS = 1000;
 const EXPORTING_MS = 5000;
@@ -37,10 +38,7 @@ test('connections are closed after maxConnectionAge (+ grace); the client reconn
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'server.grpc.maxConnectionAge': `${AGE_MS}ms`,
       'server.grpc.maxConnectionAgeGrace': '5s',
       'spool.durability': 'none',

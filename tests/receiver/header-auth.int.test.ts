@@ -17,6 +17,7 @@ import { post } from '../helpers/otlp-http-client.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 const TOKEN = 'collector-6b0e3f8a91d2';
 const EXPORT_PATH = `/${OTLP_SERVICE_NAMES.traces}/Export`;
@@ -78,10 +79,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'auth.bearerTokens': [{ token: TOKEN }],
       'spool.durability': 'none',
       'log.level': 'silent',

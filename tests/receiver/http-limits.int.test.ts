@@ -9,6 +9,7 @@ import { CaptureServer } from '../../src/app/capture-server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 let dir: string;
 let server: CaptureServer;
@@ -21,10 +22,7 @@ beforeAll(async () => {
     env: {},
     overrides: {
       dataDir: path.join(dir, 'data'),
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'server.http.headersTimeout': '600ms',
       'server.http.requestTimeout': '1200ms',
       'server.http.keepAliveTimeout': '400ms',

@@ -15,6 +15,7 @@ import { decodeStatus, post, type HttpReply } from '../helpers/otlp-http-client.
 import { logsPayload, metricsPayload, tracePayload } from '../helpers/otlp-payloads.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
 const PROTOBUF = { 'content-type': 'application/x-protobuf' };
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -27,10 +28,7 @@ function config(dataDir: string, overrides: Record<string, unknown> = {}): Resol
     env: {},
     overrides: {
       dataDir,
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
-      'server.api.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'spool.durability': 'none',
       'archiver.maxObjectAge': '200ms',
       'log.level': 'silent',
