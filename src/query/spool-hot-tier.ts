@@ -4,9 +4,9 @@
 // a request is visible the moment its record is written. Each read refreshes incrementally (new record headers
 // only; see SpoolReader).
 //
-// Released records (archived and indexed) are still answered while their segment file is on disk: a reader whose
-// index lags the archiver's commit (ClickHouse rows still in the server's outbox, read from another host through
-// `--server`) would otherwise see the request in neither tier. Where the index has it too, its row wins.
+// Released records (archived and indexed) are not answered, though their segment file may still be on disk: the
+// index has them (their rows were committed before the release), and retention may since have deleted them — a
+// request retention removed must not come back from the spool.
 import { NotFoundError } from '../errors.js';
 import type { ArchivedRequest, RequestFilter } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
@@ -35,6 +35,7 @@ export class SpoolHotTier implements HotTier {
     await this.refresh();
     const matching: HotRequest[] = [];
     for (const record of this.reader.records()) {
+      if (record.released) continue;
       const request = hotRequest(record);
       if (matchesFilter(request, filter)) matching.push(request);
     }
@@ -44,7 +45,7 @@ export class SpoolHotTier implements HotTier {
   async get(id: string): Promise<HotRequest | null> {
     await this.refresh();
     const record = this.reader.get(id);
-    return record ? hotRequest(record) : null;
+    return record && !record.released ? hotRequest(record) : null;
   }
 
   async read(request: ArchivedRequest): Promise<Buffer> {
@@ -60,6 +61,7 @@ export class SpoolHotTier implements HotTier {
     for (const record of this.reader.records()) {
       const meta = record.ref.meta;
       live.add(meta.id);
+      if (record.released) continue;
       if (meta.signal !== 'traces' || (filter.tenant !== undefined && meta.tenant !== filter.tenant)) continue;
       let ids = this.traceIdCache.get(meta.id);
       if (ids === undefined) {

@@ -193,12 +193,13 @@ describe('mutual TLS and bearer tokens on both listeners', () => {
     // And the ingest port does not serve the read API at all.
     const onIngestPort = await unary(server.grpcPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', {}, bearer(READ_TOKEN));
     expect(onIngestPort.error?.code).toBe(grpc.status.UNIMPLEMENTED);
+    // The exporters' test sent one payload twice (gRPC and HTTP): with_duplicates lists both copies.
     const rows = await waitFor('team-a and team-b requests archived', async () => {
-      const all = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000 }, bearer(READ_TOKEN));
+      const all = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000, with_duplicates: true }, bearer(READ_TOKEN));
       const requests = (all.response as { requests: { tenant: string }[] }).requests;
       return requests.some((r) => r.tenant === 'team-b') && requests.filter((r) => r.tenant === 'team-a').length >= 4 ? requests : undefined;
     });
-    const asTeamA = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000 }, bearer(BOUND_TOKEN));
+    const asTeamA = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', { page_size: 1000, with_duplicates: true }, bearer(BOUND_TOKEN));
     const teamA = (asTeamA.response as { requests: { tenant: string }[] }).requests;
     expect(teamA.length).toBe(rows.filter((r) => r.tenant === 'team-a').length);
     expect(teamA.every((r) => r.tenant === 'team-a')).toBe(true);
