@@ -18,13 +18,6 @@ export async function startChdbServer(options: { password?: string } = {}): Prom
   const password = options.password ?? '';
   let proc: ChildProcess | null = null;
 
-  async function post(sql: string): Promise<string> {
-    const response = await fetch(url, { method: 'POST', body: sql, headers: { 'X-ClickHouse-User': 'default', 'X-ClickHouse-Key': password } });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`chdb ${response.status}: ${text}`);
-    return text;
-  }
-
   const server: ClickHouseServer = {
     url,
     httpPort,
@@ -69,7 +62,7 @@ export async function startChdbServer(options: { password?: string } = {}): Prom
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    ...sqlOverHttp(post),
+    ...sqlOverHttp(url, password, 'chdb'),
   };
   return startedOrCleanedUp(server, dir);
 }

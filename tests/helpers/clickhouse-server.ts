@@ -41,15 +41,7 @@ export async function startClickHouse(options: { password?: string } = {}): Prom
   const dir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-clickhouse-'));
   const httpPort = await freePort();
   const env = { ...process.env, CLICKHOUSE_PASSWORD: options.password ?? '' };
-  const auth: Record<string, string> = { 'X-ClickHouse-User': 'default', 'X-ClickHouse-Key': options.password ?? '' };
   const url = `http://127.0.0.1:${httpPort}`;
-
-  async function post(sql: string): Promise<string> {
-    const response = await fetch(url, { method: 'POST', body: sql, headers: auth });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`ClickHouse ${response.status}: ${text}`);
-    return text;
-  }
 
   const server: ClickHouseServer = {
     url,
@@ -68,13 +60,19 @@ export async function startClickHouse(options: { password?: string } = {}): Prom
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    ...sqlOverHttp(post),
+    ...sqlOverHttp(url, options.password ?? '', 'ClickHouse'),
   };
   return startedOrCleanedUp(server, dir);
 }
 
-/** query (rows of JSONEachRow) and command over a function that POSTs SQL to a ClickHouse HTTP interface. */
-export function sqlOverHttp(post: (sql: string) => Promise<string>): Pick<ClickHouseServer, 'query' | 'command'> {
+/** query (rows of JSONEachRow) and command, POSTed as user `default` to a ClickHouse HTTP interface at `url`. */
+export function sqlOverHttp(url: string, password: string, label: string): Pick<ClickHouseServer, 'query' | 'command'> {
+  async function post(sql: string): Promise<string> {
+    const response = await fetch(url, { method: 'POST', body: sql, headers: { 'X-ClickHouse-User': 'default', 'X-ClickHouse-Key': password } });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${label} ${response.status}: ${text}`);
+    return text;
+  }
   return {
     async query<T>(sql: string): Promise<T[]> {
       const text = await post(`${sql} FORMAT JSONEachRow`);
