@@ -29,6 +29,7 @@ import { sleep } from '../archiver/backoff.js';
 import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
 import type { Logger } from '../telemetry/logger.js';
+import { checkReplacement } from './replace-checks.js';
 import { ClickHouseConnection, type ClickHouseConnectionOptions } from './clickhouse-connection.js';
 import { dialectFor, type Dialect } from './clickhouse-dialect.js';
 import { OutboxFlusher } from './clickhouse-flusher.js';
@@ -601,13 +602,11 @@ export class ClickHouseIndexStore implements IndexStore {
   // Order matters for a crash half-way: the new object row first (retention's journal takes it as "the switch has
   // begun, finish it"), then the request rows at their new location in one insert (one part: readers see all of
   // them moved or none; their version is higher than any earlier write), then the old key retired and its rows removed.
-  async replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void> {
+  // Removed ids (dedup) need no write of their own: their rows are not moved, so they still point at the old key and
+  // vanish from every read the moment it is retired, and from the tables with its other rows.
+  async replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[], removedIds: readonly string[] = []): Promise<void> {
     this.checkRetentionWrite(oldKey);
-    for (const r of requests) {
-      if (r.objectKey !== newObject.key) {
-        throw new InvalidArgumentError(`request ${r.id} is located in ${r.objectKey}, not in the new object ${newObject.key}`);
-      }
-    }
+    checkReplacement(oldKey, newObject, requests, removedIds);
     if ((await this.retiredKeys([newObject.key])).size > 0) {
       throw new InvalidArgumentError(`${newObject.key} was deleted or replaced by retention; its key cannot take an object again`);
     }
@@ -624,7 +623,8 @@ export class ClickHouseIndexStore implements IndexStore {
     await this.write('move request rows', 'requests', moved.map((r) => pick({ ...requestRow(r, version) }, REQUEST_INSERT_COLUMNS)));
     if (oldKey === newObject.key) return;
     await this.write('retire object', 'retired_objects', [{ key: oldKey, retired_at_ms: String(Date.now()) }]);
-    await this.removeRows(oldKey, old, requests.map((r) => r.id));
+    // The removed ids belong to the old key's id range too, or a bounded DELETE would miss the ones at its ends.
+    await this.removeRows(oldKey, old, [...requests.map((r) => r.id), ...removedIds]);
   }
 
   /**

@@ -107,8 +107,11 @@ export interface IndexStore {
    * that points at `oldKey` gets the location `requests` gives for its id; rows pointing elsewhere are left alone.
    * Readers see the old or the new location of each request, never a missing one. Idempotent (running it again,
    * also after a crash half-way, finishes it). Durable in the backend itself when the promise resolves.
+   * `removedIds` (retention's dedup: requests the new object leaves out): their rows that point at `oldKey` are
+   * removed in the same step, as deleteObject removes rows — readers see them at the old location or not at all. Only
+   * with a new key (InvalidArgumentError otherwise), and never an id that `requests` also gives (ditto).
    */
-  replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void>;
+  replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[], removedIds?: readonly string[]): Promise<void>;
   /**
    * `verify --repair`: records why these requests cannot be read (their block is damaged, their object missing), so
    * that a read that fails on one says why. Their rows stay as they are. Idempotent; for an id given again the

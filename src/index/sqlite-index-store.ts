@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
+import { checkReplacement } from './replace-checks.js';
 import type { IndexStore, ObjectListFilter, QuarantinedRequest, Twin, TwinRange } from './index-store.js';
 import { duplicateFloor } from './twin-window.js';
 import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
@@ -571,13 +572,9 @@ export class SqliteIndexStore implements IndexStore {
     this.guard('delete object', () => remove.immediate());
   }
 
-  async replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void> {
+  async replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[], removedIds: readonly string[] = []): Promise<void> {
     const db = this.writable();
-    for (const r of requests) {
-      if (r.objectKey !== newObject.key) {
-        throw new InvalidArgumentError(`request ${r.id} is located in ${r.objectKey}, not in the new object ${newObject.key}`);
-      }
-    }
+    checkReplacement(oldKey, newObject, requests, removedIds);
     const upsertObject = db.prepare(
       `INSERT OR REPLACE INTO objects (key, tenant, signal, created_at_ms, sealed_at_ms, request_count, raw_bytes,
          stored_bytes, codec, start_ns, end_ns)
@@ -599,6 +596,7 @@ export class SqliteIndexStore implements IndexStore {
         move.run({ id: r.id, oldKey, objectKey: r.objectKey, offset: r.offset, length: r.length, codec: r.codec, crc32: r.crc32 });
       }
       if (oldKey === newObject.key) return;
+      if (removedIds.length > 0) this.removeRequestRows(db, oldKey, removedIds);
       const stranded = left.get(oldKey) as string | undefined;
       // Rolls the transaction back: removing the old object now would leave this row pointing at nothing.
       if (stranded !== undefined) {
@@ -608,6 +606,24 @@ export class SqliteIndexStore implements IndexStore {
       db.prepare('INSERT OR IGNORE INTO retired_objects (key, retired_at_ms) VALUES (?, ?)').run(oldKey, Date.now());
     });
     this.guard('replace object', () => replace.immediate());
+  }
+
+  /** Inside a transaction: rows of these ids that point at `key` go, with their services and bucket counts. */
+  private removeRequestRows(db: Database.Database, key: string, ids: readonly string[]): void {
+    const find = db.prepare(`SELECT substr(id, 1, ${BUCKET_CHARS}) AS bucket, tenant, signal FROM requests WHERE id = ? AND object_key = ?`);
+    const uncount = db.prepare('UPDATE request_buckets SET requests = requests - 1 WHERE bucket = ? AND tenant = ? AND signal = ?');
+    const services = db.prepare('DELETE FROM request_services WHERE request_id = ?');
+    const row = db.prepare('DELETE FROM requests WHERE id = ? AND object_key = ?');
+    let removed = 0;
+    for (const id of ids) {
+      const found = find.get(id, key) as { bucket: string; tenant: string; signal: string } | undefined;
+      if (found === undefined) continue; // gone already (a repeated call), or pointing elsewhere: not ours
+      uncount.run(found.bucket, found.tenant, found.signal);
+      services.run(id);
+      row.run(id, key);
+      removed += 1;
+    }
+    if (removed > 0) db.prepare('DELETE FROM request_buckets WHERE requests <= 0').run();
   }
 
   private writable(): Database.Database {

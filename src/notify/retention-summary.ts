@@ -13,7 +13,7 @@ export interface RetentionCounts {
 export interface RetentionPolicySummary {
   /** The policy's `name` from config. */
   policy: string;
-  /** Its action type: delete, archive or compress. */
+  /** Its action type: delete, archive, compress or dedup. */
   action: string;
   /** Archive objects the policy acted on. */
   objects: RetentionCounts;
@@ -22,6 +22,8 @@ export interface RetentionPolicySummary {
   /** Stored bytes of the objects before the run, and after it (0 for delete; the estimate for a dry run). */
   bytesBefore: number;
   bytesAfter: number;
+  /** dedup: requests dropped as exact duplicates of earlier ones (a dry run: that would be). */
+  dropped?: number;
   /** A few failure messages (the first ones), shown as examples. */
   errors?: string[];
 }
@@ -84,7 +86,8 @@ function policyLine(policy: RetentionPolicySummary): string {
   const marker = policy.objects.failed + policy.requests.failed > 0 ? '⚠️' : '✅';
   return (
     `${marker} *${escapeMrkdwn(policy.policy)}* (${escapeMrkdwn(policy.action)}): objects ${counts(policy.objects)}; ` +
-    `requests ${counts(policy.requests)}; ${bytesChange(policy.bytesBefore, policy.bytesAfter)}`
+    `requests ${counts(policy.requests)}${policy.dropped === undefined ? '' : `, ${formatCount(policy.dropped)} duplicates dropped`}; ` +
+    `${bytesChange(policy.bytesBefore, policy.bytesAfter)}`
   );
 }
 

@@ -153,8 +153,8 @@ export class TieredIndex implements IndexStore {
     return this.archive.deleteObject(key, requestIds);
   }
 
-  replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[]): Promise<void> {
-    return this.archive.replaceObject(oldKey, newObject, requests);
+  replaceObject(oldKey: string, newObject: ObjectMeta, requests: readonly ArchivedRequest[], removedIds?: readonly string[]): Promise<void> {
+    return this.archive.replaceObject(oldKey, newObject, requests, removedIds);
   }
 
   quarantineRequests(entries: readonly QuarantinedRequest[]): Promise<void> {

@@ -6,6 +6,9 @@
 //   archive/compress:  phase copy    → new object written (copy, or re-encoded)
 //                      phase switch  → index points at the new object (replaceObject)
 //                      phase cleanup → old object removed → entry removed
+//   dedup:             as compress when some requests are dropped (the new object holds the others, and the switch
+//                      also removes the dropped rows: old manifest minus new manifest); as delete when all are;
+//                      no entry when none is
 //
 // An entry in `copy` is undone (the new object is deleted: the index never pointed at it); an entry in `switch` or
 // later is finished (replaceObject and delete are idempotent). So no index row ever points at a missing object,
@@ -15,13 +18,13 @@ import { documentAbout, type StateStore } from './state-store.js';
 export const JOURNAL_DIR = 'journal/';
 
 export type JournalPhase = 'delete' | 'copy' | 'switch' | 'cleanup';
-export type ActionType = 'delete' | 'archive' | 'compress';
+export type ActionType = 'delete' | 'archive' | 'compress' | 'dedup';
 
 export interface JournalEntry {
   policy: string;
   action: ActionType;
   oldKey: string;
-  /** archive / compress: where the new object goes. */
+  /** archive / compress / dedup (some dropped): where the new object goes. */
   newKey?: string;
   phase: JournalPhase;
   /** The lease owner that wrote it, for `retention status`. */

@@ -11,11 +11,13 @@
 //   policy with a service rule is reached.
 // - archive applies to objects not archived yet; compress to objects not archived and not already at (or beyond)
 //   the target codec and level (compressed-key.ts) nor already re-encoded there without gain (compress-attempts.ts);
+//   dedup to objects not archived (a cold copy is not rewritten: that would read it back from its storage class)
+//   and not already deduplicated with that window or a wider one (dedup-checks.ts);
 //   delete to every object.
 import type { ObjectMeta } from '../model.js';
 import { ARCHIVE_KEY_PREFIX } from '../storage/blob-store.js';
 import { compressionMark } from './compressed-key.js';
-import { codecRank, type CompressAction, type CompressCodec, type RetentionPolicy } from './retention-config.js';
+import { codecRank, type CompressAction, type CompressCodec, type DedupAction, type RetentionPolicy } from './retention-config.js';
 
 /** Cut-off (unix ms) below which an object is older than `olderThanMs` at `asOfMs`. */
 export function cutoffMs(asOfMs: number, olderThanMs: number): number {
@@ -38,6 +40,8 @@ export function actionApplies(policy: RetentionPolicy, object: ObjectMeta): bool
   switch (action.type) {
     case 'delete':
       return true;
+    case 'dedup':
+      return !archived;
     case 'archive':
       return !archived;
     case 'compress': {
@@ -64,7 +68,8 @@ export function settingCovers(done: CompressSetting, wanted: CompressSetting): b
 /**
  * The policy that acts on `object`, or null. `servicesOf` loads the object's services (from its manifest) and is
  * called at most once, only if a policy with a service rule is reached. `triedWithoutGain` says whether the object
- * was already re-encoded at a compress policy's setting (or stronger) without shrinking (compress-attempts.ts).
+ * was already re-encoded at a compress policy's setting (or stronger) without shrinking (compress-attempts.ts);
+ * `deduplicated` whether dedup already went through it with a dedup policy's window or a wider one (dedup-checks.ts).
  */
 export async function firstMatchingPolicy(
   policies: readonly RetentionPolicy[],
@@ -72,11 +77,13 @@ export async function firstMatchingPolicy(
   asOfMs: number,
   servicesOf: () => Promise<readonly string[]>,
   triedWithoutGain: (action: CompressAction) => Promise<boolean> = async () => false,
+  deduplicated: (action: DedupAction) => Promise<boolean> = async () => false,
 ): Promise<RetentionPolicy | null> {
   let services: readonly string[] | undefined;
   for (const policy of policies) {
     if (!rowMatches(policy, object, asOfMs) || !actionApplies(policy, object)) continue;
     if (policy.action.type === 'compress' && (await triedWithoutGain(policy.action))) continue;
+    if (policy.action.type === 'dedup' && (await deduplicated(policy.action))) continue;
     const service = policy.match.service;
     if (service !== undefined) {
       services ??= await servicesOf();

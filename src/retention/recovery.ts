@@ -41,13 +41,22 @@ export async function recoverEntry(deps: OperationDeps, entry: JournalEntry): Pr
         }
         throw new NotFoundError(`journal entry for ${oldKey} is at phase switch but neither ${target} exists nor the index knows ${oldKey}`);
       }
-      await switchTo(deps, policy, oldKey, target);
+      await switchTo(deps, policy, oldKey, target, entry.action === 'dedup' ? await droppedIds(deps, oldKey, target) : []);
       return 'finished';
     }
     case 'cleanup':
       await finishCleanup(deps, policy, oldKey, requireNewKey(entry));
       return 'finished';
   }
+}
+
+/**
+ * dedup: the requests of the old object that the new one leaves out. Both exist in phase switch (the old object goes
+ * only in cleanup), so their manifests say it; nothing is taken from the journal but the keys.
+ */
+async function droppedIds(deps: OperationDeps, oldKey: string, newKey: string): Promise<string[]> {
+  const kept = new Set((await readObjectManifest(deps.blobs, newKey)).requests.map((r) => r.id));
+  return (await readObjectManifest(deps.blobs, oldKey)).requests.map((r) => r.id).filter((id) => !kept.has(id));
 }
 
 function requireNewKey(entry: JournalEntry): string {

@@ -77,8 +77,19 @@ const compressAction = z
     return { type: action.type, codec: action.codec, level };
   });
 
-const action = z.discriminatedUnion('type', [deleteAction, archiveAction, compressAction], {
-  error: (issue) => `expected an action with type delete, archive or compress, got ${given(issue.input)}`,
+const dedupAction = z
+  .object({
+    type: z.literal('dedup'),
+    /**
+     * How far apart (receipt time) two identical requests may be for the later one to be dropped; default the
+     * configured dedup.window, the window reads collapse retries in (retentionSection fills it in).
+     */
+    window: duration.refine((ms) => ms > 0, 'must be more than 0 (a window of 0 finds no duplicates)').optional(),
+  })
+  .strict();
+
+const action = z.discriminatedUnion('type', [deleteAction, archiveAction, compressAction, dedupAction], {
+  error: (issue) => `expected an action with type delete, archive, compress or dedup, got ${given(issue.input)}`,
 });
 
 const policy = z
@@ -120,18 +131,24 @@ export type RetentionPolicy = RetentionConfig['policies'][number];
 export type RetentionAction = RetentionPolicy['action'];
 export type CompressAction = Extract<RetentionAction, { type: 'compress' }>;
 export type ArchiveAction = Extract<RetentionAction, { type: 'archive' }>;
+export type DedupAction = Extract<RetentionAction, { type: 'dedup' }>;
 
 /** The parts of the full configuration that decide whether the retention section can be used. */
 export interface RetentionContext {
   storageType: 'filesystem' | 's3';
   archiverCodec: Codec;
   archiverLevel?: number | undefined;
+  /** dedup.window (ms; 0 = reads do not collapse duplicates); the config's default when not given. */
+  dedupWindowMs?: number | undefined;
 }
+
+/** dedup.window's default (config/schema.ts), for contexts that do not name one. */
+export const DEFAULT_DEDUP_WINDOW_MS = 15 * 60_000;
 
 /**
  * Checks what zod cannot see from the section alone: archive targets that suit the configured blob store, and
  * compress actions that are stronger than what the archiver writes (else they would grow objects or do nothing).
- * Throws one ConfigError listing every problem.
+ * Throws one ConfigError listing every problem. Dedup actions need deduplication on (dedup.window more than 0).
  */
 export function checkRetentionConfig(retention: RetentionConfig, context: RetentionContext): void {
   const problems: string[] = [];
@@ -147,6 +164,10 @@ export function checkRetentionConfig(retention: RetentionConfig, context: Retent
         problems.push(`${at}: dir is for the filesystem blob store; on S3 use bucket, prefix and/or storageClass`);
       }
     }
+    if (a.type === 'dedup' && (context.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS) === 0) {
+      // Reads would then show every copy as its own request: dropping copies would change what they show.
+      problems.push(`${at}: dedup needs deduplication on (dedup.window is 0, so reads show every copy); set dedup.window or remove this policy`);
+    }
     if (a.type === 'compress') {
       const archiverLevel = context.archiverLevel ?? DEFAULT_LEVEL[context.archiverCodec];
       const rank = codecRank(a.codec);
@@ -160,4 +181,18 @@ export function checkRetentionConfig(retention: RetentionConfig, context: Retent
     }
   });
   if (problems.length > 0) throw new ConfigError(`invalid retention configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+}
+
+/** The section with every dedup action's window set: its own, else dedup.window (what a run then uses). */
+export function withDedupWindows(retention: RetentionConfig, dedupWindowMs: number): RetentionConfig {
+  return {
+    ...retention,
+    policies: retention.policies.map((p) => (p.action.type === 'dedup' ? { ...p, action: { ...p.action, window: p.action.window ?? dedupWindowMs } } : p)),
+  };
+}
+
+/** The window a dedup action runs with; unset only when the section did not come through retentionSection. */
+export function dedupWindowOf(action: DedupAction): number {
+  if (action.window === undefined) throw new ConfigError('a dedup action has no window: retentionSection() sets it from dedup.window');
+  return action.window;
 }

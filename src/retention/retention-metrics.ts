@@ -54,4 +54,24 @@ export function registerRetentionMetrics(registry: Registry, stats: () => Retent
       }
     },
   });
+  new Counter({
+    name: 'otlpcapture_retention_dedup_dropped_requests_total',
+    help: 'Archived requests the dedup action dropped in serve as exact duplicates of earlier ones, by policy.',
+    labelNames: ['policy'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { policy, action, dropped } of stats()?.policies ?? []) if (action === 'dedup') this.inc({ policy }, dropped);
+    },
+  });
+  new Counter({
+    name: 'otlpcapture_retention_dedup_saved_bytes_total',
+    help: 'Stored bytes the dedup action saved in serve (objects before minus after), by policy.',
+    labelNames: ['policy'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { policy, action, bytesSaved } of stats()?.policies ?? []) if (action === 'dedup') this.inc({ policy }, bytesSaved);
+    },
+  });
 }

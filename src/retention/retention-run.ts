@@ -1,7 +1,7 @@
 // One retention run: take the lease, finish what a killed run left in the journal, then page through the index
 // (candidates older than the youngest policy's age, `batchSize` objects per page, by key), pick each object's
 // policy (policy-match.ts) and run its action with at most `concurrency` objects at once. A dry run takes no lease
-// and changes nothing; it reports exactly the objects a real run would act on now.
+// and changes nothing; it reports exactly the objects a real run would act on now (and, for dedup, what it would drop).
 import os from 'node:os';
 import PQueue from 'p-queue';
 import { readObjectManifest } from '../archiver/object-reader.js';
@@ -14,11 +14,12 @@ import { silentLogger, type Logger } from '../telemetry/logger.js';
 import { noCrash, type CrashHook } from './crash-hook.js';
 import { Journal } from './journal.js';
 import { RetentionLease } from './lease.js';
-import { runOperation, targetKey, type OperationDeps } from './operations.js';
+import { planObjectDedup, runOperation, targetKey, type OperationDeps } from './operations.js';
 import { CompressAttempts } from './compress-attempts.js';
+import { DedupChecks } from './dedup-checks.js';
 import { cutoffMs, firstMatchingPolicy } from './policy-match.js';
 import { recoverJournal, type RecoveredEntry } from './recovery.js';
-import type { RetentionConfig, RetentionPolicy } from './retention-config.js';
+import { dedupWindowOf, type RetentionConfig, type RetentionPolicy } from './retention-config.js';
 import { StateStore } from './state-store.js';
 import { minOf } from '../util/arrays.js';
 
@@ -72,6 +73,8 @@ export interface RetentionItem {
   outcome: ItemOutcome;
   error?: string;
   note?: string;
+  /** dedup: requests dropped as exact duplicates (a dry run: that would be). */
+  dropped?: number;
 }
 
 export interface RetentionRunResult {
@@ -100,7 +103,9 @@ export async function runRetention(deps: RetentionRunDeps, options: RetentionRun
   const journal = new Journal(state);
   const lease = new RetentionLease(state, { ttlMs: deps.config.leaseTtl, ...(deps.leaseSettleMs === undefined ? {} : { settleMs: deps.leaseSettleMs }) });
   const attempts = new CompressAttempts(state);
-  const opDeps: OperationDeps = { blobs: deps.blobs, index: deps.index, journal, attempts, crash: deps.crash ?? noCrash, owner: lease.owner };
+  const checks = new DedupChecks(state);
+  const opDeps: OperationDeps = { blobs: deps.blobs, index: deps.index, journal, attempts, checks, crash: deps.crash ?? noCrash, owner: lease.owner };
+  opDeps.twinObjectStays = (key) => objectStays(deps, opDeps, policies, asOfMs, key);
 
   const stop = new AbortController();
   const onOuterAbort = (): void => stop.abort();
@@ -194,13 +199,7 @@ async function scanAndAct(deps: RetentionRunDeps, opDeps: OperationDeps, scan: S
       if (scan.stop.aborted) break;
       progress.scanned += 1;
       if (created.has(object.key)) continue;
-      const policy = await firstMatchingPolicy(
-        scan.policies,
-        object,
-        scan.asOfMs,
-        () => servicesOf(deps.blobs, object.key),
-        (action) => opDeps.attempts.triedWithoutGain(object.key, action),
-      );
+      const policy = await policyFor(deps, opDeps, scan.policies, object, scan.asOfMs);
       if (policy === null || !scan.chosen.includes(policy)) continue;
       progress.matched += 1;
       const item: RetentionItem = {
@@ -213,7 +212,10 @@ async function scanAndAct(deps: RetentionRunDeps, opDeps: OperationDeps, scan: S
         outcome: 'candidate',
       };
       items.push(item);
-      if (scan.dryRun) continue;
+      if (scan.dryRun) {
+        if (policy.action.type === 'dedup') await previewDedup(opDeps, policy.action, object, item);
+        continue;
+      }
       let planned: string | null;
       try {
         planned = targetKey(deps.blobs, policy, object.key);
@@ -235,6 +237,7 @@ async function scanAndAct(deps: RetentionRunDeps, opDeps: OperationDeps, scan: S
           item.bytesAfter = outcome.bytesAfter;
           item.outcome = outcome.newKey === object.key ? 'unchanged' : 'done';
           if (outcome.note !== undefined) item.note = outcome.note;
+          if (outcome.dropped !== undefined) item.dropped = outcome.dropped;
           if (outcome.newKey !== null) created.add(outcome.newKey);
         } catch (error) {
           item.outcome = 'failed';
@@ -257,13 +260,43 @@ async function scanAndAct(deps: RetentionRunDeps, opDeps: OperationDeps, scan: S
   return items;
 }
 
+function policyFor(deps: RetentionRunDeps, opDeps: OperationDeps, policies: readonly RetentionPolicy[], object: ObjectMeta, asOfMs: number): Promise<RetentionPolicy | null> {
+  return firstMatchingPolicy(
+    policies,
+    object,
+    asOfMs,
+    () => servicesOf(deps.blobs, object.key),
+    (action) => opDeps.attempts.triedWithoutGain(object.key, action),
+    (action) => opDeps.checks.covered(object.key, dedupWindowOf(action)),
+  );
+}
+
+/** dedup: whether the object at `key` keeps its requests through runs as configured, i.e. no delete policy takes it. */
+async function objectStays(deps: RetentionRunDeps, opDeps: OperationDeps, policies: readonly RetentionPolicy[], asOfMs: number, key: string): Promise<boolean> {
+  const object = await deps.index.getObject(key);
+  if (object === null) return false;
+  return (await policyFor(deps, opDeps, policies, object, asOfMs))?.action.type !== 'delete';
+}
+
+/** A dry run's view of a dedup: what it would drop now, and what would be left (0 when every request would go). */
+async function previewDedup(opDeps: OperationDeps, action: Parameters<typeof planObjectDedup>[1], object: ObjectMeta, item: RetentionItem): Promise<void> {
+  try {
+    const { requests, plan } = await planObjectDedup(opDeps, action, object.key);
+    item.dropped = plan.drop.size;
+    if (plan.drop.size > 0 && plan.drop.size === requests.length) item.bytesAfter = 0;
+    if (plan.kept.length > 0) item.note = `would keep ${plan.kept.length} with a twin by fingerprint only`;
+  } catch (error) {
+    item.error = `${object.key}: ${(error as Error).message}`;
+  }
+}
+
 /** Services of every request in an object (policy-match.ts: a service rule matches when any request has it). */
 async function servicesOf(blobs: BlobStore, key: string): Promise<string[]> {
   const { requests } = await readObjectManifest(blobs, key);
   return [...new Set(requests.flatMap((r) => r.services))];
 }
 
-/** A dry run's "after": 0 for delete, unchanged for archive, unknown (so unchanged) for compress. */
+/** A dry run's "after": 0 for delete, unchanged for archive, unknown (so unchanged) for compress and dedup (previewDedup knows more). */
 function estimateAfter(policy: RetentionPolicy, object: ObjectMeta): number {
   return policy.action.type === 'delete' ? 0 : object.storedBytes;
 }
@@ -282,6 +315,7 @@ function summarize(policies: readonly RetentionPolicy[], items: readonly Retenti
       requests: { processed: sum(mine, (i) => i.requests), succeeded: sum(succeeded, (i) => i.requests), failed: sum(failed, (i) => i.requests) },
       bytesBefore: sum(mine, (i) => i.bytesBefore),
       bytesAfter: sum(mine, (i) => i.bytesAfter),
+      ...(policy.action.type === 'dedup' ? { dropped: sum(succeeded, (i) => i.dropped ?? 0) } : {}),
       ...(errors.length > 0 ? { errors } : {}),
     };
   });

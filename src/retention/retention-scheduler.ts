@@ -29,6 +29,9 @@ export interface RetentionPolicyCounts {
   /** Objects acted on successfully / that failed, in runs of this process. */
   succeeded: number;
   failed: number;
+  /** dedup: requests dropped as exact duplicates, and the stored bytes that saved, in runs of this process. */
+  dropped: number;
+  bytesSaved: number;
 }
 
 export interface RetentionStats {
@@ -56,7 +59,7 @@ export class RetentionScheduler {
 
   constructor(private readonly deps: RetentionSchedulerDeps) {
     for (const policy of deps.config.policies) {
-      this.policyCounts.set(policy.name, { policy: policy.name, action: policy.action.type, succeeded: 0, failed: 0 });
+      this.policyCounts.set(policy.name, { policy: policy.name, action: policy.action.type, succeeded: 0, failed: 0, dropped: 0, bytesSaved: 0 });
     }
   }
 
@@ -147,6 +150,10 @@ export class RetentionScheduler {
       if (counts === undefined) continue;
       counts.succeeded += policy.objects.succeeded;
       counts.failed += policy.objects.failed;
+      if (policy.dropped !== undefined) {
+        counts.dropped += policy.dropped;
+        counts.bytesSaved += Math.max(0, policy.bytesBefore - policy.bytesAfter);
+      }
     }
     const clean = failed === 0 && policies.every((p) => p.requests.failed === 0);
     this.outcomes[clean ? 'succeeded' : 'failed'] += 1;

@@ -3,9 +3,9 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { ConfigError, OtlpCaptureError } from '../errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { checkRetentionConfig, type RetentionConfig } from './retention-config.js';
+import { checkRetentionConfig, withDedupWindows, type RetentionConfig } from './retention-config.js';
 
-/** The section, checked; null when the configuration has none (then retention never runs). */
+/** The section, checked, dedup windows filled in; null when the configuration has none (then retention never runs). */
 export function retentionSection(config: ResolvedConfig): RetentionConfig | null {
   const retention = config.retention;
   if (retention === undefined) return null;
@@ -13,8 +13,9 @@ export function retentionSection(config: ResolvedConfig): RetentionConfig | null
     storageType: config.storage.type,
     archiverCodec: config.archiver.codec,
     archiverLevel: config.archiver.level,
+    dedupWindowMs: config.dedup.window,
   });
-  return retention;
+  return withDedupWindows(retention, config.dedup.window);
 }
 
 /** Asks the blob store whether it can archive to each archive policy's target (no I/O). */

@@ -7,6 +7,8 @@ import { SqliteIndexStore } from '../../src/index/sqlite-index-store.js';
 import type { ArchivedRequest, RequestMeta, Signal } from '../../src/model.js';
 import { scanRequest } from '../../src/otlp/scanner.js';
 import { spanTraceIds } from '../../src/otlp/trace-filter.js';
+import type { IndexStore } from '../../src/index/index-store.js';
+import type { BlobStore } from '../../src/storage/blob-store.js';
 import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
 import { createUlidGenerator } from '../../src/util/ulid.js';
 
@@ -15,6 +17,8 @@ export interface CapturedEntry {
   bytes: Uint8Array;
   tenant?: string;
   receivedAtMs?: number;
+  /** The content fingerprint to record (what ingest computes, or a forced one); none by default. */
+  fingerprint?: string;
 }
 
 export interface BuiltArchive {
@@ -33,6 +37,12 @@ export async function buildArchive(dir: string, entries: readonly CapturedEntry[
   await store.start();
   const index = new SqliteIndexStore(path.join(dir, 'index.sqlite'));
   await index.start();
+  const requests = await archiveInto(store, index, entries, perObject);
+  return { index, blobs: store, requests, close: async () => { await index.close(); await store.close(); } };
+}
+
+/** buildArchive's writing, into any started blob store and index (S3, ClickHouse). Returns the requests in id order. */
+export async function archiveInto(store: BlobStore, index: IndexStore, entries: readonly CapturedEntry[], perObject = 4): Promise<ArchivedRequest[]> {
   const requests: ArchivedRequest[] = [];
   let open: { builder: ObjectBuilder; tenant: string; signal: Signal; raws: Uint8Array[] } | null = null;
   const seal = async (): Promise<void> => {
@@ -68,11 +78,12 @@ export async function buildArchive(dir: string, entries: readonly CapturedEntry[
       startNs: scan.startNs ?? BigInt(receivedAtMs) * 1_000_000n,
       endNs: scan.endNs ?? BigInt(receivedAtMs) * 1_000_000n,
       rawBytes: entry.bytes.length,
+      ...(entry.fingerprint === undefined ? {} : { fingerprint: entry.fingerprint }),
     };
     await open.builder.append(meta, Buffer.from(entry.bytes));
     open.raws.push(entry.bytes);
   }
   await seal();
   requests.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { index, blobs: store, requests, close: async () => { await index.close(); await store.close(); } };
+  return requests;
 }

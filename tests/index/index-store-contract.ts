@@ -624,6 +624,43 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
         expect(await index.listObjects({})).toEqual([b.object]);
       });
 
+      it('replaceObject with removedIds (dedup): the kept move, the removed lose their rows everywhere, others stay; idempotent; refusals', async () => {
+        const a = withTrace(makeObject('acme', 'traces', [{ services: ['gone'] }, { services: ['kept'] }, { services: ['gone'] }]), T1);
+        const b = makeObject('acme', 'traces', [{ services: ['gone'] }]);
+        await commit(a, b);
+        await settle();
+        const reader = await another();
+        // The first and the last go (the ends of the object's id range), the middle one moves.
+        const removed = [a.requests[0]!.id, a.requests[2]!.id];
+        const whole = moved(a, `${a.object.key.replace(/\.otlpc$/, '')}.d1.otlpc`);
+        const next = { object: { ...whole.object, requestCount: 1 }, requests: [whole.requests[1]!] };
+        // Refused before anything changes: an id both moved and removed; removal under the same key.
+        await expect(index.replaceObject(a.object.key, next.object, next.requests, [next.requests[0]!.id])).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(index.replaceObject(a.object.key, { ...a.object }, [plain(a.requests[1]!)], removed)).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect(await index.listRequests({})).toEqual([...a.requests, ...b.requests].map(plain));
+        for (let run = 0; run < 2; run++) {
+          await index.replaceObject(a.object.key, next.object, next.requests, [...removed, b.requests[0]!.id]);
+          for (const store of [index, reader]) {
+            for (const id of removed) expect(await store.getRequest(id)).toBeNull();
+            expect(await store.getRequest(next.requests[0]!.id)).toEqual(next.requests[0]);
+            expect(await store.getObject(a.object.key)).toBeNull();
+            expect(await store.getObject(next.object.key)).toEqual(next.object);
+            // b's request was named among the removed ids but points at b: it stays.
+            expect(await store.listRequests({})).toEqual([next.requests[0]!, plain(b.requests[0]!)]);
+            expect(await store.listRequests({ service: 'gone' })).toEqual([plain(b.requests[0]!)]);
+            expect(await store.findTraceRequests(T1)).toEqual(next.requests);
+            expect(await store.knownRequestIds([...removed, next.requests[0]!.id])).toEqual(new Set([next.requests[0]!.id]));
+            expect(await store.countRequests({})).toBe(2);
+            expect(await store.countRequests({ tenant: 'acme', signal: 'traces' })).toBe(2);
+            expect(await store.countRequests({ service: 'gone' })).toBe(1);
+          }
+        }
+        // A late re-commit of the old object brings none of them back.
+        await commit(a);
+        await settle();
+        expect(await index.listRequests({})).toEqual([next.requests[0]!, plain(b.requests[0]!)]);
+      });
+
       it('replaceObject onto the same key (rewritten in place) updates the object row and every location', async () => {
         const a = makeObject('acme', 'logs', [{}, {}]);
         await commit(a);

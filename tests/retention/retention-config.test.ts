@@ -81,7 +81,7 @@ describe('retention configuration', () => {
       'retention:\n  policies:\n    - { name: a, match: { olderThan: 1d }, action: { type: delete } }\n    - { name: a, match: { olderThan: 2d }, action: { type: delete } }\n',
     ))).toContain('retention.policies.1.name: duplicate policy name "a" (also policies.0)');
     expect(message).toContain('retention.policies.2.match.olderThan: expected a duration such as 7d, 12h or 90m, got "soon"');
-    expect(message).toContain('retention.policies.3.action.type: expected an action with type delete, archive or compress');
+    expect(message).toContain('retention.policies.3.action.type: expected an action with type delete, archive, compress or dedup');
     expect(message).toContain('retention.policies.4.action.level: gzip levels are 1 to 9, got 12');
     expect(message).toContain('retention.policies.5.action.codec: expected gzip, zstd or brotli');
     expect(message).toContain('retention.policies.6.match: unknown key(s) "colour"');
@@ -135,5 +135,26 @@ describe('retention configuration', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('dedup: the window defaults to dedup.window, may be set, never 0; dedup off refuses the action', () => {
+    const policy = (action: string) => `retention:\n  policies:\n    - { name: copies, match: { olderThan: 7d }, action: ${action} }\n`;
+    const defaulted = loadYaml(policy('{ type: dedup }'));
+    expect(defaulted.retention?.policies[0]?.action).toEqual({ type: 'dedup' });
+    expect(retentionSection(defaulted)?.policies[0]?.action).toEqual({ type: 'dedup', window: 15 * 60_000 });
+    const widerReads = loadYaml(`dedup:\n  window: 1h\n${policy('{ type: dedup }')}`);
+    expect(retentionSection(widerReads)?.policies[0]?.action).toEqual({ type: 'dedup', window: 3_600_000 });
+    const own = loadYaml(`dedup:\n  window: 1h\n${policy('{ type: dedup, window: 5m }')}`);
+    expect(retentionSection(own)?.policies[0]?.action).toEqual({ type: 'dedup', window: 300_000 });
+
+    expect(errorOf(() => loadYaml(policy('{ type: dedup, window: 0s }')))).toContain('retention.policies.0.action.window: must be more than 0');
+    expect(errorOf(() => loadYaml(policy('{ type: dedup, window: soon }')))).toContain('retention.policies.0.action.window: expected a duration');
+    expect(errorOf(() => loadYaml(policy('{ type: dedup, codec: gzip }')))).toContain('unknown key(s) "codec"');
+    const off = loadYaml(`dedup:\n  window: 0s\n${policy('{ type: dedup, window: 10m }')}`);
+    expect(() => retentionSection(off)).toThrow(ConfigError);
+    expect(errorOf(() => retentionSection(off))).toContain('retention.policies.0 (copies).action: dedup needs deduplication on (dedup.window is 0');
+    const parsed = retentionSchema.parse({ policies: [{ name: 'copies', match: { olderThan: '1d' }, action: { type: 'dedup' } }] });
+    expect(errorOf(() => checkRetentionConfig(parsed, { storageType: 'filesystem', archiverCodec: 'gzip', dedupWindowMs: 0 }))).toContain('dedup needs deduplication on');
+    expect(() => checkRetentionConfig(parsed, { storageType: 'filesystem', archiverCodec: 'gzip' })).not.toThrow();
   });
 });

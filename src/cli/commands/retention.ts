@@ -24,7 +24,7 @@ const NOTIFY_TIMEOUT_MS = 15_000;
 const CLOSE_TIMEOUT_MS = 60_000;
 
 export function registerRetention(program: Command): void {
-  const retention = program.command('retention').description('apply retention policies (delete, archive, compress) to archived data');
+  const retention = program.command('retention').description('apply retention policies (delete, archive, compress, dedup) to archived data');
   addStoreOptions(
     retention
       .command('run')
@@ -156,14 +156,18 @@ function printResult(result: RetentionRunResult, json: boolean): void {
     out.push(`recovered ${r.entry.action} of ${r.entry.oldKey} (interrupted at ${r.entry.phase}): ${r.outcome}${r.error ? `: ${r.error}` : ''}`);
   }
   if (summary.dryRun) {
-    for (const item of items) out.push(`would ${item.action} ${item.key} (policy ${item.policy}, ${item.requests} requests, ${formatBytes(item.bytesBefore)})`);
+    for (const item of items) {
+      const drops = item.dropped === undefined ? '' : `, would drop ${item.dropped} duplicate${item.dropped === 1 ? '' : 's'}`;
+      out.push(`would ${item.action} ${item.key} (policy ${item.policy}, ${item.requests} requests, ${formatBytes(item.bytesBefore)}${drops})${item.error ? `: ${item.error}` : ''}`);
+    }
   } else {
     for (const item of items.filter((i) => i.outcome === 'failed')) out.push(`failed: ${item.error}`);
   }
   for (const p of summary.policies) {
     out.push(
       `${summary.dryRun ? '[dry run] ' : ''}${p.policy} (${p.action}): objects ${p.objects.processed} processed, ${p.objects.succeeded} succeeded, ` +
-        `${p.objects.failed} failed; requests ${p.requests.processed} processed, ${p.requests.succeeded} succeeded, ${p.requests.failed} failed; ` +
+        `${p.objects.failed} failed; requests ${p.requests.processed} processed, ${p.requests.succeeded} succeeded, ${p.requests.failed} failed` +
+        `${p.dropped === undefined ? '' : `, ${p.dropped} duplicates ${summary.dryRun ? 'would be ' : ''}dropped`}; ` +
         `${formatBytes(p.bytesBefore)} → ${formatBytes(p.bytesAfter)}`,
     );
   }
@@ -192,7 +196,8 @@ function statusText(status: RetentionStatus, configured: boolean): string {
         `${objects} objects, ${failed} failed${last.recovered > 0 ? `, ${last.recovered} interrupted operations finished first` : ''}`,
     );
     for (const p of s.policies) {
-      lines.push(`  ${p.policy} (${p.action}): ${p.objects.succeeded}/${p.objects.processed} objects, ${formatBytes(p.bytesBefore)} → ${formatBytes(p.bytesAfter)}`);
+      const drops = p.dropped === undefined ? '' : `, ${p.dropped} duplicates dropped`;
+      lines.push(`  ${p.policy} (${p.action}): ${p.objects.succeeded}/${p.objects.processed} objects${drops}, ${formatBytes(p.bytesBefore)} → ${formatBytes(p.bytesAfter)}`);
     }
   }
   lines.push(`journal: ${status.pending.length} pending operation${status.pending.length === 1 ? '' : 's'}`);
@@ -200,5 +205,6 @@ function statusText(status: RetentionStatus, configured: boolean): string {
   if (status.keptAsIs > 0) {
     lines.push(`compress: ${status.keptAsIs} object${status.keptAsIs === 1 ? '' : 's'} left as they were (re-encoding did not shrink them; a stronger setting tries again)`);
   }
+  if (status.deduplicated > 0) lines.push(`dedup: ${status.deduplicated} object${status.deduplicated === 1 ? '' : 's'} deduplicated (not looked at again unless a wider window asks)`);
   return `${lines.join('\n')}\n`;
 }
