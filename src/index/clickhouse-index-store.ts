@@ -135,6 +135,11 @@ export class ClickHouseIndexStore implements IndexStore {
   private readonly connection: ClickHouseConnection;
   private outbox: IndexOutbox | null = null;
   private flusher: OutboxFlusher | null = null;
+  /**
+   * Counts read the outbox, then ClickHouse, then ask ClickHouse which of the queued rows it holds. A batch inserted
+   * between the count and that question would be counted in neither place, so batches and counts take turns.
+   */
+  private countTurn: Promise<unknown> = Promise.resolve();
   private started = false;
   /** Why ClickHouse has not been usable since start; null once it has been reached. */
   private unreachableReason: string | null = null;
@@ -199,7 +204,7 @@ export class ClickHouseIndexStore implements IndexStore {
     this.outbox = outbox;
     this.flusher = new OutboxFlusher(
       outbox,
-      { prepare: () => this.migrate(), write: (batch) => this.insertBatch(batch) },
+      { prepare: () => this.migrate(), write: (batch) => this.exclusiveOfCounts(() => this.insertBatch(batch)) },
       {
         batchRows: this.options.batchRows ?? 1000,
         batchIntervalMs: this.options.batchIntervalMs ?? 1000,
@@ -415,6 +420,10 @@ export class ClickHouseIndexStore implements IndexStore {
 
   async countRequests(filter: RequestFilter): Promise<number> {
     this.checkStarted();
+    return this.exclusiveOfCounts(() => this.countRequestsNow(filter));
+  }
+
+  private async countRequestsNow(filter: RequestFilter): Promise<number> {
     const byTime = filter.sinceNs !== undefined || filter.untilNs !== undefined;
     const byObject = !byTime && filter.service === undefined;
     // Outbox first (see the header): a batch moving to ClickHouse meanwhile is then counted in one place or both, and
@@ -464,6 +473,12 @@ export class ClickHouseIndexStore implements IndexStore {
     return { ids };
   }
 
+  private exclusiveOfCounts<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.countTurn.then(work, work);
+    this.countTurn = turn.catch(() => undefined);
+    return turn;
+  }
+
   private async notStoredYet(queued: { objects: ObjectRow[] } | { ids: string[] }): Promise<number> {
     if ('objects' in queued) {
       if (queued.objects.length === 0) return 0;
@@ -502,6 +517,10 @@ export class ClickHouseIndexStore implements IndexStore {
   async countDuplicates(filter: RequestFilter, windowMs: number): Promise<number> {
     this.checkStarted();
     if (windowMs <= 0) return 0;
+    return this.exclusiveOfCounts(() => this.countDuplicatesNow(filter, windowMs));
+  }
+
+  private async countDuplicatesNow(filter: RequestFilter, windowMs: number): Promise<number> {
     // Rows still queued here are checked one by one against both places (a handful: the outbox drains in seconds). A
     // stored row whose only earlier twin is still queued is not counted until that twin is written (it shows as
     // distinct until then, too, since listings read ClickHouse and the outbox alike).
