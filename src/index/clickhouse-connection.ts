@@ -5,7 +5,7 @@
 
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { isNetworkErrorCode } from '../util/network-errors.js';
-import { checkRows, tsvStream, type InsertColumns } from './clickhouse-tsv.js';
+import { tsvStream, type InsertColumns } from './clickhouse-tsv.js';
 
 export interface ClickHouseConnectionOptions {
   url: string;
@@ -69,8 +69,7 @@ export class ClickHouseConnection {
    */
   async insert(table: string, columns: InsertColumns, rows: readonly object[], settings?: Record<string, string | number>): Promise<void> {
     if (rows.length === 0) return;
-    // Checked whole before sending: a stream that failed half-way would have sent some rows already.
-    checkRows(rows, columns);
+    // tsvStream checks the whole batch before it is read: a stream that failed half-way would have sent rows already.
     await this.client.insert({
       table,
       columns: columns.map(([name]) => name) as [string, ...string[]],

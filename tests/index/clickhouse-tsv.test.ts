@@ -146,6 +146,10 @@ describe('rows', () => {
     expect(stream.readableObjectMode).toBe(false);
     for await (const chunk of stream) streamed.push(chunk as Buffer);
     expect(Buffer.concat(streamed).toString('utf8')).toBe(rows.map((r) => tsvRow(r, columns)).join(''));
+    // A bad value anywhere fails at once, before a single chunk could be read (and sent).
+    const bad = [...rows, { name: 'x', n: '1\n2', tags: [] }];
+    expect(() => tsvChunks(bad, columns, 3)).toThrow(/row 7: column n/);
+    expect(() => tsvStream(bad, columns)).toThrow(InvalidArgumentError);
   });
 
   it('writes a request row with every column of the read list plus version, values read back equal', () => {
