@@ -175,15 +175,16 @@ const server = http.createServer((request, response) => {
       return;
     }
     const started = process.hrtime.bigint();
-    // An INSERT … FORMAT JSONEachRow with its rows in the body (the client's insert): rows passed through as bytes.
-    const insertMatch = /^\s*INSERT\s+INTO\s+([A-Za-z_][\w.]*)\s*(?:\(([^)]*)\))?\s*FORMAT\s+JSONEachRow\s*$/i.exec(inUrl);
+    // An INSERT … FORMAT JSONEachRow or TabSeparated with its rows in the body (the client's insert): rows passed
+    // through as bytes, never spliced into SQL text (where a SETTINGS clause could land inside the data).
+    const insertMatch = /^\s*INSERT\s+INTO\s+([A-Za-z_][\w.]*)\s*(?:\(([^)]*)\))?\s*FORMAT\s+(JSONEachRow|TabSeparated|TSV)\s*$/i.exec(inUrl);
     const settings = Object.fromEntries([...url.searchParams].filter(([name]) => !PARAMS_NOT_SETTINGS.has(name) && !name.startsWith('param_')));
     const insert =
       insertMatch && bodyBytes.length > 0
         ? {
             table: insertMatch[1],
             values: bodyBytes,
-            format: 'JSONEachRow',
+            format: /^json/i.test(insertMatch[3]) ? 'JSONEachRow' : 'TabSeparated',
             ...(insertMatch[2] ? { columns: insertMatch[2].split(',').map((c) => c.trim()) } : {}),
             ...(Object.keys(settings).length > 0 ? { settings } : {}),
           }

@@ -1,9 +1,11 @@
-// One HTTP connection pool to ClickHouse (@clickhouse/client), used the way 18.16 allows: every query and insert
-// names format JSONEachRow, DDL goes through `command`, and no ClickHouse setting is sent (readonly=1 users may not
-// change any). Errors become one line that says what is wrong, without the password.
+// One HTTP connection pool to ClickHouse (@clickhouse/client), used the way 18.16 allows: every query names format
+// JSONEachRow, every insert TabSeparated with its column list (clickhouse-tsv.ts), DDL goes through `command`, and no
+// ClickHouse setting is sent (readonly=1 users may not change any). Errors become one line that says what is wrong,
+// without the password.
 
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { isNetworkErrorCode } from '../util/network-errors.js';
+import { tsvStream, type InsertColumns } from './clickhouse-tsv.js';
 
 export interface ClickHouseConnectionOptions {
   url: string;
@@ -59,13 +61,20 @@ export class ClickHouseConnection {
     return result.json<T>();
   }
 
-  /** `settings` only for writers (a readonly=1 user may change none): e.g. synchronous inserts into a Distributed table. */
-  async insert(table: string, rows: readonly object[], settings?: Record<string, string | number>): Promise<void> {
+  /**
+   * Inserts rows as TabSeparated (clickhouse-tsv.ts), naming `columns`, streamed: rows are encoded a chunk at a time
+   * while earlier chunks are on the wire and being parsed. `settings` only for writers (a readonly=1 user may change
+   * none): e.g. synchronous inserts into a Distributed table.
+   * @throws InvalidArgumentError when a row holds a value its column cannot take (nothing of the batch is inserted)
+   */
+  async insert(table: string, columns: InsertColumns, rows: readonly object[], settings?: Record<string, string | number>): Promise<void> {
     if (rows.length === 0) return;
+    // tsvStream checks the whole batch before it is read: a stream that failed half-way would have sent rows already.
     await this.client.insert({
       table,
-      values: rows as object[],
-      format: 'JSONEachRow',
+      columns: columns.map(([name]) => name) as [string, ...string[]],
+      values: tsvStream(rows, columns),
+      format: 'TabSeparated',
       ...(settings === undefined ? {} : { clickhouse_settings: settings as never }),
     });
   }

@@ -56,8 +56,7 @@ import {
   type RequestKey,
 } from './clickhouse-queries.js';
 import {
-  OBJECT_COLUMNS,
-  REQUEST_COLUMNS,
+  INSERT_COLUMNS,
   checkTraceId,
   objectFromRow,
   objectRow,
@@ -66,6 +65,7 @@ import {
   traceRows,
   type ObjectRow,
   type RequestRow,
+  type InsertTable,
   type TraceRow,
 } from './clickhouse-rows.js';
 import { SCHEMA_VERSION, tableNames, type SchemaTarget, type TableNames } from './clickhouse-schema.js';
@@ -110,9 +110,6 @@ const TWIN_RANGES_PER_QUERY = 200;
 const MAX_BATCH_ROWS = 100_000;
 /** Object keys per batched removal (a mutation's WHERE is bounded by max_query_size too). */
 const PURGE_CHUNK = 500;
-
-const REQUEST_INSERT_COLUMNS = [...REQUEST_COLUMNS, 'version'] as const;
-const OBJECT_INSERT_COLUMNS = [...OBJECT_COLUMNS, 'version'] as const;
 
 function checkLimit(limit: number | undefined): number {
   const value = limit ?? DEFAULT_LIST_LIMIT;
@@ -631,7 +628,7 @@ export class ClickHouseIndexStore implements IndexStore {
     }
     const version = Date.now();
     const old = (await this.objectsByKey('look up object', [oldKey])).get(oldKey);
-    await this.write('record moved object', 'objects', [pick({ ...objectRow(newObject, version) }, OBJECT_INSERT_COLUMNS)]);
+    await this.write('record moved object', 'objects', [objectRow(newObject, version)]);
     const current = await this.liveIdCopies('look up request locations', requests.map((r) => r.id));
     // Rows that point elsewhere (a request also archived under another object after a crash) stay where they are.
     const moved = requests.filter((r) => {
@@ -639,7 +636,7 @@ export class ClickHouseIndexStore implements IndexStore {
       return at === oldKey || at === newObject.key;
     });
     // Also when the object was rewritten in place (same key): its requests' offsets and codec change.
-    await this.write('move request rows', 'requests', moved.map((r) => pick({ ...requestRow(r, version) }, REQUEST_INSERT_COLUMNS)));
+    await this.write('move request rows', 'requests', moved.map((r) => requestRow(r, version)));
     if (oldKey === newObject.key) return;
     await this.write('retire object', 'retired_objects', [{ key: oldKey, retired_at_ms: String(Date.now()) }]);
     // The removed ids belong to the old key's id range too, or a bounded DELETE would miss the ones at its ends.
@@ -776,11 +773,12 @@ export class ClickHouseIndexStore implements IndexStore {
    * acknowledged); retired keys, which every node reads locally, on every node before the insert returns (a quorum of
    * all of them), so no reader anywhere still shows what retention removed.
    */
-  private async insertRows(table: string, rows: readonly object[]): Promise<void> {
-    if (this.cluster === null) return this.connection.insert(this.names.read(table), rows);
-    if (table !== 'retired_objects') return this.connection.insert(this.names.read(table), rows, { insert_distributed_sync: 1 });
+  private async insertRows(table: InsertTable, rows: readonly object[]): Promise<void> {
+    const columns = INSERT_COLUMNS[table];
+    if (this.cluster === null) return this.connection.insert(this.names.read(table), columns, rows);
+    if (table !== 'retired_objects') return this.connection.insert(this.names.read(table), columns, rows, { insert_distributed_sync: 1 });
     this.clusterNodes ??= await this.countClusterNodes();
-    return this.connection.insert(this.names.read(table), rows, this.clusterNodes > 1 ? { insert_quorum: this.clusterNodes } : undefined);
+    return this.connection.insert(this.names.read(table), columns, rows, this.clusterNodes > 1 ? { insert_quorum: this.clusterNodes } : undefined);
   }
 
   private async countClusterNodes(): Promise<number> {
@@ -788,7 +786,7 @@ export class ClickHouseIndexStore implements IndexStore {
     return Math.max(1, Number(row?.n ?? 1));
   }
 
-  private async write(action: string, table: string, rows: readonly object[]): Promise<void> {
+  private async write(action: string, table: InsertTable, rows: readonly object[]): Promise<void> {
     try {
       await this.insertRows(table, rows);
     } catch (error) {
@@ -863,11 +861,11 @@ export class ClickHouseIndexStore implements IndexStore {
    * but not inserting them keeps the tables clean. (Their trace rows are harmless: reads skip retired rows.)
    */
   private async insertBatch(batch: OutboxBatch): Promise<void> {
-    const objects = batch.objectRows.map((text) => pick(JSON.parse(text), OBJECT_INSERT_COLUMNS));
+    // Only the insert columns are written (clickhouse-rows.ts); a column missing from a row queued by an older build
+    // gets its default, as JSONEachRow filled it.
+    const objects = batch.objectRows.map((text) => JSON.parse(text) as ObjectRow);
     const retired = await this.retiredKeys(objects.map((o) => String(o.key)));
-    const requests = batch.requestRows
-      .map((text) => pick(JSON.parse(text), REQUEST_INSERT_COLUMNS))
-      .filter((r) => !retired.has(String(r.object_key)));
+    const requests = batch.requestRows.map((text) => JSON.parse(text) as RequestRow).filter((r) => !retired.has(String(r.object_key)));
     await this.insertRows('requests', requests);
     await this.insertRows(
       'trace_requests',
@@ -960,11 +958,4 @@ const WINDOW_BUCKETS = 96;
 /** Ids and keys are ASCII: code-unit order is ClickHouse's byte order. */
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Only the table's columns: rows queued by an older build may carry fewer, never unknown ones. */
-function pick(row: Record<string, unknown>, columns: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const column of columns) if (column in row) out[column] = row[column];
-  return out;
 }

@@ -7,6 +7,7 @@
 import { BackendUnavailableError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ClickHouseConnection } from './clickhouse-connection.js';
+import { MIGRATION_INSERT_COLUMNS } from './clickhouse-rows.js';
 import { literal } from './clickhouse-sql.js';
 import {
   LEGACY_MIGRATIONS,
@@ -83,6 +84,7 @@ async function migrateToVersion4(connection: ClickHouseConnection, target: Schem
 async function record(connection: ClickHouseConnection, target: SchemaTarget, versions: number[]): Promise<void> {
   await connection.insert(
     tableNames(target).read('schema_migrations'),
+    MIGRATION_INSERT_COLUMNS,
     versions.map((version) => ({ version, description: SCHEMA_DESCRIPTIONS[version] ?? '', applied_at_ms: String(Date.now()) })),
   );
 }

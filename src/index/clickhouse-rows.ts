@@ -1,9 +1,10 @@
-// Index rows as ClickHouse JSONEachRow sees them, both ways. 64-bit integers travel as JSON strings (ClickHouse
-// reads quoted numbers, and writes them quoted with output_format_json_quote_64bit_integers=1), so nothing passes
-// through a double. The outbox stores these same rows, so it and ClickHouse decode alike.
+// Index rows, both ways: written as TabSeparated (clickhouse-tsv.ts), read as JSONEachRow. 64-bit integers are
+// decimal strings (ClickHouse writes them quoted with output_format_json_quote_64bit_integers=1), so nothing passes
+// through a double. The outbox stores these same rows as JSON, so it and ClickHouse decode alike.
 
 import { InvalidArgumentError } from '../errors.js';
 import type { ArchivedRequest, ObjectMeta } from '../model.js';
+import type { ColumnKind, InsertColumns } from './clickhouse-tsv.js';
 import { objectFromColumns, requestFromColumns, type ObjectColumns, type RequestColumns } from './row-mapping.js';
 
 const INT64_MIN = -(2n ** 63n);
@@ -26,37 +27,48 @@ export interface ObjectRow extends ObjectColumns<Int> {
   version?: Int;
 }
 
-export const REQUEST_COLUMNS: readonly (keyof RequestRow)[] = [
-  'id',
-  'tenant',
-  'signal',
-  'received_at_ms',
-  'items',
-  'services',
-  'start_ns',
-  'end_ns',
-  'raw_bytes',
-  'object_key',
-  'block_offset',
-  'block_length',
-  'codec',
-  'crc32',
-  'fingerprint',
-];
+// Every column an insert writes, with how its values are written (clickhouse-tsv.ts): the one list of each table's
+// columns. The read lists (REQUEST_COLUMNS, OBJECT_COLUMNS) are these without `version`.
+export const REQUEST_INSERT_COLUMNS = [
+  ['id', 'string'],
+  ['tenant', 'string'],
+  ['signal', 'string'],
+  ['received_at_ms', 'int'],
+  ['items', 'int'],
+  ['services', 'strings'],
+  ['start_ns', 'int'],
+  ['end_ns', 'int'],
+  ['raw_bytes', 'int'],
+  ['object_key', 'string'],
+  ['block_offset', 'int'],
+  ['block_length', 'int'],
+  ['codec', 'string'],
+  ['crc32', 'int'],
+  ['fingerprint', 'string'],
+  ['version', 'int'],
+] as const satisfies readonly (readonly [keyof Required<RequestRow>, ColumnKind])[];
 
-export const OBJECT_COLUMNS: readonly (keyof ObjectRow)[] = [
-  'key',
-  'tenant',
-  'signal',
-  'created_at_ms',
-  'sealed_at_ms',
-  'request_count',
-  'raw_bytes',
-  'stored_bytes',
-  'codec',
-  'start_ns',
-  'end_ns',
-];
+export const OBJECT_INSERT_COLUMNS = [
+  ['key', 'string'],
+  ['tenant', 'string'],
+  ['signal', 'string'],
+  ['created_at_ms', 'int'],
+  ['sealed_at_ms', 'int'],
+  ['request_count', 'int'],
+  ['raw_bytes', 'int'],
+  ['stored_bytes', 'int'],
+  ['codec', 'string'],
+  ['start_ns', 'int'],
+  ['end_ns', 'int'],
+  ['version', 'int'],
+] as const satisfies readonly (readonly [keyof Required<ObjectRow>, ColumnKind])[];
+
+const withoutVersion = <T extends string>(columns: readonly (readonly [T, ColumnKind])[]): Exclude<T, 'version'>[] =>
+  columns.map(([name]) => name).filter((name): name is Exclude<T, 'version'> => name !== 'version');
+
+export const REQUEST_COLUMNS: readonly (keyof RequestRow)[] = withoutVersion(REQUEST_INSERT_COLUMNS);
+
+export const OBJECT_COLUMNS: readonly (keyof ObjectRow)[] = withoutVersion(OBJECT_INSERT_COLUMNS);
 
 /** One (trace, request) pair of the trace index; trace_id is 32 lowercase hex digits. */
 export interface TraceRow {
@@ -65,7 +77,41 @@ export interface TraceRow {
   tenant: string;
 }
 
-export const TRACE_COLUMNS: readonly (keyof TraceRow)[] = ['trace_id', 'request_id', 'tenant'];
+export const TRACE_INSERT_COLUMNS = [
+  ['trace_id', 'string'],
+  ['request_id', 'string'],
+  ['tenant', 'string'],
+] as const satisfies readonly (readonly [keyof TraceRow, ColumnKind])[];
+
+export const TRACE_COLUMNS: readonly (keyof TraceRow)[] = TRACE_INSERT_COLUMNS.map(([name]) => name);
+
+/** The small tables written straight to ClickHouse (retention, verify --repair, migrations). */
+export const RETIRED_INSERT_COLUMNS: InsertColumns = [
+  ['key', 'string'],
+  ['retired_at_ms', 'int'],
+];
+export const QUARANTINE_INSERT_COLUMNS: InsertColumns = [
+  ['id', 'string'],
+  ['reason', 'string'],
+  ['at_ms', 'int'],
+];
+export const MIGRATION_INSERT_COLUMNS: InsertColumns = [
+  ['version', 'int'],
+  ['description', 'string'],
+  ['applied_at_ms', 'int'],
+];
+
+/** The insert columns of each table the index writes rows into. */
+export const INSERT_COLUMNS = {
+  requests: REQUEST_INSERT_COLUMNS,
+  objects: OBJECT_INSERT_COLUMNS,
+  trace_requests: TRACE_INSERT_COLUMNS,
+  retired_objects: RETIRED_INSERT_COLUMNS,
+  quarantined_requests: QUARANTINE_INSERT_COLUMNS,
+  schema_migrations: MIGRATION_INSERT_COLUMNS,
+} as const satisfies Record<string, InsertColumns>;
+
+export type InsertTable = keyof typeof INSERT_COLUMNS;
 
 const int = (value: number | bigint): string => value.toString();
 

@@ -1,6 +1,6 @@
 // SQL text for ClickHouse. 18.16 has no query parameters, so every value that goes into SQL text goes through
 // `literal` — the one escaping function — and every name through `identifier`, which only accepts plain names.
-// (Rows for INSERT travel as JSONEachRow data in the request body, never as SQL text.)
+// (Rows for INSERT travel as TabSeparated data in the request body, never as SQL text: clickhouse-tsv.ts.)
 
 import { InvalidArgumentError } from '../errors.js';
 

@@ -256,7 +256,8 @@ describe('ClickHouseIndexStore specifics', () => {
     await first.start();
     const before = makeObject('acme', 'traces', [{}, {}, {}]);
     await first.commitObject(before.object, before.requests);
-    await waitFor('rows before the outage', async () => ((await rawCount('requests')) === 3 ? true : undefined), 5000, 20);
+    // The whole batch (requests, then trace and object rows): the outbox lets go of it only after its last insert.
+    await waitFor('rows before the outage', async () => ((await rawCount('requests')) === 3 && first.outboxStatus().objects === 0 ? true : undefined), 5000, 20);
 
     await server.stop();
     const during = Array.from({ length: 5 }, () => makeObject('acme', 'logs', Array.from({ length: 40 }, () => ({}))));

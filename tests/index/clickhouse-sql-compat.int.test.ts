@@ -1,5 +1,5 @@
 // The exact SQL the ClickHouse index generates (schema version 4) — DDL in each dialect, the insert statements with
-// JSONEachRow rows, every read query — run on Debian's ClickHouse 18.16 (a real server) and on a current ClickHouse
+// TabSeparated rows, every read query — run on Debian's ClickHouse 18.16 (a real server) and on a current ClickHouse
 // (chdb, 26.x in-process): both must accept it and return the same, correct answers. The legacy dialect's DDL also
 // runs on the current engine (an index created on 18.16 and read after the server is upgraded).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -24,7 +24,8 @@ import {
   traceRequestIdsQuery,
   type ObjectFilter,
 } from '../../src/index/clickhouse-queries.js';
-import { objectFromRow, objectRow, requestFromRow, requestRow, traceRows } from '../../src/index/clickhouse-rows.js';
+import { INSERT_COLUMNS, objectFromRow, objectRow, requestFromRow, requestRow, traceRows, type InsertTable } from '../../src/index/clickhouse-rows.js';
+import { tsvInsertStatement, tsvRow } from '../../src/index/clickhouse-tsv.js';
 import { bootstrapStatements, freshSchemaStatements, tableNames, type SchemaTarget } from '../../src/index/clickhouse-schema.js';
 import { literal } from '../../src/index/clickhouse-sql.js';
 import { bucketOf, bucketRange } from '../../src/index/request-windows.js';
@@ -45,9 +46,10 @@ let session: Session;
 let sessionDir: string;
 const engines: Engine[] = [];
 
-/** What the client sends for an insert: the statement, then the rows as JSON lines. */
-function insertStatement(table: string, rows: readonly object[]): string {
-  return `INSERT INTO ${DB}.${table} FORMAT JSONEachRow\n${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
+/** What the client sends for an insert: the statement naming the columns, then the rows as TabSeparated lines. */
+function insertStatement(table: InsertTable, rows: readonly object[]): string {
+  const columns = INSERT_COLUMNS[table];
+  return `${tsvInsertStatement(`${DB}.${table}`, columns)}\n${rows.map((row) => tsvRow(row, columns)).join('')}`;
 }
 
 function parseLines(text: string): Record<string, unknown>[] {
