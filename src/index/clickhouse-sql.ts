@@ -20,7 +20,8 @@ const ESCAPES: Record<string, string> = {
   '\f': '\\f',
 };
 
-function escapeChar(char: string): string {
+/** One character as the lexer's escape; TSV fields use the same escapes (clickhouse-tsv.ts). */
+export function escapeChar(char: string): string {
   return ESCAPES[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`;
 }
 

@@ -21,6 +21,7 @@
 
 import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../errors.js';
+import { escapeChar } from './clickhouse-sql.js';
 
 /** How a column's values are written: String (also LowCardinality), any integer type, Array(String). */
 export type ColumnKind = 'string' | 'int' | 'strings';
@@ -32,21 +33,6 @@ export type InsertColumns = readonly (readonly [name: string, kind: ColumnKind])
 const NEEDS_ESCAPE = /[\\'\x00-\x1f\x7f]/;
 const ESCAPE_ALL = /[\\'\x00-\x1f\x7f]/g;
 const DECIMAL = /^-?[0-9]{1,20}$/;
-
-const ESCAPES: Record<string, string> = {
-  '\\': '\\\\',
-  "'": "\\'",
-  '\0': '\\0',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\t': '\\t',
-  '\b': '\\b',
-  '\f': '\\f',
-};
-
-function escapeChar(char: string): string {
-  return ESCAPES[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`;
-}
 
 /** A String value as one TSV field. */
 export function tsvString(value: string): string {
