@@ -65,7 +65,7 @@ export async function startServer(args: string[], options: { env?: NodeJS.Proces
 }
 
 /** Runs a CLI command to completion. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer } = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer } = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
@@ -73,7 +73,7 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input
     proc.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     proc.on('error', reject);
-    proc.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
+    proc.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(stdout), stderr }));
     proc.stdin.end(options.input);
   });
 }

@@ -4,14 +4,13 @@
 // holds and goes on, ending exactly where an uninterrupted run ends: no request lost, no row pointing at a missing
 // object, no object the index does not know, every copy gone. `otlp-capture retention run` as a user runs it.
 import { describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteIndexStore } from '../../src/index/sqlite-index-store.js';
 import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
 import { buildArchive } from '../helpers/archive-builder.js';
-import { CLI } from '../helpers/server-process.js';
+import { runCli } from '../helpers/server-process.js';
 import { expectConsistent } from './consistency.js';
 import { DEDUP_NAMES, DROPPED, PER_OBJECT, dedupEntries } from './dedup-scenario.js';
 
@@ -19,16 +18,9 @@ const DAY = 86_400_000;
 // In key order (concurrency 1) the first object stays, the second is rewritten, the third (all copies) deleted.
 const CRASHES = ['copy:1', 'copied:1', 'switch:1', 'replaced:1', 'cleanup:1', 'source-deleted:1', 'delete:1', 'index-deleted:1', 'source-deleted:2'];
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, OTLP_CAPTURE_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    proc.on('error', reject);
-    proc.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const result = await runCli(args, { env: { OTLP_CAPTURE_LOG_LEVEL: 'warn', ...env } });
+  return { ...result, stdout: result.stdout.toString() };
 }
 
 describe('retention dedup killed after each step (filesystem + SQLite, CLI)', () => {
