@@ -15,6 +15,8 @@ export interface BenchOptions {
   /** Distinct pre-encoded requests, sent round-robin. */
   payloadCount: number;
   payloadBytes: number;
+  /** Which trace requests the load sends: instrumentation-shaped (`instrumented`) or every-AnyValue-kind with random values (`rich`). */
+  payloadKind: PayloadKind;
   /** With gzip, let grpc-js gzip each call itself instead of serving precompressed bytes. */
   perCallGzip: boolean;
   /** Only cases whose name contains one of these (comma-separated); all when empty. */
@@ -69,6 +71,14 @@ export interface BenchOptions {
 
 const MIB = 2 ** 20;
 
+export const PAYLOAD_KINDS = ['instrumented', 'rich'] as const;
+export type PayloadKind = (typeof PAYLOAD_KINDS)[number];
+
+function payloadKind(value: string): PayloadKind {
+  if ((PAYLOAD_KINDS as readonly string[]).includes(value)) return value as PayloadKind;
+  throw new Error(`--payload-kind (BENCH_PAYLOAD_KIND) must be one of ${PAYLOAD_KINDS.join(', ')}, got ${value}`);
+}
+
 const FLAGS = {
   duration: { env: 'BENCH_DURATION', fallback: '15' },
   warmup: { env: 'BENCH_WARMUP', fallback: '3' },
@@ -77,6 +87,7 @@ const FLAGS = {
   'overload-budget-mib': { env: 'BENCH_OVERLOAD_BUDGET_MIB', fallback: '64' },
   payloads: { env: 'BENCH_PAYLOADS', fallback: '4' },
   'payload-kib': { env: 'BENCH_PAYLOAD_KIB', fallback: '1024' },
+  'payload-kind': { env: 'BENCH_PAYLOAD_KIND', fallback: 'instrumented' },
   'per-call-gzip': { env: 'BENCH_PER_CALL_GZIP', fallback: '0' },
   only: { env: 'BENCH_ONLY', fallback: '' },
   'cpu-prof': { env: 'BENCH_CPU_PROF', fallback: '' },
@@ -142,6 +153,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     overloadBudgetBytes: Math.round(number('overload-budget-mib', 1) * MIB),
     payloadCount: Math.round(number('payloads', 1)),
     payloadBytes: Math.round(number('payload-kib', 1) * 1024),
+    payloadKind: payloadKind(raw('payload-kind')),
     perCallGzip: ['1', 'true', 'yes'].includes(raw('per-call-gzip')),
     only: raw('only').split(',').map((s) => s.trim()).filter((s) => s !== ''),
     cpuProfileDir: raw('cpu-prof'),

@@ -49,9 +49,9 @@ async function main(): Promise<void> {
 
   const payloadDir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-bench-payloads-'));
   try {
-    const payloads = writePayloads(payloadDir, options.payloadCount, options.payloadBytes);
+    const payloads = writePayloads(payloadDir, options.payloadCount, options.payloadBytes, options.payloadKind);
     const sizes = payloads.files.map((p) => `${(p.bytes / 1024).toFixed(0)} KiB/${p.spans} spans`).join(', ');
-    log(`payloads: ${payloads.files.length} trace requests (${sizes})`);
+    log(`payloads: ${payloads.files.length} ${options.payloadKind} trace requests (${sizes})`);
 
     const micro = runMicroBenchmarks(payloads.sample, options.microMs);
     log(`\n${microTable(micro)}\n`);

@@ -62,7 +62,7 @@ function standalone(buffer) {
 }
 parentPort.on('message', (job) => {
   try {
-    const input = Buffer.from(job.input);
+    const input = job.inputLength === undefined ? Buffer.from(job.input) : Buffer.from(job.input, 0, job.inputLength);
     let output;
     if (job.op === 'compress') {
       let compressor = compressors.get(job.level);
@@ -112,7 +112,11 @@ interface Job {
   id: number;
   priority: ZstdPriority;
   op: 'compress' | 'decompress' | 'decode';
-  input: ArrayBuffer;
+  /** The bytes, moved to the worker; or, for compress, empty until dispatch copies `raw` into a pooled input. */
+  input: ArrayBuffer | SharedArrayBuffer;
+  /** Compress: the caller's bytes (held by the caller until the job settles), copied into a pooled input at dispatch. */
+  raw?: Uint8Array;
+  inputLength?: number;
   level?: number;
   rawLength?: number;
   maxBytes?: number;
@@ -128,9 +132,37 @@ interface Slot {
   jobs: Job[];
 }
 
+/**
+ * Compression inputs are copied into shared buffers that live as long as the pool (at most one per job in flight),
+ * not into a fresh 1 MiB allocation per job: every such allocation is external memory to V8, and at ~100 MiB/s of
+ * ingest those allocations alone set off a full garbage collection several times a second.
+ */
+class InputBuffers {
+  private readonly free: SharedArrayBuffer[] = [];
+
+  take(bytes: number): SharedArrayBuffer {
+    const index = this.free.findIndex((buffer) => buffer.byteLength >= bytes);
+    if (index >= 0) return this.free.splice(index, 1)[0]!;
+    // Too small for this job: drop the smallest free one so that the pool never holds more buffers than jobs.
+    if (this.free.length > 0) this.free.shift();
+    return new SharedArrayBuffer(Math.max(MIN_INPUT_BYTES, 2 ** Math.ceil(Math.log2(Math.max(1, bytes)))));
+  }
+
+  give(buffer: SharedArrayBuffer): void {
+    // Very large inputs (a rare huge request) are not kept: the pool's memory stays at what common requests need.
+    if (buffer.byteLength > MAX_KEPT_INPUT_BYTES) return;
+    this.free.push(buffer);
+    this.free.sort((a, b) => a.byteLength - b.byteLength);
+  }
+}
+
+const MIN_INPUT_BYTES = 64 * 1024;
+const MAX_KEPT_INPUT_BYTES = 16 * 2 ** 20;
+
 export class ZstdWorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
+  private readonly inputs = new InputBuffers();
   private nextId = 1;
 
   constructor(private readonly size: number) {}
@@ -166,8 +198,16 @@ export class ZstdWorkerPool {
       this.queue.shift();
       slot.jobs.push(next);
       slot.worker.ref();
+      if (next.raw !== undefined) {
+        const raw = next.raw;
+        const input = this.inputs.take(raw.length);
+        new Uint8Array(input, 0, raw.length).set(raw);
+        next.input = input;
+        next.inputLength = raw.length;
+        delete next.raw;
+      }
       const { resolve: _resolve, reject: _reject, priority: _priority, ...message } = next;
-      slot.worker.postMessage(message, [next.input]);
+      slot.worker.postMessage(message, next.input instanceof SharedArrayBuffer ? [] : [next.input]);
     }
   }
 
@@ -181,6 +221,7 @@ export class ZstdWorkerPool {
       const job = slot.jobs[0];
       if (!job || job.id !== reply.id) return;
       slot.jobs.shift();
+      if (job.input instanceof SharedArrayBuffer) this.inputs.give(job.input);
       if (slot.jobs.length === 0) worker.unref();
       if (reply.output) job.resolve(Buffer.from(reply.output, 0, reply.length ?? reply.output.byteLength));
       else job.reject(new ZstdWorkerError(reply.error ?? 'zstd worker failed', reply.kind));
@@ -200,6 +241,7 @@ export class ZstdWorkerPool {
   }
 }
 
+const EMPTY_INPUT = new ArrayBuffer(0);
 const pool = new ZstdWorkerPool(Math.max(1, os.availableParallelism() - 1));
 
 /** A fresh ArrayBuffer holding exactly `bytes`, to hand to a worker without cloning a larger backing store. */
@@ -212,7 +254,7 @@ function detachedCopy(bytes: Uint8Array): ArrayBuffer {
 
 /** One zstd frame of `raw` at `level`, with its content size in the frame header; runs on a worker thread. */
 export function zstdCompress(raw: Uint8Array, level: number, priority: ZstdPriority = 'normal'): Promise<Buffer> {
-  return pool.run({ op: 'compress', input: detachedCopy(raw), level }, priority);
+  return pool.run({ op: 'compress', input: EMPTY_INPUT, raw, level }, priority);
 }
 
 /**

@@ -38,6 +38,8 @@ function toInt64(value: bigint): bigint {
 
 /** Trace rows per generation of the trace index (see sqlite-schema.ts). */
 const TRACE_GENERATION_ROWS = 65_536;
+/** Trace rows per INSERT statement. */
+const TRACE_ROWS_PER_STATEMENT = 128;
 /** Trace rows per transaction when an object has more (~20-40 ms of work each). */
 const TRACE_CHUNK_ROWS = 8_192;
 
@@ -245,8 +247,22 @@ export class SqliteIndexStore implements IndexStore {
       gen += 1;
       db.prepare('INSERT INTO trace_generations (gen, rows) VALUES (?, 0)').run(gen);
     }
-    const insert = db.prepare('INSERT OR IGNORE INTO trace_requests (gen, trace_id, request_id) VALUES (?, ?, ?)');
-    for (const [traceId, requestId] of rows) insert.run(gen, traceId, requestId);
+    // Many rows per statement: a trace object brings ~25 k rows per commit, and per row the call into SQLite cost
+    // about as much as the B-tree insert.
+    const insertMany = db.prepare(`INSERT OR IGNORE INTO trace_requests (gen, trace_id, request_id) VALUES ${'(?, ?, ?), '.repeat(TRACE_ROWS_PER_STATEMENT - 1)}(?, ?, ?)`);
+    const insertOne = db.prepare('INSERT OR IGNORE INTO trace_requests (gen, trace_id, request_id) VALUES (?, ?, ?)');
+    const params: unknown[] = new Array(TRACE_ROWS_PER_STATEMENT * 3);
+    let i = 0;
+    for (; i + TRACE_ROWS_PER_STATEMENT <= rows.length; i += TRACE_ROWS_PER_STATEMENT) {
+      for (let j = 0; j < TRACE_ROWS_PER_STATEMENT; j++) {
+        const [traceId, requestId] = rows[i + j]!;
+        params[j * 3] = gen;
+        params[j * 3 + 1] = traceId;
+        params[j * 3 + 2] = requestId;
+      }
+      insertMany.run(params);
+    }
+    for (; i < rows.length; i++) insertOne.run(gen, rows[i]![0], rows[i]![1]);
     db.prepare('UPDATE trace_generations SET rows = rows + ? WHERE gen = ?').run(rows.length, gen);
   }
 
@@ -475,13 +491,22 @@ export class SqliteIndexStore implements IndexStore {
 
   async findTwins(ranges: readonly TwinRange[]): Promise<Twin[]> {
     if (ranges.length === 0) return [];
-    // The partial index (tenant, signal, fingerprint) ends in the primary key, so each range is one index range.
+    // The partial index (tenant, signal, fingerprint) ends in the primary key, so each fingerprint is one index range.
+    // Ranges of one stream go in one statement (fingerprint IN the list, id within the ranges' hull): an archived
+    // object asks for ~60-200 of them at once, and one statement each cost more than the descents themselves. What
+    // the hull brings beyond a fingerprint's own ranges is dropped here.
     const query = this.open().prepare(
-      'SELECT id, tenant, signal, fingerprint FROM requests WHERE tenant = ? AND signal = ? AND fingerprint = ? AND id >= ? AND id < ?',
+      `SELECT id, tenant, signal, fingerprint FROM requests
+       WHERE tenant = ? AND signal = ? AND fingerprint IN (SELECT value FROM json_each(?)) AND id >= ? AND id < ?`,
     );
     return this.guard('look up twins', () => {
       const out: Twin[] = [];
-      for (const r of ranges) out.push(...(query.all(r.tenant, r.signal, r.fingerprint, r.fromId, r.toId) as Twin[]));
+      for (const group of groupTwinRanges(ranges)) {
+        const rows = query.all(group.tenant, group.signal, JSON.stringify([...group.byFingerprint.keys()]), group.fromId, group.toId) as Twin[];
+        for (const row of rows) {
+          if (group.byFingerprint.get(row.fingerprint)!.some((r) => row.id >= r.fromId && row.id < r.toId)) out.push(row);
+        }
+      }
       return out;
     });
   }
@@ -672,4 +697,32 @@ export class SqliteIndexStore implements IndexStore {
       }
     }).immediate();
   }
+}
+
+interface TwinRangeGroup {
+  tenant: string;
+  signal: string;
+  fromId: string;
+  toId: string;
+  byFingerprint: Map<string, TwinRange[]>;
+}
+
+/** Ranges by stream (tenant, signal), with each stream's id hull and its ranges by fingerprint. */
+function groupTwinRanges(ranges: readonly TwinRange[]): TwinRangeGroup[] {
+  const groups = new Map<string, TwinRangeGroup>();
+  for (const r of ranges) {
+    if (r.fromId >= r.toId) continue;
+    const key = `${r.tenant}\u0000${r.signal}`;
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = { tenant: r.tenant, signal: r.signal, fromId: r.fromId, toId: r.toId, byFingerprint: new Map() };
+      groups.set(key, group);
+    }
+    if (r.fromId < group.fromId) group.fromId = r.fromId;
+    if (r.toId > group.toId) group.toId = r.toId;
+    const list = group.byFingerprint.get(r.fingerprint);
+    if (list === undefined) group.byFingerprint.set(r.fingerprint, [r]);
+    else list.push(r);
+  }
+  return [...groups.values()];
 }

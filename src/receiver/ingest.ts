@@ -55,7 +55,7 @@ export class Ingest {
         rawBytes: payload.length,
         fingerprint: requestFingerprint(payload),
       };
-      const spooled = await this.deps.spool.append(meta, payload);
+      const spooled = await this.deps.spool.append(meta, payload, signal === 'traces' ? scan.traceIds : undefined);
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
       this.deps.metrics.recordReceived(signal, tenant, scan.items, payload.length, seconds);
       return { id: meta.id, items: scan.items, spooled };

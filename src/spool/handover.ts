@@ -10,6 +10,8 @@ export interface HandedOver {
   payloadCrc: number;
   /** Length of the whole framed record, to check it against the segment's ledger. */
   length: number;
+  /** The distinct span trace ids ingest's scan found (trace requests). */
+  traceIds?: readonly string[];
 }
 
 export class Handover {

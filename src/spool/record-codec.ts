@@ -40,6 +40,8 @@ export interface EncodedRecord {
   /** CRC-32 of the payload alone: written in the frame and used as the archive block's CRC. */
   payloadCrc: number;
   length: number;
+  /** What ingest's scan found, handed to the archiver with the payload; never written to disk. */
+  traceIds?: readonly string[];
 }
 
 /** A frame's prefix, format 1 or 2. `crc` is the header CRC (format 2) or the whole frame's CRC (format 1). */

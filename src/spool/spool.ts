@@ -144,18 +144,24 @@ export class Spool {
           payload: record.payload,
           payloadCrc: record.payloadCrc,
           length: record.length,
+          ...(record.traceIds === undefined ? {} : { traceIds: record.traceIds }),
         }),
     });
     spool = new Spool(dir, opts.maxBytes, segments, committer, firstNewSeq, lock, handover, quarantine, logger);
     return spool;
   }
 
-  /** Resolves with the record's place once it is durable (per the fsync policy). */
-  append(meta: RequestMeta, payload: Buffer): Promise<SpoolRef> {
+  /**
+   * Resolves with the record's place once it is durable (per the fsync policy). `traceIds`, the request's distinct
+   * span trace ids as ingest's scan found them, ride along in memory to the archiver when it takes the payload from
+   * the handover (it reads them from the payload again otherwise).
+   */
+  append(meta: RequestMeta, payload: Buffer, traceIds?: readonly string[]): Promise<SpoolRef> {
     if (this.state !== 'open') return Promise.reject(new ShuttingDownError('the spool is closing'));
     let record;
     try {
       record = encodeRecord(meta, payload);
+      if (traceIds !== undefined) record.traceIds = traceIds;
     } catch (err) {
       return Promise.reject(err);
     }

@@ -32,6 +32,8 @@ export interface TailedRecord {
   payloadCrc: number;
   /** The record was found on disk at open: a previous run accepted it but did not see it archived. */
   recovered: boolean;
+  /** Distinct span trace ids from ingest's scan, when the payload came from the handover (not read back from disk). */
+  traceIds?: readonly string[];
 }
 
 export interface TailSource {
@@ -127,6 +129,7 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
             payload: kept.payload,
             payloadCrc: kept.payloadCrc,
             recovered: false,
+            ...(kept.traceIds === undefined ? {} : { traceIds: kept.traceIds }),
           };
           continue;
         }

@@ -58,3 +58,26 @@ test('close() fails every job still queued or posted', async () => {
   const outcomes = await settled;
   expect(outcomes.some((outcome) => outcome.status === 'rejected')).toBe(true);
 });
+
+test('pooled compression inputs: a buffer reused for a smaller or larger input never leaks bytes of another job', async () => {
+  const pool = new ZstdWorkerPool(1);
+  const EMPTY = new ArrayBuffer(0);
+  try {
+    // Sizes go up and down so that inputs land in buffers left by larger jobs and force new ones for larger jobs.
+    const sizes = [300_000, 2_000, 1_200_000, 70_000, 1, 0, 800_000, 5_000, 3_000_000, 64 * 1024, 64 * 1024 + 1];
+    const inputs = sizes.map((size, i) => Buffer.alloc(size, i + 1));
+    for (let round = 0; round < 2; round++) {
+      const frames = await Promise.all(inputs.map((raw) => pool.run({ op: 'compress', input: EMPTY, raw, level: 1 })));
+      frames.forEach((frame, i) => {
+        const back = Buffer.from(zstd.decompress(frame));
+        expect(back.length).toBe(inputs[i]!.length);
+        expect(back.equals(inputs[i]!)).toBe(true);
+      });
+    }
+    // The caller's buffer is only read, never moved away: it is still whole after its job.
+    expect(inputs[2]!.length).toBe(1_200_000);
+    expect(inputs[2]![1_199_999]).toBe(3);
+  } finally {
+    await pool.close();
+  }
+});

@@ -41,7 +41,7 @@ export interface GeneratedPayload {
 }
 
 /** A seeded PRNG (mulberry32): the same seed always yields the same payload. */
-class Random {
+export class Random {
   private state: number;
   constructor(seed: number) {
     this.state = seed >>> 0;
@@ -73,7 +73,7 @@ class Random {
 /** 2023-11-14T22:13:20Z: a fixed epoch so that payloads are reproducible. */
 const BASE_SECONDS = 1_700_000_000;
 
-const hrTime = (offsetNs: number): HrTime => [BASE_SECONDS + Math.floor(offsetNs / 1e9), offsetNs % 1e9];
+export const hrTime = (offsetNs: number): HrTime => [BASE_SECONDS + Math.floor(offsetNs / 1e9), offsetNs % 1e9];
 const hrToNs = (time: HrTime): bigint => BigInt(time[0]) * 1_000_000_000n + BigInt(time[1]);
 
 const SERVICES = ['checkout', 'zahlungsdienst-ü', '注文サービス', 'frontend', 'payments'] as const;
@@ -184,7 +184,7 @@ function makeSpans(random: Random, options: SpanOptions): { spans: ReadableSpan[
   return { spans, services };
 }
 
-function traceExpected(spans: readonly ReadableSpan[], services: readonly (string | undefined)[]): ScanResult {
+export function traceExpected(spans: readonly ReadableSpan[], services: readonly (string | undefined)[]): ScanResult {
   return {
     items: spans.length,
     services: distinctSorted(services.filter((s): s is string => s !== undefined)),
@@ -194,7 +194,7 @@ function traceExpected(spans: readonly ReadableSpan[], services: readonly (strin
   };
 }
 
-function serializeTraces(spans: ReadableSpan[], expected: ScanResult): GeneratedPayload {
+export function serializeTraces(spans: ReadableSpan[], expected: ScanResult): GeneratedPayload {
   return {
     proto: new Uint8Array(ProtobufTraceSerializer.serializeRequest(spans)!),
     json: parseJson(JsonTraceSerializer.serializeRequest(spans)!),
