@@ -103,3 +103,14 @@ export interface RequestFilter {
   newestFirst?: boolean;
   limit?: number;
 }
+
+/**
+ * What ingest learned of a request that the archiver can use instead of working it out again, when it takes the
+ * payload straight from the spool's handover (never written to disk; a record read back from the spool has none).
+ */
+export interface IngestNotes {
+  /** Distinct span trace ids (trace requests), as ingest's scan found them. */
+  traceIds?: readonly string[];
+  /** The body as the client compressed it (gzip, zstd), which may be stored as the request's block as it is. */
+  wire?: { encoding: string; bytes: Buffer };
+}

@@ -178,6 +178,7 @@ export class CaptureServer {
         retryInitialBackoffMs: config.archiver.retryInitialBackoff,
         retryMaxBackoffMs: config.archiver.retryMaxBackoff,
         maxLagMs: config.archiver.maxLag,
+        keepClientBlocks: config.archiver.keepClientBlocks,
       },
       {
         spool: this.spool,

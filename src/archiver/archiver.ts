@@ -10,7 +10,7 @@
 import os from 'node:os';
 import PQueue from 'p-queue';
 import { CorruptDataError, InvalidArgumentError, MalformedPayloadError, NotFoundError } from '../errors.js';
-import type { Codec, RequestMeta, Signal } from '../model.js';
+import type { Codec, IngestNotes, RequestMeta, Signal } from '../model.js';
 import { spanTraceIds } from '../otlp/trace-filter.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { IndexStore } from '../index/index-store.js';
@@ -22,6 +22,7 @@ import { newUlid } from '../util/ulid.js';
 import { minOf } from '../util/arrays.js';
 import { JOBS_PER_WORKER } from '../compression/zstd-workers.js';
 import { Backoff, sleep } from './backoff.js';
+import { ClientBlockPolicy } from './client-blocks.js';
 import { ObjectBuilder } from './object-builder.js';
 import { objectKey } from './object-key.js';
 
@@ -36,6 +37,8 @@ export interface ArchiverOptions {
   retryMaxBackoffMs: number;
   /** Archiving counts as stalled once the oldest unarchived record has waited this long. Default 5 minutes. */
   maxLagMs?: number;
+  /** Store a request's gzip/zstd body as the client sent it when it qualifies (client-blocks.ts). Default true. */
+  keepClientBlocks?: boolean;
 }
 
 export const DEFAULT_MAX_LAG_MS = 5 * 60_000;
@@ -98,9 +101,11 @@ export class Archiver {
   /** Last time anything left the spool's backlog: an object committed, records found done, a record quarantined. */
   private lastProgressAtMs = Date.now();
   private lastError: { message: string; atMs: number } | null = null;
+  private readonly clientBlocks: ClientBlockPolicy;
 
   constructor(private readonly options: ArchiverOptions, private readonly deps: ArchiverDeps) {
     this.uploads = new PQueue({ concurrency: options.uploadConcurrency });
+    this.clientBlocks = new ClientBlockPolicy(options.keepClientBlocks ?? true, options.codec);
   }
 
   start(): void {
@@ -205,7 +210,7 @@ export class Archiver {
         continue;
       }
       await this.flushRecoveryBatch();
-      await this.addOrQuarantine(record.ref, record.payload, record.payloadCrc, record.traceIds);
+      await this.addOrQuarantine(record.ref, record.payload, record.payloadCrc, record.notes);
     }
   }
 
@@ -229,16 +234,16 @@ export class Archiver {
   }
 
   /** A record that can never go into an object (its meta cannot make an object key, say) is quarantined at once. */
-  private async addOrQuarantine(ref: SpoolRef, payload: Buffer, payloadCrc: number, traceIds?: readonly string[]): Promise<void> {
+  private async addOrQuarantine(ref: SpoolRef, payload: Buffer, payloadCrc: number, notes?: IngestNotes): Promise<void> {
     try {
-      await this.add(ref, payload, payloadCrc, traceIds);
+      await this.add(ref, payload, payloadCrc, notes);
     } catch (error) {
       if (!isRecordProblem(error)) throw error;
       await this.quarantine(ref, error);
     }
   }
 
-  private async add(ref: SpoolRef, payload: Buffer, payloadCrc: number, scannedTraceIds?: readonly string[]): Promise<void> {
+  private async add(ref: SpoolRef, payload: Buffer, payloadCrc: number, notes?: IngestNotes): Promise<void> {
     const meta = ref.meta;
     const key = `${meta.tenant}\u0000${meta.signal}`;
     let target = this.open.get(key);
@@ -255,10 +260,14 @@ export class Archiver {
     const object = target;
     object.refs.push(ref);
     object.rawBytes += payload.length;
-    if (meta.signal === 'traces') this.collectTraceIds(object, meta.id, payload, scannedTraceIds);
+    if (meta.signal === 'traces') this.collectTraceIds(object, meta.id, payload, notes?.traceIds);
+    const kept = this.clientBlocks.choose(meta.signal, notes?.wire, payload.length, payloadCrc);
+    if (kept !== null) this.deps.metrics.clientBlocksKept.inc({ signal: meta.signal, codec: kept.codec });
     // Trace ids go into the object's manifest (for a rebuilt index) and, from there, to commitObject.
-    const append = object.builder.append(meta, payload, object.traceIds.get(meta.id), payloadCrc).then(
-      () => undefined,
+    const append = object.builder.append(meta, payload, object.traceIds.get(meta.id), payloadCrc, kept ?? undefined).then(
+      (location) => {
+        if (kept === null) this.clientBlocks.observe(meta.signal, location.length, payload.length);
+      },
       (error: unknown) => {
         object.failure ??= error;
       },

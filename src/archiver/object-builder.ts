@@ -5,6 +5,7 @@
 // exact. Any failed write (or compression) makes the builder failed for good: the writer is aborted, later appends
 // and finish() reject with the first error. A half-written object is never completed.
 
+import type { ClientBlock } from '../compression/wire-block.js';
 import zlib from 'node:zlib';
 import type { ArchivedRequest, Codec, ObjectMeta, RequestLocation, RequestMeta, Signal } from '../model.js';
 import type { BlobWriter } from '../storage/blob-store.js';
@@ -90,8 +91,10 @@ export class ObjectBuilder {
    * or gathered with other small pieces for the next write; finish() writes everything before completing). `traceIds` (distinct
    * span trace ids of a trace request) go into the manifest, so that a rebuilt index gets its trace rows too.
    * `rawCrc32`, the CRC-32 of `raw` when the caller already has it (the spool computed it), saves another pass.
+   * `kept`: the request as the client compressed it, stored as its block (with its own codec) instead of compressing
+   * `raw` here; the caller has checked that it decodes to `raw` (src/compression/wire-block.ts).
    */
-  append(meta: RequestMeta, raw: Buffer, traceIds?: readonly string[], rawCrc32?: number): Promise<RequestLocation> {
+  append(meta: RequestMeta, raw: Buffer, traceIds?: readonly string[], rawCrc32?: number, kept?: ClientBlock): Promise<RequestLocation> {
     try {
       this.checkAppend(meta, raw);
     } catch (error) {
@@ -100,7 +103,8 @@ export class ObjectBuilder {
     this.ids.add(meta.id);
     this.appendedRawBytes += raw.length;
     const crc32 = rawCrc32 ?? zlib.crc32(raw);
-    const compressed = compress(this.codec, raw, this.level, this.priority);
+    const codec = kept?.codec ?? this.codec;
+    const compressed = kept === undefined ? compress(this.codec, raw, this.level, this.priority) : Promise.resolve(kept.bytes);
     // Failures surface through the write chain; this keeps an early rejection from being reported as unhandled.
     compressed.catch(() => undefined);
 
@@ -110,11 +114,11 @@ export class ObjectBuilder {
       if (stored.length > MAX_BLOCK_BYTES) {
         throw new InvalidArgumentError(`request ${meta.id} is too large for one block (${stored.length} bytes)`);
       }
-      const header = encodeBlockHeader({ codec: this.codec, rawLength: raw.length, storedLength: stored.length, crc32 });
+      const header = encodeBlockHeader({ codec, rawLength: raw.length, storedLength: stored.length, crc32 });
       await this.writeRaw(header);
       const offset = this.position;
       await this.writeRaw(stored);
-      location = { objectKey: this.key, offset, length: stored.length, codec: this.codec, crc32 };
+      location = { objectKey: this.key, offset, length: stored.length, codec, crc32 };
       this.archived.push({ ...meta, services: [...meta.services], ...location, ...(traceIds === undefined ? {} : { traceIds: [...traceIds] }) });
     });
     return this.tail.then(() => {

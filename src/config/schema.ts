@@ -336,6 +336,7 @@ export const configSchema = z
         retryInitialBackoff: duration.default(500),
         retryMaxBackoff: duration.default(30_000),
         maxLag: duration.optional(),
+        keepClientBlocks: z.boolean().default(true),
       })
       .strict()
       .superRefine((value, ctx) => {

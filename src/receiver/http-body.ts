@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createBodyDecoder, type BodyDecoder } from '../compression/body-decoder.js';
 import { parseWireEncoding, WIRE_ENCODING_NAMES } from '../compression/wire-encoding.js';
+import type { WireBody } from '../compression/wire-block.js';
 import { PayloadTooLargeError } from '../errors.js';
 import { HttpRefusal } from './http-errors.js';
 
@@ -36,16 +37,20 @@ function tooLarge(maxBytes: number, what: string): PayloadTooLargeError {
 }
 
 /**
- * The request's body, decompressed per Content-Encoding.
+ * The request's body, decompressed per Content-Encoding; with `keepWire`, also the body as it arrived when it was
+ * gzip- or zstd-coded (for the archiver, which may store it as the request's block: src/compression/wire-block.ts).
+ * The wire bytes are bounded by the same limit.
  * @throws PayloadTooLargeError over `maxBytes` (on the wire or decompressed), MalformedPayloadError for a corrupt
  * compressed body, HttpRefusal(415) for an unknown coding, RequestAbortedError when the client goes away.
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, keepWire = false): Promise<{ body: Buffer; wire?: WireBody }> {
   const decoder = decoderFor(req.headers['content-encoding'], maxBytes);
+  const coding = parseWireEncoding(req.headers['content-encoding']);
+  const wireChunks: Buffer[] | null = keepWire && (coding === 'gzip' || coding === 'zstd') ? [] : null;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(maxBytes, ''));
 
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<{ body: Buffer; wire?: WireBody }>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let wireBytes = 0;
     let bodyBytes = 0;
@@ -70,12 +75,13 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     const finish = (): void => {
       if (settled) return;
       settled = true;
-      resolve(Buffer.concat(chunks, bodyBytes));
+      resolve({ body: Buffer.concat(chunks, bodyBytes) });
     };
     function onWire(chunk: Buffer): void {
       wireBytes += chunk.length;
       if (wireBytes > maxBytes) return fail(tooLarge(maxBytes, ''));
       if (!decoder) return keep(chunk);
+      wireChunks?.push(chunk);
       req.pause();
       decoding = decoding
         .then(() => decoder.write(chunk))
@@ -90,7 +96,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
         .then((body) => {
           if (settled) return;
           settled = true;
-          resolve(body);
+          resolve(wireChunks === null || coding === null ? { body } : { body, wire: { encoding: coding, bytes: Buffer.concat(wireChunks, wireBytes) } });
         }, fail);
     }
 

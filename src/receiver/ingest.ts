@@ -3,7 +3,8 @@
 import type { Admission } from '../admission/admission.js';
 import type { BudgetLease } from '../admission/budget.js';
 import { ShuttingDownError } from '../errors.js';
-import type { RequestMeta, Signal } from '../model.js';
+import type { WireBody } from '../compression/wire-block.js';
+import type { IngestNotes, RequestMeta, Signal } from '../model.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Spool, SpoolRef } from '../spool/spool.js';
 import type { Metrics, RejectReason } from '../telemetry/metrics.js';
@@ -31,9 +32,10 @@ export class Ingest {
    * Empty requests succeed without being stored (returns null); malformed ones throw MalformedPayloadError.
    * `admitted`: the budget lease the transport already holds for this payload (gRPC waits for room before reading a
    * body; released here), or what this request already holds of the in-flight budget (hold(): OTLP JSON being
-   * parsed), with which it is admitted here.
+   * parsed), with which it is admitted here. `wire`: the body as the client compressed it, when it was (the archiver
+   * may store it as the request's block instead of compressing the payload again).
    */
-  async accept(signal: Signal, tenant: string, payload: Buffer, admitted: BudgetLease | number = 0): Promise<DurableAck | null> {
+  async accept(signal: Signal, tenant: string, payload: Buffer, admitted: BudgetLease | number = 0, wire?: WireBody): Promise<DurableAck | null> {
     if (!this.accepting) throw new ShuttingDownError('otlp-capture is shutting down; retry against another instance');
     if (payload.length === 0) return null;
     const lease = typeof admitted === 'number' ? this.deps.admission.admit(payload.length, admitted) : admitted;
@@ -55,7 +57,10 @@ export class Ingest {
         rawBytes: payload.length,
         fingerprint: requestFingerprint(payload),
       };
-      const spooled = await this.deps.spool.append(meta, payload, signal === 'traces' ? scan.traceIds : undefined);
+      const notes: IngestNotes = {};
+      if (signal === 'traces') notes.traceIds = scan.traceIds;
+      if (wire !== undefined) notes.wire = wire;
+      const spooled = await this.deps.spool.append(meta, payload, notes);
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
       this.deps.metrics.recordReceived(signal, tenant, scan.items, payload.length, seconds);
       return { id: meta.id, items: scan.items, spooled };

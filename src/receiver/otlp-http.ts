@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import type { Signal } from '../model.js';
 import { parseOtlpJson } from '../otlp/json.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { WireBody } from '../compression/wire-block.js';
 import { discardBody, readBody, RequestAbortedError } from './http-body.js';
 import { HttpRefusal, retryAfterSeconds, toHttpError } from './http-errors.js';
 import type { Ingest } from './ingest.js';
@@ -133,8 +134,10 @@ export class OtlpHttpServer {
       // Overloaded: refused before the body is read into memory.
       const endReceive = this.deps.ingest.beginReceive();
       let body: Buffer;
+      let wire: WireBody | undefined;
       try {
-        body = await readBody(req, this.options.maxReceiveBytes);
+        // Only a protobuf body's wire form is the request as the archive stores it (JSON is converted).
+        ({ body, wire } = await readBody(req, this.options.maxReceiveBytes, requestEncoding === 'protobuf'));
       } finally {
         endReceive();
       }
@@ -148,7 +151,7 @@ export class OtlpHttpServer {
           lease.release();
         }
       } else {
-        await this.deps.ingest.accept(signal, tenant, body);
+        await this.deps.ingest.accept(signal, tenant, body, 0, wire);
       }
       this.reply(req, res, 200, requestEncoding, successBody(requestEncoding));
     } catch (error) {

@@ -2,7 +2,7 @@
 // instead of reading every record back from disk (a fresh buffer, a read and a CRC pass per request). Bounded in
 // bytes: when the archiver lags, new records are not kept and the tail reads them back from the segment as before.
 // Only memory changes hands here; the records are on disk either way and are released by the archiver as always.
-import type { RequestMeta } from '../model.js';
+import type { IngestNotes, RequestMeta } from '../model.js';
 
 export interface HandedOver {
   meta: RequestMeta;
@@ -10,8 +10,7 @@ export interface HandedOver {
   payloadCrc: number;
   /** Length of the whole framed record, to check it against the segment's ledger. */
   length: number;
-  /** The distinct span trace ids ingest's scan found (trace requests). */
-  traceIds?: readonly string[];
+  notes?: IngestNotes;
 }
 
 export class Handover {
@@ -23,9 +22,10 @@ export class Handover {
 
   /** Keeps a durable record's payload for the tail, if there is room. */
   offer(segment: number, offset: number, entry: HandedOver): void {
-    if (this.held + entry.payload.length > this.limitBytes) return;
+    const bytes = heldBytes(entry);
+    if (this.held + bytes > this.limitBytes) return;
     this.entries.set(key(segment, offset), entry);
-    this.held += entry.payload.length;
+    this.held += bytes;
   }
 
   /** The payload of the record at this place, if kept; it is no longer held here afterwards. */
@@ -34,7 +34,7 @@ export class Handover {
     const entry = this.entries.get(k);
     if (entry === undefined) return undefined;
     this.entries.delete(k);
-    this.held -= entry.payload.length;
+    this.held -= heldBytes(entry);
     this.taken += 1;
     return entry;
   }
@@ -45,7 +45,7 @@ export class Handover {
     const entry = this.entries.get(k);
     if (entry === undefined) return;
     this.entries.delete(k);
-    this.held -= entry.payload.length;
+    this.held -= heldBytes(entry);
   }
 
   clear(): void {
@@ -66,3 +66,5 @@ export class Handover {
 function key(segment: number, offset: number): string {
   return `${segment}:${offset}`;
 }
+
+const heldBytes = (entry: HandedOver): number => entry.payload.length + (entry.notes?.wire?.bytes.length ?? 0);

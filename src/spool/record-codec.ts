@@ -18,7 +18,7 @@
 // u32 header length, u32 payload length, header, payload. Read only.
 import { crc32 } from 'node:zlib';
 import { CorruptDataError } from '../errors.js';
-import type { RequestMeta } from '../model.js';
+import type { IngestNotes, RequestMeta } from '../model.js';
 import { isSignal } from '../model.js';
 import { crc32Combine } from './crc32-combine.js';
 import { FINGERPRINT_PATTERN } from '../util/fingerprint.js';
@@ -40,8 +40,8 @@ export interface EncodedRecord {
   /** CRC-32 of the payload alone: written in the frame and used as the archive block's CRC. */
   payloadCrc: number;
   length: number;
-  /** What ingest's scan found, handed to the archiver with the payload; never written to disk. */
-  traceIds?: readonly string[];
+  /** Handed to the archiver with the payload; never written to disk. */
+  notes?: IngestNotes;
 }
 
 /** A frame's prefix, format 1 or 2. `crc` is the header CRC (format 2) or the whole frame's CRC (format 1). */

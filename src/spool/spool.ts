@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ConfigError, CorruptDataError, NotFoundError, ShuttingDownError, SpoolFullError } from '../errors.js';
-import type { RequestMeta } from '../model.js';
+import type { IngestNotes, RequestMeta } from '../model.js';
 import { lockDirectory, type DirLock } from './dir-lock.js';
 import { GroupCommitter } from './group-commit.js';
 import { Handover } from './handover.js';
@@ -144,7 +144,7 @@ export class Spool {
           payload: record.payload,
           payloadCrc: record.payloadCrc,
           length: record.length,
-          ...(record.traceIds === undefined ? {} : { traceIds: record.traceIds }),
+          ...(record.notes === undefined ? {} : { notes: record.notes }),
         }),
     });
     spool = new Spool(dir, opts.maxBytes, segments, committer, firstNewSeq, lock, handover, quarantine, logger);
@@ -152,16 +152,15 @@ export class Spool {
   }
 
   /**
-   * Resolves with the record's place once it is durable (per the fsync policy). `traceIds`, the request's distinct
-   * span trace ids as ingest's scan found them, ride along in memory to the archiver when it takes the payload from
-   * the handover (it reads them from the payload again otherwise).
+   * Resolves with the record's place once it is durable (per the fsync policy). `notes` ride along in memory to the
+   * archiver when it takes the payload from the handover (otherwise it works them out from the payload again).
    */
-  append(meta: RequestMeta, payload: Buffer, traceIds?: readonly string[]): Promise<SpoolRef> {
+  append(meta: RequestMeta, payload: Buffer, notes?: IngestNotes): Promise<SpoolRef> {
     if (this.state !== 'open') return Promise.reject(new ShuttingDownError('the spool is closing'));
     let record;
     try {
       record = encodeRecord(meta, payload);
-      if (traceIds !== undefined) record.traceIds = traceIds;
+      if (notes !== undefined) record.notes = notes;
     } catch (err) {
       return Promise.reject(err);
     }

@@ -14,6 +14,7 @@ import type { SegmentLedger } from './segment-ledger.js';
 import type { SegmentSet } from './segment-set.js';
 import type { SpoolRef } from './spool-ref.js';
 import type { Wakeup } from './wakeup.js';
+import type { IngestNotes } from '../model.js';
 
 /**
  * Reads of one record before it is given up on: a read that fails (I/O error) may be passing (a busy or flaky
@@ -32,8 +33,8 @@ export interface TailedRecord {
   payloadCrc: number;
   /** The record was found on disk at open: a previous run accepted it but did not see it archived. */
   recovered: boolean;
-  /** Distinct span trace ids from ingest's scan, when the payload came from the handover (not read back from disk). */
-  traceIds?: readonly string[];
+  /** From ingest, when the payload came from the handover (not read back from disk). */
+  notes?: IngestNotes;
 }
 
 export interface TailSource {
@@ -129,7 +130,7 @@ export async function* tailRecords(source: TailSource): AsyncGenerator<TailedRec
             payload: kept.payload,
             payloadCrc: kept.payloadCrc,
             recovered: false,
-            ...(kept.traceIds === undefined ? {} : { traceIds: kept.traceIds }),
+            ...(kept.notes === undefined ? {} : { notes: kept.notes }),
           };
           continue;
         }

@@ -57,6 +57,7 @@ export class Metrics {
   readonly objectsArchived: Counter<'signal'>;
   readonly duplicateRequests: Counter<'signal'>;
   readonly archiveFailures: Counter<'stage'>;
+  readonly clientBlocksKept: Counter<'signal' | 'codec'>;
   readonly archivedRawBytes: Counter<'signal'>;
   readonly archivedStoredBytes: Counter<'signal'>;
   readonly tlsCertificateExpiry: Gauge<'listener' | 'file'>;
@@ -206,6 +207,12 @@ export class Metrics {
       name: 'otlpcapture_archive_failures_total',
       help: 'Failed attempts to archive an object (retried), by stage.',
       labelNames: ['stage'],
+      registers,
+    });
+    this.clientBlocksKept = new Counter({
+      name: 'otlpcapture_archive_client_blocks_total',
+      help: 'Requests stored as the client compressed them (its gzip member or zstd frame as the block), by signal and codec.',
+      labelNames: ['signal', 'codec'],
       registers,
     });
     this.archivedRawBytes = new Counter({

@@ -102,6 +102,7 @@ describe('defaults', () => {
       retryInitialBackoff: 500,
       retryMaxBackoff: 30_000,
       maxLag: 300_000,
+      keepClientBlocks: true,
     });
     expect(config.storage.type).toBe('filesystem');
     expect(config.index.type).toBe('sqlite');
@@ -158,6 +159,7 @@ archiver:
   maxObjectAge: 1h30m
   codec: brotli
   level: 5
+  keepClientBlocks: false
   uploadConcurrency: 8
   maxOpenObjects: 2
   retryInitialBackoff: 250ms
@@ -211,6 +213,7 @@ log:
       retryMaxBackoff: 60_000,
       // Not set: 5 minutes past maxObjectAge, since objects stay open that long.
       maxLag: 5_700_000,
+      keepClientBlocks: false,
     });
     expect(config.storage.filesystem.dir).toBe('/home/ops/relative/objects');
     expect(config.index.sqlite.path).toBe('/db/index.sqlite');

@@ -5,7 +5,8 @@
 // bomb, bytes that do not decompress INTERNAL, an unknown encoding UNIMPLEMENTED naming what is supported; nothing
 // of them is stored and the server keeps serving.
 import http2 from 'node:http2';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -129,3 +130,33 @@ test('every acknowledged request is archived byte-identical to its uncompressed 
     expect((await getBytes(data, row.id)).equals(sent.get(`${row.tenant}/traces`)!)).toBe(true);
   }
 }, 240_000);
+
+test('a gzip or zstd body that can stand as a block is stored exactly as the client sent it; others are compressed here', async () => {
+  const data = path.join(dir, 'data');
+  // By hand, so that the bytes on the wire are known: the object must hold exactly them as the request's block.
+  const raw = Buffer.from(traceRequestOfSize(700_000, 77).proto);
+  const body = gzipSync(raw, { level: 6 });
+  const answer = await rawCall(session, grpcHeaders(EXPORT_TRACES_PATH, { 'grpc-encoding': 'gzip', 'x-scope-orgid': 'kept-gzip' }), frame(body, true));
+  expect(answer.grpcStatus).toBe(grpc.status.OK);
+  sent.set('kept-gzip/traces', raw);
+  const rows = await waitFor('the hand-sent request archived', async () => {
+    const listed = await listJson(data);
+    return listed.some((r) => r.tenant === 'kept-gzip') ? listed : undefined;
+  }, 60_000);
+  const kept = rows.find((r) => r.tenant === 'kept-gzip')!;
+  expect(kept.codec).toBe('gzip');
+  expect(kept.length).toBe(body.length);
+  const objectFile = path.join(data, 'objects', kept.object);
+  expect(readFileSync(objectFile).subarray(kept.offset, kept.offset + kept.length).equals(body)).toBe(true);
+  expect((await getBytes(data, kept.id)).equals(raw)).toBe(true);
+  // The archive codec is zstd (level 1): a gzip block can only be grpc-go's own member, and the Collector's zstd frames
+  // (klauspost, level 3) are kept too; the uncompressed and the snappy requests were compressed here (zstd).
+  const codecOf = (tenant: string): string | undefined => rows.find((r) => r.tenant === tenant && r.signal === 'traces')?.codec;
+  expect(codecOf('go-gzip')).toBe('gzip');
+  expect(codecOf('go-zstd')).toBe('zstd');
+  expect(codecOf('go-none')).toBe('zstd');
+  expect(codecOf('go-snappy')).toBe('zstd');
+  const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+  const keptGzip = metrics.split('\n').find((l) => l.startsWith('otlpcapture_archive_client_blocks_total{signal="traces",codec="gzip"}'));
+  expect(Number(keptGzip?.split(' ').pop())).toBeGreaterThanOrEqual(2);
+}, 120_000);

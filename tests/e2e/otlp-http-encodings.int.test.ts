@@ -2,7 +2,8 @@
 // libraries (tests/helpers/go-encoder: klauspost/compress zstd, golang/snappy, compress/zlib), to a `serve` process:
 // every request must be archived byte-identical to its uncompressed form, read back with the CLI. Bombs in the new
 // codings are refused like a gzip bomb (413), and the server keeps serving.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -11,7 +12,7 @@ import { readArchive } from '../helpers/archive-reader.js';
 import { getBytes, listJson } from '../helpers/capture-cli.js';
 import { goEncode, type GoEncoding } from '../helpers/go-encoder.js';
 import { decodeStatus, post } from '../helpers/otlp-http-client.js';
-import { logsPayload, metricsPayload, traceRequestOfSize } from '../helpers/otlp-payloads.js';
+import { logsPayload, metricsPayload, payloadFor, traceRequestOfSize } from '../helpers/otlp-payloads.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
@@ -117,3 +118,25 @@ test('400 for bodies that are not valid zstd or snappy; the message names the co
     expect(status.message).toMatch(message);
   }
 });
+
+test('a gzip or zstd protobuf body is stored as the client sent it; a JSON body (converted) or a deflate body never is', async () => {
+  const data = path.join(dir, 'data');
+  const raw = Buffer.from(traceRequestOfSize(700_000, 91).proto);
+  const body = gzipSync(raw, { level: 6 });
+  expect((await post(`${url}/v1/traces`, body, { ...PROTOBUF, 'content-encoding': 'gzip', 'x-scope-orgid': 'kept-gzip' })).status).toBe(200);
+  const json = gzipSync(Buffer.from(JSON.stringify(payloadFor('traces', 92).json)));
+  expect((await post(`${url}/v1/traces`, json, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-scope-orgid': 'json-gzip' })).status).toBe(200);
+  const rows = await waitFor('both archived', async () => {
+    const listed = await listJson(data);
+    return listed.some((r) => r.tenant === 'kept-gzip') && listed.some((r) => r.tenant === 'json-gzip') ? listed : undefined;
+  });
+  const kept = rows.find((r) => r.tenant === 'kept-gzip')!;
+  expect([kept.codec, kept.length]).toEqual(['gzip', body.length]);
+  expect(readFileSync(path.join(data, 'objects', kept.object)).subarray(kept.offset, kept.offset + kept.length).equals(body)).toBe(true);
+  expect((await getBytes(data, kept.id)).equals(raw)).toBe(true);
+  expect(rows.find((r) => r.tenant === 'json-gzip')!.codec).toBe('zstd');
+  const codecOf = (tenant: string): string | undefined => rows.find((r) => r.tenant === tenant && r.signal === 'traces')?.codec;
+  expect(codecOf('gzip-gzip')).toBe('gzip');
+  expect(codecOf('deflate-zlib')).toBe('zstd');
+  expect(codecOf('snappy-snappy-block')).toBe('zstd');
+}, 120_000);

@@ -5,6 +5,7 @@
 //   body     → read once admitted, decoded under the receive limit, scanned and spooled; the ack is the empty
 //              Export*ServiceResponse once the spool has it durably.
 // Every refusal is a Trailers-Only response followed by RST_STREAM(NO_ERROR), so a refused body stops flowing.
+import type { WireBody } from '../../compression/wire-block.js';
 import type { Admission } from '../../admission/admission.js';
 import type { ResizableLease } from '../../admission/budget.js';
 import type { CallerPolicy } from '../../admission/caller.js';
@@ -137,6 +138,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
         endReceive();
       }
       let payload = message.bytes;
+      let wire: WireBody | undefined;
       if (message.compressed) {
         try {
           payload = await decodeWireMessage(call.request.encoding, message.bytes, options.maxReceiveBytes);
@@ -145,9 +147,10 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
         }
         guess.observe(message.bytes.length, payload.length);
         lease.resize(payload.length);
+        wire = { encoding: call.request.encoding, bytes: message.bytes };
       }
       if (gone.signal.aborted) return;
-      await deps.ingest.accept(signal, tenant, payload, lease);
+      await deps.ingest.accept(signal, tenant, payload, lease, wire);
       sendUnaryResponse(stream, OK_FRAME, OK_STATUS);
     };
 
