@@ -26,6 +26,7 @@ const SCOPE_X_ITEMS = tagOf(2, LEN);
 const SPAN_TRACE_ID = tagOf(1, LEN);
 const SPAN_START = tagOf(7, I64);
 const SPAN_END = tagOf(8, I64);
+const SPAN_ATTRIBUTE = tagOf(9, LEN);
 const METRIC_GAUGE = tagOf(5, LEN);
 const METRIC_SUM = tagOf(7, LEN);
 const METRIC_HISTOGRAM = tagOf(9, LEN);
@@ -38,6 +39,7 @@ const EXEMPLAR_TRACE_ID = tagOf(5, LEN);
 const LOG_TIME = tagOf(1, I64);
 const LOG_OBSERVED_TIME = tagOf(11, I64);
 const LOG_TRACE_ID = tagOf(9, LEN);
+const LOG_ATTRIBUTE = tagOf(6, LEN);
 
 /** "service.name" as UTF-8, compared byte by byte so that no other attribute key is ever decoded. */
 const SERVICE_NAME_KEY = new TextEncoder().encode('service.name');
@@ -230,7 +232,7 @@ class RequestScanner extends WireReader {
         const at = this.takeFixed(8, end, SPAN, SPAN.fields[8], tag, tagAt);
         endLo = this.u32(at);
         endHi = this.u32(at + 4);
-      } else {
+      } else if (tag !== SPAN_ATTRIBUTE || !this.skimPlainKeyValue(end)) {
         this.skimField(SPAN, tag, tagAt, end, 3);
       }
     }
@@ -259,7 +261,7 @@ class RequestScanner extends WireReader {
         const at = this.takeFixed(8, end, LOG_RECORD, LOG_RECORD.fields[11], tag, tagAt);
         observedLo = this.u32(at);
         observedHi = this.u32(at + 4);
-      } else {
+      } else if (tag !== LOG_ATTRIBUTE || !this.skimPlainKeyValue(end)) {
         this.skimField(LOG_RECORD, tag, tagAt, end, 3);
       }
     }

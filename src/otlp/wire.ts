@@ -201,6 +201,86 @@ export class WireReader {
     }
   }
 
+  /**
+   * The commonest attribute without a call per level: a KeyValue whose key and value come one each, in order, with
+   * lengths of one or two varint bytes, the value an AnyValue holding a string, a bool, an int, a double, or nothing. Validates exactly what skimMessage(KEY_VALUE) would for that shape, moves past it and returns
+   * true; for any other shape it returns false without moving (the caller then skims it the general way). `this.pos`
+   * is at the KeyValue's length prefix; `end` is the end of the enclosing message.
+   */
+  skimPlainKeyValue(end: number): boolean {
+    const buf = this.buf;
+    let p = this.pos;
+    let b = buf[p]!;
+    let length: number;
+    if (b < 0x80) {
+      length = b;
+      p += 1;
+    } else {
+      const b1 = buf[p + 1]!;
+      if (b1 >= 0x80) return false;
+      length = (b & 0x7f) | (b1 << 7);
+      p += 2;
+    }
+    const kvEnd = p + length;
+    if (kvEnd > end || p >= kvEnd || buf[p] !== 0x0a) return false;
+    // key: field 1, length-delimited
+    b = buf[p + 1]!;
+    let keyEnd: number;
+    if (b < 0x80) {
+      keyEnd = p + 2 + b;
+    } else {
+      const b1 = buf[p + 2]!;
+      if (b1 >= 0x80 || p + 2 >= kvEnd) return false;
+      keyEnd = p + 3 + ((b & 0x7f) | (b1 << 7));
+    }
+    if (keyEnd + 2 > kvEnd || buf[keyEnd] !== 0x12) return false;
+    // value: field 2, an AnyValue
+    b = buf[keyEnd + 1]!;
+    let valueAt: number;
+    let valueEnd: number;
+    if (b < 0x80) {
+      valueAt = keyEnd + 2;
+      valueEnd = valueAt + b;
+    } else {
+      const b1 = buf[keyEnd + 2]!;
+      if (b1 >= 0x80 || keyEnd + 2 >= kvEnd) return false;
+      valueAt = keyEnd + 3;
+      valueEnd = valueAt + ((b & 0x7f) | (b1 << 7));
+    }
+    if (valueEnd !== kvEnd) return false;
+    if (valueAt < valueEnd) {
+      const tag = buf[valueAt]!;
+      if (tag === 0x0a) {
+        // string_value
+        if (valueAt + 1 >= valueEnd) return false;
+        b = buf[valueAt + 1]!;
+        let stringEnd: number;
+        if (b < 0x80) {
+          stringEnd = valueAt + 2 + b;
+        } else {
+          if (valueAt + 2 >= valueEnd) return false;
+          const b1 = buf[valueAt + 2]!;
+          if (b1 >= 0x80) return false;
+          stringEnd = valueAt + 3 + ((b & 0x7f) | (b1 << 7));
+        }
+        if (stringEnd !== valueEnd) return false;
+      } else if (tag === 0x10 || tag === 0x18) {
+        // bool_value, int_value: one varint that ends the value (at most 10 bytes, the 10th at most 1)
+        const bytes = valueEnd - valueAt - 1;
+        if (bytes < 1 || bytes > 10 || buf[valueEnd - 1]! >= 0x80) return false;
+        for (let i = valueAt + 1; i < valueEnd - 1; i++) if (buf[i]! < 0x80) return false;
+        if (bytes === 10 && buf[valueEnd - 1]! > 1) return false;
+      } else if (tag === 0x21) {
+        // double_value
+        if (valueAt + 9 !== valueEnd) return false;
+      } else {
+        return false;
+      }
+    }
+    this.pos = kvEnd;
+    return true;
+  }
+
   /** Validates and skips one field whose tag has just been read. Unknown fields are skipped by wire type. */
   skimField(schema: MessageSchema, tag: number, tagAt: number, end: number, depth: number): void {
     const wire = tag & 7;
