@@ -112,5 +112,13 @@ export interface IngestNotes {
   /** Distinct span trace ids (trace requests), as ingest's scan found them. */
   traceIds?: readonly string[];
   /** The body as the client compressed it (gzip, zstd), which may be stored as the request's block as it is. */
-  wire?: { encoding: string; bytes: Buffer };
+  wire?: WireBody;
+}
+
+/** A request body as it arrived, before content decoding. */
+export interface WireBody {
+  /** The content coding the client named (grpc-encoding or Content-Encoding). */
+  encoding: string;
+  /** The body exactly as it arrived. */
+  bytes: Buffer;
 }

@@ -4,8 +4,8 @@
 // the archiver's own would: within KEEP_SLACK of the ratio the archiver's own blocks of that signal have reached
 // lately. Until the archiver has such a ratio, and for one request in SAMPLE_EVERY after that, it compresses anyway,
 // to learn and refresh it. A client at a fast level (zstd -5, gzip 1 under a zstd 9 archive) thus gets recompressed.
-import type { Codec, Signal } from '../model.js';
-import { clientBlock, type ClientBlock, type WireBody } from '../compression/wire-block.js';
+import type { Codec, Signal, WireBody } from '../model.js';
+import { clientBlock, type ClientBlock } from '../compression/wire-block.js';
 
 /** A kept block may store this much more than the archiver's recent blocks of the same signal. */
 export const KEEP_SLACK = 1.25;
@@ -18,9 +18,11 @@ export class ClientBlockPolicy {
   private readonly ratios = new Map<Signal, number>();
   private readonly untilSample = new Map<Signal, number>();
 
-  /** `enabled` false (archiver.keepClientBlocks) or an archive codec of `none`: every request is compressed here. */
-  constructor(private readonly enabled: boolean, archiveCodec: Codec) {
-    if (archiveCodec === 'none') this.enabled = false;
+  private readonly enabled: boolean;
+
+  /** `keep` false (archiver.keepClientBlocks) or an archive codec of `none`: every request is compressed here. */
+  constructor(keep: boolean, archiveCodec: Codec) {
+    this.enabled = keep && archiveCodec !== 'none';
   }
 
   /** The client's block to store for this request, or null to compress it here. */

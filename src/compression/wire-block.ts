@@ -9,14 +9,7 @@
 // - zstd: exactly one frame (RFC 8878) spanning the body, walked block by block: no dictionary (a reader would need
 //   it), a window of at most 128 MiB (what `zstd -d` and our reader allow without options), a declared content size,
 //   if any, equal to the request's length, no skippable frames.
-import type { Codec } from '../model.js';
-
-export interface WireBody {
-  /** The content coding the client named (grpc-encoding or Content-Encoding). */
-  encoding: string;
-  /** The body exactly as it arrived. */
-  bytes: Buffer;
-}
+import type { Codec, WireBody } from '../model.js';
 
 export interface ClientBlock {
   codec: Extract<Codec, 'gzip' | 'zstd'>;
@@ -27,6 +20,11 @@ export interface ClientBlock {
 export const MAX_KEPT_ZSTD_WINDOW = 2 ** 27;
 
 const ZSTD_MAGIC = 0xfd2fb528;
+
+/** Codings whose bodies may be kept as blocks (the archive codecs among the wire codings); others are not worth holding. */
+export function isKeepableEncoding(encoding: string): boolean {
+  return encoding === 'gzip' || encoding === 'zstd';
+}
 
 /** The body as an archive block of its codec, or null when it cannot stand as one. */
 export function clientBlock(wire: WireBody, rawLength: number, rawCrc32: number): ClientBlock | null {

@@ -203,67 +203,28 @@ export class WireReader {
 
   /**
    * The commonest attribute without a call per level: a KeyValue whose key and value come one each, in order, with
-   * lengths of one or two varint bytes, the value an AnyValue holding a string, a bool, an int, a double, or nothing. Validates exactly what skimMessage(KEY_VALUE) would for that shape, moves past it and returns
-   * true; for any other shape it returns false without moving (the caller then skims it the general way). `this.pos`
-   * is at the KeyValue's length prefix; `end` is the end of the enclosing message.
+   * lengths of one or two varint bytes, the value an AnyValue holding a string, a bool, an int, a double, or nothing.
+   * Validates exactly what skimMessage(KEY_VALUE) would for that shape, moves past it and returns true; for any other
+   * shape it returns false without moving (the caller then skims it the general way). `this.pos` is at the KeyValue's
+   * length prefix; `end` is the end of the enclosing message.
    */
   skimPlainKeyValue(end: number): boolean {
     const buf = this.buf;
-    let p = this.pos;
-    let b = buf[p]!;
-    let length: number;
-    if (b < 0x80) {
-      length = b;
-      p += 1;
-    } else {
-      const b1 = buf[p + 1]!;
-      if (b1 >= 0x80) return false;
-      length = (b & 0x7f) | (b1 << 7);
-      p += 2;
-    }
-    const kvEnd = p + length;
-    if (kvEnd > end || p >= kvEnd || buf[p] !== 0x0a) return false;
-    // key: field 1, length-delimited
-    b = buf[p + 1]!;
-    let keyEnd: number;
-    if (b < 0x80) {
-      keyEnd = p + 2 + b;
-    } else {
-      const b1 = buf[p + 2]!;
-      if (b1 >= 0x80 || p + 2 >= kvEnd) return false;
-      keyEnd = p + 3 + ((b & 0x7f) | (b1 << 7));
-    }
-    if (keyEnd + 2 > kvEnd || buf[keyEnd] !== 0x12) return false;
-    // value: field 2, an AnyValue
-    b = buf[keyEnd + 1]!;
-    let valueAt: number;
-    let valueEnd: number;
-    if (b < 0x80) {
-      valueAt = keyEnd + 2;
-      valueEnd = valueAt + b;
-    } else {
-      const b1 = buf[keyEnd + 2]!;
-      if (b1 >= 0x80 || keyEnd + 2 >= kvEnd) return false;
-      valueAt = keyEnd + 3;
-      valueEnd = valueAt + ((b & 0x7f) | (b1 << 7));
-    }
+    const at = this.pos;
+    const kvEnd = this.shortPayloadEnd(at, end);
+    const keyAt = at + (buf[at]! < 0x80 ? 1 : 2);
+    if (kvEnd < 0 || kvEnd > end || keyAt >= kvEnd || buf[keyAt] !== 0x0a) return false;
+    // key: field 1, length-delimited; then value: field 2, an AnyValue that ends the KeyValue
+    const keyEnd = this.shortPayloadEnd(keyAt + 1, kvEnd);
+    if (keyEnd < 0 || keyEnd + 2 > kvEnd || buf[keyEnd] !== 0x12) return false;
+    const valueEnd = this.shortPayloadEnd(keyEnd + 1, kvEnd);
     if (valueEnd !== kvEnd) return false;
+    const valueAt = keyEnd + (buf[keyEnd + 1]! < 0x80 ? 2 : 3);
     if (valueAt < valueEnd) {
       const tag = buf[valueAt]!;
       if (tag === 0x0a) {
         // string_value
-        if (valueAt + 1 >= valueEnd) return false;
-        b = buf[valueAt + 1]!;
-        let stringEnd: number;
-        if (b < 0x80) {
-          stringEnd = valueAt + 2 + b;
-        } else {
-          if (valueAt + 2 >= valueEnd) return false;
-          const b1 = buf[valueAt + 2]!;
-          if (b1 >= 0x80) return false;
-          stringEnd = valueAt + 3 + ((b & 0x7f) | (b1 << 7));
-        }
-        if (stringEnd !== valueEnd) return false;
+        if (this.shortPayloadEnd(valueAt + 1, valueEnd) !== valueEnd) return false;
       } else if (tag === 0x10 || tag === 0x18) {
         // bool_value, int_value: one varint that ends the value (at most 10 bytes, the 10th at most 1)
         const bytes = valueEnd - valueAt - 1;
@@ -279,6 +240,19 @@ export class WireReader {
     }
     this.pos = kvEnd;
     return true;
+  }
+
+  /**
+   * For skimPlainKeyValue: where the payload whose length prefix starts at `at` ends, when that prefix is one or two
+   * bytes lying before `limit`; -1 otherwise. The payload itself is not checked against `limit`.
+   */
+  private shortPayloadEnd(at: number, limit: number): number {
+    if (at >= limit) return -1;
+    const b = this.buf[at]!;
+    if (b < 0x80) return at + 1 + b;
+    if (at + 1 >= limit) return -1;
+    const b1 = this.buf[at + 1]!;
+    return b1 < 0x80 ? at + 2 + ((b & 0x7f) | (b1 << 7)) : -1;
   }
 
   /** Validates and skips one field whose tag has just been read. Unknown fields are skipped by wire type. */

@@ -3,8 +3,9 @@
 // decompression bomb gets further than `maxBytes` (plus one chunk).
 import type { IncomingMessage } from 'node:http';
 import { createBodyDecoder, type BodyDecoder } from '../compression/body-decoder.js';
-import { parseWireEncoding, WIRE_ENCODING_NAMES } from '../compression/wire-encoding.js';
-import type { WireBody } from '../compression/wire-block.js';
+import { parseWireEncoding, WIRE_ENCODING_NAMES, type WireEncoding } from '../compression/wire-encoding.js';
+import { isKeepableEncoding } from '../compression/wire-block.js';
+import type { WireBody } from '../model.js';
 import { PayloadTooLargeError } from '../errors.js';
 import { HttpRefusal } from './http-errors.js';
 
@@ -19,8 +20,7 @@ export class RequestAbortedError extends Error {
 /** Content codings this server decodes (src/compression); "identity" means none. */
 export const SUPPORTED_CONTENT_ENCODINGS = WIRE_ENCODING_NAMES;
 
-function decoderFor(contentEncoding: string | undefined, maxBytes: number): BodyDecoder | null {
-  const encoding = parseWireEncoding(contentEncoding);
+function decoderFor(encoding: WireEncoding | null, contentEncoding: string | undefined, maxBytes: number): BodyDecoder | null {
   if (encoding === 'identity') return null;
   if (encoding === null) {
     const coding = (contentEncoding ?? '').trim().toLowerCase();
@@ -44,9 +44,9 @@ function tooLarge(maxBytes: number, what: string): PayloadTooLargeError {
  * compressed body, HttpRefusal(415) for an unknown coding, RequestAbortedError when the client goes away.
  */
 export function readBody(req: IncomingMessage, maxBytes: number, keepWire = false): Promise<{ body: Buffer; wire?: WireBody }> {
-  const decoder = decoderFor(req.headers['content-encoding'], maxBytes);
   const coding = parseWireEncoding(req.headers['content-encoding']);
-  const wireChunks: Buffer[] | null = keepWire && (coding === 'gzip' || coding === 'zstd') ? [] : null;
+  const decoder = decoderFor(coding, req.headers['content-encoding'], maxBytes);
+  const wireChunks: Buffer[] | null = keepWire && coding !== null && isKeepableEncoding(coding) ? [] : null;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(maxBytes, ''));
 

@@ -3,7 +3,7 @@
 import type { Admission } from '../admission/admission.js';
 import type { BudgetLease } from '../admission/budget.js';
 import { ShuttingDownError } from '../errors.js';
-import type { WireBody } from '../compression/wire-block.js';
+import type { WireBody } from '../model.js';
 import type { IngestNotes, RequestMeta, Signal } from '../model.js';
 import { scanRequest } from '../otlp/scanner.js';
 import type { Spool, SpoolRef } from '../spool/spool.js';

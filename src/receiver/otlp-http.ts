@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import type { Signal } from '../model.js';
 import { parseOtlpJson } from '../otlp/json.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { WireBody } from '../compression/wire-block.js';
+import type { WireBody } from '../model.js';
 import { discardBody, readBody, RequestAbortedError } from './http-body.js';
 import { HttpRefusal, retryAfterSeconds, toHttpError } from './http-errors.js';
 import type { Ingest } from './ingest.js';

@@ -5,7 +5,8 @@
 //   body     → read once admitted, decoded under the receive limit, scanned and spooled; the ack is the empty
 //              Export*ServiceResponse once the spool has it durably.
 // Every refusal is a Trailers-Only response followed by RST_STREAM(NO_ERROR), so a refused body stops flowing.
-import type { WireBody } from '../../compression/wire-block.js';
+import { isKeepableEncoding } from '../../compression/wire-block.js';
+import type { WireBody } from '../../model.js';
 import type { Admission } from '../../admission/admission.js';
 import type { ResizableLease } from '../../admission/budget.js';
 import type { CallerPolicy } from '../../admission/caller.js';
@@ -147,7 +148,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
         }
         guess.observe(message.bytes.length, payload.length);
         lease.resize(payload.length);
-        wire = { encoding: call.request.encoding, bytes: message.bytes };
+        if (isKeepableEncoding(call.request.encoding)) wire = { encoding: call.request.encoding, bytes: message.bytes };
       }
       if (gone.signal.aborted) return;
       await deps.ingest.accept(signal, tenant, payload, lease, wire);
