@@ -1,3 +1,4 @@
+import { parseColdCompress, type ColdCompressSetting } from './cold-compress.js';
 // Benchmark settings: defaults, overridden by BENCH_* environment variables, overridden by --flags.
 import { parseArgs } from 'node:util';
 
@@ -45,6 +46,8 @@ export interface BenchOptions {
   sustained: boolean;
   /** Measurement window of a sustained case, seconds. */
   sustainedSeconds: number;
+  /** After each sustained capture case, re-encode its archive with one retention compress run (null: don't). */
+  coldCompress: ColdCompressSetting | null;
   /** Also run a capture case with a stalled tail subscriber (Tail RPC, never read), and its baseline. */
   tail: boolean;
   /** Run the storm cases (one connection, 128 Exports retried at once) and their 8-stream baseline. */
@@ -113,6 +116,7 @@ const FLAGS = {
   'index-cli-runs': { env: 'BENCH_INDEX_CLI_RUNS', fallback: '3' },
   sustained: { env: 'BENCH_SUSTAINED', fallback: '1' },
   'sustained-duration': { env: 'BENCH_SUSTAINED_DURATION', fallback: '60' },
+  'cold-compress': { env: 'BENCH_COLD_COMPRESS', fallback: 'zstd-9' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -179,5 +183,6 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     indexCliRuns: Math.round(number('index-cli-runs', 0)),
     sustained: ['1', 'true', 'yes'].includes(raw('sustained')),
     sustainedSeconds: number('sustained-duration', 1),
+    coldCompress: parseColdCompress(raw('cold-compress')),
   };
 }

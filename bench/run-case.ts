@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { scrapeCounters, type ServerCounters } from './admin-metrics.js';
+import { coldCompress, type ColdCompressResult } from './cold-compress.js';
 import { readArchiveStats, readBackendArchiveStats, type ArchiveStats, type BucketStats } from './archive-stats.js';
 import { startBackends, type BackendProcess, type Backends } from './backends.js';
 import type { BenchCase } from './cases.js';
@@ -42,6 +43,8 @@ export interface CaseResult {
   rssLimitBytes: number | null;
   /** S3 + ClickHouse cases: the backend servers and what the bucket holds; null on the embedded default. */
   backends: BackendsResult | null;
+  /** Sustained capture cases on the embedded default: the archive re-encoded by one retention compress run. */
+  coldCompress?: ColdCompressResult;
 }
 
 export interface BacklogSample {
@@ -159,6 +162,9 @@ export async function runCase(
     } else if (bench.server === 'capture') {
       archive = readArchiveStats(dataDir);
     }
+    const cold = bench.sustained === true && bench.server === 'capture' && !backends && options.coldCompress !== null
+      ? coldCompress(dataDir, options.coldCompress)
+      : undefined;
     return {
       case: bench,
       load: driven.result,
@@ -176,6 +182,7 @@ export async function runCase(
       archive,
       rssLimitBytes: bench.overload ? (bench.maxInFlightBytes ?? 0) + 200 * 2 ** 20 : null,
       backends: backendsResult,
+      ...(cold === undefined ? {} : { coldCompress: cold }),
     };
   } finally {
     await sampler?.stop();

@@ -13,9 +13,11 @@ const require = createRequire(import.meta.url);
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const zstd = require(workerData.zstdPath);
 const binding = require(workerData.bindingPath);
-const compressors = new Map();
+const cctx = new binding.CCtx();
+// One output area for every compression: a fresh compressBound-sized buffer per job is ~1 MiB of external memory
+// each time, and external memory is what sets off this isolate's full garbage collections.
+let scratch = Buffer.alloc(0);
 const dctx = new binding.DCtx();
 const streamCtx = new binding.DCtx();
 class JobError extends Error {
@@ -54,24 +56,18 @@ function boundedDecode(src, maxBytes, windowLogMax, capacityHint) {
   if (inFrame) throw new JobError('malformed', 'it ends inside a frame');
   return { out, used };
 }
-function standalone(buffer) {
-  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) return buffer;
-  const copy = Buffer.allocUnsafeSlow(buffer.length);
-  buffer.copy(copy);
-  return copy;
-}
+const KEPT_SCRATCH_BYTES = 16 * 1024 * 1024 + 65536;
 parentPort.on('message', (job) => {
   try {
     const input = job.inputLength === undefined ? Buffer.from(job.input) : Buffer.from(job.input, 0, job.inputLength);
     let output;
     if (job.op === 'compress') {
-      let compressor = compressors.get(job.level);
-      if (!compressor) {
-        compressor = new zstd.Compressor();
-        compressor.setParameters({ compressionLevel: job.level, contentSizeFlag: true });
-        compressors.set(job.level, compressor);
-      }
-      output = standalone(compressor.compress(input));
+      const bound = binding.compressBound(input.length);
+      if (scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound);
+      const length = cctx.compress(scratch, input, job.level);
+      output = Buffer.allocUnsafeSlow(length);
+      scratch.copy(output, 0, 0, length);
+      if (scratch.length > KEPT_SCRATCH_BYTES) scratch = Buffer.alloc(0);
     } else if (job.op === 'decode') {
       const { out, used } = boundedDecode(input, job.maxBytes, job.windowLogMax, job.capacityHint);
       parentPort.postMessage({ id: job.id, output: out.buffer, length: used }, [out.buffer]);
@@ -214,7 +210,7 @@ export class ZstdWorkerPool {
   private spawn(): Slot {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { zstdPath: require.resolve('zstd-napi'), bindingPath: require.resolve('zstd-napi/binding.js') },
+      workerData: { bindingPath: require.resolve('zstd-napi/binding.js') },
     });
     const slot: Slot = { worker, jobs: [] };
     worker.on('message', (reply: { id: number; output?: ArrayBuffer; length?: number; error?: string; kind?: string }) => {
