@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { VerifyReport } from '../../src/index/verify.js';
 import type { RequestView } from '../../src/query/request-view.js';
-import { ADAPTER_PAIRS, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
+import { ADAPTER_PAIRS, allArchived, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { startRecordingTarget } from '../helpers/recording-otlp-target.js';
 import { runCli, startServer } from '../helpers/server-process.js';
@@ -86,7 +86,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('verify on the $name', (spec) 
       sent.push(payload);
     }
     client.close();
-    await waitFor('everything archived', async () => ((await pair.list(data)).length >= REQUESTS ? true : undefined), 30_000);
+    await waitFor('everything archived', async () => (allArchived(await pair.list(data), REQUESTS) ? true : undefined), 30_000);
     expect(await server.stop()).toBe(0);
   }, 120_000);
 

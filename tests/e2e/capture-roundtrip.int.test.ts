@@ -15,7 +15,7 @@ import { BLOCK_HEADER_SIZE, OBJECT_HEADER_SIZE } from '../../src/archiver/object
 import type { Signal } from '../../src/model.js';
 import { scanRequest } from '../../src/otlp/scanner.js';
 import { nanosToIso, type RequestView } from '../../src/query/request-view.js';
-import { ADAPTER_PAIRS, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
+import { ADAPTER_PAIRS, allArchived, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
 import { exportPayload, type Compression } from '../helpers/exporters.js';
 import { normalizeOtlpJson } from '../helpers/otlp-json-normalize.js';
 import { logsPayload, metricsPayload, tracePayload, type GeneratedPayload } from '../helpers/otlp-payloads.js';
@@ -100,7 +100,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('capture round trip on the $na
       'every request to be archived and listed',
       async () => {
         const rows = await pair.list(dataDir);
-        return rows.length >= sent.length ? rows : undefined;
+        return allArchived(rows, sent.length) ? rows : undefined;
       },
       60_000,
       250,

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { toOtlpJson } from '../../src/otlp/json.js';
 import { requestType } from '../../src/otlp/proto-root.js';
-import { ADAPTER_PAIRS, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
+import { ADAPTER_PAIRS, allArchived, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
 import { unary } from '../helpers/grpc-calls.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -58,7 +58,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('find-trace on the $name', (sp
     // A log record of a trace (logs are indexed for nothing here): find-trace returns that trace's spans only.
     expect(await client.export('logs', logOfTrace(traceSpreadOver(spread, 6)))).toEqual({ ok: true });
     client.close();
-    await waitFor('everything to be archived', async () => ((await pair.list(dataDir)).length >= spread.requests.length + 1 ? true : undefined), 60_000, 250);
+    await waitFor('everything to be archived', async () => (allArchived(await pair.list(dataDir), spread.requests.length + 1) ? true : undefined), 60_000, 250);
     // ClickHouse takes trace rows in the same batch as their object's request rows, just after them: wait until every
     // trace is found whole, so no case below races the outbox.
     await waitFor('every trace to be found whole', async () => {

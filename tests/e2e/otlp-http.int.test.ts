@@ -15,7 +15,7 @@ import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter
 import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Signal } from '../../src/model.js';
 import { fromOtlpJson, toOtlpJson } from '../../src/otlp/json.js';
-import { getBytes, listJson } from '../helpers/capture-cli.js';
+import { getBytes, listJson, allArchived } from '../helpers/capture-cli.js';
 import { exportPayload } from '../helpers/exporters.js';
 import { normalizeOtlpJson } from '../helpers/otlp-json-normalize.js';
 import { logsPayload, metricsPayload, tracePayload, type GeneratedPayload } from '../helpers/otlp-payloads.js';
@@ -105,7 +105,7 @@ beforeAll(async () => {
   }
   await waitFor('every request archived', async () => {
     const rows = await listJson(path.join(dir, 'data'));
-    return rows.length >= 3 * expectedCount ? rows : undefined;
+    return allArchived(rows, 3 * expectedCount) ? rows : undefined;
   });
 }, 120_000);
 

@@ -11,7 +11,7 @@ import type { Signal } from '../../src/model.js';
 import { PROTO_DIR } from '../../src/protos.js';
 import type { RequestView } from '../../src/query/request-view.js';
 import { readArchive } from '../helpers/archive-reader.js';
-import { listJson } from '../helpers/capture-cli.js';
+import { listJson, allArchived } from '../helpers/capture-cli.js';
 import { compareShifted, decodeRequest } from '../helpers/otlp-compare.js';
 import { logsPayload, metricsPayload, metricsPayloadWithSummaryAndExemplars, tracePayload } from '../helpers/otlp-payloads.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
@@ -57,7 +57,7 @@ beforeAll(async () => {
     sent.push({ signal, bytes: Buffer.from(proto) });
   }
   client.close();
-  await waitFor('the source to archive everything', async () => ((await listJson(dataOf('source'))).length >= sent.length ? true : undefined));
+  await waitFor('the source to archive everything', async () => (allArchived(await listJson(dataOf('source')), sent.length) ? true : undefined));
 }, 120_000);
 
 afterAll(async () => {

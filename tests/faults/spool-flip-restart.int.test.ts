@@ -10,7 +10,7 @@ import { decodePrefix, PREFIX_BYTES } from '../../src/spool/record-codec.js';
 import { SEGMENT_HEADER_BYTES } from '../../src/spool/segment-format.js';
 import { requestFingerprint } from '../../src/util/fingerprint.js';
 import { readArchive } from '../helpers/archive-reader.js';
-import { listJson } from '../helpers/capture-cli.js';
+import { listJson, allArchived } from '../helpers/capture-cli.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { startServer } from '../helpers/server-process.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
@@ -82,7 +82,7 @@ for (const where of ['payload', 'header'] as const) {
     try {
       const listed = await waitFor('19 requests archived', async () => {
         const rows = await listJson(data);
-        return rows.length >= 19 ? rows : undefined;
+        return allArchived(rows, 19) ? rows : undefined;
       }, 30_000);
       expect(listed).toHaveLength(19);
       expect(listed.map((r) => r.id)).not.toContain(lostId);

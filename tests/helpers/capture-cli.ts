@@ -14,3 +14,11 @@ export async function getBytes(dataDir: string, id: string, format: 'proto' | 'j
   if (result.code !== 0) throw new Error(`get failed (${result.code}): ${result.stderr}`);
   return result.stdout;
 }
+
+/**
+ * At least `count` rows listed and every one of them read from the archive: `list` shows a request from the server's
+ * hot tier (the spool, codec none, no object) as soon as it is acknowledged, before the archiver has stored it.
+ */
+export function allArchived(rows: readonly RequestView[], count: number): boolean {
+  return rows.length >= count && rows.every((row) => row.tier === 'archive');
+}
