@@ -1,6 +1,6 @@
-import { parseColdCompress, type ColdCompressSetting } from './cold-compress.js';
 // Benchmark settings: defaults, overridden by BENCH_* environment variables, overridden by --flags.
 import { parseArgs } from 'node:util';
+import { parseColdCompress, type ColdCompressSetting } from './cold-compress.js';
 
 export interface BenchOptions {
   /** Measurement window per case, seconds. */

@@ -15,9 +15,10 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const binding = require(workerData.bindingPath);
 const cctx = new binding.CCtx();
-// One output area for every compression: a fresh compressBound-sized buffer per job is ~1 MiB of external memory
-// each time, and external memory is what sets off this isolate's full garbage collections.
+// One output area reused by every compression, so a job allocates only its exact-size result, not also a
+// compressBound-sized (~1 MiB) buffer. One kept after an unusually large request is dropped again.
 let scratch = Buffer.alloc(0);
+const KEPT_SCRATCH_BYTES = 16 * 1024 * 1024 + 65536;
 const dctx = new binding.DCtx();
 const streamCtx = new binding.DCtx();
 class JobError extends Error {
@@ -56,7 +57,6 @@ function boundedDecode(src, maxBytes, windowLogMax, capacityHint) {
   if (inFrame) throw new JobError('malformed', 'it ends inside a frame');
   return { out, used };
 }
-const KEPT_SCRATCH_BYTES = 16 * 1024 * 1024 + 65536;
 parentPort.on('message', (job) => {
   try {
     const input = job.inputLength === undefined ? Buffer.from(job.input) : Buffer.from(job.input, 0, job.inputLength);

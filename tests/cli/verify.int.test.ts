@@ -9,12 +9,13 @@ import path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { VerifyReport } from '../../src/index/verify.js';
 import type { RequestView } from '../../src/query/request-view.js';
-import { ADAPTER_PAIRS, allArchived, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
+import { ADAPTER_PAIRS, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { startRecordingTarget } from '../helpers/recording-otlp-target.js';
 import { runCli, startServer } from '../helpers/server-process.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+import { allArchived } from '../helpers/capture-cli.js';
 
 const REQUESTS = 12;
 

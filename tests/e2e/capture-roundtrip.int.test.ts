@@ -15,12 +15,13 @@ import { BLOCK_HEADER_SIZE, OBJECT_HEADER_SIZE } from '../../src/archiver/object
 import type { Signal } from '../../src/model.js';
 import { scanRequest } from '../../src/otlp/scanner.js';
 import { nanosToIso, type RequestView } from '../../src/query/request-view.js';
-import { ADAPTER_PAIRS, allArchived, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
+import { ADAPTER_PAIRS, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
 import { exportPayload, type Compression } from '../helpers/exporters.js';
 import { normalizeOtlpJson } from '../helpers/otlp-json-normalize.js';
 import { logsPayload, metricsPayload, tracePayload, type GeneratedPayload } from '../helpers/otlp-payloads.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';
+import { allArchived } from '../helpers/capture-cli.js';
 
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 const UNKNOWN_ID = '01ZZZZZZZZZZZZZZZZZZZZZZZZ';

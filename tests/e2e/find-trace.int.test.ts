@@ -11,12 +11,13 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { toOtlpJson } from '../../src/otlp/json.js';
 import { requestType } from '../../src/otlp/proto-root.js';
-import { ADAPTER_PAIRS, allArchived, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
+import { ADAPTER_PAIRS, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
 import { unary } from '../helpers/grpc-calls.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { expectedFlatSpans, flattenTraceJson, spreadTraces, traceSpreadOver, type SpreadTraces } from '../helpers/trace-spans.js';
 import { waitFor } from '../helpers/wait.js';
+import { allArchived } from '../helpers/capture-cli.js';
 
 const insecure = grpc.credentials.createInsecure();
 /** The empty ClickHouse database `reindex` rebuilds into (the pair's server is private to this file). */

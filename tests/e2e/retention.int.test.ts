@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { IndexStore } from '../../src/index/index-store.js';
 import type { RetentionItem } from '../../src/retention/retention-run.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
-import { ADAPTER_PAIRS, allArchived, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
+import { ADAPTER_PAIRS, type AdapterPair, type AdapterPairSpec } from '../helpers/adapter-pairs.js';
 import { post } from '../helpers/otlp-http-client.js';
 import { tracePayload } from '../helpers/otlp-payloads.js';
 import { CLI, runCli, startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -24,6 +24,7 @@ import { SlackRecorder } from '../helpers/slack-recorder.js';
 import { startRecordingTarget } from '../helpers/recording-otlp-target.js';
 import { waitFor } from '../helpers/wait.js';
 import { allRequests, expectConsistent } from '../retention/consistency.js';
+import { allArchived } from '../helpers/capture-cli.js';
 
 const DAY = 86_400_000;
 const ARCHIVE_BUCKET = 'otlp-cold';
@@ -140,7 +141,7 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('retention on the $name', (spe
       );
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    await waitFor('every request to be listed', async () => (allArchived(await pair.list(dataDir), bodies.length) ? true : undefined), 60_000, 250);
+    await waitFor('every request to be archived', async () => (allArchived(await pair.list(dataDir), bodies.length) ? true : undefined), 60_000, 250);
     expect(await server.stop()).toBe(0);
 
     const config = loadConfig({ env: { ...process.env, ...pair.env }, overrides: { dataDir } });

@@ -8,7 +8,6 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { RequestView } from '../../src/query/request-view.js';
-export { allArchived } from './capture-cli.js';
 import { startClickHouse } from './clickhouse-server.js';
 import { startS3Server } from './s3-server.js';
 import { runCli } from './server-process.js';
