@@ -48,6 +48,9 @@ export class ClickHouseConnection {
       password,
       application: 'otlp-capture',
       request_timeout: options.requestTimeoutMs ?? 30_000,
+      // A process paused longer than the server's keep-alive (a stopped or CPU-throttled pod, a long GC) must not
+      // reuse a socket the server has closed meanwhile: the idle timer alone runs too late after such a pause.
+      keep_alive: { enabled: true, eagerly_destroy_stale_sockets: true },
       log: { level: ClickHouseLogLevel.OFF },
     });
   }
