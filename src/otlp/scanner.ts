@@ -91,11 +91,10 @@ class RequestScanner extends WireReader {
   private lastTraceIdAt = -1;
   // Timestamps are unsigned 64-bit: kept as two uint32 halves so that no BigInt is made per item. The range is the
   // min and max of every timestamp that counts (see widen), which on sane data is exactly min(start) .. max(end).
-  private minHi = 0;
-  private minLo = 0;
-  private maxHi = 0;
-  private maxLo = 0;
-  private hasRange = false;
+  // Kept as the offsets of the fixed64 values in the request and compared byte by byte: numbers read from them would
+  // mostly be above the small-integer range and allocate on the heap, two per timestamp.
+  private minAt = -1;
+  private maxAt = -1;
 
   constructor(bytes: Uint8Array, private readonly signal: Signal) {
     super(bytes, LAYOUTS[signal].request.name);
@@ -107,8 +106,8 @@ class RequestScanner extends WireReader {
     return {
       items: this.items,
       services: [...this.services].sort(),
-      startNs: this.hasRange ? toBigInt(this.minHi, this.minLo) : null,
-      endNs: this.hasRange ? toBigInt(this.maxHi, this.maxLo) : null,
+      startNs: this.minAt >= 0 ? this.hex.readBigUInt64LE(this.minAt) : null,
+      endNs: this.maxAt >= 0 ? this.hex.readBigUInt64LE(this.maxAt) : null,
       traceIds: [...this.traceIds].sort(),
     };
   }
@@ -215,63 +214,47 @@ class RequestScanner extends WireReader {
 
   private scanSpan(end: number): void {
     let traceIdAt = -1;
-    let startHi = 0;
-    let startLo = 0;
-    let endHi = 0;
-    let endLo = 0;
+    let startAt = -1;
+    let endAt = -1;
     while (this.pos < end) {
       const tagAt = this.pos;
       const tag = this.readTag(end, SPAN);
       if (tag === SPAN_TRACE_ID) {
         traceIdAt = this.readTraceId(end, SPAN, tag, tagAt);
       } else if (tag === SPAN_START) {
-        const at = this.takeFixed(8, end, SPAN, SPAN.fields[7], tag, tagAt);
-        startLo = this.u32(at);
-        startHi = this.u32(at + 4);
+        startAt = this.takeFixed(8, end, SPAN, SPAN.fields[7], tag, tagAt);
       } else if (tag === SPAN_END) {
-        const at = this.takeFixed(8, end, SPAN, SPAN.fields[8], tag, tagAt);
-        endLo = this.u32(at);
-        endHi = this.u32(at + 4);
+        endAt = this.takeFixed(8, end, SPAN, SPAN.fields[8], tag, tagAt);
       } else if (tag !== SPAN_ATTRIBUTE || !this.skimPlainKeyValue(end)) {
         this.skimField(SPAN, tag, tagAt, end, 3);
       }
     }
     this.items++;
     if (traceIdAt >= 0) this.addTraceId(traceIdAt);
-    if (startHi !== 0 || startLo !== 0) this.widen(startHi, startLo);
-    if (endHi !== 0 || endLo !== 0) this.widen(endHi, endLo);
+    this.widen(startAt);
+    this.widen(endAt);
   }
 
   private scanLogRecord(end: number): void {
     let traceIdAt = -1;
-    let timeHi = 0;
-    let timeLo = 0;
-    let observedHi = 0;
-    let observedLo = 0;
+    let timeAt = -1;
+    let observedAt = -1;
     while (this.pos < end) {
       const tagAt = this.pos;
       const tag = this.readTag(end, LOG_RECORD);
       if (tag === LOG_TRACE_ID) {
         traceIdAt = this.readTraceId(end, LOG_RECORD, tag, tagAt);
       } else if (tag === LOG_TIME) {
-        const at = this.takeFixed(8, end, LOG_RECORD, LOG_RECORD.fields[1], tag, tagAt);
-        timeLo = this.u32(at);
-        timeHi = this.u32(at + 4);
+        timeAt = this.takeFixed(8, end, LOG_RECORD, LOG_RECORD.fields[1], tag, tagAt);
       } else if (tag === LOG_OBSERVED_TIME) {
-        const at = this.takeFixed(8, end, LOG_RECORD, LOG_RECORD.fields[11], tag, tagAt);
-        observedLo = this.u32(at);
-        observedHi = this.u32(at + 4);
+        observedAt = this.takeFixed(8, end, LOG_RECORD, LOG_RECORD.fields[11], tag, tagAt);
       } else if (tag !== LOG_ATTRIBUTE || !this.skimPlainKeyValue(end)) {
         this.skimField(LOG_RECORD, tag, tagAt, end, 3);
       }
     }
     this.items++;
     if (traceIdAt >= 0) this.addTraceId(traceIdAt);
-    if (timeHi === 0 && timeLo === 0) {
-      timeHi = observedHi;
-      timeLo = observedLo;
-    }
-    if (timeHi !== 0 || timeLo !== 0) this.widen(timeHi, timeLo);
+    this.widen(this.isUnset(timeAt) ? observedAt : timeAt);
   }
 
   private scanMetric(end: number): void {
@@ -316,21 +299,15 @@ class RequestScanner extends WireReader {
   }
 
   private scanDataPoint(point: MessageSchema, exemplarTag: number, end: number): void {
-    let startHi = 0;
-    let startLo = 0;
-    let timeHi = 0;
-    let timeLo = 0;
+    let startAt = -1;
+    let timeAt = -1;
     while (this.pos < end) {
       const tagAt = this.pos;
       const tag = this.readTag(end, point);
       if (tag === POINT_START) {
-        const at = this.takeFixed(8, end, point, point.fields[2], tag, tagAt);
-        startLo = this.u32(at);
-        startHi = this.u32(at + 4);
+        startAt = this.takeFixed(8, end, point, point.fields[2], tag, tagAt);
       } else if (tag === POINT_TIME) {
-        const at = this.takeFixed(8, end, point, point.fields[3], tag, tagAt);
-        timeLo = this.u32(at);
-        timeHi = this.u32(at + 4);
+        timeAt = this.takeFixed(8, end, point, point.fields[3], tag, tagAt);
       } else if (tag === exemplarTag) {
         this.scanExemplar(this.readLengthEnd(end, point, point.fields[exemplarTag >>> 3], tag, tagAt));
       } else {
@@ -338,8 +315,8 @@ class RequestScanner extends WireReader {
       }
     }
     this.items++;
-    if (startHi !== 0 || startLo !== 0) this.widen(startHi, startLo);
-    if (timeHi !== 0 || timeLo !== 0) this.widen(timeHi, timeLo);
+    this.widen(startAt);
+    this.widen(timeAt);
   }
 
   private scanExemplar(end: number): void {
@@ -384,30 +361,32 @@ class RequestScanner extends WireReader {
     return true;
   }
 
-  private u32(at: number): number {
+  /** Whether the fixed64 at `at` is absent (-1) or zero, which OTLP uses for "not set". */
+  private isUnset(at: number): boolean {
+    if (at < 0) return true;
     const buf = this.buf;
-    return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
+    for (let i = 0; i < 8; i++) if (buf[at + i] !== 0) return false;
+    return true;
   }
 
-  /** Every timestamp that counts widens one range, so that startNs <= endNs holds even for odd data. */
-  private widen(hi: number, lo: number): void {
-    if (!this.hasRange) {
-      this.hasRange = true;
-      this.minHi = this.maxHi = hi;
-      this.minLo = this.maxLo = lo;
+  /** The little-endian fixed64 values at `a` and `b` compared: negative, zero or positive. */
+  private compareFixed64(a: number, b: number): number {
+    const buf = this.buf;
+    for (let i = 7; i >= 0; i--) {
+      const difference = buf[a + i]! - buf[b + i]!;
+      if (difference !== 0) return difference;
+    }
+    return 0;
+  }
+
+  /** Every timestamp that counts (set, non-zero) widens one range, so that startNs <= endNs holds even for odd data. */
+  private widen(at: number): void {
+    if (this.isUnset(at)) return;
+    if (this.minAt < 0) {
+      this.minAt = this.maxAt = at;
       return;
     }
-    if (hi < this.minHi || (hi === this.minHi && lo < this.minLo)) {
-      this.minHi = hi;
-      this.minLo = lo;
-    }
-    if (hi > this.maxHi || (hi === this.maxHi && lo > this.maxLo)) {
-      this.maxHi = hi;
-      this.maxLo = lo;
-    }
+    if (this.compareFixed64(at, this.minAt) < 0) this.minAt = at;
+    if (this.compareFixed64(at, this.maxAt) > 0) this.maxAt = at;
   }
-}
-
-function toBigInt(hi: number, lo: number): bigint {
-  return (BigInt(hi) << 32n) | BigInt(lo);
 }

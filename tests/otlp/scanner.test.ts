@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { SIGNALS } from '../../src/model.js';
 import type { ScanResult } from '../../src/model.js';
 import { scanRequest } from '../../src/otlp/scanner.js';
@@ -88,6 +89,27 @@ describe('scanRequest edge cases', () => {
     const big = 2n ** 64n - 5n;
     const span = wire.len(2, wire.fixed64(7, 2n ** 63n + 1n), wire.fixed64(8, big));
     expect(scanRequest('traces', wire.bytes(wire.len(1, wire.len(2, span))))).toMatchObject({ startNs: 2n ** 63n + 1n, endNs: big });
+  });
+
+  test('the range is the exact min and max of the set timestamps, for any 64-bit values (property)', () => {
+    // Values that share their high or low 32 bits, zeros (not set), and the extremes: the comparison is byte-wise.
+    const base = 1_764_000_000_000_000_000n;
+    const stamp = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      fc.bigInt({ min: base - 2n ** 33n, max: base + 2n ** 33n }),
+      fc.constantFrom(0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(stamp, stamp), { minLength: 1, maxLength: 20 }), (pairs) => {
+        const spans = pairs.map(([start, end]) => wire.len(2, wire.fixed64(7, start), wire.fixed64(8, end)));
+        const scan = scanRequest('traces', wire.bytes(wire.len(1, wire.len(2, ...spans))));
+        const set = pairs.flat().filter((t) => t !== 0n);
+        const min = set.length === 0 ? null : set.reduce((a, b) => (b < a ? b : a));
+        const max = set.length === 0 ? null : set.reduce((a, b) => (b > a ? b : a));
+        expect({ startNs: scan.startNs, endNs: scan.endNs }).toEqual({ startNs: min, endNs: max });
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test('logs fall back to observed time; metrics to the point time when the start is zero', () => {
