@@ -87,6 +87,8 @@ class RequestScanner extends WireReader {
   private items = 0;
   private readonly services = new Set<string>();
   private readonly traceIds = new Set<string>();
+  /** Offset of the first trace id seen with a given first 30 bits (see addTraceId). */
+  private readonly firstTraceIdAt = new Map<number, number>();
   /** Offset of the last trace id turned into a string: consecutive items of one trace cost a 16-byte compare. */
   private lastTraceIdAt = -1;
   // Timestamps are unsigned 64-bit: kept as two uint32 halves so that no BigInt is made per item. The range is the
@@ -345,6 +347,13 @@ class RequestScanner extends WireReader {
     const last = this.lastTraceIdAt;
     if (last >= 0 && this.sameTraceId(at, last)) return;
     this.lastTraceIdAt = at;
+    // A trace's spans are spread over several scopes, so most ids were seen before but not just before: look them up
+    // by their first 30 bits (a small integer) and compare bytes, and make a hex string only for a new id.
+    const buf = this.buf;
+    const key = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | ((buf[at + 3]! & 0x3f) << 24);
+    const first = this.firstTraceIdAt.get(key);
+    if (first !== undefined && this.sameTraceId(at, first)) return;
+    if (first === undefined) this.firstTraceIdAt.set(key, at);
     this.traceIds.add(this.hex.toString('hex', at, at + 16));
   }
 

@@ -72,6 +72,16 @@ describe('scanRequest edge cases', () => {
     });
   });
 
+  test('trace ids are listed once however they repeat, also when two share their first bytes', () => {
+    const a = '0102030405060708090a0b0c0d0e0f10';
+    const b = 'ffeeddccbbaa99887766554433221100';
+    const sameStart = '01020344ffffffffffffffffffffffff'; // a's first 30 bits (0x44 & 0x3f = 0x04), then different
+    const span = (hex: string) => wire.len(2, wire.len(1, [...Buffer.from(hex, 'hex')]));
+    const scope = (...spans: number[][]) => wire.len(2, ...spans);
+    const request = wire.bytes(wire.len(1, scope(span(a), span(b)), scope(span(sameStart), span(a)), scope(span(b), span(sameStart), span(a))));
+    expect(scanRequest('traces', request)).toMatchObject({ items: 7, traceIds: [a, sameStart, b] });
+  });
+
   test('zero timestamps are ignored; a request without any has no range', () => {
     const spanWithoutTimes = wire.len(2, wire.string(5, 'x'));
     const request = wire.bytes(wire.len(1, wire.len(2, spanWithoutTimes, spanWithoutTimes)));
