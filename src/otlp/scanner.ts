@@ -69,6 +69,24 @@ const EXEMPLAR_TAGS = new Map<MessageSchema, number>([
  * Scans one Export request of `signal` without building objects for its items.
  * @throws MalformedPayloadError when `bytes` is not a valid encoding of the signal's Export request.
  */
+/** Slots of the table of trace ids seen in the current scan: a power of two, well above the ids of one request. */
+const SEEN_SLOTS = 4096;
+const SEEN_MASK = SEEN_SLOTS - 1;
+const SEEN_PROBES = 8;
+/** Per slot: the offset of a trace id in the request being scanned, valid while the slot's mark is that scan's. */
+const seenAt = new Int32Array(SEEN_SLOTS);
+const seenMark = new Int32Array(SEEN_SLOTS);
+let lastScanMark = 0;
+
+/** A mark no slot holds yet; scans run one at a time on a thread, so one table per thread serves them all. */
+function nextScanMark(): number {
+  if (lastScanMark === 0x7fffffff) {
+    seenMark.fill(0);
+    lastScanMark = 0;
+  }
+  return ++lastScanMark;
+}
+
 export function scanRequest(signal: Signal, bytes: Uint8Array): ScanResult {
   const scanner = new RequestScanner(bytes, signal);
   try {
@@ -87,8 +105,8 @@ class RequestScanner extends WireReader {
   private items = 0;
   private readonly services = new Set<string>();
   private readonly traceIds = new Set<string>();
-  /** Offset of the first trace id seen with a given first 30 bits (see addTraceId). */
-  private readonly firstTraceIdAt = new Map<number, number>();
+  /** This scan's mark in the shared table of trace ids seen (see addTraceId). */
+  private readonly scanMark = nextScanMark();
   /** Offset of the last trace id turned into a string: consecutive items of one trace cost a 16-byte compare. */
   private lastTraceIdAt = -1;
   // Timestamps are unsigned 64-bit: kept as two uint32 halves so that no BigInt is made per item. The range is the
@@ -347,13 +365,20 @@ class RequestScanner extends WireReader {
     const last = this.lastTraceIdAt;
     if (last >= 0 && this.sameTraceId(at, last)) return;
     this.lastTraceIdAt = at;
-    // A trace's spans are spread over several scopes, so most ids were seen before but not just before: look them up
-    // by their first 30 bits (a small integer) and compare bytes, and make a hex string only for a new id.
+    // A trace's spans are spread over several scopes, so most ids were seen before but not just before: find them in
+    // a small open-addressing table (shared by all scans, so nothing is allocated) and compare bytes; make a hex
+    // string only for a new id. A crowded neighbourhood just falls back to the Set.
     const buf = this.buf;
-    const key = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | ((buf[at + 3]! & 0x3f) << 24);
-    const first = this.firstTraceIdAt.get(key);
-    if (first !== undefined && this.sameTraceId(at, first)) return;
-    if (first === undefined) this.firstTraceIdAt.set(key, at);
+    const hash = (buf[at + 15]! | (buf[at + 14]! << 8) | (buf[at + 13]! << 16)) ^ (buf[at + 7]! | (buf[at + 6]! << 8));
+    for (let probe = 0; probe < SEEN_PROBES; probe++) {
+      const slot = (hash + probe) & SEEN_MASK;
+      if (seenMark[slot] !== this.scanMark) {
+        seenMark[slot] = this.scanMark;
+        seenAt[slot] = at;
+        break;
+      }
+      if (this.sameTraceId(at, seenAt[slot]!)) return;
+    }
     this.traceIds.add(this.hex.toString('hex', at, at + 16));
   }
 

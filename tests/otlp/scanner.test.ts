@@ -82,6 +82,24 @@ describe('scanRequest edge cases', () => {
     expect(scanRequest('traces', request)).toMatchObject({ items: 7, traceIds: [a, sameStart, b] });
   });
 
+  test('trace ids are listed once when there are more than the lookup table holds, or all look alike to it', () => {
+    const id = (n: number, alike: boolean) => {
+      const bytes = Buffer.alloc(16, 0xab);
+      // alike: only bytes the lookup does not hash differ
+      if (alike) bytes.writeUInt16BE(n, 0);
+      else bytes.writeUInt32BE(n * 2654435761 >>> 0, 12);
+      return bytes.toString('hex');
+    };
+    for (const [count, alike] of [[6000, false], [40, true]] as const) {
+      const ids = Array.from({ length: count }, (_, n) => id(n, alike));
+      const span = (hex: string) => wire.len(2, wire.len(1, [...Buffer.from(hex, 'hex')]));
+      // Every id twice, the second time after all the others.
+      const request = wire.bytes(wire.len(1, wire.len(2, ...ids.map(span)), wire.len(2, ...ids.map(span))));
+      const scan = scanRequest('traces', request);
+      expect({ items: scan.items, traceIds: scan.traceIds }).toEqual({ items: count * 2, traceIds: [...new Set(ids)].sort() });
+    }
+  });
+
   test('zero timestamps are ignored; a request without any has no range', () => {
     const spanWithoutTimes = wire.len(2, wire.string(5, 'x'));
     const request = wire.bytes(wire.len(1, wire.len(2, spanWithoutTimes, spanWithoutTimes)));
