@@ -65,10 +65,6 @@ const EXEMPLAR_TAGS = new Map<MessageSchema, number>([
   [SUMMARY_DATA_POINT, -1],
 ]);
 
-/**
- * Scans one Export request of `signal` without building objects for its items.
- * @throws MalformedPayloadError when `bytes` is not a valid encoding of the signal's Export request.
- */
 /** Slots of the table of trace ids seen in the current scan: a power of two, well above the ids of one request. */
 const SEEN_SLOTS = 4096;
 const SEEN_MASK = SEEN_SLOTS - 1;
@@ -87,6 +83,10 @@ function nextScanMark(): number {
   return ++lastScanMark;
 }
 
+/**
+ * Scans one Export request of `signal` without building objects for its items.
+ * @throws MalformedPayloadError when `bytes` is not a valid encoding of the signal's Export request.
+ */
 export function scanRequest(signal: Signal, bytes: Uint8Array): ScanResult {
   const scanner = new RequestScanner(bytes, signal);
   try {
@@ -109,10 +109,9 @@ class RequestScanner extends WireReader {
   private readonly scanMark = nextScanMark();
   /** Offset of the last trace id turned into a string: consecutive items of one trace cost a 16-byte compare. */
   private lastTraceIdAt = -1;
-  // Timestamps are unsigned 64-bit: kept as two uint32 halves so that no BigInt is made per item. The range is the
-  // min and max of every timestamp that counts (see widen), which on sane data is exactly min(start) .. max(end).
-  // Kept as the offsets of the fixed64 values in the request and compared byte by byte: numbers read from them would
-  // mostly be above the small-integer range and allocate on the heap, two per timestamp.
+  // The range is the min and max of every timestamp that counts (see widen), which on sane data is exactly
+  // min(start) .. max(end). Its bounds are the offsets of those fixed64 values in the request, compared byte by byte:
+  // no BigInt per item, and no number either (a 32-bit half above 2^30 would be allocated on the heap).
   private minAt = -1;
   private maxAt = -1;
 
