@@ -49,7 +49,7 @@ export class ClickHouseConnection {
       application: 'otlp-capture',
       request_timeout: options.requestTimeoutMs ?? 30_000,
       // Sockets idle past their TTL are dropped when the next request starts, not only by a timer that runs late
-      // after a pause (see select).
+      // after a pause (see resentOnceIfClosed).
       keep_alive: { enabled: true, eagerly_destroy_stale_sockets: true },
       log: { level: ClickHouseLogLevel.OFF },
     });
@@ -59,18 +59,8 @@ export class ClickHouseConnection {
     await this.client.command({ query: sql });
   }
 
-  /**
-   * A read, sent once more when the connection it went out on turned out to be closed by the server: a process
-   * paused past the server's keep-alive (a stopped or CPU-throttled pod, a long GC) can send its next query down
-   * such a connection before it has seen the close, and the client's own stale-socket check (keep_alive) is racy then.
-   */
   async select<T = Record<string, unknown>>(sql: string): Promise<T[]> {
-    try {
-      return await this.selectOnce<T>(sql);
-    } catch (error) {
-      if (!isClosedConnection(error)) throw error;
-      return this.selectOnce<T>(sql);
-    }
+    return resentOnceIfClosed(() => this.selectOnce<T>(sql));
   }
 
   private async selectOnce<T>(sql: string): Promise<T[]> {
@@ -87,13 +77,8 @@ export class ClickHouseConnection {
   async insert(table: string, columns: InsertColumns, rows: readonly object[], settings?: Record<string, string | number>): Promise<void> {
     if (rows.length === 0) return;
     // Every table is a ReplacingMergeTree keyed and versioned by the rows themselves and read through argMax: a batch
-    // sent twice stores identical rows that reads collapse, so a resend after a closed connection is safe (see select).
-    try {
-      await this.insertOnce(table, columns, rows, settings);
-    } catch (error) {
-      if (!isClosedConnection(error)) throw error;
-      await this.insertOnce(table, columns, rows, settings);
-    }
+    // sent twice stores identical rows that reads collapse, so a resend after a closed connection is safe.
+    await resentOnceIfClosed(() => this.insertOnce(table, columns, rows, settings));
   }
 
   private async insertOnce(table: string, columns: InsertColumns, rows: readonly object[], settings?: Record<string, string | number>): Promise<void> {
@@ -138,7 +123,21 @@ export class ClickHouseConnection {
   }
 }
 
-/** The server closed the connection under the request (not refused, not timed out): safe to resend a read. */
+/**
+ * Sends a request once more when the connection it went out on turned out to be closed by the server (not refused,
+ * not timed out): a process paused past the server's keep-alive (a stopped or CPU-throttled pod, a long GC) can send
+ * its next request down such a connection before it has seen the close, and the client's own stale-socket check
+ * (keep_alive) is racy then. Only for requests that may be sent twice: reads, and inserts of versioned rows.
+ */
+async function resentOnceIfClosed<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (!isClosedConnection(error)) throw error;
+    return send();
+  }
+}
+
 function isClosedConnection(error: unknown): boolean {
   const err = error as { code?: unknown; message?: unknown } | null;
   return err?.code === 'ECONNRESET' || err?.code === 'EPIPE' || /socket hang up/i.test(String(err?.message ?? ''));
