@@ -9,7 +9,9 @@ const S3_CLICKHOUSE_SUFFIX = 's3+ch';
 
 export interface BenchCase {
   name: string;
-  server: 'discard' | 'capture';
+  /** floor: the discard server plus only `floorStages` of capture's per-request work (bench/discard-server.ts). */
+  server: 'discard' | 'capture' | 'floor';
+  floorStages?: readonly string[];
   gzip: boolean;
   clients: number;
   /** capture: archiver.level (the codec default, gzip 6, when absent). */
@@ -75,10 +77,15 @@ export function benchCases(options: BenchOptions): BenchCase[] {
     // CPU-per-GiB ratio compares runs of the same machine state).
     for (const gzip of [false, true]) {
       const wire = gzip ? 'gzip' : 'plain';
-      all.push(
-        { name: `${SUSTAINED_PREFIX} discard ${wire}`, server: 'discard', gzip, clients: n, overload: false, sustained: true },
-        { name: `${SUSTAINED_PREFIX} capture ${wire}`, server: 'capture', gzip, clients: n, overload: false, sustained: true },
-      );
+      all.push({ name: `${SUSTAINED_PREFIX} discard ${wire}`, server: 'discard', gzip, clients: n, overload: false, sustained: true });
+      // What any design pays on top of the bare receive before its own overheads, one stage added at a time: a
+      // durable append, then zstd-1 of every request, then the ingest scan (plain only: the gzip bound is met).
+      if (options.floor && !gzip) {
+        for (const floorStages of [['durable'], ['durable', 'zstd'], ['durable', 'zstd', 'scan']]) {
+          all.push({ name: `${SUSTAINED_PREFIX} floor ${wire} ${floorStages.join('+')}`, server: 'floor', floorStages, gzip, clients: n, overload: false, sustained: true });
+        }
+      }
+      all.push({ name: `${SUSTAINED_PREFIX} capture ${wire}`, server: 'capture', gzip, clients: n, overload: false, sustained: true });
     }
   }
   if (options.tail) {

@@ -44,6 +44,8 @@ export interface BenchOptions {
   retention: boolean;
   /** Also run the sustained cases (issue #16): discard and capture, plain and gzip, for sustainedSeconds each. */
   sustained: boolean;
+  /** With the sustained cases: the floor cases (discard server + durable append, + zstd-1, + scan), plain. */
+  floor: boolean;
   /** Measurement window of a sustained case, seconds. */
   sustainedSeconds: number;
   /** After each sustained capture case, re-encode its archive with one retention compress run (null: don't). */
@@ -115,6 +117,7 @@ const FLAGS = {
   'index-query-runs': { env: 'BENCH_INDEX_QUERY_RUNS', fallback: '7' },
   'index-cli-runs': { env: 'BENCH_INDEX_CLI_RUNS', fallback: '3' },
   sustained: { env: 'BENCH_SUSTAINED', fallback: '1' },
+  floor: { env: 'BENCH_FLOOR', fallback: '1' },
   'sustained-duration': { env: 'BENCH_SUSTAINED_DURATION', fallback: '60' },
   'cold-compress': { env: 'BENCH_COLD_COMPRESS', fallback: 'zstd-9' },
 } as const;
@@ -182,6 +185,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     indexQueryRuns: Math.round(number('index-query-runs', 1)),
     indexCliRuns: Math.round(number('index-cli-runs', 0)),
     sustained: ['1', 'true', 'yes'].includes(raw('sustained')),
+    floor: ['1', 'true', 'yes'].includes(raw('floor')),
     sustainedSeconds: number('sustained-duration', 1),
     coldCompress: parseColdCompress(raw('cold-compress')),
   };

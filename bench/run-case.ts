@@ -197,6 +197,7 @@ export async function runCase(
 
 function startServer(bench: BenchCase, options: BenchOptions, dataDir: string, backendEnv: Record<string, string>): Promise<RunningServer> {
   if (bench.server === 'discard') return startDiscardServer(MAX_RECEIVE_BYTES, bench.serverEnv ?? {});
+  if (bench.server === 'floor') return startDiscardServer(MAX_RECEIVE_BYTES, bench.serverEnv ?? {}, bench.floorStages ?? []);
   mkdirSync(dataDir, { recursive: true });
   const config: Record<string, unknown> = {
     // Long enough for the archiver to empty the spool at stop, so the index shows every object the run made.

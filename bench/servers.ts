@@ -29,9 +29,10 @@ function findRepoRoot(from: string): string {
   }
 }
 
-export function startDiscardServer(maxReceiveBytes: number, env: Record<string, string> = {}): Promise<RunningServer> {
+/** The bare grpc-js sink; with `floorStages`, plus only those stages of capture's work (see discard-server.ts). */
+export function startDiscardServer(maxReceiveBytes: number, env: Record<string, string> = {}, floorStages: readonly string[] = []): Promise<RunningServer> {
   const script = fileURLToPath(new URL('./discard-server.js', import.meta.url));
-  const proc = spawn(process.execPath, [script, '127.0.0.1:0', String(maxReceiveBytes)], {
+  const proc = spawn(process.execPath, [script, '127.0.0.1:0', String(maxReceiveBytes), floorStages.join(',')], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
