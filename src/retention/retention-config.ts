@@ -113,10 +113,18 @@ export const retentionSchema = z
     concurrency: z.number().int().min(1).max(256).default(10),
     /** How long a run's lease lasts without renewal: a crashed run on another host blocks others this long. */
     leaseTtl: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(5 * 60_000),
+    /**
+     * How long a run waits after writing its lease before reading it back: two runs starting together both see the
+     * one written last, so only one goes on, as long as each write is visible within this time.
+     */
+    leaseSettle: duration.refine((ms) => ms >= 10 && ms <= 60_000, 'must be between 10ms and 1m').default(1000),
     policies: z.array(policy).default([]),
   })
   .strict()
   .superRefine((value, ctx) => {
+    if (value.leaseSettle * 2 > value.leaseTtl) {
+      ctx.addIssue({ code: 'custom', path: ['leaseSettle'], message: `must be at most half of leaseTtl (${value.leaseTtl} ms): the lease would lapse while it settles` });
+    }
     const seen = new Map<string, number>();
     value.policies.forEach((p, i) => {
       const first = seen.get(p.name);

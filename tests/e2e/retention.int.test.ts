@@ -113,6 +113,9 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('retention on the $name', (spe
         'archiver:\n  maxObjectAge: 200ms',
         `notify:\n  slack:\n    webhooks:\n      default: ${slack.url()}\n    digestInterval: 100ms`,
         'retention:',
+        // Long enough for the lease test to freeze a run between taking the lease and working; the default (1s)
+        // would add a second to each of the crash test's two dozen runs.
+        '  leaseSettle: 200ms',
         '  batchSize: 2',
         '  concurrency: 3',
         '  policies:',

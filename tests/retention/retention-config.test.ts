@@ -44,8 +44,15 @@ describe('retention configuration', () => {
       batchSize: 100,
       concurrency: 10,
       leaseTtl: 300_000,
+      leaseSettle: 1000,
       policies: [{ name: 'old-traces', match: { signal: 'traces', olderThan: 7 * 86_400_000 }, action: { type: 'delete' } }],
     });
+  });
+
+  test('leaseSettle parses as a duration and must leave the lease most of its ttl', () => {
+    expect(retentionSchema.parse({ leaseSettle: '50ms' }).leaseSettle).toBe(50);
+    expect(() => retentionSchema.parse({ leaseSettle: '5ms' })).toThrow(/between 10ms and 1m/);
+    expect(() => retentionSchema.parse({ leaseTtl: '2s', leaseSettle: '1500ms' })).toThrow(/at most half of leaseTtl/);
   });
 
   test('compress gets the strongest level of its codec by default; sizes parse', () => {

@@ -32,7 +32,7 @@ describe('retention dedup killed after each step (filesystem + SQLite, CLI)', ()
       const idOf = new Map(entries.map((e, i) => [DEDUP_NAMES[i]!, archive.requests.find((r) => r.tenant === e.tenant && r.receivedAtMs === e.receivedAtMs)!.id]));
       await archive.close();
       const config = path.join(dir, 'retention.yaml');
-      writeFileSync(config, 'retention:\n  concurrency: 1\n  policies:\n    - { name: copies, match: { olderThan: 7d }, action: { type: dedup, window: 15m } }\n');
+      writeFileSync(config, 'retention:\n  concurrency: 1\n  leaseSettle: 50ms\n  policies:\n    - { name: copies, match: { olderThan: 7d }, action: { type: dedup, window: 15m } }\n');
       const args = ['retention', 'run', '--json', '--as-of', new Date(Date.now() + 10 * DAY).toISOString(), '--config', config, '--data-dir', dir];
 
       const killed = await cli(args, { OTLP_CAPTURE_RETENTION_CRASH_AT: at });
