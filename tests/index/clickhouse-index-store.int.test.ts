@@ -597,7 +597,7 @@ describe('ClickHouseIndexStore specifics', () => {
         const seen: string[] = [];
         let afterId: string | undefined;
         for (;;) {
-          const page = await reader.listRequests({ ...filter, newestFirst, limit: 13, ...(afterId ? { afterId } : {}) });
+          const page = await reader.listRequests({ ...filter, newestFirst, limit: 23, ...(afterId ? { afterId } : {}) });
           if (page.length === 0) break;
           seen.push(...page.map((r) => r.id));
           afterId = page[page.length - 1]!.id;
