@@ -139,6 +139,19 @@ describe('retention run (filesystem + SQLite, in process)', () => {
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
   }, 60_000);
 
+  test('a run waits retention.leaseSettle after taking the lease', async () => {
+    const timed = async (leaseSettle: string): Promise<number> => {
+      const started = performance.now();
+      const run = await runRetention({ blobs: archive.blobs, index: archive.index, config: config(POLICIES(), { leaseSettle }) });
+      expect(run.items).toEqual([]); // nothing is old enough now: the lease is all the run does
+      return performance.now() - started;
+    };
+    const quick = await timed('10ms');
+    const slow = await timed('600ms');
+    expect(slow).toBeGreaterThanOrEqual(600);
+    expect(slow - quick).toBeGreaterThan(450);
+  });
+
   test('an object compress cannot shrink is kept, remembered and left alone by later runs until a stronger setting or another action comes', async () => {
     // The objects were written with gzip level 1 (what an archiver at that setting leaves); a policy asking for the
     // same re-encodes each to exactly its size, which is no gain. (checkRetentionConfig refuses such a policy when the
