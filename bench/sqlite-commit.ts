@@ -49,17 +49,20 @@ await index.start();
 try {
   const nextId = createUlidGenerator();
   const costs: number[] = [];
+  let systemMs = 0;
   for (let n = 0; n < OBJECTS; n++) {
     const { object, requests } = objectOf(n, () => nextId(Date.now()));
     const before = process.cpuUsage();
     await index.commitObject(object, requests);
     const used = process.cpuUsage(before);
     costs.push((used.user + used.system) / 1000);
+    systemMs += used.system / 1000;
   }
   const sorted = [...costs].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)]!;
   process.stdout.write(`${OBJECTS} commits of ${REQUESTS} requests x ${TRACES} trace ids: median ${median.toFixed(1)} CPU-ms, best ${sorted[0]!.toFixed(1)} CPU-ms ` +
-    `(${((median / 1000) * 16).toFixed(2)} CPU-s per GiB of 1 MiB requests at the median)\n`);
+    `(${((median / 1000) * 16).toFixed(2)} CPU-s per GiB of 1 MiB requests at the median; ` +
+    `${((systemMs / costs.reduce((a, b) => a + b, 0)) * 100).toFixed(0)} % of it in the kernel)\n`);
 } finally {
   await index.close();
   rmSync(dir, { recursive: true, force: true });
