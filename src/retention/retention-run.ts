@@ -33,8 +33,6 @@ export interface RetentionRunDeps {
   logger?: Logger;
   /** Test-only fault injection (crash-hook.ts). */
   crash?: CrashHook;
-  /** How long taking the lease waits before checking it kept it (lease.ts); config.leaseSettle when absent. */
-  leaseSettleMs?: number;
 }
 
 export interface RetentionRunOptions {
@@ -101,7 +99,7 @@ export async function runRetention(deps: RetentionRunDeps, options: RetentionRun
   const chosen = choosePolicies(policies, options.policy);
   const state = new StateStore(deps.blobs);
   const journal = new Journal(state);
-  const lease = new RetentionLease(state, { ttlMs: deps.config.leaseTtl, settleMs: deps.leaseSettleMs ?? deps.config.leaseSettle });
+  const lease = new RetentionLease(state, { ttlMs: deps.config.leaseTtl, settleMs: deps.config.leaseSettle });
   const attempts = new CompressAttempts(state);
   const checks = new DedupChecks(state);
   const opDeps: OperationDeps = { blobs: deps.blobs, index: deps.index, journal, attempts, checks, crash: deps.crash ?? noCrash, owner: lease.owner };

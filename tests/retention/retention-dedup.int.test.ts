@@ -34,7 +34,7 @@ const DAY = 86_400_000;
 const WINDOW = 15 * 60_000;
 
 function config(extra: Record<string, unknown> = {}, action: Record<string, unknown> = { type: 'dedup', window: '15m' }): RetentionConfig {
-  return retentionSchema.parse({ batchSize: 2, concurrency: 1, ...extra, policies: [{ name: 'drop-copies', match: { olderThan: '7d' }, action }] });
+  return retentionSchema.parse({ batchSize: 2, concurrency: 1, leaseSettle: '10ms', ...extra, policies: [{ name: 'drop-copies', match: { olderThan: '7d' }, action }] });
 }
 
 describe.each([EMBEDDED_PAIR, S3_CLICKHOUSE_PAIR] as AdapterPairSpec[])('retention dedup on the $name', (spec) => {
@@ -92,7 +92,7 @@ describe.each([EMBEDDED_PAIR, S3_CLICKHOUSE_PAIR] as AdapterPairSpec[])('retenti
   const reads = (): DedupStage => new DedupStage(WINDOW, [(ranges) => index.findTwins(ranges)]);
 
   test('drops exactly the byte-identical copies, keeps the first of each chain and a same-fingerprint-other-bytes request', async () => {
-    const deps = { blobs, index, config: config(), leaseSettleMs: 10 };
+    const deps = { blobs, index, config: config() };
     const asOfMs = Date.now() + 10 * DAY;
     const distinctBefore = (await reads().present(await allRequests(index))).map((r) => r.id);
     expect(distinctBefore).not.toContain(idOf('A2'));
@@ -154,12 +154,13 @@ describe.each([EMBEDDED_PAIR, S3_CLICKHOUSE_PAIR] as AdapterPairSpec[])('retenti
     expect(status.pending).toEqual([]);
     const later = retentionSchema.parse({
       leaseTtl: '5s',
+      leaseSettle: '10ms',
       policies: [
         { name: 'drop-copies', match: { olderThan: '7d' }, action: { type: 'dedup', window: '15m' } },
         { name: 'old', match: { olderThan: '7d' }, action: { type: 'delete' } },
       ],
     });
-    const deleted = await runRetention({ blobs, index, config: later, leaseSettleMs: 10 }, { asOfMs });
+    const deleted = await runRetention({ blobs, index, config: later }, { asOfMs });
     expect(deleted.items.map((i) => i.policy)).toEqual(['old', 'old', 'old', 'old']);
     expect(await allRequests(index)).toEqual([]);
     expect((await readRetentionStatus(blobs)).deduplicated).toBe(0);
@@ -185,12 +186,13 @@ describe.each([EMBEDDED_PAIR, S3_CLICKHOUSE_PAIR] as AdapterPairSpec[])('retenti
     const asOfMs = Date.now() + 10 * DAY;
     const ordered = retentionSchema.parse({
       concurrency: 1,
+      leaseSettle: '10ms',
       policies: [
         { name: 'drop-other', match: { tenant: 'other', olderThan: '7d' }, action: { type: 'delete' } },
         { name: 'drop-copies', match: { olderThan: '7d' }, action: { type: 'dedup', window: '15m' } },
       ],
     });
-    const run = await runRetention({ blobs, index, config: ordered, leaseSettleMs: 10 }, { asOfMs });
+    const run = await runRetention({ blobs, index, config: ordered }, { asOfMs });
     expect(run.summary.policies.map((p) => [p.policy, p.dropped])).toEqual([
       ['drop-other', undefined],
       ['drop-copies', 4],

@@ -24,7 +24,7 @@ let sent: Map<string, Buffer>;
 let archiveDir: string;
 
 function config(policies: unknown[], extra: Record<string, unknown> = {}): RetentionConfig {
-  return retentionSchema.parse({ batchSize: 3, concurrency: 4, ...extra, policies });
+  return retentionSchema.parse({ batchSize: 3, concurrency: 4, leaseSettle: '10ms', ...extra, policies });
 }
 
 const listPrefixes = (): string[] => ['', `_archive/fs${archiveDir}/`];
@@ -57,7 +57,7 @@ const POLICIES = (): unknown[] => [
 
 describe('retention run (filesystem + SQLite, in process)', () => {
   test('nothing is old enough now; 10 days on, each action does what it says and every request reads back byte for byte', async () => {
-    const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()), leaseSettleMs: 10 };
+    const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()) };
     const now = await runRetention(deps);
     expect(now.items).toEqual([]);
 
@@ -109,7 +109,7 @@ describe('retention run (filesystem + SQLite, in process)', () => {
   }, 60_000);
 
   test('--policy restricts the run to objects whose first matching policy it is; an unknown name is refused', async () => {
-    const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()), leaseSettleMs: 10 };
+    const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()) };
     const asOfMs = Date.now() + 10 * DAY;
     const result = await runRetention(deps, { policy: 'cold-arc', asOfMs });
     expect(result.summary.policies.map((p) => p.policy)).toEqual(['cold-arc']);
@@ -121,7 +121,7 @@ describe('retention run (filesystem + SQLite, in process)', () => {
   }, 60_000);
 
   test('a live lease held by another owner makes a run refuse and change nothing; an expired one is taken over', async () => {
-    const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()), leaseSettleMs: 10 };
+    const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()) };
     const state = new StateStore(archive.blobs);
     // A lease of another host (this host's dead pids are taken over at once).
     await state.write('lease.json', { owner: 'x', host: 'elsewhere', pid: 1, acquiredAtMs: Date.now(), expiresAtMs: Date.now() + 60_000 });
@@ -159,7 +159,7 @@ describe('retention run (filesystem + SQLite, in process)', () => {
     const same = [{ name: 'same-cmp', match: { tenant: 'cmp', signal: 'traces', olderThan: '7d' }, action: { type: 'compress', codec: 'gzip', level: 1 } }];
     const asOfMs = Date.now() + 10 * DAY;
     const run = (policies: unknown[], options: { dryRun?: boolean } = {}) =>
-      runRetention({ blobs: archive.blobs, index: archive.index, config: config(policies), leaseSettleMs: 10 }, { asOfMs, ...options });
+      runRetention({ blobs: archive.blobs, index: archive.index, config: config(policies) }, { asOfMs, ...options });
     const cmpKeys = async () => (await archive.index.listObjects({ tenant: 'cmp', signal: 'traces' })).map((o) => o.key).sort();
     const keysBefore = await cmpKeys();
     expect(keysBefore).toHaveLength(3);
@@ -190,7 +190,7 @@ describe('retention run (filesystem + SQLite, in process)', () => {
     const same = { name: 'same-cmp', match: { tenant: 'cmp', signal: 'traces', olderThan: '7d' }, action: { type: 'compress', codec: 'gzip', level: 1 } };
     const drop = { name: 'drop-cmp', match: { tenant: 'cmp', signal: 'traces', olderThan: '7d' }, action: { type: 'delete' } };
     const run = (policies: unknown[]) =>
-      runRetention({ blobs: archive.blobs, index: archive.index, config: config(policies), leaseSettleMs: 10 }, { asOfMs });
+      runRetention({ blobs: archive.blobs, index: archive.index, config: config(policies) }, { asOfMs });
     expect((await run([same])).items.map((i) => i.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged']);
     // With the compress policy first, the object passes on to the next matching policy.
     const second = await run([same, drop]);
@@ -203,7 +203,7 @@ describe('retention run (filesystem + SQLite, in process)', () => {
   }, 60_000);
 
   test('journal entries left in every phase are finished or undone by the next run, leaving a consistent state', async () => {
-    const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()), leaseSettleMs: 10 };
+    const deps = { blobs: archive.blobs, index: archive.index, config: config(POLICIES()) };
     const journal = new Journal(new StateStore(archive.blobs));
     const objects = await archive.index.listObjects({});
     const arc = objects.filter((o) => o.tenant === 'arc');
