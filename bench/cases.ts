@@ -14,8 +14,8 @@ export interface BenchCase {
   floorStages?: readonly string[];
   gzip: boolean;
   clients: number;
-  /** capture: archiver.level (the codec default, gzip 6, when absent). */
-  archiverLevel?: number;
+  /** capture: archiver.codec and archiver.level (the defaults, zstd 1, when absent). */
+  archiver?: { codec: 'none' | 'gzip' | 'brotli' | 'zstd'; level: number };
   /** capture: admission.maxInFlightBytes (the default, 256 MiB, when absent). */
   maxInFlightBytes?: number;
   overload: boolean;
@@ -50,7 +50,8 @@ export function benchCases(options: BenchOptions): BenchCase[] {
     all.push(
       { name: `discard ${wire}`, server: 'discard', gzip, clients: n, overload: false },
       { name: `capture ${wire}`, server: 'capture', gzip, clients: n, overload: false },
-      { name: `capture ${wire} L1`, server: 'capture', gzip, clients: n, archiverLevel: 1, overload: false },
+      // The archive codec before issue #16 (gzip 1), in the same run as the default (zstd 1).
+      { name: `capture ${wire} archive-gzip1`, server: 'capture', gzip, clients: n, archiver: { codec: 'gzip', level: 1 }, overload: false },
     );
     // Right after the embedded cases of the same wire encoding, so that all share the discard baseline of this run
     // and the machine's state drifts least in between.

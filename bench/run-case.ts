@@ -203,7 +203,7 @@ function startServer(bench: BenchCase, options: BenchOptions, dataDir: string, b
     // Long enough for the archiver to empty the spool at stop, so the index shows every object the run made.
     shutdown: { gracePeriod: `${options.stopTimeoutSeconds}s` },
   };
-  if (bench.archiverLevel !== undefined) config.archiver = { level: bench.archiverLevel };
+  if (bench.archiver !== undefined) config.archiver = { ...bench.archiver };
   if (bench.maxInFlightBytes !== undefined) config.admission = { maxInFlightBytes: bench.maxInFlightBytes };
   for (const [section, settings] of Object.entries(bench.extraConfig ?? {})) {
     config[section] = { ...(config[section] as Record<string, unknown> | undefined), ...settings };
