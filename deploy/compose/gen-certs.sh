@@ -2,7 +2,7 @@
 # One-shot for docker-compose.yaml (service `certs`): a private CA, a server certificate for otlp-capture (also
 # valid for localhost and 127.0.0.1, so grpcurl on the host can verify it) and two random bearer tokens, written to
 # the `certs` volume: `token` may ingest (the Collector sends it), `read-token` may read and replay (for you, on the
-# API port). otlp-capture reads server.crt, server.key, token and read-token; the Collector reads ca.crt and token.
+# API port) and scrape /metrics (compose/otlp-capture.yaml gives it those scopes). otlp-capture reads server.crt, server.key, token and read-token; the Collector reads ca.crt and token.
 # Files already there are kept, so a restart of the stack keeps its certificates and tokens; a missing one is made.
 #
 #   CERT_DIR    where to write (default /certs)

@@ -90,6 +90,11 @@ export class BearerAuth {
     return this.entries.length > 0;
   }
 
+  /** Whether any configured token carries `scope`. */
+  grants(scope: Scope): boolean {
+    return this.entries.some((entry) => entry.principal.scopes.has(scope));
+  }
+
   /**
    * The principal for an `authorization` header value.
    * @throws UnauthenticatedError when authentication is on and the header is missing, not Bearer, or not a token.

@@ -8,7 +8,7 @@
 // name their tenant with the header, or get the default tenant (writes) / every tenant (reads).
 import { InvalidArgumentError, PermissionDeniedError } from '../errors.js';
 import type { BearerAuth, Principal } from './auth.js';
-import { missingScopesMessage, REQUIRED_SCOPES, type Action } from './scopes.js';
+import { DATA_SCOPES, missingScopesMessage, REQUIRED_SCOPES, SCOPES, type Action } from './scopes.js';
 import { resolveTenant } from './tenant.js';
 
 /** What a call carries, whatever the transport: the `authorization` header and the tenant header. */
@@ -39,15 +39,26 @@ export interface ReadGrant {
 
 export type Grant = IngestGrant | ReadGrant;
 
+/** Every caller while no token guards the data path: unbound, every scope (as BearerAuth with no tokens). */
+const OPEN: Principal = { scopes: new Set(SCOPES) };
+
 export class CallerPolicy {
-  constructor(private readonly auth: BearerAuth, private readonly options: CallerPolicyOptions) {}
+  /**
+   * The data path (ingest, read, replay) needs tokens once any token grants one of its scopes. Tokens that only let a
+   * scraper read /metrics do not turn it on: adding one must not lock out Collectors that send no token.
+   */
+  private readonly guarded: boolean;
+
+  constructor(private readonly auth: BearerAuth, private readonly options: CallerPolicyOptions) {
+    this.guarded = DATA_SCOPES.some((scope) => auth.grants(scope));
+  }
 
   get tenantHeader(): string {
     return this.options.tenantHeader;
   }
 
   get authEnabled(): boolean {
-    return this.auth.enabled;
+    return this.guarded;
   }
 
   /**
@@ -59,7 +70,7 @@ export class CallerPolicy {
   authorize(credentials: CallerCredentials, action: 'read' | 'replay'): ReadGrant;
   authorize(credentials: CallerCredentials, action: Action): Grant;
   authorize(credentials: CallerCredentials, action: Action): Grant {
-    const principal = this.auth.authenticate(credentials.authorization);
+    const principal = this.guarded ? this.auth.authenticate(credentials.authorization) : OPEN;
     requireScopes(principal, action);
     const named = this.headerTenant(credentials);
     const bound = principal.tenant;

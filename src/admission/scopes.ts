@@ -1,7 +1,11 @@
 // What a bearer token may be used for. Ingest (OTLP Export) and the read side are separate powers: the token every
-// Collector holds to write must not also read and replay every tenant's data.
-export const SCOPES = ['ingest', 'read', 'replay'] as const;
+// Collector holds to write must not also read and replay every tenant's data. `metrics` lets a scraper read the admin
+// listener's /metrics from the network (its labels name tenants and their traffic) and nothing else.
+export const SCOPES = ['ingest', 'read', 'replay', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** The scopes of the data path (OTLP Export and the read API), as against the admin listener's `metrics`. */
+export const DATA_SCOPES: readonly Scope[] = ['ingest', 'read', 'replay'];
 
 /** What a caller asks to do; each action needs a set of scopes. */
 export type Action = 'ingest' | 'read' | 'replay';

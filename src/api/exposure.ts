@@ -4,18 +4,13 @@
 import { parseListen } from '../config/units.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
+import { isLoopbackHost } from '../util/loopback.js';
 
 export interface ApiExposure {
   listen: string;
   allowUnauthenticated: boolean;
   /** Any bearer token is configured (then every API call needs one with the right scope). */
   authEnabled: boolean;
-}
-
-/** 127.0.0.0/8, ::1 and localhost. Names other than localhost may resolve anywhere: not loopback. */
-export function isLoopbackHost(host: string): boolean {
-  const lower = host.toLowerCase();
-  return lower === 'localhost' || lower === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower);
 }
 
 /** @throws ConfigError when the API would be reachable from the network by anyone. */

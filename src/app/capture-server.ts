@@ -22,6 +22,7 @@ import { TlsFiles } from '../transport/tls.js';
 import { Spool } from '../spool/spool.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { AdminServer } from '../telemetry/admin-server.js';
+import { MetricsGate } from '../telemetry/metrics-access.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { NoopNotifier } from '../notify/noop-notifier.js';
@@ -120,7 +121,8 @@ export class CaptureServer {
     // The API listener has its own certificate settings when configured, else the OTLP listeners'.
     const apiTlsConfig = config.server.api.tls;
     this.apiTls = apiTlsConfig ? TlsFiles.load({ ...apiTlsConfig, reloadIntervalMs: apiTlsConfig.reloadInterval }, logger) : null;
-    const callers = new CallerPolicy(new BearerAuth(loadBearerTokens(config.auth.bearerTokens)), {
+    const bearerAuth = new BearerAuth(loadBearerTokens(config.auth.bearerTokens));
+    const callers = new CallerPolicy(bearerAuth, {
       tenantHeader: config.admission.tenantHeader,
       defaultTenant: config.admission.defaultTenant,
     });
@@ -140,7 +142,11 @@ export class CaptureServer {
     if (this.tls) exportCertificateExpiry(this.metrics, 'otlp', this.tls);
     if (this.apiTls) exportCertificateExpiry(this.metrics, 'api', this.apiTls);
 
-    this.admin = new AdminServer(this.metrics, { notReadyReason: () => this.notReadyReason() });
+    this.admin = new AdminServer(
+      this.metrics,
+      { notReadyReason: () => this.notReadyReason() },
+      new MetricsGate(bearerAuth, config.server.admin.allowUnauthenticatedMetrics),
+    );
     const adminPort = await this.admin.listen(adminAddress.host, adminAddress.port);
 
     this.blobStore = await createBlobStore(config, { logger });

@@ -60,10 +60,14 @@ export const BEARER_TOKEN_ENV = 'OTLP_CAPTURE_BEARER_TOKEN';
 /** Adds one bearer token, bound to no tenant, that may read and replay (and not ingest). */
 export const READ_TOKEN_ENV = 'OTLP_CAPTURE_READ_TOKEN';
 
+/** Adds one bearer token, bound to no tenant, that may read /metrics on the admin listener and nothing else. */
+export const METRICS_TOKEN_ENV = 'OTLP_CAPTURE_METRICS_TOKEN';
+
 /** Environment variables that each add a token, with the scopes it gets. */
 export const TOKEN_ENVS: Readonly<Record<string, readonly string[]>> = {
   [BEARER_TOKEN_ENV]: ['ingest'],
   [READ_TOKEN_ENV]: ['read', 'replay'],
+  [METRICS_TOKEN_ENV]: ['metrics'],
 };
 
 export interface LoadOptions {

@@ -293,7 +293,12 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
-        admin: z.object({ listen: listen.default('0.0.0.0:8888') }).strict().prefault({}),
+        // Health on every address (probes); /metrics to loopback or a token with the metrics scope, unless
+        // allowUnauthenticatedMetrics (src/telemetry/metrics-access.ts).
+        admin: z
+          .object({ listen: listen.default('0.0.0.0:8888'), allowUnauthenticatedMetrics: flag.default(false) })
+          .strict()
+          .prefault({}),
         http,
         api,
         tls: tls.optional(),

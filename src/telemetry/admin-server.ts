@@ -1,6 +1,8 @@
-// Admin HTTP: /healthz (the process is alive), /readyz (it can take traffic), /metrics (Prometheus).
+// Admin HTTP: /healthz (the process is alive), /readyz (it can take traffic), /metrics (Prometheus; who may read it:
+// metrics-access.ts).
 import http from 'node:http';
 import { ConfigError } from '../errors.js';
+import type { MetricsGate } from './metrics-access.js';
 import type { Metrics } from './metrics.js';
 
 export interface Readiness {
@@ -11,7 +13,7 @@ export interface Readiness {
 export class AdminServer {
   private readonly server: http.Server;
 
-  constructor(private readonly metrics: Metrics, private readonly readiness: Readiness) {
+  constructor(private readonly metrics: Metrics, private readonly readiness: Readiness, private readonly gate: MetricsGate) {
     this.server = http.createServer((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
         response.writeHead(500, { 'content-type': 'text/plain' }).end(`error: ${String(error)}\n`);
@@ -36,6 +38,13 @@ export class AdminServer {
         return;
       }
       case '/metrics': {
+        const access = this.gate.check(request.socket.remoteAddress, request.headers.authorization);
+        if (!access.allowed) {
+          const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain' };
+          if (access.status === 401) headers['www-authenticate'] = 'Bearer';
+          response.writeHead(access.status, headers).end(`${access.message}\n`);
+          return;
+        }
         const body = await this.metrics.render();
         response.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body);
         return;

@@ -32,8 +32,8 @@ describe('BearerAuth', () => {
   test('with no tokens, authentication is off: anything (or nothing) is an unbound caller with every scope', () => {
     const off = new BearerAuth([]);
     expect(off.enabled).toBe(false);
-    expect(plain(off.authenticate(undefined))).toEqual({ scopes: ['ingest', 'read', 'replay'] });
-    expect(plain(off.authenticate('Bearer whatever'))).toEqual({ scopes: ['ingest', 'read', 'replay'] });
+    expect(plain(off.authenticate(undefined))).toEqual({ scopes: ['ingest', 'metrics', 'read', 'replay'] });
+    expect(plain(off.authenticate('Bearer whatever'))).toEqual({ scopes: ['ingest', 'metrics', 'read', 'replay'] });
   });
 
   test('the right token gives its principal (ingest only unless it says more); the scheme is case-insensitive, as RFC 9110 says', () => {
@@ -202,6 +202,30 @@ describe('CallerPolicy.authorize', () => {
   });
 });
 
+describe('CallerPolicy and metrics tokens', () => {
+  const options = { tenantHeader: 'x-scope-orgid', defaultTenant: 'default' };
+
+  test('tokens that only grant metrics leave the data path open: Collectors without a token still ingest', () => {
+    const policy = new CallerPolicy(new BearerAuth([{ token: 'scraper-only', scopes: ['metrics'] }]), options);
+    expect(policy.authEnabled).toBe(false);
+    expect(policy.authorize({ authorization: undefined, tenant: 'team-a' }, 'ingest').tenant).toBe('team-a');
+    expect(policy.authorize({ authorization: 'Bearer anything', tenant: undefined }, 'read').tenant).toBeUndefined();
+  });
+
+  test('once a token guards the data path, a metrics token is refused there for its scope', () => {
+    const policy = new CallerPolicy(
+      new BearerAuth([{ token: 'scraper-only', scopes: ['metrics'] }, { token: 'collector', scopes: ['ingest'] }]),
+      options,
+    );
+    expect(policy.authEnabled).toBe(true);
+    const error = thrown(() => policy.authorize({ authorization: 'Bearer scraper-only', tenant: undefined }, 'ingest'));
+    expect(error).toBeInstanceOf(PermissionDeniedError);
+    expect(error.message).toBe('this token lacks the "ingest" scope');
+    expect(thrown(() => policy.authorize({ authorization: undefined, tenant: undefined }, 'ingest'))).toBeInstanceOf(UnauthenticatedError);
+    expect(policy.authorize({ authorization: 'Bearer collector', tenant: undefined }, 'ingest').tenant).toBe('default');
+  });
+});
+
 describe('auth configuration', () => {
   let dir: string;
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-config-'))));
@@ -240,11 +264,12 @@ describe('auth configuration', () => {
     ]);
     expect(load({ OTLP_CAPTURE_BEARER_TOKEN: SECRET_ADMIN }).auth.bearerTokens).toEqual([{ token: SECRET_ADMIN, scopes: ['ingest'] }]);
     expect(load({ OTLP_CAPTURE_READ_TOKEN: SECRET_ADMIN }).auth.bearerTokens).toEqual([{ token: SECRET_ADMIN, scopes: ['read', 'replay'] }]);
+    expect(load({ OTLP_CAPTURE_METRICS_TOKEN: 'scraper-19af' }).auth.bearerTokens).toEqual([{ token: 'scraper-19af', scopes: ['metrics'] }]);
   });
 
-  test('scopes: only ingest, read, replay; at least one; replay only together with read', () => {
+  test('scopes: only ingest, read, replay, metrics; at least one; replay only together with read', () => {
     const unknown = configError({}, `auth:\n  bearerTokens:\n    - { token: "${SECRET_A}", scopes: [admin] }\n`);
-    expect(unknown).toMatch(/auth\.bearerTokens\.0\.scopes\.0: expected one of ingest, read, replay/);
+    expect(unknown).toMatch(/auth\.bearerTokens\.0\.scopes\.0: expected one of ingest, read, replay, metrics/);
     const none = configError({}, `auth:\n  bearerTokens:\n    - { token: "${SECRET_A}", scopes: [] }\n`);
     expect(none).toMatch(/auth\.bearerTokens\.0\.scopes: name at least one scope/);
     const replayAlone = configError({}, `auth:\n  bearerTokens:\n    - { token: "${SECRET_A}", scopes: [replay] }\n`);

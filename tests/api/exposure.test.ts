@@ -1,25 +1,10 @@
 // The start-up rule for the API listener: without tokens it may only listen on loopback, unless the operator opts in.
-import { checkApiExposure, isLoopbackHost } from '../../src/api/exposure.js';
+import { checkApiExposure } from '../../src/api/exposure.js';
 import { ConfigError } from '../../src/errors.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { captureLogs } from '../notify/log-capture.js';
 
 const quiet = silentLogger();
-
-test.each([
-  ['127.0.0.1', true],
-  ['127.1.2.3', true],
-  ['localhost', true],
-  ['LOCALHOST', true],
-  ['::1', true],
-  ['0.0.0.0', false],
-  ['::', false],
-  ['10.0.0.1', false],
-  ['capture.internal', false],
-  ['127.0.0.1.evil.com', false],
-] as const)('%s is loopback: %s', (host, loopback) => {
-  expect(isLoopbackHost(host)).toBe(loopback);
-});
 
 test('no tokens and a non-loopback address: a ConfigError saying what to do', () => {
   let error: unknown;

@@ -83,7 +83,7 @@ describe('defaults', () => {
       tailBuffer: 1000,
     });
     expect(config.replay).toEqual({ allowedTargets: [] });
-    expect(config.server.admin).toEqual({ listen: '0.0.0.0:8888' });
+    expect(config.server.admin).toEqual({ listen: '0.0.0.0:8888', allowUnauthenticatedMetrics: false });
     expect(config.admission).toEqual({
       maxInFlightBytes: 256 * 2 ** 20,
       tenantHeader: 'x-scope-orgid',

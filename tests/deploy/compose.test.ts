@@ -143,7 +143,7 @@ describe('otlp-capture', () => {
     expect(captureConfig.server.tls).toBeDefined();
     expect(captureConfig.auth.bearerTokens.map((token) => [path.basename(token.tokenFile!), token.scopes])).toEqual([
       ['token', ['ingest']],
-      ['read-token', ['read', 'replay']],
+      ['read-token', ['read', 'replay', 'metrics']],
     ]);
     expect(captureConfig.dataDir).toBe('/var/lib/otlp-capture');
     expect(onVolume(capture, captureConfig.dataDir)).toBe('capture-data:');

@@ -5,7 +5,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { BearerAuth } from '../../src/admission/auth.js';
 import { AdminServer } from '../../src/telemetry/admin-server.js';
+import { MetricsGate } from '../../src/telemetry/metrics-access.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { composeServices, readCompose } from './compose-model.js';
 import { execForm, parseDockerfile } from './dockerfile.js';
@@ -16,7 +18,7 @@ const dockerfileCheck = execForm(stages[stages.length - 1]!.instructions.find((i
 const composeCheck = (tree(composeServices(readCompose()).get('otlp-capture')!.raw.healthcheck, 'healthcheck').test as string[]).slice(1);
 
 let notReady: string | null = null;
-const admin = new AdminServer(new Metrics(), { notReadyReason: () => notReady });
+const admin = new AdminServer(new Metrics(), { notReadyReason: () => notReady }, new MetricsGate(new BearerAuth([]), false));
 let port = 0;
 
 beforeAll(async () => {

@@ -250,7 +250,8 @@ describe('the sidecar Pod', () => {
     expect(at(exporter, 'tls.insecure')).toBe(true);
     expect(exporter.auth).toBeUndefined();
     expect(captureConfig.server.tls).toBeUndefined();
-    expect(captureConfig.auth.bearerTokens).toEqual([]);
+    // Its only token is the scraper's: it guards /metrics, not Export (src/admission/caller.ts).
+    expect(captureConfig.auth.bearerTokens.map((token) => token.scopes)).toEqual([['metrics']]);
     expect(Object.keys(tree(exporter.headers, 'headers')).map((h) => h.toLowerCase())).toContain(captureConfig.admission.tenantHeader);
   });
 

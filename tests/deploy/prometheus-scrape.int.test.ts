@@ -1,4 +1,5 @@
-// A real Prometheus (Debian's package) scrapes a running `serve` every second, with the rule file loaded, while a
+// A real Prometheus (Debian's package) scrapes a running `serve` every second — from the network, with a bearer token
+// that has the metrics scope, as the ServiceMonitor and PodMonitor do — with the rule file loaded, while a
 // short load goes through it (traces, metrics and logs of two tenants over TLS, some malformed requests, read-side
 // calls). Then, through Prometheus's HTTP API: every rule evaluates without error, every recording rule has data,
 // every query of the dashboard is accepted, and all but a named few return data; the dashboard's variables have
@@ -14,6 +15,7 @@ import { logsPayload, metricsPayload, tracePayload } from '../helpers/otlp-paylo
 import { startPrometheus, type PrometheusServer } from '../helpers/prometheus-server.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';
+import { nonLoopbackAddress } from '../helpers/network-address.js';
 import { recordNames, RULES_FILE } from './prometheus-rules.js';
 import { repoPath, type Tree } from './repo-yaml.js';
 
@@ -21,6 +23,10 @@ import { repoPath, type Tree } from './repo-yaml.js';
 const MAY_BE_EMPTY: Record<string, string> = {
   'Readiness B': 'the not-ready reasons, filtered to > 0: serve is ready throughout',
 };
+
+/** One token for everything this test does: the load (ingest), the read-side calls (read) and the scrape (metrics). */
+const TOKEN = 'prometheus-scrape-5b0e61c2d9';
+const bearer = { authorization: `Bearer ${TOKEN}` };
 
 let dir: string;
 let server: ServerProcess;
@@ -57,10 +63,15 @@ beforeAll(async () => {
       '  interval: 2s',
       '  policies:',
       '    - { name: drop-old, match: { olderThan: 30d }, action: { type: delete } }',
+      'auth:',
+      '  bearerTokens:',
+      `    - { token: ${TOKEN}, scopes: [ingest, read, metrics] }`,
       '',
     ].join('\n'),
   );
-  server = await startServer(['--config', config, '--data-dir', path.join(dir, 'data')]);
+  const tokenFile = path.join(dir, 'scrape.token');
+  writeFileSync(tokenFile, TOKEN);
+  server = await startServer(['--config', config, '--data-dir', path.join(dir, 'data'), '--admin-listen', '0.0.0.0:0']);
   prometheus = await startPrometheus(
     [
       'global:',
@@ -71,8 +82,10 @@ beforeAll(async () => {
       `  - ${repoPath(RULES_FILE)}`,
       'scrape_configs:',
       '  - job_name: otlp-capture',
+      '    authorization:',
+      `      credentials_file: ${tokenFile}`,
       '    static_configs:',
-      `      - targets: ['127.0.0.1:${server.adminPort}']`,
+      `      - targets: ['${nonLoopbackAddress()}:${server.adminPort}']`,
       '',
     ].join('\n'),
   );
@@ -81,17 +94,17 @@ beforeAll(async () => {
   const credentials = grpc.credentials.createSsl(pem(pki.ca.cert));
   const address = `127.0.0.1:${server.grpcPort}`;
   const call = (method: string, request: object) =>
-    unary(`127.0.0.1:${server.apiPort}`, credentials, 'otlpcapture.v1.CaptureService', method, request);
+    unary(`127.0.0.1:${server.apiPort}`, credentials, 'otlpcapture.v1.CaptureService', method, request, bearer);
   const payloads = { traces: tracePayload(7, 40).proto, metrics: metricsPayload(7).proto, logs: logsPayload(7, 40).proto };
   const until = Date.now() + 8000;
   for (let round = 0; Date.now() < until; round++) {
     const tenant = round % 2 === 0 ? 'team-a' : 'team-b';
     for (const [signal, payload] of Object.entries(payloads)) {
-      const outcome = await grpcExport(address, credentials, Buffer.from(payload), { 'x-scope-orgid': tenant }, signal as 'traces');
+      const outcome = await grpcExport(address, credentials, Buffer.from(payload), { ...bearer, 'x-scope-orgid': tenant }, signal as 'traces');
       expect(outcome).toEqual({ ok: true });
     }
     if (round % 5 === 0) {
-      const malformed = await grpcExport(address, credentials, Buffer.from([0x0a, 0xff, 0x01]), {}, 'traces');
+      const malformed = await grpcExport(address, credentials, Buffer.from([0x0a, 0xff, 0x01]), bearer, 'traces');
       expect(malformed).toMatchObject({ ok: false, code: grpc.status.INVALID_ARGUMENT });
     }
     if (round === 3) {

@@ -153,6 +153,25 @@ describe('Prometheus Operator objects', () => {
     expect(endpoint!.relabelings).toEqual([{ targetLabel: 'job', replacement: 'otlp-capture' }]);
   });
 
+  test('both send, as a bearer token, the Secret key their otlp-capture gets as its metrics token', () => {
+    // /metrics answers the network only with a token that has the metrics scope (src/telemetry/metrics-access.ts).
+    const cases = [
+      { file: 'servicemonitor.yaml', endpoints: 'endpoints', kustomization: standalone },
+      { file: 'podmonitor.yaml', endpoints: 'podMetricsEndpoints', kustomization: sidecar },
+    ];
+    for (const { file, endpoints, kustomization } of cases) {
+      const spec = tree(tree(readYaml(`${MONITORING_DIR}/${file}`), file).spec, 'spec');
+      const [endpoint] = spec[endpoints] as Tree[];
+      const authorization = tree(endpoint!.authorization, `${file} authorization`);
+      expect(authorization.type).toBe('Bearer');
+      const credentials = tree(authorization.credentials, 'credentials');
+      const capture = podTemplates(kustomization)[0]!.containers.find(isCapture)!;
+      const env = ((capture.spec.env ?? []) as Tree[]).find((entry) => entry.name === 'OTLP_CAPTURE_METRICS_TOKEN');
+      const ref = tree(tree(tree(env?.valueFrom, `${file}: OTLP_CAPTURE_METRICS_TOKEN`).secretKeyRef, 'secretKeyRef'), 'secretKeyRef');
+      expect({ name: credentials.name, key: credentials.key }).toEqual({ name: ref.name, key: ref.key });
+    }
+  });
+
   test('the job label both produce is the one OtlpCaptureDown watches', () => {
     // A ServiceMonitor's job label is the name of the Service it scrapes; the PodMonitor sets it (above).
     const down = rules().find((rule) => rule.alert === 'OtlpCaptureDown')!;

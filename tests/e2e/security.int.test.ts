@@ -1,7 +1,7 @@
 // TLS, mutual TLS and bearer tokens on both OTLP listeners of a real `serve` process, with certificates made for the
 // test: clients without a (trusted) client certificate never get through the handshake; with one they still need a
-// valid token; health and reflection stay open; rotated certificate files are picked up without a restart; and no
-// token ever shows up in the logs.
+// valid token; health and reflection stay open; /metrics from the network needs a metrics token; rotated certificate
+// files are picked up without a restart; and no token ever shows up in the logs.
 import { mkdtempSync, renameSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,12 +18,15 @@ import { tracePayload } from '../helpers/otlp-payloads.js';
 import { runCli, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+import { nonLoopbackAddress } from '../helpers/network-address.js';
 
 const BOUND_TOKEN = 'team-a-4f2d9c81e7b05a63';
 /** OTLP_CAPTURE_BEARER_TOKEN: ingest only. */
 const ADMIN_TOKEN = 'admin-b7e1c0d95a2f4e68';
 /** OTLP_CAPTURE_READ_TOKEN: read and replay. */
 const READ_TOKEN = 'reader-3e91d07c5ab24f16';
+/** OTLP_CAPTURE_METRICS_TOKEN: /metrics only. */
+const METRICS_TOKEN = 'scraper-c58e2a917f0b3d44';
 
 let dir: string;
 let pki: TestPki;
@@ -81,13 +84,15 @@ describe('mutual TLS and bearer tokens on both listeners', () => {
         '  maxObjectAge: 200ms',
       ].join('\n'),
     );
-    server = await startServer(['--config', config, '--data-dir', path.join(dir, 'mtls-data')], {
+    // The admin listener on every address, as deployed, so that a caller from the network can be tried.
+    server = await startServer(['--config', config, '--data-dir', path.join(dir, 'mtls-data'), '--admin-listen', '0.0.0.0:0'], {
       env: {
         OTLP_CAPTURE_TLS_CERT_FILE: pki.server.cert,
         OTLP_CAPTURE_TLS_KEY_FILE: pki.server.key,
         OTLP_CAPTURE_TLS_CLIENT_CA_FILE: pki.ca.cert,
         OTLP_CAPTURE_BEARER_TOKEN: ADMIN_TOKEN,
         OTLP_CAPTURE_READ_TOKEN: READ_TOKEN,
+        OTLP_CAPTURE_METRICS_TOKEN: METRICS_TOKEN,
         // Everything a refusal can log, logged.
         OTLP_CAPTURE_LOG_LEVEL: 'trace',
       },
@@ -210,10 +215,36 @@ describe('mutual TLS and bearer tokens on both listeners', () => {
     expect(write).toEqual({ ok: false, code: grpc.status.PERMISSION_DENIED, details: 'this token lacks the "ingest" scope' });
   });
 
+  test('admin listener: health open to the network; /metrics from the network only with the metrics token, which may do nothing else', async () => {
+    const fromNetwork = `http://${nonLoopbackAddress()}:${server.adminPort}`;
+    expect((await fetch(`${fromNetwork}/readyz`)).status).toBe(200);
+    const anonymous = await fetch(`${fromNetwork}/metrics`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await anonymous.text()).not.toMatch(/otlpcapture_/);
+    for (const token of [ADMIN_TOKEN, READ_TOKEN, BOUND_TOKEN]) {
+      const other = await fetch(`${fromNetwork}/metrics`, { headers: bearer(token) });
+      expect(other.status).toBe(403);
+      expect(await other.text()).toBe('this token lacks the "metrics" scope\n');
+    }
+    const scraped = await fetch(`${fromNetwork}/metrics`, { headers: bearer(METRICS_TOKEN) });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toMatch(/otlpcapture_requests_rejected_total\{signal="traces",reason="unauthenticated"\} [1-9]/);
+    // The scraper's token cannot write or read telemetry.
+    const credentials = clientCredentials(pki.client);
+    expect(await grpcExport(server.grpcPort, credentials, uniqueTraceRequest(91), bearer(METRICS_TOKEN))).toEqual({
+      ok: false,
+      code: grpc.status.PERMISSION_DENIED,
+      details: 'this token lacks the "ingest" scope',
+    });
+    const list = await unary(server.apiPort, credentials, 'otlpcapture.v1.CaptureService', 'ListRequests', {}, bearer(METRICS_TOKEN));
+    expect(list.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
   test('no token appears anywhere in the logs, even at trace level, and refusals were counted', async () => {
     const output = server.output();
     expect(output).toMatch(/"level":"debug"/); // refusals were logged
-    for (const secret of [BOUND_TOKEN, ADMIN_TOKEN, READ_TOKEN, 'not-the-token', BOUND_TOKEN.slice(0, 12), ADMIN_TOKEN.slice(0, 12), READ_TOKEN.slice(0, 12)]) {
+    for (const secret of [BOUND_TOKEN, ADMIN_TOKEN, READ_TOKEN, METRICS_TOKEN, 'not-the-token', BOUND_TOKEN.slice(0, 12), ADMIN_TOKEN.slice(0, 12), READ_TOKEN.slice(0, 12), METRICS_TOKEN.slice(0, 12)]) {
       expect(output).not.toContain(secret);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();

@@ -1,0 +1,82 @@
+// The admin listener over real HTTP on all addresses, called once over loopback and once through this machine's
+// network address (so the server sees a peer from the network): health is open to both, /metrics to loopback and to
+// the network only as metrics-access.ts says, with the status and WWW-Authenticate a scraper can act on.
+import http from 'node:http';
+import { BearerAuth } from '../../src/admission/auth.js';
+import { AdminServer } from '../../src/telemetry/admin-server.js';
+import { MetricsGate } from '../../src/telemetry/metrics-access.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { nonLoopbackAddress } from '../helpers/network-address.js';
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function get(host: string, port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host, port, path, headers, agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    request.on('error', reject);
+  });
+}
+
+const network = nonLoopbackAddress();
+
+async function withAdmin(gate: MetricsGate, run: (port: number) => Promise<void>): Promise<void> {
+  const metrics = new Metrics();
+  metrics.rejections.inc({ signal: 'traces', reason: 'malformed' });
+  const admin = new AdminServer(metrics, { notReadyReason: () => null }, gate);
+  const port = await admin.listen('0.0.0.0', 0);
+  try {
+    await run(port);
+  } finally {
+    await admin.close();
+  }
+}
+
+test('tokens configured: health for everyone; /metrics for loopback, and for the network with a metrics token only', async () => {
+  const auth = new BearerAuth([{ token: 'scraper-7d1c', scopes: ['metrics'] }, { token: 'collector-93ab', scopes: ['ingest'] }]);
+  await withAdmin(new MetricsGate(auth, false), async (port) => {
+    for (const host of ['127.0.0.1', network]) {
+      expect((await get(host, port, '/healthz')).status).toBe(200);
+      expect((await get(host, port, '/readyz')).body).toBe('ready\n');
+    }
+    const local = await get('127.0.0.1', port, '/metrics');
+    expect(local.status).toBe(200);
+    expect(local.body).toMatch(/^# HELP otlpcapture_/m);
+
+    const anonymous = await get(network, port, '/metrics');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer');
+    expect(anonymous.body).toMatch(/"metrics" scope/);
+    expect(anonymous.body).not.toMatch(/otlpcapture_/);
+
+    const collector = await get(network, port, '/metrics', { authorization: 'Bearer collector-93ab' });
+    expect(collector).toMatchObject({ status: 403, body: 'this token lacks the "metrics" scope\n' });
+    expect((await get(network, port, '/metrics', { authorization: 'Bearer wrong' })).status).toBe(401);
+
+    const scraper = await get(network, port, '/metrics', { authorization: 'Bearer scraper-7d1c' });
+    expect(scraper.status).toBe(200);
+    expect(scraper.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(scraper.body).toMatch(/^# HELP otlpcapture_/m);
+  });
+});
+
+test('no tokens: the network gets 403 with what to do; allowUnauthenticatedMetrics opens /metrics', async () => {
+  await withAdmin(new MetricsGate(new BearerAuth([]), false), async (port) => {
+    expect((await get('127.0.0.1', port, '/metrics')).status).toBe(200);
+    const refused = await get(network, port, '/metrics');
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatch(/loopback callers only.*OTLP_CAPTURE_METRICS_TOKEN/);
+    expect((await get(network, port, '/healthz')).status).toBe(200);
+  });
+  await withAdmin(new MetricsGate(new BearerAuth([]), true), async (port) => {
+    expect((await get(network, port, '/metrics')).status).toBe(200);
+  });
+});
