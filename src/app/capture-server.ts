@@ -22,7 +22,7 @@ import { TlsFiles } from '../transport/tls.js';
 import { Spool } from '../spool/spool.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { AdminServer } from '../telemetry/admin-server.js';
-import { MetricsGate } from '../telemetry/metrics-access.js';
+import { MetricsGate, metricsReachNote } from '../telemetry/metrics-access.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { NoopNotifier } from '../notify/noop-notifier.js';
@@ -148,6 +148,8 @@ export class CaptureServer {
       new MetricsGate(bearerAuth, config.server.admin.allowUnauthenticatedMetrics),
     );
     const adminPort = await this.admin.listen(adminAddress.host, adminAddress.port);
+    const metricsNote = metricsReachNote(adminAddress.host, bearerAuth, config.server.admin.allowUnauthenticatedMetrics);
+    if (metricsNote !== null) logger.info({ adminListen: config.server.admin.listen }, metricsNote);
 
     this.blobStore = await createBlobStore(config, { logger });
     const blobStore = this.blobStore;

@@ -5,7 +5,7 @@
 import type { BearerAuth } from '../admission/auth.js';
 import { missingScopesMessage } from '../admission/scopes.js';
 import { UnauthenticatedError } from '../errors.js';
-import { isLoopbackPeer } from '../util/loopback.js';
+import { isLoopbackHost, isLoopbackPeer } from '../util/loopback.js';
 
 export type MetricsAccess = { allowed: true } | { allowed: false; status: 401 | 403; message: string };
 
@@ -44,4 +44,14 @@ export class MetricsGate {
         'or set server.admin.allowUnauthenticatedMetrics: true',
     };
   }
+}
+
+/**
+ * What an operator should know at start about who can scrape: null when nothing is surprising (admin on loopback,
+ * /metrics opened on purpose, or a token with the metrics scope exists), else a sentence for the log.
+ */
+export function metricsReachNote(adminHost: string, auth: BearerAuth, allowUnauthenticated: boolean): string | null {
+  if (allowUnauthenticated || isLoopbackHost(adminHost) || auth.grants('metrics')) return null;
+  return '/metrics answers loopback callers only: no token has the "metrics" scope, so a Prometheus on another host ' +
+    'gets 401/403 (set OTLP_CAPTURE_METRICS_TOKEN and scrape with it, or server.admin.allowUnauthenticatedMetrics: true)';
 }

@@ -1,7 +1,7 @@
 // Who may read /metrics: loopback without a token, the network only with a token that has the metrics scope, anyone
 // when the operator opens it; a token that is presented is always checked.
 import { BearerAuth } from '../../src/admission/auth.js';
-import { MetricsGate } from '../../src/telemetry/metrics-access.js';
+import { MetricsGate, metricsReachNote } from '../../src/telemetry/metrics-access.js';
 
 const withTokens = new BearerAuth([
   { token: 'scraper-token', scopes: ['metrics'] },
@@ -59,4 +59,13 @@ describe('no tokens configured', () => {
   test('allowUnauthenticatedMetrics: everyone', () => {
     expect(new MetricsGate(withoutTokens, true).check(NETWORK, undefined)).toEqual({ allowed: true });
   });
+});
+
+test('at start, a note only when a scraper on another host could not get in', () => {
+  expect(metricsReachNote('0.0.0.0', withoutTokens, false)).toMatch(/loopback callers only.*OTLP_CAPTURE_METRICS_TOKEN/);
+  // Tokens for the data path only: still no way in for a scraper.
+  expect(metricsReachNote('0.0.0.0', new BearerAuth([{ token: 'collector-token', scopes: ['ingest'] }]), false)).not.toBeNull();
+  expect(metricsReachNote('0.0.0.0', withTokens, false)).toBeNull();
+  expect(metricsReachNote('127.0.0.1', withoutTokens, false)).toBeNull();
+  expect(metricsReachNote('0.0.0.0', withoutTokens, true)).toBeNull();
 });
