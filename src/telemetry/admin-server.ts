@@ -1,6 +1,7 @@
 // Admin HTTP: /healthz (the process is alive), /readyz (it can take traffic), /metrics (Prometheus; who may read it:
 // metrics-access.ts).
 import http from 'node:http';
+import type net from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { MetricsGate } from './metrics-access.js';
 import type { Metrics } from './metrics.js';
@@ -10,13 +11,60 @@ export interface Readiness {
   notReadyReason(): string | null;
 }
 
+/**
+ * The admin listener is reachable from the network and shares the process's file descriptors with ingest: connections
+ * are bounded per peer address and in total, and one that sends no complete request in time is closed. The per-peer
+ * bound keeps one caller from taking every connection away from the probes and the scraper.
+ */
+export interface AdminLimits {
+  maxConnections: number;
+  maxConnectionsPerPeer: number;
+  /** Time for a whole request (headers included) to arrive. */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+export const ADMIN_LIMITS: AdminLimits = { maxConnections: 256, maxConnectionsPerPeer: 16, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 };
+
 export class AdminServer {
   private readonly server: http.Server;
+  private readonly perPeer = new Map<string, number>();
+  private open = 0;
 
-  constructor(private readonly metrics: Metrics, private readonly readiness: Readiness, private readonly gate: MetricsGate) {
-    this.server = http.createServer((request, response) => {
-      this.handle(request, response).catch((error: unknown) => {
-        response.writeHead(500, { 'content-type': 'text/plain' }).end(`error: ${String(error)}\n`);
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly readiness: Readiness,
+    private readonly gate: MetricsGate,
+    limits: AdminLimits = ADMIN_LIMITS,
+  ) {
+    this.server = http.createServer(
+      {
+        headersTimeout: limits.requestTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        // Node checks the timeouts above only this often (30 s by default).
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.requestTimeoutMs / 4)),
+      },
+      (request, response) => {
+        this.handle(request, response).catch((error: unknown) => {
+          response.writeHead(500, { 'content-type': 'text/plain' }).end(`error: ${String(error)}\n`);
+        });
+      },
+    );
+    this.server.on('connection', (socket: net.Socket) => {
+      const peer = socket.remoteAddress ?? '';
+      const fromPeer = this.perPeer.get(peer) ?? 0;
+      if (this.open >= limits.maxConnections || fromPeer >= limits.maxConnectionsPerPeer) {
+        socket.destroy();
+        return;
+      }
+      this.open += 1;
+      this.perPeer.set(peer, fromPeer + 1);
+      socket.once('close', () => {
+        this.open -= 1;
+        const left = (this.perPeer.get(peer) ?? 1) - 1;
+        if (left === 0) this.perPeer.delete(peer);
+        else this.perPeer.set(peer, left);
       });
     });
   }

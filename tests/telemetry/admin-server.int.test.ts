@@ -1,9 +1,11 @@
 // The admin listener over real HTTP on all addresses, called once over loopback and once through this machine's
 // network address (so the server sees a peer from the network): health is open to both, /metrics to loopback and to
-// the network only as metrics-access.ts says, with the status and WWW-Authenticate a scraper can act on.
+// the network only as metrics-access.ts says, with the status and WWW-Authenticate a scraper can act on. And its
+// connection limits: per peer, and a connection that sends nothing is closed.
 import http from 'node:http';
+import net from 'node:net';
 import { BearerAuth } from '../../src/admission/auth.js';
-import { AdminServer } from '../../src/telemetry/admin-server.js';
+import { AdminServer, type AdminLimits } from '../../src/telemetry/admin-server.js';
 import { MetricsGate } from '../../src/telemetry/metrics-access.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { nonLoopbackAddress } from '../helpers/network-address.js';
@@ -79,4 +81,42 @@ test('no tokens: the network gets 403 with what to do; allowUnauthenticatedMetri
   await withAdmin(new MetricsGate(new BearerAuth([]), true), async (port) => {
     expect((await get(network, port, '/metrics')).status).toBe(200);
   });
+});
+
+/** A raw connection from `host` (as the peer address), resolved once connected; `closed` settles when the server ends it. */
+async function idleConnection(host: string, port: number): Promise<{ socket: net.Socket; closed: Promise<number> }> {
+  const socket = net.connect({ host, port });
+  const began = Date.now();
+  const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - began)));
+  socket.on('error', () => {});
+  // Flowing, so that the server's answer and FIN are read and 'close' fires when it ends the connection.
+  socket.resume();
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return { socket, closed };
+}
+
+test('connections: a peer gets at most its share, others are still served; one that sends nothing is closed', async () => {
+  const limits: AdminLimits = { maxConnections: 64, maxConnectionsPerPeer: 4, requestTimeoutMs: 400, keepAliveTimeoutMs: 200 };
+  const admin = new AdminServer(new Metrics(), { notReadyReason: () => null }, new MetricsGate(new BearerAuth([]), false), limits);
+  const port = await admin.listen('0.0.0.0', 0);
+  try {
+    const held = await Promise.all([1, 2, 3, 4].map(() => idleConnection('127.0.0.1', port)));
+    // The fifth from the same peer is closed at once, without an answer.
+    const fifth = await idleConnection('127.0.0.1', port);
+    expect(await fifth.closed).toBeLessThan(300);
+    // Another peer (this machine's network address) is served meanwhile.
+    expect((await get(network, port, '/healthz')).status).toBe(200);
+    // The idle ones are closed after the request timeout, and the peer may connect again.
+    const lifetimes = await Promise.all(held.map((connection) => connection.closed));
+    for (const ms of lifetimes) {
+      expect(ms).toBeGreaterThanOrEqual(350);
+      expect(ms).toBeLessThan(5000);
+    }
+    expect((await get('127.0.0.1', port, '/healthz')).status).toBe(200);
+  } finally {
+    await admin.close();
+  }
 });
