@@ -1,6 +1,7 @@
-// The cases the benchmark runs: each server with gzip off and on, the capture server at the archiver's default gzip
-// level and at level 1, on S3 + ClickHouse (servers on loopback) as well as on the embedded default, and the capture
-// server offered far more than its in-flight budget.
+// The cases the benchmark runs: each server with gzip off and on, the capture server with the default archive codec
+// (zstd 1) and with gzip 1, on S3 + ClickHouse (servers on loopback) as well as on the embedded default, and the
+// capture server offered far more than its in-flight budget.
+import type { Codec } from '../src/model.js';
 import type { BenchOptions } from './options.js';
 
 /** The adapter pair a capture server runs on. */
@@ -15,7 +16,7 @@ export interface BenchCase {
   gzip: boolean;
   clients: number;
   /** capture: archiver.codec and archiver.level (the defaults, zstd 1, when absent). */
-  archiver?: { codec: 'none' | 'gzip' | 'brotli' | 'zstd'; level: number };
+  archiver?: { codec: Codec; level: number };
   /** capture: admission.maxInFlightBytes (the default, 256 MiB, when absent). */
   maxInFlightBytes?: number;
   overload: boolean;

@@ -5,7 +5,7 @@ export const SCOPES = ['ingest', 'read', 'replay', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The scopes of the data path (OTLP Export and the read API), as against the admin listener's `metrics`. */
-export const DATA_SCOPES: readonly Scope[] = ['ingest', 'read', 'replay'];
+export const DATA_SCOPES: readonly Scope[] = SCOPES.filter((scope) => scope !== 'metrics');
 
 /** What a caller asks to do; each action needs a set of scopes. */
 export type Action = 'ingest' | 'read' | 'replay';

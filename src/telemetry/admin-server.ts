@@ -29,7 +29,6 @@ export const ADMIN_LIMITS: AdminLimits = { maxConnections: 256, maxConnectionsPe
 export class AdminServer {
   private readonly server: http.Server;
   private readonly perPeer = new Map<string, number>();
-  private open = 0;
 
   constructor(
     private readonly metrics: Metrics,
@@ -51,17 +50,17 @@ export class AdminServer {
         });
       },
     );
+    // The total is Node's own bound (connections past it are dropped before they get here); the per-peer one is ours.
+    this.server.maxConnections = limits.maxConnections;
     this.server.on('connection', (socket: net.Socket) => {
       const peer = socket.remoteAddress ?? '';
       const fromPeer = this.perPeer.get(peer) ?? 0;
-      if (this.open >= limits.maxConnections || fromPeer >= limits.maxConnectionsPerPeer) {
+      if (fromPeer >= limits.maxConnectionsPerPeer) {
         socket.destroy();
         return;
       }
-      this.open += 1;
       this.perPeer.set(peer, fromPeer + 1);
       socket.once('close', () => {
-        this.open -= 1;
         const left = (this.perPeer.get(peer) ?? 1) - 1;
         if (left === 0) this.perPeer.delete(peer);
         else this.perPeer.set(peer, left);
