@@ -4,6 +4,7 @@
 import http2 from 'node:http2';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Http2ListenerLimits } from '../../transport/http2-limits.js';
+import { onDeadline } from './deadline-timer.js';
 
 /** The limits this class applies (src/transport/http2-limits.ts); durations in ms, 0 turns one off. */
 export type ConnectionLimits = Pick<
@@ -18,8 +19,9 @@ const GOAWAY_PING_WAIT_MS = 1000;
 
 export class ConnectionLifetime {
   private openStreams = 0;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private idleTimer: NodeJS.Timeout | null = null;
+  /** Pending timers, as the functions that cancel them. */
+  private readonly timers = new Set<() => void>();
+  private idleTimer: (() => void) | null = null;
   private retiring = false;
 
   constructor(
@@ -38,11 +40,8 @@ export class ConnectionLifetime {
 
   streamOpened(): void {
     this.openStreams += 1;
-    if (this.idleTimer) {
-      clearTimeout(this.idleTimer);
-      this.timers.delete(this.idleTimer);
-      this.idleTimer = null;
-    }
+    this.idleTimer?.();
+    this.idleTimer = null;
   }
 
   streamClosed(): void {
@@ -101,11 +100,7 @@ export class ConnectionLifetime {
               this.session.destroy();
             })
           : null;
-      const stopWaiting = (): void => {
-        if (deadline === null) return;
-        clearTimeout(deadline);
-        this.timers.delete(deadline);
-      };
+      const stopWaiting = (): void => deadline?.();
       const sent = this.session.ping((error) => {
         stopWaiting();
         if (error === null) this.schedulePing();
@@ -117,19 +112,26 @@ export class ConnectionLifetime {
     });
   }
 
-  private later(ms: number, run: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
+  /**
+   * Runs `run` after `ms` (unref'd); returns the function that cancels it. Limits are durations from configuration
+   * and may pass setTimeout's longest delay (~24.8 days), which would otherwise fire after 1 ms: onDeadline waits
+   * in steps.
+   */
+  private later(ms: number, run: () => void): () => void {
+    const stop = (): void => {
+      cancel();
+      this.timers.delete(stop);
+    };
+    const cancel = onDeadline(Date.now() + ms, () => {
+      this.timers.delete(stop);
       run();
-    }, ms);
-    timer.unref();
-    this.timers.add(timer);
-    return timer;
+    });
+    this.timers.add(stop);
+    return stop;
   }
 
   private dispose(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const stop of [...this.timers]) stop();
     this.idleTimer = null;
   }
 }

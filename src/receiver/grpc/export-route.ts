@@ -19,6 +19,7 @@ import { toGrpcError } from '../../grpc/grpc-errors.js';
 import { retryableError } from '../../grpc/rpc-status.js';
 import type { Ingest } from '../ingest.js';
 import type { CallContext, Route } from './call-context.js';
+import { onDeadline } from './deadline-timer.js';
 import { exportTenant } from './export-caller.js';
 import { Status, type GrpcStatus } from './grpc-protocol.js';
 import { sendTrailersOnly, sendUnaryResponse } from './grpc-response.js';
@@ -108,6 +109,18 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
     const waitUntil = Date.now() + waitBudgetMs(call, options.maxWaitMs);
     const body = new UnaryBody(stream, options.maxReceiveBytes);
     let lease: ResizableLease | null = null;
+    // Once the spool is handed the request it is stored whatever the deadline says; before that, a passed deadline
+    // ends the call (DEADLINE_EXCEEDED, the body refused) so a client that does not reset the stream itself does not
+    // hold its room in the budget, a read slot or its wait in line until the body idle timeout.
+    let handedToSpool = false;
+    let deadlinePassed = false;
+    const cancelDeadline = call.deadline === null ? null : onDeadline(call.deadline, () => {
+      if (handedToSpool || gone.signal.aborted) return;
+      deadlinePassed = true;
+      refuse(call, new CallFailure({ code: Status.DEADLINE_EXCEEDED, details: 'the deadline (grpc-timeout) passed before the request was stored' }, 'timeout'));
+      // Stops the waits and the rest of run() quietly, as if the client had left: it has its answer.
+      gone.abort(CLIENT_GONE);
+    });
 
     const run = async (): Promise<void> => {
       const header = await body.header(Math.max(1, waitUntil - Date.now()));
@@ -151,16 +164,21 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
         if (isKeepableEncoding(call.request.encoding)) wire = { encoding: call.request.encoding, bytes: message.bytes };
       }
       if (gone.signal.aborted) return;
+      handedToSpool = true;
       await deps.ingest.accept(signal, tenant, payload, lease, wire);
       sendUnaryResponse(stream, OK_FRAME, OK_STATUS);
     };
 
     run().then(
-      () => lease?.release(),
+      () => {
+        cancelDeadline?.();
+        lease?.release();
+      },
       (error: unknown) => {
+        cancelDeadline?.();
         endReceive();
         lease?.release();
-        if (error instanceof CallFailure && error.kind === 'gone') return;
+        if (deadlinePassed || (error instanceof CallFailure && error.kind === 'gone')) return;
         refuse(call, error);
       },
     );

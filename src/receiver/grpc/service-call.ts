@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { MalformedEncodingError, PayloadTooLargeError } from '../../errors.js';
 import { peerOf, type CallContext, type Route } from './call-context.js';
+import { onDeadline } from './deadline-timer.js';
 import { Status, statusFromError, type GrpcStatus } from './grpc-protocol.js';
 import { endWithStatus, responseHeaders, sendTrailersOnly, sendUnaryResponse, writable } from './grpc-response.js';
 import { FramingError, MessageDeframer, frameMessage, type FramedMessage } from './message-framing.js';
@@ -29,7 +30,7 @@ export class ServiceCall extends EventEmitter {
   cancelled = false;
   private done = false;
   private pendingMetadata: grpc.Metadata | null = null;
-  private deadlineTimer: NodeJS.Timeout | null = null;
+  private cancelDeadline: (() => void) | null = null;
 
   constructor(private readonly context: CallContext, private readonly method: grpc.MethodDefinition<unknown, unknown>) {
     super();
@@ -40,11 +41,10 @@ export class ServiceCall extends EventEmitter {
       this.clearDeadline();
     });
     if (context.deadline !== null) {
-      this.deadlineTimer = setTimeout(() => {
+      this.cancelDeadline = onDeadline(context.deadline, () => {
         this.finish({ code: Status.DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
         this.cancel();
-      }, Math.max(0, context.deadline - Date.now()));
-      this.deadlineTimer.unref();
+      });
     }
     if (method.responseStream) {
       // As in grpc-js: a handler ends a streaming call with an error by emitting it.
@@ -143,8 +143,8 @@ export class ServiceCall extends EventEmitter {
   }
 
   private clearDeadline(): void {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = null;
+    this.cancelDeadline?.();
+    this.cancelDeadline = null;
   }
 }
 
@@ -157,6 +157,8 @@ export function serviceRoute(method: grpc.MethodDefinition<unknown, unknown>, im
     const call = new ServiceCall(context, method);
     const single = !method.requestStream;
     const messages: unknown[] = [];
+    // Counted as messages are framed: `messages` fills later, once each one is decoded (asynchronously).
+    let framedCount = 0;
     const deframer = new MessageDeframer(maxReceiveBytes);
     let pending = Promise.resolve();
     const fail = (status: GrpcStatus): void => {
@@ -193,7 +195,8 @@ export function serviceRoute(method: grpc.MethodDefinition<unknown, unknown>, im
         return;
       }
       for (const message of framed) {
-        if (single && messages.length + 1 > 1) {
+        framedCount += 1;
+        if (single && framedCount > 1) {
           fail({ code: Status.UNIMPLEMENTED, details: `received a second request message for ${method.path}, which takes one` });
           return;
         }
