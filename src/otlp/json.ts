@@ -1,7 +1,8 @@
 // OTLP/JSON views of captured requests, and OTLP/JSON input turned into the protobuf encoding we store.
 import { MalformedPayloadError } from '../errors.js';
 import type { Signal } from '../model.js';
-import { jsonToMessage } from './json-read.js';
+import { jsonToMessage, MAX_DEPTH } from './json-read.js';
+import { maxJsonDepth, readJsonText } from './json-text.js';
 import { messageToJson } from './json-write.js';
 import { requestType } from './proto-root.js';
 import { scanRequest } from './scanner.js';
@@ -34,13 +35,17 @@ export function fromOtlpJson(signal: Signal, json: unknown): Buffer {
   return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
 }
 
-/** Like fromOtlpJson, for JSON text (e.g. an OTLP/HTTP request body). */
+/**
+ * Like fromOtlpJson, for JSON text (e.g. an OTLP/HTTP request body): UTF-8, nesting bounded before parsing, 64-bit
+ * integers written as JSON numbers kept exact (src/otlp/json-text.ts).
+ */
 export function parseOtlpJson(signal: Signal, text: string | Uint8Array): Buffer {
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8'));
-  } catch (error) {
-    throw new MalformedPayloadError(`invalid OTLP/JSON ${requestType(signal).name}: not JSON (${(error as Error).message})`, { cause: error });
-  }
-  return fromOtlpJson(signal, json);
+  const type = requestType(signal);
+  const bytes = typeof text === 'string' ? Buffer.from(text) : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  const fail = (what: string): never => {
+    throw new MalformedPayloadError(`invalid OTLP/JSON ${type.name}: ${what}`);
+  };
+  const { value, numberMarker } = readJsonText(bytes, maxJsonDepth(MAX_DEPTH), fail);
+  const encoded = type.encode(jsonToMessage(type, value, numberMarker)).finish();
+  return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
 }

@@ -146,7 +146,9 @@ export class OtlpHttpServer {
         // its place in the in-flight budget until its protobuf is durable.
         const lease = this.deps.ingest.reserve(body.length);
         try {
-          await this.deps.ingest.accept(signal, tenant, parseOtlpJson(signal, body), body.length);
+          // An empty body is an empty Export request in either encoding (as an empty protobuf body is), not bad JSON.
+          const payload = body.length === 0 ? body : parseOtlpJson(signal, body);
+          await this.deps.ingest.accept(signal, tenant, payload, body.length);
         } finally {
           lease.release();
         }

@@ -121,7 +121,7 @@ describe('fromOtlpJson', () => {
 
   test.each([
     ['not an object', [], 'invalid OTLP/JSON ExportTraceServiceRequest: expected a JSON object (ExportTraceServiceRequest), got an array'],
-    ['snake_case names', { resource_spans: [] }, 'resource_spans: OTLP/JSON field names are lowerCamelCase: write "resourceSpans", not "resource_spans"'],
+    ['one field under both spellings', { resourceSpans: [], resource_spans: [] }, 'resource_spans: the field is given twice, as "resourceSpans" and as "resource_spans"'],
     ['a base64 trace id', withSpan({ traceId: 'AQIDBAUGBwgJCgsMDQ4PEA==' }), `${at}.traceId: expected a trace id as 32 hex digits (or ""), got "AQIDBAUGBwgJCgsMDQ4PEA=="`],
     ['a short trace id', withSpan({ traceId: 'abcd' }), `${at}.traceId: expected a trace id as 32 hex digits`],
     ['a non-hex span id', withSpan({ spanId: 'zzzzzzzzzzzzzzzz' }), `${at}.spanId: expected a span id as 16 hex digits`],
