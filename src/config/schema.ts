@@ -4,7 +4,7 @@ import { SCOPES } from '../admission/scopes.js';
 import { isValidTenant } from '../admission/tenant.js';
 import { LEVEL_RANGE } from '../archiver/codec.js';
 import { CODECS } from '../model.js';
-import { given, durationField, sizeField } from './unit-fields.js';
+import { given, durationField, fitsTimer, sizeField, TIMER_LIMIT_MESSAGE } from './unit-fields.js';
 import { parseListen } from './units.js';
 import { isWebhookUrl } from '../notify/webhook-url.js';
 import { isTargetPattern } from '../api/replay-targets.js';
@@ -22,6 +22,9 @@ const DURATION_EXPECTED = 'expected a duration such as 60s, 5m or 1h30m';
 
 const bytes = sizeField();
 const duration = durationField(DURATION_EXPECTED);
+// A duration that a timer waits for (a timeout, an interval, a backoff, a keepalive): Node's timers (ours and
+// grpc-js') cannot wait longer than 2^31-1 ms and fire after 1 ms instead, so 30d would turn into a busy loop.
+const timer = duration.refine(fitsTimer, TIMER_LIMIT_MESSAGE);
 
 const DEFAULT_MAX_LAG_MS = 5 * 60_000;
 
@@ -54,7 +57,7 @@ const tls = z
     keyFile: filePath('the PEM private key of certFile'),
     clientCaFile: filePath('the PEM CA bundle client certificates must chain to').optional(),
     requireClientCert: flag.default(false),
-    reloadInterval: duration.default(30_000),
+    reloadInterval: timer.default(30_000),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -102,13 +105,13 @@ const http2ListenerFields = (defaults: Http2Defaults) => ({
   maxReceiveBytes: bytes.default(defaults.maxReceiveBytes),
   maxConcurrentStreams: z.number().int().min(1).max(2 ** 31 - 1).default(defaults.maxConcurrentStreams),
   maxConnections: z.number().int().min(1).default(defaults.maxConnections),
-  keepaliveTime: duration.default(60_000),
-  keepaliveTimeout: duration.default(20_000),
-  minPingInterval: duration.default(5_000),
+  keepaliveTime: timer.default(60_000),
+  keepaliveTimeout: timer.default(20_000),
+  minPingInterval: timer.default(5_000),
   permitPingsWithoutCalls: flag.default(true),
-  maxConnectionIdle: duration.default(5 * 60_000),
-  maxConnectionAge: duration.default(defaults.maxConnectionAge),
-  maxConnectionAgeGrace: duration.default(defaults.maxConnectionAgeGrace),
+  maxConnectionIdle: timer.default(5 * 60_000),
+  maxConnectionAge: timer.default(defaults.maxConnectionAge),
+  maxConnectionAgeGrace: timer.default(defaults.maxConnectionAgeGrace),
 });
 
 // The control-plane listener (CaptureService). Loopback by default; on any other address it needs tokens, unless
@@ -138,9 +141,9 @@ const http = z
   .object({
     listen: listen.default('0.0.0.0:4318'),
     maxReceiveBytes: bytes.default(64 * 2 ** 20),
-    headersTimeout: duration.default(10_000),
-    requestTimeout: duration.default(60_000),
-    keepAliveTimeout: duration.default(30_000),
+    headersTimeout: timer.default(10_000),
+    requestTimeout: timer.default(60_000),
+    keepAliveTimeout: timer.default(30_000),
     maxConnections: z.number().int().min(1).default(4096),
   })
   .strict()
@@ -177,7 +180,7 @@ const clickhouseIndex = z
       .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected a cluster name from remote_servers: 1-63 of A-Z a-z 0-9 _, not starting with a digit')
       .optional(),
     batchRows: z.number().int().min(1).max(100_000).default(1000),
-    batchInterval: duration.default(1000),
+    batchInterval: timer.default(1000),
     outboxPath: z.string().min(1).optional(),
   })
   .strict()
@@ -204,8 +207,8 @@ const s3Storage = z
       .refine((value) => value >= MIN_PART_SIZE, 'must be at least 5MiB (the smallest part S3 accepts)'),
     uploadQueueSize: z.number().int().min(1).max(64).default(S3_DEFAULTS.uploadQueueSize),
     checksums: z.string().toLowerCase().pipe(z.enum(S3_CHECKSUM_MODES)).default(S3_DEFAULTS.checksums),
-    connectTimeout: duration.default(S3_DEFAULTS.connectTimeoutMs),
-    idleTimeout: duration.default(S3_DEFAULTS.idleTimeoutMs),
+    connectTimeout: timer.default(S3_DEFAULTS.connectTimeoutMs),
+    idleTimeout: timer.default(S3_DEFAULTS.idleTimeoutMs),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -226,7 +229,7 @@ const s3Storage = z
 const webhookUrl = z
   .string({ error: 'expected a webhook URL (https://hooks.slack.com/services/…); the value is a secret and is not shown' })
   .refine(isWebhookUrl, 'expected an http(s) webhook URL such as https://hooks.slack.com/services/…; the value is a secret and is not shown');
-const atLeast = (minMs: number) => duration.refine((ms) => ms >= minMs, `must be at least ${minMs} ms`);
+const atLeast = (minMs: number) => timer.refine((ms) => ms >= minMs, `must be at least ${minMs} ms`);
 const notify = z
   .object({
     slack: z
@@ -249,8 +252,8 @@ const notify = z
         maxQueue: z.number().int().min(1).max(1_000_000).default(1000),
         timeout: atLeast(100).default(10_000),
         maxAttempts: z.number().int().min(1).max(100).default(5),
-        retryInitialBackoff: duration.default(1000),
-        retryMaxBackoff: duration.default(60_000),
+        retryInitialBackoff: timer.default(1000),
+        retryMaxBackoff: timer.default(60_000),
       })
       .strict()
       .prefault({}),
@@ -311,9 +314,9 @@ export const configSchema = z
         maxInFlightBytes: bytes.default(256 * 2 ** 20),
         tenantHeader: z.string().min(1).toLowerCase().default('x-scope-orgid'),
         defaultTenant: tenantName.default('default'),
-        retryAfter: duration.default(1000),
+        retryAfter: timer.default(1000),
         // gRPC: an Export waits this long at its headers for room in the budget before it is refused.
-        maxWait: duration.default(2000),
+        maxWait: timer.default(2000),
         // gRPC: the waiting room; its requests' sizes add up to at most waitQueueBytes (default maxInFlightBytes).
         waitQueueBytes: bytes.optional(),
         waitQueueRequests: z.number().int().min(0).max(100_000).default(256),
@@ -338,8 +341,8 @@ export const configSchema = z
         level: z.number().int().min(0).max(22).optional(),
         uploadConcurrency: z.number().int().min(1).max(64).default(4),
         maxOpenObjects: z.number().int().min(1).max(1024).default(32),
-        retryInitialBackoff: duration.default(500),
-        retryMaxBackoff: duration.default(30_000),
+        retryInitialBackoff: timer.default(500),
+        retryMaxBackoff: timer.default(30_000),
         maxLag: duration.optional(),
         keepClientBlocks: z.boolean().default(true),
       })
@@ -384,7 +387,7 @@ export const configSchema = z
     dedup: z.object({ window: duration.default(15 * 60_000) }).strict().prefault({}),
     /** Absent: retention never runs (src/retention/retention-config.ts). */
     retention: retentionSchema.optional(),
-    shutdown: z.object({ gracePeriod: duration.default(30_000) }).strict().prefault({}),
+    shutdown: z.object({ gracePeriod: timer.default(30_000) }).strict().prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()

@@ -30,3 +30,12 @@ export const sizeField = (expected: string = SIZE_EXPECTED) => unitField(expecte
 
 /** Milliseconds; `expected` names examples that suit the section (seconds for timeouts, days for retention). */
 export const durationField = (expected: string) => unitField(expected, parseDuration, durationHint);
+
+/** setTimeout's longest delay (~24.8 days): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function fitsTimer(ms: number): boolean {
+  return ms <= MAX_TIMER_MS;
+}
+
+export const TIMER_LIMIT_MESSAGE = 'must be at most 24d (596h): a timer cannot wait longer';

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { isValidTenant } from '../admission/tenant.js';
 import { DEFAULT_LEVEL } from '../archiver/codec.js';
-import { durationField, given, sizeField } from '../config/unit-fields.js';
+import { durationField, fitsTimer, given, sizeField, TIMER_LIMIT_MESSAGE } from '../config/unit-fields.js';
 import { ConfigError } from '../errors.js';
 import { SIGNALS, type Codec } from '../model.js';
 
@@ -106,13 +106,13 @@ const policy = z
 export const retentionSchema = z
   .object({
     /** How often serve runs retention. */
-    interval: duration.refine((ms) => ms >= 100, 'must be at least 100ms').default(3_600_000),
+    interval: duration.refine((ms) => ms >= 100, 'must be at least 100ms').refine(fitsTimer, TIMER_LIMIT_MESSAGE).default(3_600_000),
     /** Objects read from the index per page. */
     batchSize: z.number().int().min(1).max(10_000).default(100),
     /** Objects worked on at once. */
     concurrency: z.number().int().min(1).max(256).default(10),
     /** How long a run's lease lasts without renewal: a crashed run on another host blocks others this long. */
-    leaseTtl: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(5 * 60_000),
+    leaseTtl: duration.refine((ms) => ms >= 1000, 'must be at least 1s').refine(fitsTimer, TIMER_LIMIT_MESSAGE).default(5 * 60_000),
     /**
      * How long a run waits after writing its lease before reading it back: two runs starting together both see the
      * one written last, so only one goes on, as long as each write is visible within this time.
