@@ -7,10 +7,19 @@
 //   1700000000123456789 to a double, and 9223372036854775807 becomes 2^63, out of range. Number tokens whose double is
 //   not exact are handed to the reader as their source text (a marker string no client can forge), so integer fields
 //   get the exact value; double fields get what JSON.parse would have given.
+// - Width. JSON.parse's cost is mostly one allocation per object and array: 64 MiB of "[],[],…" under an unknown
+//   field (64 KiB gzipped) held the event loop ~12 s and took 1.3 GB, stalling every Export on every listener, where
+//   64 MiB of real spans parses in ~0.3 s. OTLP/JSON has one object or array per 45 bytes in instrumented traces and,
+//   densest, one per ~15 (an attribute of a one-digit int); text with more than one per MAX_CONTAINER_DENSITY bytes is
+//   refused before JSON.parse builds anything.
 // - Text: JSON is UTF-8 (RFC 8259 §8.1); invalid UTF-8 is refused rather than silently replaced with U+FFFD, and a
 //   leading byte order mark is ignored, as that section allows.
 import { randomBytes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
+
+/** Bytes of text per JSON object or array below which text is not OTLP-shaped (see the header); small bodies exempt. */
+export const MAX_CONTAINER_DENSITY = 8;
+const CONTAINERS_ALWAYS_ALLOWED = 4096;
 
 /** The deepest JSON nesting a valid request can have: each message level is at most an array and an object. */
 export function maxJsonDepth(maxMessageDepth: number): number {
@@ -51,7 +60,13 @@ export function readJsonText(bytes: Buffer, maxDepth: number, fail: (what: strin
   let text = bytes;
   if (text.length >= 3 && text[0] === 0xef && text[1] === 0xbb && text[2] === 0xbf) text = text.subarray(3);
   if (!isUtf8(text)) fail('not JSON (the text is not valid UTF-8)');
-  const inexact = scan(text, maxDepth, fail);
+  const { inexact, containers } = scan(text, maxDepth, fail);
+  if (containers > CONTAINERS_ALWAYS_ALLOWED + text.length / MAX_CONTAINER_DENSITY) {
+    fail(
+      `${containers} JSON objects and arrays in ${text.length} bytes: OTLP/JSON has at most one per ${MAX_CONTAINER_DENSITY} bytes; ` +
+        'refused before parsing',
+    );
+  }
   let numberMarker: string | null = null;
   if (inexact.length > 0) {
     const nonce = randomBytes(12).toString('hex');
@@ -67,11 +82,15 @@ export function readJsonText(bytes: Buffer, maxDepth: number, fail: (what: strin
   return { value, numberMarker };
 }
 
-/** Checks the nesting depth; returns the [start, end) of every number token a double would not hold exactly. */
-function scan(text: Buffer, maxDepth: number, fail: (what: string) => never): Array<[number, number]> {
+/**
+ * Checks the nesting depth; counts objects and arrays; finds the [start, end) of every number token a double would not
+ * hold exactly.
+ */
+function scan(text: Buffer, maxDepth: number, fail: (what: string) => never): { inexact: Array<[number, number]>; containers: number } {
   const inexact: Array<[number, number]> = [];
   const n = text.length;
   let depth = 0;
+  let containers = 0;
   let i = 0;
   while (i < n) {
     const c = text[i]!;
@@ -79,6 +98,7 @@ function scan(text: Buffer, maxDepth: number, fail: (what: string) => never): Ar
       i = stringEnd(text, i + 1);
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) fail(`nesting is deeper than ${maxDepth} levels of JSON`);
+      containers++;
       i++;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       depth--;
@@ -96,7 +116,7 @@ function scan(text: Buffer, maxDepth: number, fail: (what: string) => never): Ar
       i++;
     }
   }
-  return inexact;
+  return { inexact, containers };
 }
 
 /** The index just past the closing quote of the string whose contents start at `from` (or the end of the text). */
