@@ -114,7 +114,7 @@ export class OtlpHttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = requestPath(req.url ?? '/');
     const signal = PATHS[path];
     const requestEncoding = encodingOf(req.headers['content-type']);
     try {
@@ -203,4 +203,19 @@ function checkingIntervalMs(options: OtlpHttpServerOptions): number {
 function header(req: http.IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The path of a request target: origin-form ("/v1/traces?x") or absolute-form ("http://host:4318/v1/traces"), which
+ * HTTP/1.1 servers must accept (RFC 9112 §3.2.2) and a client configured with a forward proxy sends.
+ */
+export function requestPath(target: string): string {
+  if (!target.startsWith('/') && /^https?:\/\//i.test(target)) {
+    try {
+      return new URL(target).pathname;
+    } catch {
+      return target;
+    }
+  }
+  return target.split('?')[0] ?? '/';
 }

@@ -2,6 +2,7 @@
 // not cost. Each request's fate is checked at the HTTP response and in the archive: exactly the accepted ones are
 // stored, as the protobuf encoding of what was meant (64-bit integers exact, snake_case names understood).
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -174,6 +175,25 @@ test('a width bomb (millions of empty arrays under an unknown field) is refused 
   const dense = { resourceSpans: [{ scopeSpans: [{ spans }] }] };
   expect((await post(`${url}/v1/traces`, JSON.stringify(dense), JSON_TYPE)).status).toBe(200);
   accepted.push(fromOtlpJson('traces', dense));
+});
+
+test('an absolute-form request target (what a client sends through a forward proxy) reaches its endpoint', async () => {
+  const body = traces({ name: 'absolute-form' });
+  const { port } = new URL(url);
+  const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const request = http.request(
+      { host: '127.0.0.1', port: Number(port), method: 'POST', path: `http://127.0.0.1:${port}/v1/traces?x=1`, headers: JSON_TYPE, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      },
+    );
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
+  expect(reply).toEqual({ status: 200, text: '{}' });
+  accepted.push(fromOtlpJson('traces', body));
 });
 
 test('exactly the accepted requests were stored, byte for byte', async () => {
