@@ -231,6 +231,7 @@ export class CaptureServer {
         host: httpAddress.host,
         port: httpAddress.port,
         maxReceiveBytes: httpConfig.maxReceiveBytes,
+        maxJsonBytes: httpConfig.maxJsonBytes,
         retryAfterMs: config.admission.retryAfter,
         headersTimeoutMs: httpConfig.headersTimeout,
         requestTimeoutMs: httpConfig.requestTimeout,

@@ -141,6 +141,8 @@ const http = z
   .object({
     listen: listen.default('0.0.0.0:4318'),
     maxReceiveBytes: bytes.default(64 * 2 ** 20),
+    // OTLP/JSON is converted on the event loop at 12-25 bytes of memory per byte of text (see otlp-http.ts).
+    maxJsonBytes: bytes.default(8 * 2 ** 20),
     headersTimeout: timer.default(10_000),
     requestTimeout: timer.default(60_000),
     keepAliveTimeout: timer.default(30_000),

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { CallerPolicy } from '../admission/caller.js';
 import { formatListen } from '../config/units.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, PayloadTooLargeError } from '../errors.js';
 import type { Signal } from '../model.js';
 import { parseOtlpJson } from '../otlp/json.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -22,6 +22,8 @@ export interface OtlpHttpServerOptions {
   port: number;
   /** Largest request body, on the wire and after decompression. */
   maxReceiveBytes: number;
+  /** Largest OTLP/JSON body (decompressed), when smaller than maxReceiveBytes. */
+  maxJsonBytes: number;
   retryAfterMs: number;
   /** The request line and headers must arrive within this… */
   headersTimeoutMs: number;
@@ -137,7 +139,9 @@ export class OtlpHttpServer {
       let wire: WireBody | undefined;
       try {
         // Only a protobuf body's wire form is the request as the archive stores it (JSON is converted).
-        ({ body, wire } = await readBody(req, this.options.maxReceiveBytes, requestEncoding === 'protobuf'));
+        ({ body, wire } = await readBody(req, this.receiveLimit(requestEncoding), requestEncoding === 'protobuf'));
+      } catch (error) {
+        throw error instanceof PayloadTooLargeError && requestEncoding === 'json' ? this.jsonTooLarge() : error;
       } finally {
         endReceive();
       }
@@ -160,6 +164,24 @@ export class OtlpHttpServer {
       if (error instanceof RequestAbortedError) return;
       this.refuse(req, res, signal, requestEncoding ?? 'json', error);
     }
+  }
+
+  /**
+   * JSON has a limit of its own: it is converted to protobuf in one synchronous step (JSON.parse, then the message
+   * objects) that holds the event loop ~0.1 s per MiB and 12-25 bytes of memory per byte of text, so 64 MiB of valid OTLP/JSON
+   * would stall every listener for seconds and need ~1 GB. 8 MiB costs about what the largest protobuf body does.
+   */
+  private receiveLimit(encoding: BodyEncoding): number {
+    return encoding === 'json' ? Math.min(this.options.maxReceiveBytes, this.options.maxJsonBytes) : this.options.maxReceiveBytes;
+  }
+
+  private jsonTooLarge(): PayloadTooLargeError {
+    const limit = this.receiveLimit('json');
+    const binding = limit < this.options.maxReceiveBytes ? 'server.http.maxJsonBytes' : 'server.http.maxReceiveBytes';
+    return new PayloadTooLargeError(
+      `OTLP/JSON request body is larger than the limit of ${limit} bytes (${binding}, after decompression): send smaller ` +
+        `batches, or protobuf (application/x-protobuf, up to ${this.options.maxReceiveBytes} bytes)`,
+    );
   }
 
   private refuse(req: http.IncomingMessage, res: http.ServerResponse, signal: Signal | undefined, encoding: BodyEncoding, error: unknown): void {

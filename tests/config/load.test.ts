@@ -57,6 +57,7 @@ describe('defaults', () => {
     expect(config.server.http).toEqual({
       listen: '0.0.0.0:4318',
       maxReceiveBytes: 64 * 2 ** 20,
+      maxJsonBytes: 8 * 2 ** 20,
       headersTimeout: 10_000,
       requestTimeout: 60_000,
       keepAliveTimeout: 30_000,

@@ -303,3 +303,55 @@ describe('backpressure: 429 and 503 with Retry-After and RetryInfo', () => {
     await expect(post(`${url}/v1/traces`, payload, PROTOBUF)).rejects.toThrow(/ECONNREFUSED/);
   });
 });
+
+describe('OTLP/JSON has its own, smaller limit (server.http.maxJsonBytes)', () => {
+  let url: string;
+  let server: CaptureServer;
+  let dataDir: string;
+  const accepted: Buffer[] = [];
+
+  beforeAll(async () => {
+    dataDir = path.join(dir, 'json-limit');
+    ({ server, url } = await start(dataDir, { 'server.http.maxJsonBytes': '256KiB' }));
+  });
+
+  /** A traces request of `spans` spans, as OTLP/JSON text. */
+  function spansJson(spans: number, name: string): Record<string, unknown> {
+    return {
+      resourceSpans: [{
+        scopeSpans: [{
+          spans: Array.from({ length: spans }, (_, i) => ({
+            traceId: '5b8efff798038103d269b633813fc60c', spanId: (0x1000000000000000n + BigInt(i)).toString(16), name: `${name}-${i}`,
+            startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000001000000',
+            attributes: [{ key: 'http.route', value: { stringValue: '/api/orders/{id}' } }],
+          })),
+        }],
+      }],
+    };
+  }
+
+  test('a JSON body over it gets 413 naming the setting and protobuf, on the wire or after decompression', async () => {
+    const big = spansJson(2000, 'big');
+    const text = JSON.stringify(big);
+    expect(text.length).toBeGreaterThan(256 * 1024);
+    const message = /OTLP\/JSON request body is larger than the limit of 262144 bytes \(server\.http\.maxJsonBytes, after decompression\): send smaller batches, or protobuf \(application\/x-protobuf, up to 67108864 bytes\)/;
+    expectStatus(await post(`${url}/v1/traces`, text, JSON_TYPE), 413, grpc.status.RESOURCE_EXHAUSTED, message, 'json');
+    const gzipped = gzipSync(text);
+    expect(gzipped.length).toBeLessThan(256 * 1024);
+    expectStatus(await post(`${url}/v1/traces`, gzipped, { ...JSON_TYPE, 'content-encoding': 'gzip' }), 413, grpc.status.RESOURCE_EXHAUSTED, message, 'json');
+
+    // The same data as protobuf is within the (larger) protobuf limit; a JSON body under the JSON limit is taken.
+    const proto = fromOtlpJson('traces', big);
+    expect((await post(`${url}/v1/traces`, proto, PROTOBUF)).status).toBe(200);
+    accepted.push(proto);
+    const small = spansJson(100, 'small');
+    expect((await post(`${url}/v1/traces`, JSON.stringify(small), JSON_TYPE)).status).toBe(200);
+    accepted.push(fromOtlpJson('traces', small));
+  });
+
+  test('only the accepted requests were stored', async () => {
+    await stop(server);
+    const archive = await readArchive(dataDir);
+    expect(archive.map((entry) => entry.bytes.toString('hex')).sort()).toEqual(accepted.map((bytes) => bytes.toString('hex')).sort());
+  });
+});
