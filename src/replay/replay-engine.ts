@@ -49,6 +49,8 @@ export interface ReplaySource {
 const DEFAULT_READ_AHEAD_BYTES = 64 * 2 ** 20;
 const CONNECT_WAIT_MS = 10_000;
 const MAX_REJECTION_MESSAGES = 5;
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export async function replay(source: ReplaySource, target: ReplayTarget | null, options: ReplayOptions): Promise<ReplaySummary> {
   if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) {
@@ -150,7 +152,7 @@ class ReplayRun {
       this.options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES,
     );
     // Connection set-up must not count as the first request's delay: pacing starts once the target is reachable.
-    await target.ready?.(CONNECT_WAIT_MS);
+    await this.waitForTarget(target);
     let paceStartMs: number | undefined;
     let firstReceivedAtMs = 0;
     for await (const item of reads) {
@@ -163,8 +165,7 @@ class ReplayRun {
           firstReceivedAtMs = item.request.receivedAtMs;
         }
         const dueMs = paceStartMs + (item.request.receivedAtMs - firstReceivedAtMs) / speed;
-        const waitMs = dueMs - this.nowMs();
-        if (waitMs > 0) await sleep(waitMs, this.stop.signal);
+        await this.sleepUntil(dueMs);
       }
       while (inFlight.size >= concurrency) await Promise.race(inFlight);
       if (this.stop.signal.aborted) break;
@@ -198,7 +199,8 @@ class ReplayRun {
       const outcome = await target.export(request.signal, payload, this.cancel.signal);
       if (outcome.ok) {
         this.progress.sent.requests += 1;
-        this.progress.sent.items += request.items;
+        // `sent` is what the target accepted: items it rejected in a partial success are not among them.
+        this.progress.sent.items += Math.max(0, request.items - outcome.rejectedItems);
         this.progress.sent.bytes += payload.length;
         if (outcome.rejectedItems > 0 || outcome.rejectedMessage !== '') {
           this.progress.rejectedItems += outcome.rejectedItems;
@@ -222,6 +224,38 @@ class ReplayRun {
       await sleep(decision.delayMs, this.stop.signal);
       if (this.stop.signal.aborted) return;
     }
+  }
+
+  /**
+   * Waits for the target to connect (at most CONNECT_WAIT_MS), but no longer than until the replay stops: Ctrl-C
+   * while an unreachable target is being waited for must end the replay at once, with its summary.
+   */
+  private async waitForTarget(target: ReplayTarget): Promise<void> {
+    if (target.ready === undefined || this.stop.signal.aborted) return;
+    let onStop = (): void => undefined;
+    const stopped = new Promise<void>((resolve) => {
+      onStop = resolve;
+      this.stop.signal.addEventListener('abort', onStop, { once: true });
+    });
+    try {
+      await Promise.race([target.ready(CONNECT_WAIT_MS), stopped]);
+    } finally {
+      this.stop.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  /**
+   * Sleeps until `dueMs` on the replay's clock, or until the replay stops. In steps: setTimeout fires after 1 ms for
+   * a delay past 2^31-1 ms (~24.8 days), which would send a request paced that far out (a long gap in the capture at
+   * a low --speed) at once.
+   */
+  private async sleepUntil(dueMs: number): Promise<void> {
+    let waitMs = dueMs - this.nowMs();
+    while (waitMs > MAX_TIMER_MS && !this.stop.signal.aborted) {
+      await sleep(MAX_TIMER_MS, this.stop.signal);
+      waitMs = dueMs - this.nowMs();
+    }
+    if (waitMs > 0) await sleep(waitMs, this.stop.signal);
   }
 
   private fail(request: ArchivedRequest, reason: string, target?: ReplayFailure['target']): void {

@@ -1,7 +1,9 @@
-// When a replay tries an Export again, per the OTLP specification's rules for clients: UNAVAILABLE is retryable
-// (after the target's RetryInfo delay when it sends one, else with exponential backoff); RESOURCE_EXHAUSTED only
-// when the target sends RetryInfo (without it, the request is too large or a quota is spent: trying again cannot
-// help); anything else is final.
+// When a replay tries an Export again, per the OTLP specification's rules for clients (OTLP/gRPC "Failures"): the
+// codes its table marks retryable — CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS — are
+// retried after the target's RetryInfo delay when it sends one, else with exponential backoff and jitter;
+// RESOURCE_EXHAUSTED only when the target sends RetryInfo (without it, the request is too large or a quota is spent:
+// trying again cannot help); anything else is final. A target restarting or a proxy resetting streams answers
+// CANCELLED or UNAVAILABLE, a slow one DEADLINE_EXCEEDED: none of these may end a replay of data that is still good.
 import * as grpc from '@grpc/grpc-js';
 import { Backoff } from '../archiver/backoff.js';
 import type { ExportOutcome } from './grpc-target.js';
@@ -19,6 +21,16 @@ export const DEFAULT_RETRY_POLICY: RetryPolicyOptions = {
   maxRetryTimeMs: 5 * 60_000,
 };
 
+/** The specification's "retryable: yes" codes; RESOURCE_EXHAUSTED is retryable only with RetryInfo. */
+const RETRYABLE = new Set<grpc.status>([
+  grpc.status.CANCELLED,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.ABORTED,
+  grpc.status.OUT_OF_RANGE,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
+
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: string };
 
 /** The retry state of one request. */
@@ -34,7 +46,7 @@ export class RetryState {
   decide(outcome: Extract<ExportOutcome, { ok: false }>, nowMs: number): RetryDecision {
     const status = `${grpc.status[outcome.code] ?? outcome.code}: ${outcome.details}`;
     let delayMs: number;
-    if (outcome.code === grpc.status.UNAVAILABLE) {
+    if (RETRYABLE.has(outcome.code)) {
       delayMs = outcome.retryDelayMs ?? this.backoff.next();
     } else if (outcome.code === grpc.status.RESOURCE_EXHAUSTED && outcome.retryDelayMs !== null) {
       delayMs = outcome.retryDelayMs;
