@@ -31,6 +31,13 @@ const RETRYABLE = new Set<grpc.status>([
   grpc.status.DATA_LOSS,
 ]);
 
+/**
+ * UNAVAILABLE because the TLS handshake failed (a certificate the CA does not vouch for, a client certificate the
+ * target wants, TLS against a plaintext port): trying again cannot help, so the replay says so at once instead of
+ * after the 5 minutes a target that is down is given.
+ */
+const TLS_FAILURE = /certificate|\bSSL\b|\bTLS|handshake|wrong version number/i;
+
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false; reason: string };
 
 /** The retry state of one request. */
@@ -46,6 +53,9 @@ export class RetryState {
   decide(outcome: Extract<ExportOutcome, { ok: false }>, nowMs: number): RetryDecision {
     const status = `${grpc.status[outcome.code] ?? outcome.code}: ${outcome.details}`;
     let delayMs: number;
+    if (outcome.code === grpc.status.UNAVAILABLE && TLS_FAILURE.test(outcome.details)) {
+      return { retry: false, reason: `${status} (the TLS handshake with the target failed: check --tls, --ca, --cert and --key)` };
+    }
     if (RETRYABLE.has(outcome.code)) {
       delayMs = outcome.retryDelayMs ?? this.backoff.next();
     } else if (outcome.code === grpc.status.RESOURCE_EXHAUSTED && outcome.retryDelayMs !== null) {

@@ -85,6 +85,21 @@ test('an untrusted server certificate or no client certificate: the Export fails
   expect(accepted).toEqual([]);
 });
 
+test('a replay whose TLS handshake fails stops at once with the reason, instead of retrying for minutes', async () => {
+  accepted.length = 0;
+  const patient: ReplayOptions = { ...options, retry: { initialBackoffMs: 20, maxBackoffMs: 100, maxRetryTimeMs: 120_000 } };
+  for (const settings of [
+    { tls: true, caFile: pki.rogueCa.cert, certFile: pki.client.cert, keyFile: pki.client.key },
+    { tls: true, caFile: pki.ca.cert },
+  ]) {
+    const summary = await replay(archive, client(settings), patient);
+    expect(summary.delivered).toBe(false);
+    expect(summary.retried).toBe(0);
+    expect(summary.failure?.reason).toMatch(/UNAVAILABLE: [\s\S]*\(the TLS handshake with the target failed: check --tls, --ca, --cert and --key\)/);
+  }
+  expect(accepted).toEqual([]);
+});
+
 test('--ca, --cert or --key without --tls, or --cert without --key, are refused before anything connects', () => {
   expect(() => new GrpcTarget({ address, tls: false, caFile: pki.ca.cert })).toThrow(/need --tls/);
   expect(() => new GrpcTarget({ address, tls: true, certFile: pki.client.cert })).toThrow(/--cert and --key go together/);
