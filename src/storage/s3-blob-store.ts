@@ -6,7 +6,9 @@
 //   elsewhere or is longer than asked (s3rver answers `bytes=0-0` with the whole object) is cut to what was asked;
 // - after an upload completes, HeadObject confirms the stored size, so a server that kept the request's
 //   aws-chunked framing instead of the bytes is caught (and the object removed) rather than indexed;
-// - each listing page is put in byte order (S3 lists that way already; s3rver lists in directory order).
+// - each listing page is put in byte order (S3 lists that way already; s3rver lists in directory order), and a
+//   listing that claims to be truncated is never taken as finished (s3-listing.ts);
+// - an upload the server calls complete must be there when HeadObject asks.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from './aws-sdk.js';
 import { ARCHIVE_KEY_PREFIX, type ArchiveTarget, type BlobInfo, type BlobStore, type BlobWriter, type WriteOptions } from './blob-store.js';
@@ -16,9 +18,10 @@ import { briefS3Error, isS3InvalidRange, isS3NotFound, s3OperationError, s3Start
 import { MultipartCleanup } from './s3-multipart-cleanup.js';
 import { checkS3Settings, describeS3Location, normalizeS3Prefix, type S3Settings } from './s3-settings.js';
 import { S3BlobWriter } from './s3-writer.js';
+import { compareKeys, listObjectPages } from './s3-listing.js';
 
-const { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command } = s3Sdk;
-import { ConfigError, CorruptDataError, InvalidArgumentError, NotFoundError } from '../errors.js';
+const { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand } = s3Sdk;
+import { BackendUnavailableError, ConfigError, CorruptDataError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 
 /** Multipart uploads older than this at start-up were left by a crash: no live writer takes an hour per object. */
@@ -130,6 +133,15 @@ export class S3BlobStore implements BlobStore {
       throw s3OperationError('read', key, this.settings, error);
     }
     const range = parseContentRange(response.ContentRange);
+    if (range === null && response.$metadata.httpStatusCode === 206) {
+      // Partial content without a readable Content-Range: where the bytes start is unknown, and assuming 0 would
+      // return the wrong bytes for any offset.
+      (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      throw new BackendUnavailableError(
+        `S3 answered a read of ${key} at ${offset} with partial content but no usable Content-Range ` +
+          `(${JSON.stringify(response.ContentRange ?? null)}) in ${this.describe()}`,
+      );
+    }
     // Without Content-Range the server sent the whole object (a 200 to a range request is allowed).
     const bodyStart = range?.start ?? 0;
     if (bodyStart > offset) {
@@ -148,7 +160,16 @@ export class S3BlobStore implements BlobStore {
     } catch (error) {
       throw s3OperationError('read', key, this.settings, error);
     }
-    if (slice.length < length) throw pastTheEnd(key, offset, length, range?.size ?? bodyStart + slice.length);
+    if (slice.length < length) {
+      if (range?.size !== undefined) {
+        // The object holds the whole range (checked above), so the answer was cut short: a transport problem to
+        // retry, not a missing range.
+        throw new BackendUnavailableError(
+          `S3 sent ${slice.length} of the ${length} bytes asked for at ${offset} of ${key} (${range.size} bytes) in ${this.describe()}`,
+        );
+      }
+      throw pastTheEnd(key, offset, length, bodyStart + slice.length);
+    }
     return slice;
   }
 
@@ -193,34 +214,28 @@ export class S3BlobStore implements BlobStore {
     prefix: string,
     keyOf: (key: string) => string | null,
   ): AsyncIterable<BlobInfo> {
-    let token: string | undefined;
-    do {
-      let page;
-      try {
-        page = await this.client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            ...(storePrefix + prefix === '' ? {} : { Prefix: storePrefix + prefix }),
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-            ...(this.listPageSize === undefined ? {} : { MaxKeys: this.listPageSize }),
-          }),
-        );
-      } catch (error) {
-        throw s3OperationError('list', `keys under ${JSON.stringify(prefix)}`, this.settings, error);
-      }
+    const pages = listObjectPages(
+      this.client,
+      {
+        Bucket: bucket,
+        ...(storePrefix + prefix === '' ? {} : { Prefix: storePrefix + prefix }),
+        ...(this.listPageSize === undefined ? {} : { MaxKeys: this.listPageSize }),
+      },
+      `s3://${bucket}/${storePrefix}${prefix}`,
+      (error) => s3OperationError('list', `keys under ${JSON.stringify(prefix)}`, this.settings, error),
+    );
+    for await (const page of pages) {
       const items: BlobInfo[] = [];
-      for (const object of page.Contents ?? []) {
+      for (const object of page) {
         if (object.Key === undefined || !object.Key.startsWith(storePrefix)) continue;
         const key = keyOf(object.Key.slice(storePrefix.length));
         // Not every object in a shared bucket is ours to read (e.g. "folder/" markers made by consoles).
         if (key === null || !isValidKey(key)) continue;
         items.push({ key, size: object.Size ?? 0 });
       }
-      items.sort((a, b) => Buffer.compare(Buffer.from(a.key, 'utf8'), Buffer.from(b.key, 'utf8')));
+      items.sort((a, b) => compareKeys(a.key, b.key));
       yield* items;
-      const next = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-      token = next !== undefined && next !== token ? next : undefined;
-    } while (token !== undefined);
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -310,6 +325,15 @@ export class S3BlobStore implements BlobStore {
       const head = await this.client.send(new HeadObjectCommand(this.locate(key)));
       stored = head.ContentLength;
     } catch (error) {
+      if (isS3NotFound(error)) {
+        // The server said the upload completed, yet there is no object: CompleteMultipartUpload can answer 200 with
+        // an <Error> body, which the SDK misses when anything (a newline) follows </Error>. Trusting it would index
+        // an object that does not exist and release its spooled data; failing makes the archiver write it again.
+        throw new BackendUnavailableError(
+          `S3 reported the upload of ${key} complete, but HeadObject finds no object there (${this.describe()})`,
+          { cause: error },
+        );
+      }
       // The upload itself succeeded; a failed check is not a reason to write the object again under a new key.
       this.logger.warn({ key, error: briefS3Error(error) }, 'uploaded object could not be verified with HeadObject');
       return;
@@ -342,7 +366,7 @@ function pastTheEnd(key: string, offset: number, length: number, size?: number):
 /** `bytes 100-199/1000` → start 100, size 1000 (size undefined for `*`). */
 export function parseContentRange(header: string | undefined): { start: number; size: number | undefined } | null {
   if (header === undefined) return null;
-  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim());
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/i.exec(header.trim());
   if (!match) return null;
   return { start: Number(match[1]), size: match[3] === '*' ? undefined : Number(match[3]) };
 }

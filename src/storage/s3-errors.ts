@@ -81,11 +81,32 @@ export function briefS3Error(error: unknown): string {
   );
 }
 
+/**
+ * The server refused the flexible-checksum headers that the AWS SDK sends by default since 2025
+ * (`x-amz-checksum-crc32`, `x-amz-sdk-checksum-algorithm`, `x-amz-checksum-algorithm` on CreateMultipartUpload):
+ * some S3-compatible services answer 400 or 501 naming the header. HeadBucket at start sends none, so such a server
+ * passes start-up and then fails every upload; the error has to say which setting fixes it.
+ */
+export function isS3ChecksumRefusal(error: unknown): boolean {
+  const status = s3Status(error);
+  if (status !== 400 && status !== 501) return false;
+  const name = s3ErrorName(error) ?? '';
+  const message = text(shape(error).message) ?? '';
+  // A checksum that did not match (BadDigest, XAmzContentChecksumMismatch) is damage in transit, not a refusal.
+  if (/digest|mismatch/i.test(name) || /match/i.test(message)) return false;
+  return /checksum/i.test(`${message} ${name}`);
+}
+
+const CHECKSUM_HINT =
+  'this server seems not to accept the AWS SDK\'s default request checksums: set storage.s3.checksums: when_required ' +
+  '(S3_CHECKSUMS=when_required)';
+
 /** An operation on one key failed: a BackendUnavailableError naming the key and the store. */
 export function s3OperationError(action: string, key: string, settings: S3Settings, error: unknown): OtlpCaptureError {
   if (error instanceof OtlpCaptureError) return error;
+  const hint = settings.checksums === 'when_supported' && isS3ChecksumRefusal(error) ? ` (${CHECKSUM_HINT})` : '';
   return new BackendUnavailableError(
-    `cannot ${action} object ${key} in ${describeS3Location(settings)}: ${briefS3Error(error)}`,
+    `cannot ${action} object ${key} in ${describeS3Location(settings)}: ${briefS3Error(error)}${hint}`,
     { cause: error },
   );
 }
@@ -101,6 +122,13 @@ export function s3StartupError(settings: S3Settings, error: unknown): BackendUna
     message =
       'no AWS credentials found: set storage.s3.accessKeyId and storage.s3.secretAccessKey (S3_ACCESS_KEY, ' +
       'S3_SECRET_KEY), or configure the AWS default credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, an instance role)';
+  } else if (isNetworkError(error) && networkFailure(error) === 'ENOTFOUND' && settings.endpoint !== undefined && !settings.forcePathStyle) {
+    // Virtual-hosted addressing puts the bucket in the host name (bucket.localhost, bucket.minio): the endpoint
+    // named in the message may resolve fine while that name does not.
+    message =
+      `cannot reach S3 at ${where} (ENOTFOUND): with virtual-hosted addressing the bucket is part of the host name ` +
+      `(${settings.bucket}.<endpoint host>), which does not resolve; MinIO and most self-hosted servers need ` +
+      'storage.s3.forcePathStyle: true (S3_FORCE_PATH_STYLE=true), otherwise check storage.s3.endpoint (S3_ENDPOINT)';
   } else if (isNetworkError(error)) {
     message =
       `cannot reach S3 at ${where} (${briefS3Error(error)}): is the server running, ` +
