@@ -2,7 +2,7 @@
 // whether its condition holds now, and in words what is wrong; the scheduler turns that into alerts and all-clears.
 import type { Priority } from './notifier.js';
 import { formatBytes, formatDuration } from '../util/human-units.js';
-import { escapeMrkdwn } from './slack-format.js';
+import { escapeMrkdwn, truncate } from './slack-format.js';
 
 export interface AlertSnapshot {
   nowMs: number;
@@ -179,6 +179,13 @@ export class RejectionsRule implements AlertRule {
   }
 }
 
+/**
+ * The archiver's reason ends with its last error, which can be a whole ClickHouse or S3 answer (tens of KB). Cut
+ * before escaping, so what the alert says after it (how full the spool is, what to check) stays in Slack's first
+ * section and in the 40,000-character text, and no escape (`&lt;`) is cut in half.
+ */
+const STALLED_REASON_CHARS = 1_000;
+
 export class ArchiverStalledRule implements AlertRule {
   readonly id = 'archiver-stalled';
 
@@ -188,7 +195,7 @@ export class ArchiverStalledRule implements AlertRule {
       priority: 'critical',
       title: 'Archiving stalled',
       text:
-        `${escapeMrkdwn(archiverStalled)}. ${spool.unreleasedRecords} requests wait in the spool ` +
+        `${escapeMrkdwn(truncate(archiverStalled.replace(/\s+/g, ' '), STALLED_REASON_CHARS))}. ${spool.unreleasedRecords} requests wait in the spool ` +
         `(${Math.floor(spoolPercent(spool))}% full); \`/readyz\` fails until archiving catches up. Check the blob store ` +
         'and index, and the server log for the archiver\'s errors.',
     };
@@ -219,8 +226,9 @@ export class QuarantineRule implements AlertRule {
     return {
       priority: 'high',
       title: `Spool data quarantined (${corrupt + given})`,
+      // Slack reads a raw `<…>` as a link even inside a code span (it showed "spool.dir" as a link), so escape it.
       text:
-        `${parts.join('; ')}. Their bytes are in \`<spool.dir>/quarantine/\`, each with a JSON file saying which ` +
+        `${parts.join('; ')}. Their bytes are in \`&lt;spool.dir&gt;/quarantine/\`, each with a JSON file saying which ` +
         'segment, offset and request and why; every intact request was archived. Check the disk (SMART, dmesg). ' +
         'See `otlpcapture_spool_corrupt_records_total` and `otlpcapture_archiver_quarantined_records_total`.',
     };

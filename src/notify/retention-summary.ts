@@ -122,3 +122,20 @@ function totals(policies: readonly RetentionPolicySummary[]): {
 function plural(n: number, noun: string): string {
   return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
 }
+
+/**
+ * A retention run that failed as a whole. Its error can be a whole S3 or ClickHouse answer (XML, keys with `<` and
+ * `>`): collapsed, cut to a readable length before escaping (no escape cut in half), and escaped, so Slack shows it as
+ * text rather than links, and the header alone carries the title.
+ */
+export function retentionFailureNotification(message: string): Notification {
+  return {
+    kind: 'alert',
+    priority: 'high',
+    title: 'Retention run failed',
+    text: escapeMrkdwn(truncate(message.replace(/\s+/g, ' ').trim(), FAILURE_MESSAGE_CHARS)),
+    dedupKey: 'retention-run-failed',
+  };
+}
+
+const FAILURE_MESSAGE_CHARS = 1_000;

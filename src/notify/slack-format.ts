@@ -112,9 +112,7 @@ export function notificationPayload(notification: Notification, notes: readonly 
     [`*${escapeMrkdwn(notification.title)}*`, notification.text, noteText].filter((part) => part !== '').join('\n'),
     SLACK_LIMITS.textChars,
   );
-  let blocks: MessageBlock[] = notification.blocks
-    ? notification.blocks.map(withinLimits)
-    : [headerBlock(notification.title), ...packLines(notification.text.split('\n'), SLACK_LIMITS.blocks - 2).blocks];
+  let blocks: MessageBlock[] = notification.blocks ? notification.blocks.map(withinLimits) : textBlocks(notification);
   const reserved = notes.length > 0 ? 1 : 0;
   if (blocks.length > SLACK_LIMITS.blocks - reserved) {
     const kept = blocks.slice(0, SLACK_LIMITS.blocks - reserved - 1);
@@ -122,6 +120,19 @@ export function notificationPayload(notification: Notification, notes: readonly 
   }
   if (notes.length > 0) blocks.push(contextBlock(noteText));
   return { text, blocks };
+}
+
+/**
+ * A notification without blocks of its own: its title as the header, its text in sections. Lines that do not fit
+ * are counted in a last line rather than dropped unseen (the end of an alert says where it came from and what to
+ * check, and a reader must know it is missing).
+ */
+function textBlocks(notification: Notification): MessageBlock[] {
+  // Header, the sections, the "more" line and the notes line.
+  const packed = packLines(notification.text.split('\n'), SLACK_LIMITS.blocks - 3);
+  const blocks = [headerBlock(notification.title), ...packed.blocks];
+  if (packed.omitted > 0) blocks.push(contextBlock(`…and ${packed.omitted} more ${packed.omitted === 1 ? 'line' : 'lines'}`));
+  return blocks;
 }
 
 /** Enforces per-block limits on blocks built elsewhere. */

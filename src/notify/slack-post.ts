@@ -24,7 +24,7 @@ export async function postToWebhook(url: string, payload: SlackPayload, options:
     response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json; charset=utf-8' },
-      body: JSON.stringify(payload),
+      body: slackJson(payload),
       // A webhook that redirects is not one we should follow with a credential-bearing body.
       redirect: 'manual',
       signal,
@@ -41,6 +41,17 @@ export async function postToWebhook(url: string, payload: SlackPayload, options:
   if (response.status === 429) return { kind: 'rate-limited', retryAfterMs: parseRetryAfter(response.headers.get('retry-after')), reason };
   if (response.status >= 500 || response.status === 408) return { kind: 'retryable', reason };
   return { kind: 'rejected', status: response.status, reason };
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * The body as Slack can decode it. A lone UTF-16 surrogate (half an emoji from a file name, an error message or a
+ * report) becomes a `\ud83d` escape that Slack's JSON decoder refuses as `invalid_payload`, for the text-only retry
+ * too, so the whole notification would be lost: each one is replaced by U+FFFD, which keeps every length the same.
+ */
+export function slackJson(payload: SlackPayload): string {
+  return JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value));
 }
 
 /** Retry-After as delay-seconds (Slack's form) or an HTTP date; null when absent or unreadable. */

@@ -7,7 +7,7 @@
 // store, so it survives restarts and includes runs of other processes (a CronJob).
 import type { IndexStore } from '../index/index-store.js';
 import type { Notifier } from '../notify/notifier.js';
-import { retentionSummaryNotification } from '../notify/retention-summary.js';
+import { retentionFailureNotification, retentionSummaryNotification } from '../notify/retention-summary.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { LeaseHeldError } from './lease.js';
@@ -133,13 +133,7 @@ export class RetentionScheduler {
       this.noteRun(Date.now(), false);
       const message = (error as Error).message;
       logger.error({ error: message }, 'retention run failed');
-      notifier.notify({
-        kind: 'alert',
-        priority: 'high',
-        title: 'Retention run failed',
-        text: `*Retention run failed*\n${message}`,
-        dedupKey: 'retention-run-failed',
-      });
+      notifier.notify(retentionFailureNotification(message));
       return;
     }
     const policies = result.summary.policies;
