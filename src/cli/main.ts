@@ -12,6 +12,7 @@ import { registerReplay } from './commands/replay.js';
 import { registerRetention } from './commands/retention.js';
 import { registerServe } from './commands/serve.js';
 import { EXIT_USAGE } from './exit.js';
+import { handleClosedPipes } from './stdio.js';
 import { registerVerify } from './commands/verify.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -23,6 +24,9 @@ const program = new Command()
   .showHelpAfterError()
   // Commander ends usage errors (unknown option, missing value or required option) with 1; the CLI's contract is 2.
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE));
+
+// `otlp-capture list | head -1`: a reader that stops early ends the command quietly, not with a stack trace.
+handleClosedPipes();
 
 registerServe(program);
 registerList(program);

@@ -35,5 +35,11 @@ export function selectionFilter(options: SelectionOptions): SelectionFilter {
     if (key === 'since') filter.sinceNs = ns;
     else filter.untilNs = ns;
   }
+  // Swapped bounds (`--since 2h --until 3h`) select nothing; a script would take the empty answer for "no data".
+  if (filter.sinceNs !== undefined && filter.untilNs !== undefined && filter.sinceNs > filter.untilNs) {
+    throw new UsageError(
+      `--since ${JSON.stringify(options.since)} is later than --until ${JSON.stringify(options.until)}: nothing can match (durations count back from now, so --since is the longer one)`,
+    );
+  }
   return filter;
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseTraceId } from '../../query/trace-id.js';
 import { addServerOptions, addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
 import { reportAndExit } from '../exit.js';
-import { payloadFormat, writePayload } from '../payload-output.js';
+import { checkPayloadDestination, payloadFormat, writePayload } from '../payload-output.js';
 
 interface FindTraceOptions extends StoreOptions {
   format: string;
@@ -24,6 +24,7 @@ export function registerFindTrace(program: Command): void {
   )).action(async (traceId: string, options: FindTraceOptions) => {
     try {
       const format = payloadFormat(options.format);
+      checkPayloadDestination(format, options.output);
       // Checked before the index is opened: a typo is a usage error (exit 2), not a lookup.
       const id = parseTraceId(traceId);
       const tenant = tenantOption(options.tenant);

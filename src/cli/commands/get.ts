@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addServerOptions, addStoreOptions, openReadSide, tenantOption, type StoreOptions } from '../common.js';
 import { reportAndExit } from '../exit.js';
-import { payloadFormat, writePayload } from '../payload-output.js';
+import { checkPayloadDestination, payloadFormat, writePayload } from '../payload-output.js';
 
 interface GetOptions extends StoreOptions {
   format: string;
@@ -21,6 +21,7 @@ export function registerGet(program: Command): void {
   )).action(async (id: string, options: GetOptions) => {
     try {
       const format = payloadFormat(options.format);
+      checkPayloadDestination(format, options.output);
       const tenant = tenantOption(options.tenant);
       const read = await openReadSide(options);
       try {

@@ -5,6 +5,7 @@ import { requestView } from '../../query/request-view.js';
 import { addServerOptions, addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
 import { reportAndExit, UsageError } from '../exit.js';
 import { selectionFilter } from '../selection-options.js';
+import { Interruption } from '../stdio.js';
 
 interface ListOptions extends StoreOptions {
   signal?: string;
@@ -52,6 +53,8 @@ export function registerList(program: Command): void {
       const position = options.after === undefined ? undefined : decodeCursor(options.after, selection);
       const withDuplicates = options.withDuplicates ?? false;
       const read = await openReadSide(options);
+      // Ctrl-C stops the listing between batches, so what was printed ends with a whole row.
+      const interruption = new Interruption();
       try {
         if (options.count) {
           process.stdout.write(`${await read.query.countRequests(selection, { withDuplicates })}\n`);
@@ -68,6 +71,7 @@ export function registerList(program: Command): void {
               await printer.print(batch);
               batch = [];
             }
+            if (interruption.interrupted) break;
           }
           await printer.print(batch);
           await printer.end();
@@ -79,11 +83,14 @@ export function registerList(program: Command): void {
           ...(options.after === undefined ? {} : { cursor: options.after }),
           withDuplicates,
         });
+        if (interruption.interrupted) return;
         await printer.print(page.requests);
         await printer.end();
         if (page.nextCursor !== null) process.stderr.write(continuationHint(page.requests.length, page.nextCursor, read.query.dedup.enabled && !withDuplicates));
       } finally {
         await read.close();
+        interruption.exitIfInterrupted();
+        interruption.dispose();
       }
     } catch (error) {
       reportAndExit(error);

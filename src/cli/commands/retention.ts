@@ -1,6 +1,8 @@
 // `otlp-capture retention run|status`: apply the configured retention policies once (a CronJob's command), or show
 // the lease, the last run and what a killed run left to finish.
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { NotFoundError } from '../../errors.js';
 import type { RetentionRunResult } from '../../retention/retention-run.js';
 import type { RetentionStatus } from '../../retention/retention-status.js';
 import { addStoreOptions, configFrom, type StoreOptions } from '../common.js';
@@ -53,6 +55,12 @@ export function registerRetention(program: Command): void {
   ).action(async (options: StatusOptions) => {
     try {
       const config = configFrom(options);
+      // A read command: starting the filesystem store would create <dataDir>/objects for a mistyped --data-dir.
+      if (config.storage.type === 'filesystem' && !existsSync(config.storage.filesystem.dir)) {
+        throw new NotFoundError(
+          `no archive at ${config.storage.filesystem.dir}: nothing has been captured there yet (is --data-dir or --config right?)`,
+        );
+      }
       const [{ createBlobStore }, { readRetentionStatus }] = await Promise.all([
         import('../../app/components.js'),
         import('../../retention/retention-status.js'),
