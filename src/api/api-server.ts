@@ -18,6 +18,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Http2ListenerLimits } from '../transport/http2-limits.js';
 import { grpcServerCredentials, type TlsFiles } from '../transport/tls.js';
 import { accessInterceptor } from './access-interceptor.js';
+import { boundedStatusInterceptor } from './bounded-status.js';
 import { addCaptureService, CAPTURE_SERVICE } from './capture-service.js';
 import { ReplayTargets } from './replay-targets.js';
 import { WorkLimiter } from './work-limiter.js';
@@ -26,7 +27,10 @@ export interface ApiServerOptions {
   host: string;
   port: number;
   limits: Http2ListenerLimits;
-  /** Largest response: at least the largest request ingest accepts, so GetRequest can return any of them. */
+  /**
+   * The largest request ingest accepts (at least), so GetRequest can return any of them; responses may be larger by
+   * RESPONSE_ENVELOPE_BYTES.
+   */
   maxSendBytes: number;
   maxConcurrentReads: number;
   maxConcurrentReplays: number;
@@ -38,6 +42,12 @@ export interface ApiServerOptions {
   tailBuffer?: number;
   tailPollMs?: number;
 }
+
+/**
+ * Room beside a payload in one response message: the CapturedRequest (ids, counts, timestamps, the request's
+ * service names) and the protobuf framing.
+ */
+export const RESPONSE_ENVELOPE_BYTES = 1024 * 1024;
 
 /** What the API listener serves, as reflection lists it. */
 export const API_SERVICES: readonly string[] = [CAPTURE_SERVICE, HEALTH_SERVICE];
@@ -64,9 +74,12 @@ export class ApiServer {
       host: options.host,
       port: options.port,
       limits: options.limits,
-      maxSendBytes: options.maxSendBytes,
-      // Metrics first, so refusals by the access check are counted with their status too.
-      interceptors: [rpcMetricsInterceptor(deps.metrics), accessInterceptor(deps.callers, deps.logger)],
+      // The largest request travels inside a GetRequestResponse (or a TailEvent) beside its CapturedRequest: without
+      // room for that envelope, a request of exactly the ingest limit could be captured but never fetched.
+      maxSendBytes: options.maxSendBytes + RESPONSE_ENVELOPE_BYTES,
+      // The bound on status messages first (nearest the transport), so it sees every status, refusals included;
+      // then metrics, so refusals by the access check are counted with their status too.
+      interceptors: [boundedStatusInterceptor(), rpcMetricsInterceptor(deps.metrics), accessInterceptor(deps.callers, deps.logger)],
       credentials: deps.tls ? grpcServerCredentials(deps.tls) : grpc.ServerCredentials.createInsecure(),
       logger: deps.logger,
     });

@@ -10,6 +10,7 @@ import { parseSpeed, parseTimeShift } from '../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../replay/replay-progress.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toGrpcError } from '../grpc/grpc-errors.js';
+import { decodeObjectPageToken, encodeObjectPageToken } from './object-page-token.js';
 import type { ReplayTargets } from './replay-targets.js';
 import { describeFailureForCaller } from './target-errors.js';
 import type { WorkLimiter } from './work-limiter.js';
@@ -97,7 +98,8 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
       const tenant = deps.callerTenant(call.metadata, call.request.tenant);
       const signal = signalOf(call.request.signal);
       const pageSize = Math.min(MAX_PAGE_SIZE, call.request.pageSize || DEFAULT_PAGE_SIZE);
-      const afterKey = call.request.pageToken ? Buffer.from(call.request.pageToken, 'base64url').toString('utf8') : undefined;
+      const listing = { ...(tenant === undefined ? {} : { tenant }), ...(signal === undefined ? {} : { signal }) };
+      const afterKey = call.request.pageToken ? decodeObjectPageToken(call.request.pageToken, listing) : undefined;
       const rows = await query.listObjects({
         limit: pageSize + 1,
         ...(tenant === undefined ? {} : { tenant }),
@@ -108,7 +110,7 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
       const last = page[page.length - 1];
       return {
         objects: page.map(objectMessage),
-        nextPageToken: rows.length > pageSize && last ? Buffer.from(last.key).toString('base64url') : '',
+        nextPageToken: rows.length > pageSize && last ? encodeObjectPageToken(listing, last.key) : '',
       };
     }),
 
@@ -158,6 +160,7 @@ async function startReplay(deps: ReadBackDeps, call: grpc.ServerWritableStream<R
     // Before anything connects anywhere.
     deps.replayTargets.check(address);
   }
+  checkHeaders(call.request.headers ?? {});
   await deps.replays.run(() => runReplay(deps, call, address, dryRun, abort));
 }
 
@@ -205,6 +208,24 @@ async function runReplay(
     if (!abort.aborted) call.write(progressMessage(summary, summary));
   } finally {
     target?.close();
+  }
+}
+
+/**
+ * Replay headers as gRPC metadata, checked before a target is made. They carry the target's credentials
+ * (authorization): grpc-js' own message for a bad one quotes the value, so the caller is told the header's name
+ * and what is allowed, never the value.
+ */
+function checkHeaders(headers: Record<string, string>): void {
+  for (const [key, value] of Object.entries(headers)) {
+    try {
+      new grpc.Metadata().add(key, value);
+    } catch {
+      throw new InvalidArgumentError(
+        `headers[${JSON.stringify(key.slice(0, 80))}] is not valid gRPC metadata: keys of letters, digits and - _ ., ` +
+          'not ending in -bin; values of printable ASCII (the value is not shown)',
+      );
+    }
   }
 }
 

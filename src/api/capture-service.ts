@@ -3,16 +3,19 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { CallerPolicy, ReadGrant } from '../admission/caller.js';
+import { isValidTenant } from '../admission/tenant.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isSignal, type RequestFilter, type Signal } from '../model.js';
 import { PROTO_DIR } from '../protos.js';
 import type { PresentedRequest } from '../query/dedup.js';
 import type { QueryService } from '../query/query-service.js';
+import { decodeCursor, type CursorPosition } from '../query/request-cursor.js';
 import type { Logger } from '../telemetry/logger.js';
 import { grantOf } from '../grpc/call-grants.js';
 import { toGrpcError } from '../grpc/grpc-errors.js';
 import { readBackHandlers } from './capture-readback.js';
 import { tailHandler } from './tail-stream.js';
+import { timestampNs, type Timestamp } from './timestamp-field.js';
 import type { SpoolHotTier } from '../query/spool-hot-tier.js';
 import type { TailObserver } from '../query/hot-tier-metrics.js';
 import type { ReplayTargets } from './replay-targets.js';
@@ -21,11 +24,6 @@ import type { WorkLimiter } from './work-limiter.js';
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
-
-interface Timestamp {
-  seconds?: string | number;
-  nanos?: number;
-}
 
 // Enums arrive as their names; a value this build does not know (a newer client's) arrives as its number.
 interface ListRequestsRequest {
@@ -96,8 +94,17 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
     if (mapped.unexpected) logger.error({ err: error }, 'CaptureService call failed');
     callback(mapped.status as grpc.ServerErrorResponse);
   };
-  const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined =>
-    callers.readTenant(grantOf<ReadGrant>(metadata, ['read', 'replay']), asked);
+  const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined => {
+    const grant = grantOf<ReadGrant>(metadata, ['read', 'replay']);
+    // The policy's own message speaks of a header; this one comes from the request's tenant field.
+    if (asked !== undefined && asked !== '' && !isValidTenant(asked)) {
+      throw new InvalidArgumentError(
+        `invalid tenant in field tenant: ${JSON.stringify(asked.slice(0, 80))}; use 1-63 characters of A-Z a-z 0-9 . _ - ` +
+          'starting with a letter or digit',
+      );
+    }
+    return callers.readTenant(grant, asked);
+  };
   const queryFor = (hotOnly: boolean | undefined): QueryService => {
     if (!hotOnly) return query;
     if (!deps.hot) throw new InvalidArgumentError('hot_only: this server keeps no hot tier');
@@ -110,6 +117,7 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
         const tenant = callerTenant(call.metadata, call.request.tenant);
         const filter = toFilter(call.request);
         if (tenant !== undefined) filter.tenant = tenant;
+        if (call.request.pageToken) checkPageToken(call.request.pageToken, filter, call.request.newestFirst === true);
         const pageSize = Math.min(MAX_PAGE_SIZE, call.request.pageSize || DEFAULT_PAGE_SIZE);
         const page = await queryFor(call.request.hotOnly).listPage(filter, {
           limit: pageSize,
@@ -178,13 +186,28 @@ function toFilter(request: ListRequestsRequest): RequestFilter {
     filter.signal = signal;
   }
   if (request.service) filter.service = request.service;
-  if (request.since) filter.sinceNs = fromTimestamp(request.since);
-  if (request.until) filter.untilNs = fromTimestamp(request.until);
+  if (request.since) filter.sinceNs = timestampNs(request.since, 'since');
+  if (request.until) filter.untilNs = timestampNs(request.until, 'until');
   return filter;
 }
 
-function fromTimestamp(value: Timestamp): bigint {
-  return BigInt(value.seconds ?? 0) * 1_000_000_000n + BigInt(value.nanos ?? 0);
+/**
+ * A page_token refused with INVALID_ARGUMENT naming the field (as AIP-158 has it): a token that is not one
+ * ListRequests returned, one of a listing with other filters (or of another tenant: the tenant is one of them), and
+ * one asked for in the other order. Tokens carry a position, not a snapshot, so they do not expire.
+ */
+function checkPageToken(token: string, selection: RequestFilter, newestFirst: boolean): void {
+  let position: CursorPosition;
+  try {
+    position = decodeCursor(token, selection);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    // The cursor's message (shared with the CLI) names its flags; here they are request fields.
+    throw new InvalidArgumentError(`page_token: ${error.message.replace(/--([a-z]+)/g, '$1')}`, { cause: error });
+  }
+  if (newestFirst && !position.newestFirst) {
+    throw new InvalidArgumentError('page_token continues a listing oldest first: leave newest_first unset with it');
+  }
 }
 
 function toTimestamp(ns: bigint): { seconds: string; nanos: number } {

@@ -12,13 +12,9 @@ import { tailRequests } from '../query/tail-follower.js';
 import { isTieredIndex } from '../query/tiered-index.js';
 import { toGrpcError } from '../grpc/grpc-errors.js';
 import type { Logger } from '../telemetry/logger.js';
+import { timestampNs, type Timestamp } from './timestamp-field.js';
 
 export const DEFAULT_TAIL_BUFFER = 1000;
-
-interface Timestamp {
-  seconds?: string | number;
-  nanos?: number;
-}
 
 export interface TailRequest {
   signal?: string | number;
@@ -44,16 +40,17 @@ export interface TailDeps {
 export function tailHandler(deps: TailDeps): grpc.handleServerStreamingCall<TailRequest, unknown> {
   return (call) => {
     let filter: RequestFilter;
+    let sinceMs: number | undefined;
     try {
       const tenant = deps.callerTenant(call.metadata, call.request.tenant);
       filter = deps.toFilter({ signal: call.request.signal ?? 'SIGNAL_UNSPECIFIED', service: call.request.service ?? '' });
       if (tenant !== undefined) filter.tenant = tenant;
+      const since = call.request.since;
+      sinceMs = since ? Number(timestampNs(since, 'since') / 1_000_000n) : undefined;
     } catch (error) {
       call.emit('error', toGrpcError(error, 1000).status);
       return;
     }
-    const since = call.request.since;
-    const sinceMs = since ? Number(BigInt(since.seconds ?? 0) * 1000n) + Math.floor((since.nanos ?? 0) / 1e6) : undefined;
     void new TailCall(call, deps, filter, sinceMs).run();
   };
 }
