@@ -13,7 +13,7 @@ import { CaptureServer } from '../../src/app/capture-server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { PROTO_DIR } from '../../src/protos.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { MAX_DETAILS_BYTES } from '../../src/api/bounded-status.js';
+import { MAX_DETAILS_BYTES } from '../../src/grpc/status-details.js';
 import { grpcExport } from '../helpers/grpc-calls.js';
 import { logsPayload } from '../helpers/otlp-payloads.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';

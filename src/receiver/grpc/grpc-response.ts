@@ -11,6 +11,7 @@ import {
   type GrpcStatus,
 } from './grpc-protocol.js';
 import { ACCEPT_ENCODING } from './wire-codec.js';
+import { boundedDetails } from '../../grpc/status-details.js';
 
 /** Headers of every response: what the body is and which request encodings this server decodes. */
 export function responseHeaders(metadata?: grpc.Metadata | null): http2.OutgoingHttpHeaders {
@@ -26,7 +27,7 @@ export function responseHeaders(metadata?: grpc.Metadata | null): http2.Outgoing
 export function statusTrailers(status: GrpcStatus): http2.OutgoingHttpHeaders {
   const trailers: http2.OutgoingHttpHeaders = { ...metadataHeaders(status.metadata) };
   trailers[HEADER_GRPC_STATUS] = String(status.code);
-  if (status.details !== '') trailers[HEADER_GRPC_MESSAGE] = percentEncodeGrpcMessage(status.details);
+  if (status.details !== '') trailers[HEADER_GRPC_MESSAGE] = percentEncodeGrpcMessage(boundedDetails(status.details));
   return trailers;
 }
 
