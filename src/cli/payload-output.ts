@@ -20,8 +20,11 @@ export function payloadFormat(value: string): PayloadFormat {
  * Checked before anything is read: protobuf bytes on a terminal are garbage that can also reconfigure it (escape
  * sequences in string fields), so they go to a file or a pipe — as curl refuses binary output to a terminal.
  */
+/** `--output -`: standard output, as Unix tools read it. */
+const STDOUT = '-';
+
 export function checkPayloadDestination(format: PayloadFormat, output: string | undefined): void {
-  if (format === 'proto' && output === undefined && process.stdout.isTTY) {
+  if (format === 'proto' && (output === undefined || output === STDOUT) && process.stdout.isTTY) {
     throw new UsageError('refusing to write binary protobuf to a terminal: add --output FILE, pipe it (| …, > FILE), or use --format json');
   }
 }
@@ -29,7 +32,7 @@ export function checkPayloadDestination(format: PayloadFormat, output: string | 
 /** JSON ends with a newline (it is text); proto bytes are written exactly. */
 export async function writePayload(body: Buffer, format: PayloadFormat, output: string | undefined): Promise<void> {
   const bytes = format === 'json' ? Buffer.concat([body, Buffer.from('\n')]) : body;
-  if (output) await writeOutputFile(output, bytes);
+  if (output && output !== STDOUT) await writeOutputFile(output, bytes);
   else await writeStdout(bytes);
 }
 

@@ -72,6 +72,11 @@ test('to a pipe and to --output the exact bytes are written', async () => {
   expect(written.code).toBe(0);
   expect(readFileSync(file).equals(proto)).toBe(true);
   expect(readdirSync(outDir)).toEqual(['exact.pb']); // no temp file left beside it
+  // `--output -` is standard output, as for other Unix tools: not a file named "-".
+  const dashed = await run(['get', requestId, '--data-dir', dataDir, '--output', '-']);
+  expect(dashed.code).toBe(0);
+  expect(dashed.stdout.equals(proto)).toBe(true);
+  expect(readdirSync(outDir)).toEqual(['exact.pb']);
 });
 
 test('an --output that cannot be written: one line on stderr, exit 1, nothing on stdout', async () => {
