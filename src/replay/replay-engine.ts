@@ -109,11 +109,11 @@ class ReplayRun {
   }
 
   async run(): Promise<ReplaySummary> {
-    const plan = await planSelection(this.source.index, this.options.filter, SELECTION_PAGE, this.distinct());
+    const plan = await planSelection(this.source.index, this.options.filter, SELECTION_PAGE, this.distinct(), this.stop.signal);
     this.progress.total = plan.total;
     this.offsetNs = timeShiftOffset(this.options.timeShift, plan.earliestNs, BigInt(this.startedAtMs) * 1_000_000n);
     this.report();
-    if (!this.options.dryRun && plan.total.requests > 0) {
+    if (!this.options.dryRun && plan.total.requests > 0 && !this.stop.signal.aborted) {
       if (this.target === null) throw new RangeError('a replay that is not a dry run needs a target');
       await this.send(this.target, plan.lastId!);
     }

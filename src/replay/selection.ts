@@ -50,12 +50,15 @@ export async function planSelection(
   filter: SelectionFilter,
   pageSize = SELECTION_PAGE,
   distinct: ReplayDedup = {},
+  /** A replay cancelled while it plans (Ctrl-C, the API caller gone) stops reading the index: the plan is partial. */
+  signal?: AbortSignal,
 ): Promise<SelectionPlan> {
   const total = emptyCounts();
   let earliestNs: bigint | null = null;
   let latestNs: bigint | null = null;
   let lastId: string | null = null;
   for await (const request of selectRequests(index, filter, undefined, pageSize, distinct)) {
+    if (signal?.aborted) break;
     lastId = request.id;
     total.requests += 1;
     total.items += request.items;

@@ -73,6 +73,20 @@ test('--speed 1 across a 30-day gap: the later request waits (a timer past 2^31-
   expect(summary).toMatchObject({ aborted: true, delivered: false, sent: { requests: 1 } });
 });
 
+test('a replay cancelled before or while it plans stops reading the selection and sends nothing', async () => {
+  const archive = await archiveOf('cancelled-plan', [
+    { signal: 'traces', bytes: tracePayload(86, 3).proto, receivedAtMs: BASE_MS },
+    { signal: 'traces', bytes: tracePayload(87, 3).proto, receivedAtMs: BASE_MS + 1 },
+    { signal: 'traces', bytes: tracePayload(88, 3).proto, receivedAtMs: BASE_MS + 2 },
+  ]);
+  const target = await recording();
+  const abort = new AbortController();
+  abort.abort();
+  const summary = await replay(archive, client(target.address), { ...options, abort: abort.signal });
+  expect(summary).toMatchObject({ aborted: true, delivered: false, total: { requests: 0 }, sent: { requests: 0 } });
+  expect(target.accepted).toEqual([]);
+});
+
 test('stopping while an unreachable target is being connected to ends the replay at once, with its summary', async () => {
   const archive = await archiveOf('down', [{ signal: 'traces', bytes: tracePayload(85, 3).proto, receivedAtMs: BASE_MS }]);
   // A port nothing listens on any more.
