@@ -4,29 +4,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
 import { http2ListenerLimits } from '../../src/transport/http2-limits.js';
+import { configFailure, loadYamlConfig } from '../helpers/config-file.js';
 
 let dir: string;
 beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'listener-config-'))));
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function load(yaml: string, env: NodeJS.ProcessEnv = {}) {
-  const file = path.join(dir, 'config.yaml');
-  fs.writeFileSync(file, yaml);
-  return loadConfig({ env, file, cwd: dir });
-}
-
-function failure(yaml: string): string {
-  try {
-    load(yaml);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('accepted');
-}
+const load = (yaml: string, env: NodeJS.ProcessEnv = {}) => loadYamlConfig(dir, yaml, env);
+const failure = (yaml: string): string => configFailure(dir, yaml);
 
 test('gRPC transport limits in human units, per listener, read through the transport-neutral shape', () => {
   const config = load(`

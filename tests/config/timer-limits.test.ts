@@ -4,29 +4,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
 import { retentionSchema } from '../../src/retention/retention-config.js';
+import { configFailure, loadYamlConfig } from '../helpers/config-file.js';
 
 let dir: string;
 beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timer-limits-'))));
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function load(yaml: string) {
-  const file = path.join(dir, 'config.yaml');
-  fs.writeFileSync(file, yaml);
-  return loadConfig({ env: {}, file, cwd: dir });
-}
-
-function failure(yaml: string): string {
-  try {
-    load(yaml);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('accepted');
-}
+const load = (yaml: string) => loadYamlConfig(dir, yaml);
+const failure = (yaml: string): string => configFailure(dir, yaml);
 
 test.each([
   ['server:\n  grpc:\n    keepaliveTime: 30d\n', 'keepaliveTime'],

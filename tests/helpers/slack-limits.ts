@@ -1,9 +1,7 @@
-// What Slack's incoming webhooks check before they accept a message, as a validator and as a local webhook on
-// 127.0.0.1 that answers the way Slack does: 400 `invalid_blocks` for a layout outside Block Kit's limits, 400
+// What Slack's incoming webhooks check before they accept a message, as a validator and a verdict that
+// SlackRecorder's strict mode answers with: 400 `invalid_blocks` for a layout outside Block Kit's limits, 400
 // `invalid_payload` for a body that is not valid JSON of well-formed Unicode, 400 `no_text` without text or blocks,
 // 200 `ok` otherwise. Limits count characters (code points), as Slack does, not UTF-16 units or bytes.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 export const LIMITS = {
   textChars: 40_000,
@@ -112,85 +110,18 @@ export function mrkdwnStrings(body: { text?: string; blocks?: unknown[] }): stri
   return out;
 }
 
-export interface StrictPost {
-  path: string;
-  raw: string;
-  body: { text?: string; blocks?: unknown[] } | null;
-  status: number;
-  /** What Slack would have answered (the body), e.g. `ok` or `invalid_blocks`. */
-  answer: string;
-  violations: Violation[];
-}
-
-/**
- * A webhook on 127.0.0.1 that enforces the limits above and answers as Slack does. Every post is recorded with
- * what was wrong with it, so a test can fail on the first message Slack would have refused.
- */
-export class StrictSlackWebhook {
-  readonly posts: StrictPost[] = [];
-  private waiters: (() => void)[] = [];
-
-  private constructor(private readonly server: http.Server, readonly port: number) {}
-
-  static async start(): Promise<StrictSlackWebhook> {
-    let webhook: StrictSlackWebhook | null = null;
-    const server = http.createServer((request, response) => webhook?.handle(request, response));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    webhook = new StrictSlackWebhook(server, (server.address() as AddressInfo).port);
-    return webhook;
+/** What Slack answers to a posted body: 400 with the first problem's code, or 200 `ok`; and every problem found. */
+export function slackVerdict(raw: string): { status: number; answer: string; violations: Violation[] } {
+  let violations: Violation[];
+  try {
+    const body: unknown = JSON.parse(raw);
+    violations = someString(body, hasLoneSurrogate)
+      ? [{ error: 'invalid_payload', where: '$', detail: 'unpaired UTF-16 surrogate' }]
+      : slackViolations(body);
+  } catch {
+    violations = [{ error: 'invalid_payload', where: '$', detail: 'not JSON' }];
   }
-
-  url(path = '/services/T0STRICT/B0STRICT/strictSecretToken9'): string {
-    return `http://127.0.0.1:${this.port}${path}`;
-  }
-
-  /** The posts Slack would have accepted (shown in the channel). */
-  accepted(): StrictPost[] {
-    return this.posts.filter((post) => post.status === 200);
-  }
-
-  async waitForPosts(count: number, timeoutMs = 3000): Promise<StrictPost[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.posts.length < count) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`expected ${count} posts, got ${this.posts.length}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    return this.posts;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: StrictPost['body'] = null;
-      let violations: Violation[];
-      try {
-        body = JSON.parse(raw) as StrictPost['body'];
-        violations = someString(body, hasLoneSurrogate)
-          ? [{ error: 'invalid_payload', where: '$', detail: 'unpaired UTF-16 surrogate' }]
-          : slackViolations(body);
-      } catch {
-        violations = [{ error: 'invalid_payload', where: '$', detail: 'not JSON' }];
-      }
-      // Slack answers with the first problem it finds, as a plain-text error code.
-      const answer = violations[0]?.error ?? 'ok';
-      const status = answer === 'ok' ? 200 : 400;
-      this.posts.push({ path: request.url ?? '/', raw, body, status, answer, violations });
-      for (const wake of this.waiters.splice(0)) wake();
-      response.writeHead(status, { 'content-type': 'text/plain' }).end(answer);
-    });
-  }
+  // Slack answers with the first problem it finds, as a plain-text error code.
+  const answer = violations[0]?.error ?? 'ok';
+  return { status: answer === 'ok' ? 200 : 400, answer, violations };
 }

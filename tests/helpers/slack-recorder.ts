@@ -3,6 +3,7 @@
 // no answer at all (hang).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { slackVerdict, type Violation } from './slack-limits.js';
 
 export interface RecordedPost {
   path: string;
@@ -14,6 +15,8 @@ export interface RecordedPost {
   body: { text?: string; blocks?: unknown[] } | null;
   /** The status it was answered with, or 'hang'. */
   answer: number | 'hang';
+  /** Strict mode: what Slack would have found wrong with it (empty when Slack accepts it). */
+  violations: Violation[];
 }
 
 export type Answer =
@@ -29,13 +32,21 @@ export class SlackRecorder {
   private readonly defaults = new Map<string, Answer>();
   private readonly waiters: (() => void)[] = [];
 
-  private constructor(private readonly server: http.Server, readonly port: number) {}
+  private constructor(
+    private readonly server: http.Server,
+    readonly port: number,
+    private readonly strict: boolean,
+  ) {}
 
-  static async start(): Promise<SlackRecorder> {
+  /**
+   * `strict`: unscripted posts are answered as Slack would after checking Block Kit's limits and the body's JSON
+   * (tests/helpers/slack-limits.ts), and each post records what was wrong with it.
+   */
+  static async start(options: { strict?: boolean } = {}): Promise<SlackRecorder> {
     let recorder: SlackRecorder | null = null;
     const server = http.createServer((request, response) => recorder?.handle(request, response));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    recorder = new SlackRecorder(server, (server.address() as AddressInfo).port);
+    recorder = new SlackRecorder(server, (server.address() as AddressInfo).port, options.strict ?? false);
     return recorder;
   }
 
@@ -58,9 +69,14 @@ export class SlackRecorder {
     return this.posts.filter((post) => post.path === path);
   }
 
+  /** The posts answered with 2xx, to any path: what Slack would have shown. */
+  accepted(): RecordedPost[] {
+    return this.posts.filter(isAccepted);
+  }
+
   /** The posts to `path` answered with 2xx: what Slack would have shown in the channel. */
   acceptedBy(path: string): RecordedPost[] {
-    return this.postsTo(path).filter((post) => typeof post.answer === 'number' && post.answer >= 200 && post.answer < 300);
+    return this.postsTo(path).filter(isAccepted);
   }
 
   /** Resolves once at least `count` posts (to `path`, or anywhere) have arrived. */
@@ -98,13 +114,22 @@ export class SlackRecorder {
       } catch {
         body = null;
       }
-      const answer = this.scripted.get(path)?.shift() ?? this.defaults.get(path) ?? OK;
-      this.posts.push({ path, atMs: Date.now(), headers: request.headers, raw, body, answer: answer === 'hang' ? 'hang' : answer.status });
+      const verdict = this.strict ? slackVerdict(raw) : null;
+      const answer =
+        this.scripted.get(path)?.shift() ??
+        this.defaults.get(path) ??
+        (verdict === null ? OK : { status: verdict.status, body: verdict.answer });
+      const violations = verdict?.violations ?? [];
+      this.posts.push({ path, atMs: Date.now(), headers: request.headers, raw, body, answer: answer === 'hang' ? 'hang' : answer.status, violations });
       for (const wake of this.waiters.splice(0)) wake();
       if (answer === 'hang') return;
-      const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/html' };
+      const headers: http.OutgoingHttpHeaders = { 'content-type': this.strict ? 'text/plain' : 'text/html' };
       if (answer.retryAfter !== undefined) headers['retry-after'] = answer.retryAfter;
       response.writeHead(answer.status, headers).end(answer.body ?? '');
     });
   }
+}
+
+function isAccepted(post: RecordedPost): boolean {
+  return typeof post.answer === 'number' && post.answer >= 200 && post.answer < 300;
 }

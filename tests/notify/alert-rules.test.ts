@@ -8,21 +8,11 @@ import {
   UploadFailingRule,
   type AlertSnapshot,
 } from '../../src/notify/alert-rules.js';
+import { alertSnapshot } from './alert-snapshot.js';
 
 const MiB = 2 ** 20;
 
-function snapshot(overrides: Omit<Partial<AlertSnapshot>, 'spool'> & { spool?: Partial<AlertSnapshot['spool']> } = {}): AlertSnapshot {
-  return {
-    nowMs: 1_000_000,
-    msSinceLastCommit: 1000,
-    archiveFailures: {},
-    rejections: {},
-    archiverStalled: null,
-    quarantined: { corruptRecords: 0, corruptBytes: 0, archiverRecords: 0 },
-    ...overrides,
-    spool: { bytesOnDisk: 0, maxBytes: 100 * MiB, unreleasedRecords: 0, oldestUnreleasedAgeMs: 0, ...overrides.spool },
-  };
-}
+const snapshot = alertSnapshot;
 
 test('spool fill: fires at the threshold, critical from 95%, and clears only 5 points below it', () => {
   const rule = new SpoolFillRule(80);

@@ -9,14 +9,16 @@ import { reviewNotification } from '../../src/notify/review-format.js';
 import { parseReviewReport } from '../../src/notify/review-report.js';
 import { SlackNotifier } from '../../src/notify/slack-notifier.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { mrkdwnStrings, StrictSlackWebhook, unescapedAngles, type StrictPost } from '../helpers/slack-limits.js';
+import { mrkdwnStrings, unescapedAngles } from '../helpers/slack-limits.js';
+import { SlackRecorder, type RecordedPost } from '../helpers/slack-recorder.js';
+import { alertSnapshot, type SnapshotOverrides } from './alert-snapshot.js';
 import { VALID } from './review-fixture.js';
 
-let webhook: StrictSlackWebhook;
+let webhook: SlackRecorder;
 const notifiers: SlackNotifier[] = [];
 
 beforeEach(async () => {
-  webhook = await StrictSlackWebhook.start();
+  webhook = await SlackRecorder.start({ strict: true });
 });
 
 afterEach(async () => {
@@ -44,11 +46,11 @@ function slack(): SlackNotifier {
 }
 
 /** Posts and waits for the verdict; every message must have been accepted by "Slack" on its first, rich attempt. */
-async function deliver(notifications: Notification[]): Promise<StrictPost[]> {
+async function deliver(notifications: Notification[]): Promise<RecordedPost[]> {
   const notifier = slack();
   for (const notification of notifications) notifier.notify(notification);
   const result = await notifier.flush(Date.now() + 4000);
-  const refused = webhook.posts.filter((post) => post.status !== 200);
+  const refused = webhook.posts.filter((post) => post.answer !== 200);
   expect(refused.map((post) => post.violations)).toEqual([]);
   expect(result.failures).toEqual([]);
   expect(result.pending).toBe(0);
@@ -56,20 +58,11 @@ async function deliver(notifications: Notification[]): Promise<StrictPost[]> {
   return webhook.accepted();
 }
 
-function snapshot(overrides: Partial<AlertSnapshot> = {}): AlertSnapshot {
-  return {
-    nowMs: Date.UTC(2025, 0, 1),
-    spool: { bytesOnDisk: 10, maxBytes: 1000, unreleasedRecords: 12, oldestUnreleasedAgeMs: 60_000 },
-    msSinceLastCommit: 1000,
-    archiveFailures: {},
-    rejections: {},
-    archiverStalled: null,
-    quarantined: { corruptRecords: 0, corruptBytes: 0, archiverRecords: 0 },
-    ...overrides,
-  };
-}
+/** Nothing wrong but what a test sets; 12 requests wait in a spool 1% full. */
+const snapshot = (overrides: SnapshotOverrides = {}): AlertSnapshot =>
+  alertSnapshot({ nowMs: Date.UTC(2025, 0, 1), spool: { bytesOnDisk: 10, maxBytes: 1000, unreleasedRecords: 12, oldestUnreleasedAgeMs: 60_000 }, ...overrides });
 
-async function alertsFor(snap: AlertSnapshot): Promise<StrictPost[]> {
+async function alertsFor(snap: AlertSnapshot): Promise<RecordedPost[]> {
   const notifier = slack();
   const alerts = new OperationalAlerts(
     { intervalMs: 60_000, instance: 'capture-0', spoolPercent: 80, uploadFailingForMs: 60_000, indexLagMs: 600_000, rejectedPerInterval: 100 },
@@ -81,7 +74,7 @@ async function alertsFor(snap: AlertSnapshot): Promise<StrictPost[]> {
   return webhook.accepted();
 }
 
-const sections = (post: StrictPost): string[] =>
+const sections = (post: RecordedPost): string[] =>
   (post.body!.blocks as { type: string; text?: { text: string } }[]).filter((block) => block.type === 'section' && block.text).map((block) => block.text!.text);
 
 test('the quarantine alert names <spool.dir> escaped: Slack would otherwise render it as a link', async () => {
