@@ -4,21 +4,15 @@
 // INVALID_ARGUMENT naming their field, and a Replay header's value (the target's credentials) never comes back in
 // an error.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { CaptureServer } from '../../src/app/capture-server.js';
-import { loadConfig } from '../../src/config/load.js';
 import { PROTO_DIR } from '../../src/protos.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
 import { MAX_DETAILS_BYTES } from '../../src/grpc/status-details.js';
 import { grpcExport } from '../helpers/grpc-calls.js';
 import { logsPayload } from '../helpers/otlp-payloads.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
-import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
+import { startCaptureInProcess, type InProcessCapture } from '../helpers/capture-in-process.js';
 
 const insecure = grpc.credentials.createInsecure();
 const CAPTURE = 'otlpcapture.v1.CaptureService';
@@ -39,8 +33,7 @@ interface RequestsPage {
   next_page_token: string;
 }
 
-let dir: string;
-let server: CaptureServer;
+let capture: InProcessCapture;
 let client: CaptureStub;
 
 /** One unary call on the shared client (one connection), with a deadline so a wedged call fails instead of hanging. */
@@ -59,20 +52,8 @@ async function refusal(method: string, request: object, tenant?: string): Promis
 }
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-contract-'));
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      dataDir: path.join(dir, 'data'),
-      ...LOOPBACK_LISTENERS,
-      'archiver.maxObjectAge': '200ms',
-      'spool.durability': 'none',
-      'log.level': 'silent',
-    },
-  });
-  server = new CaptureServer(config, silentLogger());
-  const ports = await server.start();
-  const grpcAddress = `127.0.0.1:${ports.grpc}`;
+  capture = await startCaptureInProcess({ 'archiver.maxObjectAge': '200ms' });
+  const { grpcAddress } = capture;
   // Several objects: two tenants, two signals.
   for (let n = 0; n < 3; n++) expect(await grpcExport(grpcAddress, insecure, uniqueTraceRequest(n, 50), { [TENANT_HEADER]: 'alpha' })).toEqual({ ok: true });
   expect(await grpcExport(grpcAddress, insecure, Buffer.from(logsPayload(1, 3).proto), { [TENANT_HEADER]: 'alpha' }, 'logs')).toEqual({ ok: true });
@@ -80,7 +61,7 @@ beforeAll(async () => {
 
   const definition = protoLoader.loadSync('otlpcapture/v1/capture.proto', { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true });
   const Client = grpc.makeGenericClientConstructor(definition[CAPTURE] as grpc.ServiceDefinition, CAPTURE);
-  client = new Client(`127.0.0.1:${ports.api}`, insecure) as unknown as CaptureStub;
+  client = new Client(capture.apiAddress, insecure) as unknown as CaptureStub;
   await waitFor('every request archived, in three objects at least', async () => {
     const objects = await call<ObjectsPage>('ListObjects', {});
     const requests = await call<{ requests: { tier: string }[] }>('ListRequests', {});
@@ -94,8 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.close();
-  await server?.stop(10_000);
-  fs.rmSync(dir, { recursive: true, force: true });
+  await capture?.dispose();
 });
 
 test('a huge id is NOT_FOUND with a bounded message, and the same connection goes on serving', async () => {

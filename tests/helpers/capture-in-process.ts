@@ -5,10 +5,13 @@ import path from 'node:path';
 import { CaptureServer } from '../../src/app/capture-server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
+import { LOOPBACK_LISTENERS } from './loopback-listeners.js';
 
 export interface InProcessCapture {
   server: CaptureServer;
   grpcAddress: string;
+  /** The read API's listener (CaptureService). */
+  apiAddress: string;
   adminPort: number;
   dataDir: string;
   /** Stops the server (draining its spool into the archive) once; later calls do nothing. */
@@ -24,9 +27,7 @@ export async function startCaptureInProcess(overrides: Record<string, unknown> =
     env: {},
     overrides: {
       dataDir,
-      'server.grpc.listen': '127.0.0.1:0',
-      'server.admin.listen': '127.0.0.1:0',
-      'server.http.listen': '127.0.0.1:0',
+      ...LOOPBACK_LISTENERS,
       'spool.durability': 'none',
       'log.level': 'silent',
       ...overrides,
@@ -39,6 +40,7 @@ export async function startCaptureInProcess(overrides: Record<string, unknown> =
   return {
     server,
     grpcAddress: `127.0.0.1:${ports.grpc}`,
+    apiAddress: `127.0.0.1:${ports.api}`,
     adminPort: ports.admin,
     dataDir,
     stop,
