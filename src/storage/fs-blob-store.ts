@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { statSync, type Dirent } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHIVE_KEY_PREFIX, type ArchiveTarget, type BlobInfo, type BlobStore, type BlobWriter } from './blob-store.js';
@@ -49,9 +49,26 @@ async function placeInDirectory<T>(
       if (created !== undefined && (firstCreated === undefined || created.length < firstCreated.length)) firstCreated = created;
       return { result: await place(), firstCreated };
     } catch (error) {
-      if (errorCode(error) === 'ENOENT' && attempt < PRUNE_RACE_ATTEMPTS && (await stillPossible())) continue;
+      const code = errorCode(error);
+      const raced = code === 'ENOENT' || (code === 'ENOTDIR' && !(await hasFileOnPath(dir)));
+      if (raced && attempt < PRUNE_RACE_ATTEMPTS && (await stillPossible())) continue;
       throw error;
     }
+  }
+}
+
+/**
+ * Whether `dir` or one of its ancestors is something other than a directory: a real key clash. A recursive mkdir
+ * also answers ENOTDIR when a component it found existing is pruned before it checks its type, which is a race to retry.
+ */
+async function hasFileOnPath(dir: string): Promise<boolean> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      if (!(await lstat(d)).isDirectory()) return true;
+    } catch {
+      // missing (pruned or never made): look further up
+    }
+    if (path.dirname(d) === d) return false;
   }
 }
 
