@@ -24,6 +24,11 @@ import type { WorkLimiter } from './work-limiter.js';
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
+/**
+ * Index rows one ListRequests page reads at most while it leaves duplicates out: a retry storm's run of duplicates
+ * answers a short page (with a page token) instead of one call scanning the whole selection.
+ */
+const MAX_SCANNED_ROWS_PER_PAGE = 10_000;
 
 // Enums arrive as their names; a value this build does not know (a newer client's) arrives as its number.
 interface ListRequestsRequest {
@@ -113,6 +118,8 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
 
   server.addService(service, {
     ListRequests: (call: grpc.ServerUnaryCall<ListRequestsRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const gone = new AbortController();
+      call.on('cancelled', () => gone.abort(new Error('the caller cancelled ListRequests')));
       const run = async (): Promise<unknown> => {
         const tenant = callerTenant(call.metadata, call.request.tenant);
         const filter = toFilter(call.request);
@@ -124,6 +131,7 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
           ...(call.request.newestFirst ? { newestFirst: true } : {}),
           ...(call.request.pageToken ? { cursor: call.request.pageToken } : {}),
           withDuplicates: call.request.withDuplicates === true,
+          bounds: { signal: gone.signal, maxScannedRows: MAX_SCANNED_ROWS_PER_PAGE },
         });
         return { requests: page.requests.map(toMessage), nextPageToken: page.nextCursor ?? '' };
       };

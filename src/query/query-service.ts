@@ -4,7 +4,7 @@ import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { DedupStage, type PresentedRequest } from './dedup.js';
-import { distinctPage } from './distinct-page.js';
+import { distinctPage, type ScanBounds } from './distinct-page.js';
 import { findTrace, type FoundTrace } from './find-trace.js';
 import { readArchivedRequest } from './read-archived.js';
 import { decodeCursor, encodeCursor, type Selection } from './request-cursor.js';
@@ -33,6 +33,8 @@ export interface PageRequest {
   cursor?: string;
   /** Distinct requests: show the duplicates too (marked with duplicateOf). */
   withDuplicates?: boolean;
+  /** How much one page may read while it leaves duplicates out, and when to stop reading (see ScanBounds). */
+  bounds?: ScanBounds;
 }
 
 export interface RequestPage {
@@ -126,7 +128,17 @@ export class QueryService {
     let requests: PresentedRequest[];
     let more: boolean;
     if (this.dedup.enabled) {
-      ({ requests, more } = await distinctPage(this.index, this.dedup, { ...filter, limit: page.limit }, page.withDuplicates ?? false));
+      let resumeAfterId: string | undefined;
+      ({ requests, more, resumeAfterId } = await distinctPage(
+        this.index,
+        this.dedup,
+        { ...filter, limit: page.limit },
+        page.withDuplicates ?? false,
+        page.bounds,
+      ));
+      if (resumeAfterId !== undefined) {
+        return { requests, nextCursor: encodeCursor(selection, { newestFirst, afterId: resumeAfterId }), newestFirst };
+      }
     } else {
       const rows = await this.index.listRequests({ ...filter, limit: page.limit + 1 });
       requests = rows.slice(0, page.limit);

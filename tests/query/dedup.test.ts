@@ -129,9 +129,46 @@ describe('DedupStage over SQLite', () => {
           afterId = page.requests[page.requests.length - 1]!.id;
         }
         expect(paged).toEqual(shown.filter((r) => r.duplicateOf === undefined).map((r) => r.id));
+        // Bounded scans (one chunk of 3 rows per page) make short pages that resume where the scan stopped: the same.
+        const bounded: string[] = [];
+        afterId = undefined;
+        for (let pages = 0; ; pages++) {
+          expect(pages).toBeLessThanOrEqual(requests.length);
+          const page = await distinctPage(index, stage, { limit: 2, ...(afterId === undefined ? {} : { afterId }) }, false, { maxScannedRows: 1 });
+          bounded.push(...page.requests.map((r) => r.id));
+          if (!page.more) break;
+          afterId = page.resumeAfterId ?? page.requests[page.requests.length - 1]!.id;
+        }
+        expect(bounded).toEqual(paged);
       }),
       { numRuns: 60, seed: 17 },
     );
+  });
+
+  it('a page of a long run of duplicates stops at its scan bound, and stops reading once its caller is gone', async () => {
+    const same = new Uint8Array([7, 7, 7]);
+    const built = archive(Array.from({ length: 40 }, (_, i) => ({ tenant: 'a', signal: 'traces' as Signal, bytes: same, atMs: BASE_MS + i })));
+    for (const { object, requests } of built) await index.commitObject(object, requests);
+    let reads = 0;
+    const counting = new Proxy(index, {
+      get: (target, prop, receiver) =>
+        prop === 'listRequests'
+          ? (...args: Parameters<SqliteIndexStore['listRequests']>) => (reads++, target.listRequests(...args))
+          : Reflect.get(target, prop, receiver),
+    });
+    const stage = new DedupStage(WINDOW, [(ranges) => index.findTwins(ranges)]);
+    const first = await distinctPage(counting, stage, { limit: 5 }, false, { maxScannedRows: 12 });
+    expect(first.requests.map((r) => r.id)).toEqual([built[0]!.requests[0]!.id]);
+    expect(first.more).toBe(true);
+    expect(reads).toBe(2); // a chunk of 6 rows, a doubled one of 12, then the bound
+    expect(first.resumeAfterId).toBe(built[17]!.requests[0]!.id);
+    const rest = await distinctPage(index, stage, { limit: 5, afterId: first.resumeAfterId! }, false);
+    expect(rest).toEqual({ requests: [], more: false });
+    const gone = new AbortController();
+    gone.abort(new Error('caller gone'));
+    reads = 0;
+    await expect(distinctPage(counting, stage, { limit: 5 }, false, { signal: gone.signal })).rejects.toThrow('caller gone');
+    expect(reads).toBe(0);
   });
 
   it('requests without fingerprint are never merged, and a window of 0 shows everything', async () => {
