@@ -1,10 +1,25 @@
 // Typed errors. Each carries a message meant for a person; `cause` keeps the underlying error for logs.
+import { randomBytes } from 'node:crypto';
 
 export class OtlpCaptureError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
   }
+}
+
+/**
+ * What a caller is told about an error nobody expected: a reference into the server's log, not the error's own text
+ * (file paths, endpoints and library internals are the operator's business, and ingest answers callers without a
+ * token).
+ */
+export function internalErrorText(ref: string): string {
+  return `internal error (the server logged its cause as ref ${ref})`;
+}
+
+/** A short reference that ties a caller's error to the server's log line. */
+export function newErrorRef(): string {
+  return randomBytes(4).toString('hex');
 }
 
 /** Configuration that cannot be used as given. */

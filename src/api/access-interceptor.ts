@@ -35,7 +35,7 @@ export function accessInterceptor(callers: CallerPolicy, logger: Logger): grpc.S
               attachGrant(metadata, callers.authorize(grpcCredentials(metadata, callers.tenantHeader), action));
             } catch (error) {
               const mapped = toGrpcError(error, 1000);
-              if (mapped.unexpected) logger.error({ err: error, method: name }, 'CaptureService call refused');
+              if (mapped.unexpected) logger.error({ err: error, method: name, ref: mapped.ref }, 'CaptureService call refused');
               else logger.debug({ method: name, message: mapped.status.details }, 'CaptureService call refused at its headers');
               call.sendStatus({ code: grpc.status.INTERNAL, details: '', metadata: new grpc.Metadata(), ...mapped.status });
               return;

@@ -85,7 +85,7 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
   const { query, logger } = deps;
   const fail = (callback: (error: grpc.ServerErrorResponse) => void, error: unknown): void => {
     const mapped = toGrpcError(error, 1000);
-    if (mapped.unexpected) logger.error({ err: error }, 'CaptureService call failed');
+    if (mapped.unexpected) logger.error({ err: error, ref: mapped.ref }, 'CaptureService call failed');
     callback(mapped.status as grpc.ServerErrorResponse);
   };
   const unary = <Req>(run: (call: grpc.ServerUnaryCall<Req, unknown>) => Promise<unknown>) =>
@@ -141,7 +141,7 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
         () => call.end(),
         (error: unknown) => {
           const mapped = toGrpcError(error, 1000);
-          if (mapped.unexpected) logger.error({ err: error }, 'CaptureService Replay failed');
+          if (mapped.unexpected) logger.error({ err: error, ref: mapped.ref }, 'CaptureService Replay failed');
           call.emit('error', mapped.status);
         },
       );

@@ -96,7 +96,7 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
   const service = captureServiceDefinition();
   const fail = (callback: (error: grpc.ServerErrorResponse) => void, error: unknown): void => {
     const mapped = toGrpcError(error, 1000);
-    if (mapped.unexpected) logger.error({ err: error }, 'CaptureService call failed');
+    if (mapped.unexpected) logger.error({ err: error, ref: mapped.ref }, 'CaptureService call failed');
     callback(mapped.status as grpc.ServerErrorResponse);
   };
   const callerTenant = (metadata: grpc.Metadata, asked: string | undefined): string | undefined => {

@@ -48,7 +48,9 @@ export function tailHandler(deps: TailDeps): grpc.handleServerStreamingCall<Tail
       const since = call.request.since;
       sinceMs = since ? Number(timestampNs(since, 'since') / 1_000_000n) : undefined;
     } catch (error) {
-      call.emit('error', toGrpcError(error, 1000).status);
+      const mapped = toGrpcError(error, 1000);
+      if (mapped.unexpected) deps.logger.error({ err: error, ref: mapped.ref }, 'Tail call refused');
+      call.emit('error', mapped.status);
       return;
     }
     void new TailCall(call, deps, filter, sinceMs).run();
@@ -84,7 +86,7 @@ class TailCall {
       this.abort.abort();
       this.notify();
       const mapped = toGrpcError(error, 1000);
-      if (mapped.unexpected) this.deps.logger.error({ err: error }, 'Tail call failed');
+      if (mapped.unexpected) this.deps.logger.error({ err: error, ref: mapped.ref }, 'Tail call failed');
       if (!this.call.cancelled) this.call.emit('error', mapped.status);
       return;
     } finally {

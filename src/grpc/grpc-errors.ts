@@ -13,6 +13,8 @@ import {
   ShuttingDownError,
   SpoolFullError,
   UnauthenticatedError,
+  internalErrorText,
+  newErrorRef,
 } from '../errors.js';
 import type { RejectReason } from '../telemetry/metrics.js';
 import { retryableError } from './rpc-status.js';
@@ -22,9 +24,25 @@ export interface MappedError {
   reason: RejectReason;
   /** Unexpected errors are logged with their stack; expected refusals are not. */
   unexpected: boolean;
+  /** Set when the caller was told only this reference: log it with the error. */
+  ref?: string;
 }
 
-export function toGrpcError(error: unknown, retryAfterMs: number): MappedError {
+/**
+ * `hideInternals`: the caller is told a log reference instead of the text of any unexpected error (ingest answers
+ * callers without a token; a backend's message can carry paths and endpoints). Otherwise only errors of no known
+ * kind are hidden.
+ */
+export function toGrpcError(error: unknown, retryAfterMs: number, options: { hideInternals?: boolean } = {}): MappedError {
+  const mapped = classify(error, retryAfterMs);
+  if (!options.hideInternals || !mapped.unexpected || mapped.ref !== undefined) return mapped;
+  const ref = newErrorRef();
+  const code = mapped.status.code ?? grpc.status.UNAVAILABLE;
+  const status = code === grpc.status.UNAVAILABLE ? retryableError(code, internalErrorText(ref), retryAfterMs) : { code, details: internalErrorText(ref) };
+  return { ...mapped, status, ref };
+}
+
+function classify(error: unknown, retryAfterMs: number): MappedError {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof MalformedPayloadError) {
     return { status: { code: grpc.status.INVALID_ARGUMENT, details: message }, reason: 'malformed', unexpected: false };
@@ -67,9 +85,11 @@ export function toGrpcError(error: unknown, retryAfterMs: number): MappedError {
     return { status: { code: grpc.status.DATA_LOSS, details: message }, reason: 'internal', unexpected: true };
   }
   // Anything else while spooling (disk full, I/O error) leaves nothing acknowledged: the client may safely retry.
+  const ref = newErrorRef();
   return {
-    status: retryableError(grpc.status.UNAVAILABLE, `internal error: ${message}`, retryAfterMs),
+    status: retryableError(grpc.status.UNAVAILABLE, internalErrorText(ref), retryAfterMs),
     reason: 'internal',
     unexpected: true,
+    ref,
   };
 }

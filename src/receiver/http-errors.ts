@@ -3,7 +3,6 @@
 // 429, 502, 503 and 504 retryable; everything else is final.
 import * as grpc from '@grpc/grpc-js';
 import {
-  BackendUnavailableError,
   CorruptDataError,
   InvalidArgumentError,
   MalformedPayloadError,
@@ -14,6 +13,8 @@ import {
   ShuttingDownError,
   SpoolFullError,
   UnauthenticatedError,
+  internalErrorText,
+  newErrorRef,
 } from '../errors.js';
 import type { RejectReason } from '../telemetry/metrics.js';
 
@@ -27,6 +28,8 @@ export interface HttpError {
   reason: RejectReason;
   /** Unexpected errors are logged with their stack; expected refusals are not. */
   unexpected: boolean;
+  /** Set when the caller was told only this reference: log it with the error. */
+  ref?: string;
 }
 
 /** A refusal that only exists on HTTP: unknown path, wrong method, unsupported media type or content coding. */
@@ -85,10 +88,12 @@ export function toHttpError(error: unknown, retryAfterMs: number): HttpError {
   });
   if (error instanceof SpoolFullError) return unavailable('spool_full', false);
   if (error instanceof ShuttingDownError) return unavailable('shutting_down', false);
-  if (error instanceof BackendUnavailableError) return unavailable('internal', true);
-  if (error instanceof CorruptDataError) return { ...final(500, grpc.status.DATA_LOSS, message, 'internal'), unexpected: true };
-  // Anything else while spooling (disk full, I/O error) leaves nothing acknowledged: the client may safely retry.
-  return unavailable('internal', true, `internal error: ${message}`);
+  // The rest is unexpected: the caller (who needs no token to export) is told a reference into the log, not the
+  // error's text, which can carry the server's paths and endpoints.
+  const ref = newErrorRef();
+  if (error instanceof CorruptDataError) return { ...final(500, grpc.status.DATA_LOSS, internalErrorText(ref), 'internal'), unexpected: true, ref };
+  // Anything else while spooling (I/O error, a backend down) leaves nothing acknowledged: the client may safely retry.
+  return { ...unavailable('internal', true, internalErrorText(ref)), ref };
 }
 
 /** Retry-After is whole seconds; round up so a client never comes back before the server asked. */

@@ -187,7 +187,7 @@ export class OtlpHttpServer {
   private refuse(req: http.IncomingMessage, res: http.ServerResponse, signal: Signal | undefined, encoding: BodyEncoding, error: unknown): void {
     const mapped = toHttpError(error, this.options.retryAfterMs);
     if (signal !== undefined) this.deps.ingest.recordRejection(signal, mapped.reason);
-    if (mapped.unexpected) this.deps.logger.error({ err: error, signal }, 'OTLP/HTTP export failed');
+    if (mapped.unexpected) this.deps.logger.error({ err: error, signal, ref: mapped.ref }, 'OTLP/HTTP export failed');
     else this.deps.logger.debug({ signal, status: mapped.httpStatus, reason: mapped.reason, message: mapped.message }, 'OTLP/HTTP export refused');
     const headers: Record<string, string> = error instanceof HttpRefusal ? { ...error.headers } : {};
     if (mapped.retryAfterMs !== null) headers['retry-after'] = retryAfterSeconds(mapped.retryAfterMs);

@@ -47,7 +47,14 @@ test('unexpected errors (to be logged with a stack) are the ones that are not a 
   expect(toHttpError(new BackendUnavailableError('x'), 1).unexpected).toBe(true);
   expect(toHttpError(new OverloadedError('x', 1, 'over_budget'), 1).unexpected).toBe(false);
   expect(toHttpError(new UnauthenticatedError('x'), 1).unexpected).toBe(false);
-  expect(toHttpError(new Error('EIO'), 1).message).toBe('internal error: EIO');
+  // The caller needs no token: an unexpected error's text (paths, endpoints) stays in the log, under a reference.
+  for (const error of [new Error("EIO: i/o error, write '/var/lib/otlp-capture/spool'"), new BackendUnavailableError('s3 at http://minio:9000 down'), new CorruptDataError('crc at /data/x')]) {
+    const mapped = toHttpError(error, 1);
+    expect(mapped.ref).toMatch(/^[0-9a-f]{8}$/);
+    expect(mapped.message).toBe(`internal error (the server logged its cause as ref ${mapped.ref})`);
+  }
+  expect(toHttpError(new Error('EIO'), 1).ref).not.toBe(toHttpError(new Error('EIO'), 1).ref);
+  expect(toHttpError(new UnauthenticatedError('no token'), 1)).not.toHaveProperty('ref');
 });
 
 test('Retry-After is whole seconds, rounded up, at least 1', () => {

@@ -81,9 +81,9 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
   };
   const readSlots = deps.readSlots;
   const refuse = (call: CallContext, error: unknown): void => {
-    const { status, reason } = failureStatus(error, options.retryAfterMs);
+    const { status, reason, ref } = failureStatus(error, options.retryAfterMs);
     deps.ingest.recordRejection(signal, reason);
-    if (reason === 'internal' && !(error instanceof CallFailure)) deps.logger.error({ err: error, signal }, 'export failed');
+    if (reason === 'internal' && !(error instanceof CallFailure)) deps.logger.error({ err: error, signal, ref }, 'export failed');
     else deps.logger.debug({ signal, reason, message: status.details }, 'export refused');
     sendTrailersOnly(call.stream, status, true);
   };
@@ -191,15 +191,15 @@ function waitBudgetMs(call: CallContext, maxWaitMs: number): number {
   return Math.max(0, Math.min(maxWaitMs, (call.deadline - Date.now()) * WAIT_SHARE_OF_DEADLINE));
 }
 
-function failureStatus(error: unknown, retryAfterMs: number): { status: GrpcStatus; reason: RejectReason } {
+function failureStatus(error: unknown, retryAfterMs: number): { status: GrpcStatus; reason: RejectReason; ref?: string } {
   if (error instanceof CallFailure) {
     const reason: RejectReason = error.kind === 'too_large' ? 'too_large' : error.kind === 'malformed' ? 'malformed' : 'timeout';
     // A client too slow to send its request may retry later, like one refused for room.
     const status = error.status.code === Status.UNAVAILABLE ? statusOf(retryableError(Status.UNAVAILABLE, error.status.details, retryAfterMs)) : error.status;
     return { status, reason };
   }
-  const mapped = toGrpcError(error, retryAfterMs);
-  return { status: statusOf(mapped.status), reason: mapped.reason };
+  const mapped = toGrpcError(error, retryAfterMs, { hideInternals: true });
+  return { status: statusOf(mapped.status), reason: mapped.reason, ...(mapped.ref === undefined ? {} : { ref: mapped.ref }) };
 }
 
 function statusOf(status: Partial<grpc.StatusObject>): GrpcStatus {
