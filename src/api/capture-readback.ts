@@ -6,7 +6,7 @@ import { isSignal, type ArchivedRequest, type ObjectMeta, type RequestFilter, ty
 import type { QueryService } from '../query/query-service.js';
 import { GrpcTarget } from '../replay/grpc-target.js';
 import { replay } from '../replay/replay-engine.js';
-import { parseSpeed, parseTimeShift } from '../replay/replay-options.js';
+import { parseReplayCompression, parseSpeed, parseTimeShift } from '../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../replay/replay-progress.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toGrpcError } from '../grpc/grpc-errors.js';
@@ -61,6 +61,7 @@ export interface ReplayRequest {
   concurrency?: number;
   dryRun?: boolean;
   withDuplicates?: boolean;
+  compression?: string;
 }
 
 export interface ReadBackDeps {
@@ -179,6 +180,7 @@ async function runReplay(
   if (concurrency > MAX_CONCURRENCY) throw new InvalidArgumentError(`concurrency must be at most ${MAX_CONCURRENCY}`);
   const timeShift = parseTimeShift(request.timeShift || 'none');
   const speed = parseSpeed(request.speed || 'max');
+  const compression = parseReplayCompression(request.compression || 'none');
   const target = dryRun
     ? null
     : new GrpcTarget({
@@ -187,6 +189,7 @@ async function runReplay(
         ...(request.caPem ? { caPem: Buffer.from(request.caPem, 'utf8') } : {}),
         headers: request.headers ?? {},
         maxResponseBytes: MAX_TARGET_RESPONSE_BYTES,
+        compression,
       });
   let lastSentMs = 0;
   try {

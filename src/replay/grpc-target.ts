@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { Signal } from '../model.js';
 import { OTLP_SERVICE_NAMES } from '../grpc/otlp-services.js';
 import { decodeRetryDelayMs } from '../grpc/rpc-status.js';
+import type { ReplayCompression } from './replay-options.js';
 
 export type ExportOutcome =
   | {
@@ -46,6 +47,8 @@ export interface GrpcTargetOptions {
   timeoutMs?: number;
   /** Largest answer taken from the target (an Export response is a few bytes). Default 1 MiB. */
   maxResponseBytes?: number;
+  /** gzip every Export (grpc-encoding: gzip); default none. */
+  compression?: ReplayCompression;
 }
 
 const identity = (value: Buffer): Buffer => value;
@@ -63,6 +66,8 @@ export class GrpcTarget implements ReplayTarget {
       'grpc.max_send_message_length': -1,
       // What comes back is bounded: a target is not trusted to answer with a few bytes.
       'grpc.max_receive_message_length': options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      // grpc-js falls back to identity by itself when the target's grpc-accept-encoding leaves gzip out.
+      ...(options.compression === 'gzip' ? { 'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip } : {}),
     });
     this.metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(options.headers ?? {})) {
@@ -77,7 +82,7 @@ export class GrpcTarget implements ReplayTarget {
   }
 
   describe(): string {
-    return `${this.options.tls ? 'https' : 'http'}://${this.options.address}`;
+    return `${this.options.tls ? 'https' : 'http'}://${this.options.address}${this.options.compression === 'gzip' ? ' (gzip)' : ''}`;
   }
 
   ready(timeoutMs: number): Promise<void> {

@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { grpcExport, serverStream, unary } from '../helpers/grpc-calls.js';
 import { logsPayload, metricsPayload, tracePayload } from '../helpers/otlp-payloads.js';
 import { startRecordingTarget, type RecordingTarget } from '../helpers/recording-otlp-target.js';
+import { startWireRecordingTarget, type WireRecordingTarget } from '../helpers/wire-recording-target.js';
 import { waitFor } from '../helpers/wait.js';
 import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
 
@@ -37,6 +38,7 @@ let apiAddress: string;
 let allowed: RecordingTarget;
 let refusing: RecordingTarget;
 let oversized: RecordingTarget;
+let wire: WireRecordingTarget;
 /** A plain TCP listener outside the list: counts connection attempts, speaks nothing. */
 let forbidden: net.Server;
 let forbiddenConnections = 0;
@@ -51,6 +53,7 @@ beforeAll(async () => {
   allowed = await startRecordingTarget();
   refusing = await startRecordingTarget(() => ({ ok: false, code: grpc.status.PERMISSION_DENIED, details: 'tenant acme-prod is not allowed at ingest-gw-3.internal:4317' }));
   oversized = await startRecordingTarget(() => ({ ok: true, response: Buffer.alloc(256 * 1024, 0x0a) }));
+  wire = await startWireRecordingTarget();
   forbidden = net.createServer((socket) => {
     forbiddenConnections += 1;
     socket.destroy();
@@ -65,7 +68,7 @@ beforeAll(async () => {
       ...LOOPBACK_LISTENERS,
       'auth.bearerTokens': [{ token: READER, scopes: ['read', 'replay'] }, { token: INGEST }],
       // The allowed sinks by exact address, and one by a host wildcard; the forbidden one's port is in no pattern.
-      'replay.allowedTargets': [allowed.address, refusing.address, `*.0.0.1:${port(oversized.address)}`],
+      'replay.allowedTargets': [allowed.address, refusing.address, wire.address, `*.0.0.1:${port(oversized.address)}`],
       'archiver.maxObjectAge': '200ms',
       'spool.durability': 'none',
       'log.level': 'silent',
@@ -93,7 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop(10_000);
-  for (const target of [allowed, refusing, oversized]) await target?.close();
+  for (const target of [allowed, refusing, oversized, wire]) await target?.close();
   await new Promise((resolve) => forbidden?.close(resolve));
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -142,4 +145,16 @@ test('a dry run without a target selects and counts, and connects nowhere', asyn
   const { error, messages } = await replay({ dry_run: true });
   expect(error).toBeNull();
   expect(messages.at(-1)).toMatchObject({ done: true, requests_total: String(sent.length), requests_sent: '0' });
+});
+
+test('compression gzip: every Export travels gzip\'d and decompresses to the archived bytes; an unknown codec is INVALID_ARGUMENT', async () => {
+  const { error, messages } = await replay({ target: wire.address, compression: 'gzip' });
+  expect(error).toBeNull();
+  expect(messages.at(-1)).toMatchObject({ done: true, delivered: true, requests_sent: String(sent.length) });
+  expect(wire.arrivals.map((a) => [a.encoding, a.compressed])).toEqual(sent.map(() => ['gzip', true]));
+  expect(wire.arrivals.map((a) => sha(a.bytes)).sort()).toEqual(sent.map(sha).sort());
+  const refused = await replay({ target: wire.address, compression: 'zstd' });
+  expect(refused.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+  expect(refused.error?.details).toBe('compression must be none or gzip: not "zstd"');
+  expect(wire.arrivals).toHaveLength(sent.length);
 });

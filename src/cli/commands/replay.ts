@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { nanosToIso } from '../../query/request-view.js';
-import { parseSpeed, parseTimeShift } from '../../replay/replay-options.js';
+import { parseReplayCompression, parseSpeed, parseTimeShift, type ReplayCompression } from '../../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../../replay/replay-progress.js';
 import type { SelectionFilter } from '../../replay/selection.js';
 import { addServerOptions, addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
@@ -24,6 +24,7 @@ interface ReplayCliOptions extends StoreOptions {
   timeShift: string;
   speed: string;
   concurrency: string;
+  compression: string;
   dryRun?: boolean;
   withDuplicates?: boolean;
 }
@@ -52,6 +53,7 @@ export function registerReplay(program: Command): void {
       .option('--time-shift <shift>', 'none (bytes unchanged), now (earliest data timestamp → now) or a duration: +2h, -30m, 1d', 'none')
       .option('--speed <speed>', 'max, or a real-time factor: 1 = original gaps between requests, 10 = ten times faster', 'max')
       .option('--concurrency <n>', 'requests in flight at once', '4')
+      .option('--compression <codec>', 'none, or gzip (grpc-encoding: gzip; 4-8× fewer bytes across a WAN)', 'none')
       .option('--dry-run', 'show what would be sent, send nothing')
       .option('--with-duplicates', 'also send duplicates: requests repeating an earlier one within dedup.window (retries)'),
   )).action(async (options: ReplayCliOptions) => {
@@ -98,7 +100,15 @@ export function registerReplay(program: Command): void {
 }
 
 interface ReplaySettings {
-  target: { address: string; tls: boolean; caFile?: string; certFile?: string; keyFile?: string; headers: Record<string, string> };
+  target: {
+    address: string;
+    tls: boolean;
+    caFile?: string;
+    certFile?: string;
+    keyFile?: string;
+    headers: Record<string, string>;
+    compression: ReplayCompression;
+  };
   filter: SelectionFilter;
   timeShift: ReturnType<typeof parseTimeShift>;
   speed: ReturnType<typeof parseSpeed>;
@@ -132,6 +142,7 @@ export function parseReplayOptions(options: ReplayCliOptions): ReplaySettings {
   }
   const timeShift = asUsage('--time-shift', () => parseTimeShift(options.timeShift));
   const speed = asUsage('--speed', () => parseSpeed(options.speed));
+  const compression = asUsage('--compression', () => parseReplayCompression(options.compression));
   return {
     target: {
       address: options.to,
@@ -140,6 +151,7 @@ export function parseReplayOptions(options: ReplayCliOptions): ReplaySettings {
       ...(options.cert === undefined ? {} : { certFile: options.cert }),
       ...(options.key === undefined ? {} : { keyFile: options.key }),
       headers,
+      compression,
     },
     filter,
     timeShift,

@@ -1,7 +1,7 @@
 import { formatOffset, parseReplayOptions } from '../../../src/cli/commands/replay.js';
 import { UsageError } from '../../../src/cli/exit.js';
 
-const base = { to: '127.0.0.1:4317', header: [] as string[], timeShift: 'none', speed: 'max', concurrency: '4' };
+const base = { to: '127.0.0.1:4317', header: [] as string[], timeShift: 'none', speed: 'max', concurrency: '4', compression: 'none' };
 
 test('flags become replay settings', () => {
   const settings = parseReplayOptions({
@@ -16,11 +16,18 @@ test('flags become replay settings', () => {
     timeShift: '-30m',
     speed: '10',
     concurrency: '16',
+    compression: 'GZIP',
     dryRun: true,
     withDuplicates: true,
   });
   expect(settings).toEqual({
-    target: { address: 'collector:4317', tls: true, caFile: '/ca.pem', headers: { authorization: 'Bearer a=b', 'x-scope-orgid': 'team-a' } },
+    target: {
+      address: 'collector:4317',
+      tls: true,
+      caFile: '/ca.pem',
+      headers: { authorization: 'Bearer a=b', 'x-scope-orgid': 'team-a' },
+      compression: 'gzip',
+    },
     filter: { signal: 'logs', service: 'checkout', tenant: 'acme', sinceNs: 1_767_225_600_000_000_000n },
     timeShift: { kind: 'offset', ns: -1_800_000_000_000n },
     speed: 10,
@@ -29,7 +36,7 @@ test('flags become replay settings', () => {
     withDuplicates: true,
   });
   expect(parseReplayOptions(base).withDuplicates).toBe(false);
-  expect(parseReplayOptions(base).target).toEqual({ address: '127.0.0.1:4317', tls: false, headers: {} });
+  expect(parseReplayOptions(base).target).toEqual({ address: '127.0.0.1:4317', tls: false, headers: {}, compression: 'none' });
   expect(parseReplayOptions({ ...base, to: '[::1]:4317', tls: true }).target.tls).toBe(true);
 });
 
@@ -49,6 +56,7 @@ test.each([
   [{ speed: '0' }, /--speed: speed must be max or a factor/],
   [{ concurrency: '0' }, /--concurrency must be an integer from 1 to 256/],
   [{ concurrency: '1.5' }, /--concurrency/],
+  [{ compression: 'zstd' }, /--compression: compression must be none or gzip/],
 ])('%p is a usage error', (flags, message) => {
   expect(() => parseReplayOptions({ ...base, ...flags })).toThrow(UsageError);
   expect(() => parseReplayOptions({ ...base, ...flags })).toThrow(message);
