@@ -34,10 +34,22 @@ function scanChecked(signal: Signal, bytes: Uint8Array): Outcome {
 /**
  * Inputs that are valid protobuf but that protobufjs cannot decode: its 32-bit varint reader assumes a varint of more
  * than 5 bytes is a 10-byte one, so a legal 6-9 byte varint in a bool/uint32/enum field (e.g. a flipped tag turning
- * an int64 into a bool) throws "index out of range". The scanner is right to accept those; they are counted so a
- * test can check they stay rare, and the comparison is skipped for them.
+ * an int64 into a bool) throws "index out of range" — at once, or later, when the 5 bytes it skipped too many put it
+ * inside another field (a 6-byte varint followed by a fixed32 failed as "index out of range: 16 + 1 > 16", or with
+ * no numbers). The scanner is right to accept those; they are counted so a test can check they stay rare, and the
+ * comparison is skipped for them.
  */
 let referenceLimitations = 0;
+
+/** A varint of 6-9 bytes: 5 or more continuation bytes in a row (protobufjs reads those as 10 in 32-bit fields). */
+function hasLongVarint(bytes: Uint8Array): boolean {
+  let run = 0;
+  for (const byte of bytes) {
+    run = byte >= 0x80 ? run + 1 : 0;
+    if (run >= 5) return true;
+  }
+  return false;
+}
 
 /** When the scanner accepts, a full decode must too (bar protobufjs' own limitation), and count the same items. */
 function agreesWithFullDecode(signal: Signal, bytes: Uint8Array, result: ScanResult): void {
@@ -45,7 +57,7 @@ function agreesWithFullDecode(signal: Signal, bytes: Uint8Array, result: ScanRes
   try {
     reference = referenceScan(signal, bytes);
   } catch (error) {
-    if (error instanceof RangeError && /index out of range: \d+ \+ 10 > \d+/.test(error.message)) {
+    if (error instanceof RangeError && /^index out of range/.test(error.message) && hasLongVarint(bytes)) {
       referenceLimitations++;
       return;
     }
