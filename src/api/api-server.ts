@@ -11,6 +11,8 @@ import type { IndexStore } from '../index/index-store.js';
 import type { TailObserver } from '../query/hot-tier-metrics.js';
 import type { SpoolHotTier } from '../query/spool-hot-tier.js';
 import { TieredIndex, isTieredIndex } from '../query/tiered-index.js';
+import { PendingIndexTier } from '../query/pending-index-tier.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { DEFAULT_TAIL_BUFFER } from './tail-stream.js';
 import { rpcMetricsInterceptor } from '../telemetry/grpc-metrics.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -94,7 +96,7 @@ export class ApiServer {
       ...(deps.hot
         ? {
             hot: {
-              query: new QueryService(new TieredIndex(archiveOf(deps.query.index), [deps.hot.tier], { hotOnly: true }), deps.query.blobs),
+              query: hotOnlyQuery(archiveOf(deps.query.index), deps.hot.tier, deps.query.blobs),
               tier: deps.hot.tier,
               tailBuffer: options.tailBuffer ?? DEFAULT_TAIL_BUFFER,
               ...(options.tailPollMs === undefined ? {} : { tailPollMs: options.tailPollMs }),
@@ -120,6 +122,16 @@ export class ApiServer {
   shutdown(deadlineMs: number): Promise<void> {
     return this.listener.shutdown(deadlineMs);
   }
+}
+
+/**
+ * What `--server` readers merge with the index they query themselves: the spool's requests, and the rows this server
+ * committed that the shared index may not show yet (pending-index-tier.ts).
+ */
+function hotOnlyQuery(archive: IndexStore, spool: SpoolHotTier, blobs: BlobStore): QueryService {
+  const pending = archive.pendingRows?.() ?? null;
+  const tiers = pending === null ? [spool] : [spool, new PendingIndexTier(pending, blobs)];
+  return new QueryService(new TieredIndex(archive, tiers, { hotOnly: true }), blobs);
 }
 
 function archiveOf(index: IndexStore): IndexStore {

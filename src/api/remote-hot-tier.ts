@@ -1,5 +1,6 @@
 // The hot tier of a running instance, asked over CaptureService with hot_only (the CLI's `--server`): what it has
-// acknowledged and not archived yet. The CLI merges it with the index it reads itself (tiered-index.ts).
+// acknowledged and not archived yet, and what it archived whose index rows its outbox still holds (they are not in
+// the shared index yet). The CLI merges it with the index it reads itself (tiered-index.ts).
 import { NotFoundError } from '../errors.js';
 import type { ArchivedRequest, RequestFilter, Signal } from '../model.js';
 import { matchesFilter, pageOf, type HotRequest, type HotTier } from '../query/hot-tier.js';

@@ -70,7 +70,7 @@ import {
 } from './clickhouse-rows.js';
 import { SCHEMA_VERSION, tableNames, type SchemaTarget, type TableNames } from './clickhouse-schema.js';
 import { identifier, literal } from './clickhouse-sql.js';
-import type { IndexStore, OutboxStatus, QuarantinedRequest, Twin, TwinRange } from './index-store.js';
+import type { IndexStore, OutboxStatus, PendingRows, QuarantinedRequest, Twin, TwinRange } from './index-store.js';
 import { duplicateCountQuery, twinsQuery } from './clickhouse-twin-queries.js';
 import { duplicateFloor } from './twin-window.js';
 import { IndexOutbox, type OutboxBatch } from './index-outbox.js';
@@ -797,6 +797,36 @@ export class ClickHouseIndexStore implements IndexStore {
   /** For /readyz: why this index is not usable yet; null once ClickHouse has been reached since start. */
   notReadyReason(): string | null {
     return this.unreachableReason;
+  }
+
+  /** The outbox's rows as requests: what `--server` readers, who query ClickHouse themselves, cannot see yet. */
+  pendingRows(): PendingRows | null {
+    const outbox = this.outbox;
+    if (!outbox) return null;
+    const parse = (text: string | undefined): RequestRow | undefined => (text === undefined ? undefined : (JSON.parse(text) as RequestRow));
+    return {
+      list: (filter) => {
+        const limit = filter.limit ?? Number.POSITIVE_INFINITY;
+        const out: ArchivedRequest[] = [];
+        for (const text of outbox.requestRows(filter.afterId, filter.newestFirst ?? false)) {
+          if (out.length >= limit) break;
+          const row = parse(text)!;
+          if (matchesRequestFilter(row, filter)) out.push(requestFromRow(row));
+        }
+        return out;
+      },
+      get: (id) => {
+        const row = parse(outbox.requestRow(id));
+        return row === undefined ? null : requestFromRow(row);
+      },
+      findTrace: (traceId, tenant) =>
+        outbox
+          .traceRequestIds(traceId, tenant)
+          .sort(compareText)
+          .map((id) => parse(outbox.requestRow(id)))
+          .filter((row): row is RequestRow => row !== undefined && (tenant === undefined || row.tenant === tenant))
+          .map(requestFromRow),
+    };
   }
 
   /** Rows committed but not yet in ClickHouse, and how old the oldest is: for metrics and alerts. */

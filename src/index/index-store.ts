@@ -128,4 +128,19 @@ export interface IndexStore {
   notReadyReason?(): string | null;
   /** Optional, for metrics: what a buffering adapter holds back. Adapters that write through have nothing queued. */
   outboxStatus?(nowMs?: number): OutboxStatus;
+  /**
+   * Optional, for adapters that buffer writes locally (ClickHouse's outbox): the rows this instance committed that
+   * other readers of the same backend may not see yet. This instance's own reads include them already; the hot-only
+   * view it serves to `--server` readers (who query the backend themselves) adds them, or a request whose spool
+   * record was released would be in neither answer until the buffer is flushed. Null when nothing is buffered here.
+   */
+  pendingRows?(): PendingRows | null;
+}
+
+/** Committed rows not yet in the shared backend, read from the local buffer that holds them. */
+export interface PendingRows {
+  /** As IndexStore.listRequests, over the buffered rows alone. */
+  list(filter: RequestFilter): ArchivedRequest[];
+  get(id: string): ArchivedRequest | null;
+  findTrace(traceId: string, tenant?: string): ArchivedRequest[];
 }
