@@ -8,7 +8,7 @@ import type { CallerPolicy } from '../admission/caller.js';
 import { formatListen } from '../config/units.js';
 import { ConfigError, PayloadTooLargeError } from '../errors.js';
 import type { Signal } from '../model.js';
-import { parseOtlpJson } from '../otlp/json.js';
+import { parseOtlpJsonOffThread } from '../otlp/json-workers.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { WireBody } from '../model.js';
 import { discardBody, readBody, RequestAbortedError } from './http-body.js';
@@ -151,7 +151,7 @@ export class OtlpHttpServer {
         const lease = this.deps.ingest.reserve(body.length);
         try {
           // An empty body is an empty Export request in either encoding (as an empty protobuf body is), not bad JSON.
-          const payload = body.length === 0 ? body : parseOtlpJson(signal, body);
+          const payload = body.length === 0 ? body : await parseOtlpJsonOffThread(signal, body);
           await this.deps.ingest.accept(signal, tenant, payload, body.length);
         } finally {
           lease.release();

@@ -1,0 +1,42 @@
+// The worker-thread side of src/otlp/json-workers.ts: converts OTLP/JSON request bodies with the same parseOtlpJson
+// the event loop would otherwise run, and answers with the protobuf bytes (moved, not copied) or the error's kind and
+// text, which the main thread turns back into its typed error. It runs only compiled (dist/otlp/json-worker.js).
+import { parentPort } from 'node:worker_threads';
+import { MalformedPayloadError } from '../errors.js';
+import type { Signal } from '../model.js';
+import { parseOtlpJson } from './json.js';
+
+export interface JsonJob {
+  id: number;
+  signal: Signal;
+  /** The request body, exactly its bytes, moved here by the main thread. */
+  body: ArrayBuffer;
+}
+
+export type JsonReply =
+  | { id: number; output: ArrayBuffer }
+  /** 'malformed': a MalformedPayloadError (the caller's fault); 'failed': anything else. */
+  | { id: number; error: { kind: 'malformed' | 'failed'; message: string } };
+
+/** An ArrayBuffer holding exactly `bytes` that may be transferred: protobufjs may hand back a view of a pooled one. */
+function ownBuffer(bytes: Buffer): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  copy.set(bytes);
+  return copy.buffer as ArrayBuffer;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('json-worker.js runs only as a worker thread (see src/otlp/json-workers.ts)');
+
+port.on('message', (job: JsonJob) => {
+  let output: ArrayBuffer;
+  try {
+    output = ownBuffer(parseOtlpJson(job.signal, new Uint8Array(job.body)));
+  } catch (error) {
+    const kind = error instanceof MalformedPayloadError ? 'malformed' : 'failed';
+    port.postMessage({ id: job.id, error: { kind, message: error instanceof Error ? error.message : String(error) } } satisfies JsonReply);
+    return;
+  }
+  port.postMessage({ id: job.id, output } satisfies JsonReply, [output]);
+});
