@@ -90,6 +90,19 @@ async function remoteHotTiers(options: StoreOptions): Promise<import('../query/h
   return clients.map((client) => new RemoteHotTier(client));
 }
 
+/**
+ * For commands that work on an existing archive (retention, reindex, retention status): a filesystem archive
+ * directory that does not exist is a mistyped --data-dir or --config, refused before starting the store would create
+ * an empty archive there and report on it as if all were well.
+ */
+export function requireArchive(config: ResolvedConfig): void {
+  if (config.storage.type === 'filesystem' && !existsSync(config.storage.filesystem.dir)) {
+    throw new NotFoundError(
+      `no archive at ${config.storage.filesystem.dir}: nothing has been captured there yet (is --data-dir or --config right?)`,
+    );
+  }
+}
+
 /** Opens the index read-only and the blob store, as a second process beside a running `serve`. */
 export async function openReadSide(options: StoreOptions): Promise<ReadSide> {
   const config = configFrom(options);

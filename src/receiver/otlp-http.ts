@@ -168,8 +168,9 @@ export class OtlpHttpServer {
 
   /**
    * JSON has a limit of its own: it is converted to protobuf in one synchronous step (JSON.parse, then the message
-   * objects) that holds the event loop ~0.1 s per MiB and 12-25 bytes of memory per byte of text, so 64 MiB of valid OTLP/JSON
-   * would stall every listener for seconds and need ~1 GB. 8 MiB costs about what the largest protobuf body does.
+   * objects) that holds its thread (the JSON worker, src/otlp/json-workers.ts) ~0.1 s per MiB and takes 12-25 bytes of
+   * memory per byte of text, so 64 MiB of valid OTLP/JSON would keep the worker for seconds and need ~1 GB. 8 MiB
+   * costs about what the largest protobuf body does.
    */
   private receiveLimit(encoding: BodyEncoding): number {
     return encoding === 'json' ? Math.min(this.options.maxReceiveBytes, this.options.maxJsonBytes) : this.options.maxReceiveBytes;

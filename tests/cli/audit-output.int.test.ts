@@ -121,13 +121,17 @@ test('a write that fails half-way (file size limit) leaves no partial file, and 
   expect(readdirSync(outDir).filter((name) => name.includes('limited') || name.includes('fresh'))).toEqual(['limited.pb']);
 });
 
-test('retention status on a missing data directory says so (exit 1) and creates nothing', async () => {
+test('retention status, retention run and reindex on a missing data directory say so (exit 1) and create nothing', async () => {
   const missing = path.join(outDir, 'missing-data');
-  const result = await run(['retention', 'status', '--data-dir', missing]);
-  expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(/^otlp-capture: no archive at .*missing-data.*nothing has been captured there yet/);
-  expect(result.stdout.length).toBe(0);
-  expect(existsSync(missing)).toBe(false);
+  const config = path.join(outDir, 'retention-only.yaml');
+  writeFileSync(config, 'retention:\n  policies:\n    - { name: old, match: { olderThan: 90d }, action: { type: delete } }\n');
+  for (const command of [['retention', 'status'], ['retention', 'run', '--config', config], ['reindex']]) {
+    const result = await run([...command, '--data-dir', missing]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^otlp-capture: no archive at .*missing-data.*nothing has been captured there yet/);
+    expect(result.stdout.length).toBe(0);
+    expect(existsSync(missing)).toBe(false);
+  }
 });
 
 test('--since later than --until is a usage error (exit 2), not an empty listing', async () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ReindexProgress } from '../../index/reindex.js';
-import { addStoreOptions, configFrom, type StoreOptions } from '../common.js';
+import { addStoreOptions, configFrom, requireArchive, type StoreOptions } from '../common.js';
 import { EXIT_FAILURE, reportAndExit, UsageError } from '../exit.js';
 import { etaText, formatBytes, formatDuration, progressDisplay, type ProgressView } from '../progress.js';
 
@@ -26,6 +26,7 @@ export function registerReindex(program: Command): void {
         throw new UsageError(`--concurrency must be an integer from 1 to 64, not ${JSON.stringify(options.concurrency)}`);
       }
       const config = configFrom(options);
+      requireArchive(config);
       const [{ createBlobStore, createIndexStore }, { reindex }, { createLogger }] = await Promise.all([
         import('../../app/components.js'),
         import('../../index/reindex.js'),

@@ -1,11 +1,9 @@
 // `otlp-capture retention run|status`: apply the configured retention policies once (a CronJob's command), or show
 // the lease, the last run and what a killed run left to finish.
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { NotFoundError } from '../../errors.js';
 import type { RetentionRunResult } from '../../retention/retention-run.js';
 import type { RetentionStatus } from '../../retention/retention-status.js';
-import { addStoreOptions, configFrom, type StoreOptions } from '../common.js';
+import { addStoreOptions, configFrom, requireArchive, type StoreOptions } from '../common.js';
 import { EXIT_FAILURE, reportAndExit, UsageError } from '../exit.js';
 import { etaText, formatBytes, formatDuration, progressDisplay } from '../progress.js';
 
@@ -55,12 +53,7 @@ export function registerRetention(program: Command): void {
   ).action(async (options: StatusOptions) => {
     try {
       const config = configFrom(options);
-      // A read command: starting the filesystem store would create <dataDir>/objects for a mistyped --data-dir.
-      if (config.storage.type === 'filesystem' && !existsSync(config.storage.filesystem.dir)) {
-        throw new NotFoundError(
-          `no archive at ${config.storage.filesystem.dir}: nothing has been captured there yet (is --data-dir or --config right?)`,
-        );
-      }
+      requireArchive(config);
       const [{ createBlobStore }, { readRetentionStatus }] = await Promise.all([
         import('../../app/components.js'),
         import('../../retention/retention-status.js'),
@@ -103,6 +96,7 @@ async function runOnce(options: RunOptions, asOfMs: number | undefined): Promise
     process.stderr.write('otlp-capture: retention is not configured (no retention section in the configuration): nothing to do\n');
     return null;
   }
+  requireArchive(config);
   const crash = crashHookFromEnv();
   const logger = createLogger(config.log.level, 'stderr');
   const dryRun = options.dryRun === true;
