@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CorruptDataError } from '../errors.js';
+import { dropSlot } from '../util/worker-slots.js';
 
 const require = createRequire(import.meta.url);
 
@@ -224,9 +225,7 @@ export class ZstdWorkerPool {
       this.dispatch();
     });
     const lost = (error: Error): void => {
-      const index = this.slots.indexOf(slot);
-      if (index >= 0) this.slots.splice(index, 1);
-      for (const job of slot.jobs.splice(0)) job.reject(error);
+      dropSlot(this.slots, slot, error);
       this.dispatch();
     };
     worker.on('error', lost);

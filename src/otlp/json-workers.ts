@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { MalformedPayloadError, OtlpCaptureError } from '../errors.js';
 import type { Signal } from '../model.js';
 import { parseOtlpJson } from './json.js';
+import { dropSlot } from '../util/worker-slots.js';
 // Type-only, but it also makes tsc emit json-worker.js next to this module in every build that includes it.
 import type { JsonJob, JsonReply } from './json-worker.js';
 
@@ -130,9 +131,7 @@ export class JsonWorkerPool {
       this.dispatch();
     });
     const lost = (error: Error): void => {
-      const index = this.slots.indexOf(slot);
-      if (index >= 0) this.slots.splice(index, 1);
-      for (const job of slot.jobs.splice(0)) job.reject(error);
+      dropSlot(this.slots, slot, error);
       this.dispatch();
     };
     worker.on('error', (error) => lost(new JsonWorkerLostError(`the OTLP/JSON worker failed: ${error.message}`, { cause: error })));
