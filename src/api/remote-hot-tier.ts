@@ -8,16 +8,43 @@ import { CaptureClient, fromCapturedRequest, type CapturedRequestMessage } from 
 
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const PAGE = 1000;
+/**
+ * How long one pull of the instance's hot tier answers for the same filters. Reads ask a hot tier for every page they
+ * read of the index (and, with dedup on, per stream of every chunk): re-pulling it each time made a 1,000-page replay
+ * pull it thousands of times. Reusing a snapshot a moment old is safe for the merge: it was taken before the index
+ * answer it is merged with, so a request released meanwhile is in the index answer (and shown once).
+ */
+const SNAPSHOT_TTL_MS = 2000;
+/** Snapshots kept at once: a listing's filters and, with dedup on, one per (tenant, signal) stream it touches. */
+const KEPT_SNAPSHOTS = 8;
 /** Payloads fetched by get() kept for the read() that follows it. */
 const KEPT_PAYLOADS = 16;
 
 export class RemoteHotTier implements HotTier {
   private readonly payloads = new Map<string, Buffer>();
+  private readonly snapshots = new Map<string, { atMs: number; rows: HotRequest[] }>();
 
-  constructor(readonly client: CaptureClient) {}
+  constructor(
+    readonly client: CaptureClient,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async list(filter: RequestFilter): Promise<HotRequest[]> {
-    // The hot tier is what one archive object's age holds at most: read whole, then paged here like the index.
+    const key = JSON.stringify([filter.signal, filter.service, filter.tenant, filter.sinceNs?.toString(), filter.untilNs?.toString()]);
+    const at = this.now();
+    const kept = this.snapshots.get(key);
+    let rows = kept !== undefined && at - kept.atMs < SNAPSHOT_TTL_MS ? kept.rows : undefined;
+    if (rows === undefined) {
+      rows = await this.pull(filter);
+      this.snapshots.delete(key);
+      this.snapshots.set(key, { atMs: at, rows });
+      if (this.snapshots.size > KEPT_SNAPSHOTS) this.snapshots.delete(this.snapshots.keys().next().value!);
+    }
+    return pageOf([...rows], filter);
+  }
+
+  /** The hot tier is what one archive object's age holds at most: read whole (then paged here, like the index). */
+  private async pull(filter: RequestFilter): Promise<HotRequest[]> {
     const request: Record<string, unknown> = { hotOnly: true, pageSize: PAGE };
     if (filter.signal) request.signal = SIGNAL_ENUM[filter.signal];
     if (filter.service) request.service = filter.service;
@@ -34,7 +61,7 @@ export class RemoteHotTier implements HotTier {
       if (!response.nextPageToken) break;
       token = response.nextPageToken;
     }
-    return pageOf(all.filter((r) => matchesFilter(r, filter)), filter);
+    return all.filter((r) => matchesFilter(r, filter));
   }
 
   async get(id: string): Promise<HotRequest | null> {
