@@ -3,9 +3,9 @@
 // (Rows for INSERT travel as TabSeparated data in the request body, never as SQL text: clickhouse-tsv.ts.)
 
 import { InvalidArgumentError } from '../errors.js';
+import { hasLoneSurrogate } from '../util/unicode.js';
 
 const INT64_MIN = -(2n ** 63n);
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UINT64_MAX = 2n ** 64n - 1n;
 
 /** Byte escapes the ClickHouse lexer understands in '…' literals, for characters that must not appear raw. */
@@ -34,7 +34,7 @@ export type SqlValue = string | number | bigint | readonly string[];
  */
 export function literal(value: SqlValue): string {
   if (typeof value === 'string') {
-    if (LONE_SURROGATE.test(value)) {
+    if (hasLoneSurrogate(value)) {
       throw new InvalidArgumentError('string value has a lone UTF-16 surrogate and cannot be written as UTF-8');
     }
     return `'${value.replace(/[\\'\x00-\x1f\x7f]/g, escapeChar)}'`;

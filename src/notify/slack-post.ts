@@ -1,6 +1,7 @@
 // One POST of a message to a Slack incoming webhook, classified into what the caller should do next. Nothing
 // returned here contains the webhook URL: reasons are built from status codes, error codes and scrubbed bodies.
 import type { SlackPayload } from './slack-format.js';
+import { replaceLoneSurrogates } from '../util/unicode.js';
 
 export type PostOutcome =
   | { kind: 'ok' }
@@ -43,15 +44,13 @@ export async function postToWebhook(url: string, payload: SlackPayload, options:
   return { kind: 'rejected', status: response.status, reason };
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
 /**
  * The body as Slack can decode it. A lone UTF-16 surrogate (half an emoji from a file name, an error message or a
  * report) becomes a `\ud83d` escape that Slack's JSON decoder refuses as `invalid_payload`, for the text-only retry
  * too, so the whole notification would be lost: each one is replaced by U+FFFD, which keeps every length the same.
  */
 export function slackJson(payload: SlackPayload): string {
-  return JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value));
+  return JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'string' ? replaceLoneSurrogates(value) : value));
 }
 
 /** Retry-After as delay-seconds (Slack's form) or an HTTP date; null when absent or unreadable. */

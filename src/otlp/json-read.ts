@@ -7,6 +7,7 @@
 import protobuf from 'protobufjs';
 import { MalformedPayloadError } from '../errors.js';
 import { HEX_ID_BYTES } from './json-ids.js';
+import { hasLoneSurrogate } from '../util/unicode.js';
 
 /** Nesting deeper than this is refused: AnyValue can nest without bound, the stack cannot. */
 export const MAX_DEPTH = 100;
@@ -31,7 +32,6 @@ const JSON_NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 const DECIMAL_NUMBER = /^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const HEX = /^[0-9a-fA-F]*$/;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Each message type's fields by both JSON spellings: lowerCamelCase (protobufjs' names) and the .proto's. */
 const FIELDS_BY_KEY = new WeakMap<protobuf.Type, ReadonlyMap<string, protobuf.Field>>();
@@ -109,7 +109,7 @@ class JsonReader {
     switch (field.type) {
       case 'string':
         if (typeof json !== 'string' || this.numberText(json) !== undefined) this.fail(path, `expected a string, got ${this.describe(json)}`);
-        if (LONE_SURROGATE.test(json)) this.fail(path, 'string contains an unpaired UTF-16 surrogate (not encodable as UTF-8)');
+        if (hasLoneSurrogate(json)) this.fail(path, 'string contains an unpaired UTF-16 surrogate (not encodable as UTF-8)');
         return json;
       case 'bool':
         if (typeof json !== 'boolean') this.fail(path, `expected true or false, got ${this.describe(json)}`);

@@ -16,7 +16,7 @@ describe('blob keys', () => {
 
   it('accepts any leading part of a valid key as a list prefix, and nothing that escapes', () => {
     for (const prefix of ['', 'a', 'a/', 'a/b', 'a/b/', 'acme/traces/2024/0', 'a/.']) expect(() => validateBlobPrefix(prefix)).not.toThrow();
-    for (const prefix of ['/a', '../', 'a/../b', 'a//b', 'a\\b', 'a\0']) {
+    for (const prefix of ['/a', '../', 'a/../b', 'a//b', 'a\\b', 'a\0', 'a\n', 'a/\u001b[31m', '\udfff']) {
       expect(() => validateBlobPrefix(prefix)).toThrow(InvalidArgumentError);
     }
   });

@@ -45,6 +45,11 @@ export const HOSTILE_KEYS: readonly string[] = [
   'a\\..\\b',
   'a\0b',
   '.tmp/x',
+  'a/b\nc',
+  'a\u0001b',
+  'tab\tkey',
+  'del\u007f',
+  'lone\ud800surrogate',
 ];
 
 /** Keys that look archived but would escape or are malformed. */
