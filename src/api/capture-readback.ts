@@ -6,7 +6,7 @@ import { isSignal, type ArchivedRequest, type ObjectMeta, type RequestFilter, ty
 import type { QueryService } from '../query/query-service.js';
 import { GrpcTarget } from '../replay/grpc-target.js';
 import { replay } from '../replay/replay-engine.js';
-import { parseReplayCompression, parseSpeed, parseTimeShift } from '../replay/replay-options.js';
+import { metadataValue, parseReplayCompression, parseSpeed, parseTimeShift } from '../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../replay/replay-progress.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toGrpcError } from '../grpc/grpc-errors.js';
@@ -222,11 +222,11 @@ async function runReplay(
 function checkHeaders(headers: Record<string, string>): void {
   for (const [key, value] of Object.entries(headers)) {
     try {
-      new grpc.Metadata().add(key, value);
+      new grpc.Metadata().add(key, metadataValue(key, value));
     } catch {
       throw new InvalidArgumentError(
-        `headers[${JSON.stringify(key.slice(0, 80))}] is not valid gRPC metadata: keys of letters, digits and - _ ., ` +
-          'not ending in -bin; values of printable ASCII (the value is not shown)',
+        `headers[${JSON.stringify(key.slice(0, 80))}] is not valid gRPC metadata: keys of letters, digits and - _ .; ` +
+          'values of printable ASCII, or base64 for a key ending in -bin (the value is not shown)',
       );
     }
   }

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { Signal } from '../model.js';
 import { OTLP_SERVICE_NAMES } from '../grpc/otlp-services.js';
 import { decodeRetryDelayMs } from '../grpc/rpc-status.js';
-import type { ReplayCompression } from './replay-options.js';
+import { metadataValue, type ReplayCompression } from './replay-options.js';
 
 export type ExportOutcome =
   | {
@@ -72,9 +72,10 @@ export class GrpcTarget implements ReplayTarget {
     this.metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(options.headers ?? {})) {
       try {
-        this.metadata.add(key, value);
+        this.metadata.add(key, metadataValue(key, value));
       } catch (error) {
         this.client.close();
+        if (error instanceof InvalidArgumentError) throw error;
         throw new InvalidArgumentError(`header ${JSON.stringify(key)}: ${(error as Error).message}`, { cause: error });
       }
     }

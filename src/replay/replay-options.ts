@@ -1,4 +1,5 @@
-// The knobs of a replay as people write them: --time-shift none|now|DURATION and --speed max|FACTOR.
+// The knobs of a replay as people write them: --time-shift none|now|DURATION, --speed max|FACTOR, --compression and
+// --header values.
 import { parseDuration } from '../config/units.js';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -54,4 +55,20 @@ export function timeShiftOffset(shift: TimeShift, earliestNs: bigint | null, now
   if (shift.kind === 'none') return 0n;
   if (shift.kind === 'offset') return shift.ns;
   return earliestNs === null ? 0n : nowNs - earliestNs;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * A header's value as gRPC metadata takes it: the text, or — for a key ending in -bin, which gRPC sends as bytes —
+ * the bytes the base64 value names (standard alphabet, padding optional), as grpcurl and the Collector's headers
+ * settings write them.
+ */
+export function metadataValue(key: string, value: string): string | Buffer {
+  if (!key.endsWith('-bin')) return value;
+  const text = value.trim();
+  if (!BASE64.test(text) || text.length % 4 === 1 || (text.includes('=') && text.length % 4 !== 0)) {
+    throw new InvalidArgumentError(`header ${key}: the value of a -bin header is base64 of the bytes to send`);
+  }
+  return Buffer.from(text, 'base64');
 }

@@ -148,11 +148,18 @@ test('a dry run without a target selects and counts, and connects nowhere', asyn
 });
 
 test('compression gzip: every Export travels gzip\'d and decompresses to the archived bytes; an unknown codec is INVALID_ARGUMENT', async () => {
-  const { error, messages } = await replay({ target: wire.address, compression: 'gzip' });
+  // A -bin header's base64 value travels as those bytes; one that is not base64 is refused without being echoed.
+  const probe = Buffer.from([9, 8, 7, 0xff]);
+  const badHeader = await replay({ target: wire.address, headers: { 'x-probe-bin': 'secret-not-base64!' } });
+  expect(badHeader.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+  expect(badHeader.error?.details).toMatch(/^headers\["x-probe-bin"\] is not valid gRPC metadata: .*base64 for a key ending in -bin \(the value is not shown\)$/);
+  expect(wire.arrivals).toEqual([]);
+  const { error, messages } = await replay({ target: wire.address, compression: 'gzip', headers: { 'x-probe-bin': probe.toString('base64') } });
   expect(error).toBeNull();
   expect(messages.at(-1)).toMatchObject({ done: true, delivered: true, requests_sent: String(sent.length) });
   expect(wire.arrivals.map((a) => [a.encoding, a.compressed])).toEqual(sent.map(() => ['gzip', true]));
   expect(wire.arrivals.map((a) => sha(a.bytes)).sort()).toEqual(sent.map(sha).sort());
+  for (const arrival of wire.arrivals) expect(Buffer.from(arrival.headers['x-probe-bin']!, 'base64')).toEqual(probe);
   const refused = await replay({ target: wire.address, compression: 'zstd' });
   expect(refused.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
   expect(refused.error?.details).toBe('compression must be none or gzip: not "zstd"');

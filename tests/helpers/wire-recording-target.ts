@@ -13,6 +13,8 @@ export interface WireArrival {
   wire: Buffer;
   /** The message after undoing its grpc-encoding (gzip or none). */
   bytes: Buffer;
+  /** The request's headers as sent (binary metadata in its base64 form). */
+  headers: Record<string, string>;
 }
 
 export interface WireRecordingTarget {
@@ -32,7 +34,8 @@ export async function startWireRecordingTarget(): Promise<WireRecordingTarget> {
       const compressed = body[0] === 1;
       const wire = body.subarray(5, 5 + body.readUInt32BE(1));
       const encoding = headers['grpc-encoding'] as string | undefined;
-      arrivals.push({ path: String(headers[':path']), encoding, compressed, wire, bytes: compressed && encoding === 'gzip' ? gunzipSync(wire) : wire });
+      const sent = Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, String(value)]));
+      arrivals.push({ path: String(headers[':path']), encoding, compressed, wire, bytes: compressed && encoding === 'gzip' ? gunzipSync(wire) : wire, headers: sent });
       stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity,gzip' }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
       stream.end(Buffer.from([0, 0, 0, 0, 0]));

@@ -1,5 +1,6 @@
-// Replay with --compression gzip: each Export travels as a gzip'd gRPC message (grpc-encoding: gzip, compressed
-// flag set) that decompresses to exactly the archived bytes; without it, the bytes go out as they are.
+// Replay as the target sees it on the wire. With --compression gzip each Export travels as a gzip'd gRPC message
+// (grpc-encoding: gzip, compressed flag set) that decompresses to exactly the archived bytes; without it, the bytes go
+// out as they are. Headers go with every Export, a -bin header's base64 value as those bytes.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,4 +65,27 @@ test('none (the default): the archived bytes go out as they are', async () => {
   for (const arrival of target.arrivals) expect(arrival.compressed).toBe(false);
   expect(target.arrivals.every((a) => a.encoding === undefined || a.encoding === 'identity')).toBe(true);
   expect(sortedHex(target.arrivals.map((a) => a.wire))).toEqual(sortedHex(originals));
+});
+
+test('headers: text as given, a -bin header as the bytes its base64 names', async () => {
+  target.arrivals.length = 0;
+  const bytes = Buffer.from([0, 1, 2, 0xfe, 0xff]);
+  const client = new GrpcTarget({
+    address: target.address,
+    tls: false,
+    headers: { 'x-scope-orgid': 'replayed', 'x-probe-bin': bytes.toString('base64').replace(/=+$/, '') },
+  });
+  try {
+    expect((await replay(archive, client, options)).delivered).toBe(true);
+  } finally {
+    client.close();
+  }
+  expect(target.arrivals).toHaveLength(originals.length);
+  for (const arrival of target.arrivals) {
+    expect(arrival.headers['x-scope-orgid']).toBe('replayed');
+    expect(Buffer.from(arrival.headers['x-probe-bin']!, 'base64')).toEqual(bytes);
+  }
+  expect(() => new GrpcTarget({ address: target.address, tls: false, headers: { 'x-probe-bin': 'not base64!' } })).toThrow(
+    'header x-probe-bin: the value of a -bin header is base64 of the bytes to send',
+  );
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { nanosToIso } from '../../query/request-view.js';
-import { parseReplayCompression, parseSpeed, parseTimeShift, type ReplayCompression } from '../../replay/replay-options.js';
+import { metadataValue, parseReplayCompression, parseSpeed, parseTimeShift, type ReplayCompression } from '../../replay/replay-options.js';
 import type { ReplayProgress, ReplaySummary } from '../../replay/replay-progress.js';
 import type { SelectionFilter } from '../../replay/selection.js';
 import { addServerOptions, addStoreOptions, openReadSide, type StoreOptions } from '../common.js';
@@ -132,8 +132,8 @@ export function parseReplayOptions(options: ReplayCliOptions): ReplaySettings {
     if (!/^[0-9a-z_.-]+$/.test(key)) {
       throw new UsageError(`--header must be KEY=VALUE with a key of 0-9 a-z _ . -: not ${JSON.stringify(header.slice(0, 80))}`);
     }
-    if (key.endsWith('-bin')) throw new UsageError(`--header ${key}: binary (-bin) metadata is not supported`);
     headers[key] = header.slice(at + 1);
+    asUsage('--header', () => metadataValue(key, headers[key]!));
   }
   const filter = selectionFilter(options);
   const concurrency = Number(options.concurrency);

@@ -38,6 +38,8 @@ test('flags become replay settings', () => {
   expect(parseReplayOptions(base).withDuplicates).toBe(false);
   expect(parseReplayOptions(base).target).toEqual({ address: '127.0.0.1:4317', tls: false, headers: {}, compression: 'none' });
   expect(parseReplayOptions({ ...base, to: '[::1]:4317', tls: true }).target.tls).toBe(true);
+  // Binary metadata is given as base64, padded or not.
+  expect(parseReplayOptions({ ...base, header: ['x-token-bin=AAEC/w', 'y-bin=AAEC/w=='] }).target.headers).toEqual({ 'x-token-bin': 'AAEC/w', 'y-bin': 'AAEC/w==' });
 });
 
 test.each([
@@ -48,7 +50,8 @@ test.each([
   [{ cert: 'c.pem' }, /--cert and --key go together/],
   [{ header: ['novalue'] }, /--header must be KEY=VALUE/],
   [{ header: ['bad key=1'] }, /--header must be KEY=VALUE/],
-  [{ header: ['trace-bin=1'] }, /binary/],
+  [{ header: ['trace-bin=1'] }, /--header: header trace-bin: the value of a -bin header is base64/],
+  [{ header: ['trace-bin=AAEC!w=='] }, /base64/],
   [{ signal: 'profiles' }, /--signal must be traces, metrics or logs/],
   [{ since: 'yesterday-ish' }, /--since must be a time/],
   [{ tenant: '../etc' }, /--tenant/],
