@@ -26,6 +26,12 @@ export interface VerifyOptions {
   sinceMs?: number;
   /** Index objects missing from the index; quarantine requests whose block is damaged or object missing. */
   repair?: boolean;
+  /**
+   * Repair even when the blob store has none of the objects the index has in scope. Without it that is refused
+   * before anything is read or written: it is what a wrong bucket, prefix or data directory looks like, and repairing
+   * would quarantine every request in scope.
+   */
+  force?: boolean;
   /** Objects read at once. Default 4. */
   concurrency?: number;
   onProgress?(progress: VerifyProgress): void;
@@ -88,6 +94,13 @@ export async function verify(blobs: BlobStore, index: IndexStore, options: Verif
   const objectRows = new Map([...allObjectRows].filter(([key, object]) => scope.includes(key, object.createdAtMs)));
   const rows = await listRequestRows(index, scope, (key) => sizes.has(key) || objectRows.has(key), createdAtOf);
   const keys = [...new Set([...sizes.keys(), ...objectRows.keys(), ...rows.keys()])].sort(compareKeys);
+  if (options.repair && !options.force && sizes.size === 0 && keys.length > 0) {
+    throw new NotFoundError(
+      `the blob store (${blobs.describe()}) has none of the ${keys.length} objects the index has in scope: is the storage ` +
+        'configuration (bucket, prefix, data directory) the one this index belongs to? Nothing was changed; verify without ' +
+        '--repair lists them, and --repair --force quarantines every request of them if they are really gone',
+    );
+  }
 
   const progress: VerifyProgress = {
     objects: 0,

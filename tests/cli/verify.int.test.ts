@@ -167,6 +167,27 @@ describe.each(ADAPTER_PAIRS as AdapterPairSpec[])('verify on the $name', (spec) 
     expect(again.stdout.toString()).toMatch(/no problems \(\d+ requests already quarantined by an earlier --repair\)/);
   }, 120_000);
 
+  test('--repair against a blob store that has none of the indexed objects (a wrong prefix or directory) changes nothing without --force', async () => {
+    const wrong = path.join(dir, 'wrong-storage.yaml');
+    const emptyDir = path.join(dir, 'empty-objects');
+    fs.mkdirSync(emptyDir, { recursive: true });
+    fs.writeFileSync(
+      wrong,
+      pair.env.S3_ENDPOINT === undefined ? `storage:\n  filesystem:\n    dir: ${emptyDir}\n` : 'storage:\n  s3:\n    prefix: not-this-archive/\n',
+    );
+    const reportOf = async (): Promise<Record<string, unknown>> => {
+      const { stdout } = await cli(['verify', '--json']);
+      const { elapsedMs: _elapsed, ...report } = JSON.parse(stdout.toString('utf8')) as Record<string, unknown>;
+      return report;
+    };
+    const before = await reportOf();
+    const refused = await cli(['verify', '--repair', '--config', wrong]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/has none of the \d+ objects the index has in scope: .*Nothing was changed/);
+    // Nothing was quarantined or indexed: verify with the right storage reports exactly what it did before.
+    expect(await reportOf()).toEqual(before);
+  }, 60_000);
+
   test('usage errors exit 2 with a clear message', async () => {
     const bad = await cli(['verify', '--since', 'yesterday-ish']);
     expect(bad.code).toBe(2);

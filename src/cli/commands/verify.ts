@@ -14,6 +14,7 @@ interface VerifyCliOptions extends StoreOptions {
   concurrency: string;
   json?: boolean;
   repair?: boolean;
+  force?: boolean;
 }
 
 /** close() may take this long to write out what a buffering index (ClickHouse's outbox) still holds. */
@@ -32,7 +33,8 @@ export function registerVerify(program: Command): void {
       .option('--since <time>', 'only objects created since, e.g. 2026-05-01T00:00:00Z or 24h')
       .option('--concurrency <n>', 'archive objects read at once', '4')
       .option('--json', 'print the report as JSON')
-      .option('--repair', 'index objects missing from the index; quarantine requests whose block is damaged or object missing'),
+      .option('--repair', 'index objects missing from the index; quarantine requests whose block is damaged or object missing')
+      .option('--force', 'with --repair: also when the blob store has none of the objects in scope (refused otherwise: a wrong bucket or prefix looks like that)'),
   ).action(async (options: VerifyCliOptions) => {
     try {
       const concurrency = Number(options.concurrency);
@@ -58,6 +60,7 @@ export function registerVerify(program: Command): void {
           ...(tenant === undefined ? {} : { tenant }),
           ...(sinceMs === undefined ? {} : { sinceMs }),
           repair: options.repair === true,
+          force: options.force === true,
           concurrency,
           onProgress: (progress) => display.update(progressView(progress)),
         });
