@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CorruptDataError } from '../errors.js';
-import { dropSlot } from '../util/worker-slots.js';
+import { detachedCopy, dropSlot } from '../util/worker-slots.js';
 
 const require = createRequire(import.meta.url);
 
@@ -238,14 +238,6 @@ export class ZstdWorkerPool {
 
 const EMPTY_INPUT = new ArrayBuffer(0);
 const pool = new ZstdWorkerPool(Math.max(1, os.availableParallelism() - 1));
-
-/** A fresh ArrayBuffer holding exactly `bytes`, to hand to a worker without cloning a larger backing store. */
-function detachedCopy(bytes: Uint8Array): ArrayBuffer {
-  // allocUnsafeSlow: a backing store of its own and not zero-filled first (every byte is overwritten at once).
-  const copy = Buffer.allocUnsafeSlow(bytes.length);
-  copy.set(bytes);
-  return copy.buffer as ArrayBuffer;
-}
 
 /** One zstd frame of `raw` at `level`, with its content size in the frame header; runs on a worker thread. */
 export function zstdCompress(raw: Uint8Array, level: number, priority: ZstdPriority = 'normal'): Promise<Buffer> {

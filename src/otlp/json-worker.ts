@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import { MalformedPayloadError } from '../errors.js';
 import type { Signal } from '../model.js';
 import { parseOtlpJson } from './json.js';
+import { detachedCopy } from '../util/worker-slots.js';
 
 export interface JsonJob {
   id: number;
@@ -21,9 +22,7 @@ export type JsonReply =
 /** An ArrayBuffer holding exactly `bytes` that may be transferred: protobufjs may hand back a view of a pooled one. */
 function ownBuffer(bytes: Buffer): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
-  const copy = Buffer.allocUnsafeSlow(bytes.length);
-  copy.set(bytes);
-  return copy.buffer as ArrayBuffer;
+  return detachedCopy(bytes);
 }
 
 const port = parentPort;
