@@ -100,6 +100,17 @@ export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions
 
 export type { OutboxStatus } from './index-store.js';
 
+/** The outbox's latest rows matching the filter, past its afterId in its order, at most `limit`. */
+function queuedRequestRows(outbox: IndexOutbox, filter: RequestFilter, limit: number): RequestRow[] {
+  const rows: RequestRow[] = [];
+  for (const text of outbox.requestRows(filter.afterId, filter.newestFirst ?? false)) {
+    if (rows.length >= limit) break;
+    const row = JSON.parse(text) as RequestRow;
+    if (matchesRequestFilter(row, filter)) rows.push(row);
+  }
+  return rows;
+}
+
 export const DEFAULT_DATABASE = 'otlp_capture';
 export const DEFAULT_LIST_LIMIT = 1000;
 /** Ids or keys per query (max_query_size is 256 KiB on 18.16). */
@@ -299,15 +310,7 @@ export class ClickHouseIndexStore implements IndexStore {
     this.checkStarted();
     const newestFirst = filter.newestFirst ?? false;
     // Outbox first (see the header): a row moving to ClickHouse meanwhile is then seen in one place or both.
-    const queued: RequestRow[] = [];
-    if (this.outbox) {
-      for (const text of this.outbox.requestRows(filter.afterId, newestFirst)) {
-        const row = JSON.parse(text) as RequestRow;
-        if (!matchesRequestFilter(row, filter)) continue;
-        queued.push(row);
-        if (queued.length >= limit) break;
-      }
-    }
+    const queued = this.outbox ? queuedRequestRows(this.outbox, filter, limit) : [];
     const stored = await this.listStored(filter, limit);
     const byId = new Map<string, RequestRow>();
     for (const row of stored) byId.set(row.id, row);
@@ -805,16 +808,7 @@ export class ClickHouseIndexStore implements IndexStore {
     if (!outbox) return null;
     const parse = (text: string | undefined): RequestRow | undefined => (text === undefined ? undefined : (JSON.parse(text) as RequestRow));
     return {
-      list: (filter) => {
-        const limit = filter.limit ?? Number.POSITIVE_INFINITY;
-        const out: ArchivedRequest[] = [];
-        for (const text of outbox.requestRows(filter.afterId, filter.newestFirst ?? false)) {
-          if (out.length >= limit) break;
-          const row = parse(text)!;
-          if (matchesRequestFilter(row, filter)) out.push(requestFromRow(row));
-        }
-        return out;
-      },
+      list: (filter) => queuedRequestRows(outbox, filter, filter.limit ?? Number.POSITIVE_INFINITY).map(requestFromRow),
       get: (id) => {
         const row = parse(outbox.requestRow(id));
         return row === undefined ? null : requestFromRow(row);
