@@ -23,6 +23,8 @@ export interface ComposeService {
   mounts: Mount[];
   /** [host port, container port] of every published port. */
   ports: [number, number][];
+  /** The same published ports with the host address they bind to (0.0.0.0, every interface, when none is given). */
+  bindings: { address: string; host: number; container: number }[];
   dependsOn: Record<string, string>;
 }
 
@@ -59,12 +61,12 @@ function mounts(value: unknown): Mount[] {
   });
 }
 
-function ports(value: unknown): [number, number][] {
+function bindings(value: unknown): { address: string; host: number; container: number }[] {
   return (Array.isArray(value) ? value : []).map((item) => {
     if (typeof item !== 'string') throw new Error(`publish ports as quoted "HOST:CONTAINER" strings, got ${JSON.stringify(item)}`);
-    const match = /^(?:[\d.]+:)?(\d+):(\d+)(?:\/tcp)?$/.exec(item);
+    const match = /^(?:([\d.]+):)?(\d+):(\d+)(?:\/tcp)?$/.exec(item);
     if (!match) throw new Error(`not a HOST:CONTAINER port: ${item}`);
-    return [Number(match[1]), Number(match[2])];
+    return { address: match[1] ?? '0.0.0.0', host: Number(match[2]), container: Number(match[3]) };
   });
 }
 
@@ -80,7 +82,7 @@ export function composeServices(compose: Tree): Map<string, ComposeService> {
       const raw = tree(value, `services.${name}`);
       return [
         name,
-        { name, raw, environment: environment(raw.environment), mounts: mounts(raw.volumes), ports: ports(raw.ports), dependsOn: dependsOn(raw.depends_on) },
+        { name, raw, environment: environment(raw.environment), mounts: mounts(raw.volumes), ports: bindings(raw.ports).map((b) => [b.host, b.container] as [number, number]), bindings: bindings(raw.ports), dependsOn: dependsOn(raw.depends_on) },
       ];
     }),
   );

@@ -127,6 +127,18 @@ test('dependencies have no cycle, and every declared volume is used', () => {
   expect(Object.keys(tree(compose.volumes, 'volumes')).filter((volume) => !used.has(volume))).toEqual([]);
 });
 
+test('only listeners that demand a token (or ingest) are published beyond the host’s loopback', () => {
+  // The demo's databases carry its default credentials: MinIO's console and ClickHouse's HTTP interface would hand
+  // the archive and the index to anyone who can reach the host. otlp-capture guards each of its listeners (ingest
+  // and read tokens, /metrics by token, health open); the Collector's are OTLP ingest.
+  const open = new Set(['otlp-capture', 'otel-collector']);
+  const exposed = [...services.values()]
+    .filter((it) => !open.has(it.name))
+    .flatMap((it) => it.bindings.filter((b) => !b.address.startsWith('127.')).map((b) => `${it.name} ${b.address}:${b.host}`));
+  expect(exposed).toEqual([]);
+  expect(service('clickhouse').bindings.length + service('minio').bindings.length).toBeGreaterThan(0);
+});
+
 test('no host port is published twice', () => {
   const hostPorts = [...services.values()].flatMap((it) => it.ports.map(([host]) => host));
   expect(new Set(hostPorts).size).toBe(hostPorts.length);

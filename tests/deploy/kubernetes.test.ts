@@ -100,8 +100,10 @@ describe.each(CONTAINERS.map(({ pod, container }) => [label(pod, container), pod
     expect(limit).toBeGreaterThanOrEqual(parseQuantity(at(resources, 'requests.memory')));
   });
 
-  test('has liveness and readiness probes on ports the container declares', () => {
-    for (const probe of ['livenessProbe', 'readinessProbe']) {
+  test('has a liveness probe, and a readiness probe unless it is a sidecar, on ports the container declares', () => {
+    // A native sidecar's readiness is part of its Pod's: see 'the sidecar Pod' below.
+    const probes = container.sidecar ? ['livenessProbe', 'startupProbe'] : ['livenessProbe', 'readinessProbe'];
+    for (const probe of probes) {
       const port = at(container.spec, `${probe}.httpGet.port`);
       expect({ probe, port: resolvePort(container, port) }).toEqual({ probe, port: expect.any(Number) });
     }
@@ -171,14 +173,23 @@ describe.each(
     expect(routed).not.toContain(ports.api);
   });
 
-  test('is probed on the admin port: /healthz for liveness, /readyz for readiness', () => {
+  test('is probed on the admin port: /healthz for liveness (never fails for a full spool or a backend down), /readyz for readiness', () => {
     expect(resolvePort(container, at(container.spec, 'livenessProbe.httpGet.port'))).toBe(ports.admin);
     expect(at(container.spec, 'livenessProbe.httpGet.path')).toBe('/healthz');
+    if (container.sidecar) {
+      // /readyz fails while S3 or ClickHouse cannot be used, the archiver lags or the spool is 90 % full. On a native
+      // sidecar that would take the whole Collector Pod out of its Service (and stall its rollouts): every Collector at
+      // once when the shared backends are down, cutting applications off from every exporter, not just this one.
+      // Back-pressure reaches the Collector as UNAVAILABLE + RetryInfo instead; OtlpCaptureNotReady alerts.
+      expect(container.spec.readinessProbe).toBeUndefined();
+      expect(at(container.spec, 'startupProbe.httpGet.path')).toBe('/healthz');
+      return;
+    }
     expect(resolvePort(container, at(container.spec, 'readinessProbe.httpGet.port'))).toBe(ports.admin);
     expect(at(container.spec, 'readinessProbe.httpGet.path')).toBe('/readyz');
   });
 
-  test('has a memory limit ≥ in-flight budget + S3 upload buffers + 200MiB', () => {
+  test('has a memory limit ≥ in-flight budget + S3 upload buffers + the measured overhead (260MiB)', () => {
     expect(parseQuantity(at(container.spec, 'resources.limits.memory'))).toBeGreaterThanOrEqual(memoryNeeded(config));
   });
 
@@ -192,6 +203,37 @@ describe.each(
     const claim = ((at(pod.workload.doc, 'spec.volumeClaimTemplates') ?? []) as Tree[]).find((c) => at(c, 'metadata.name') === located.mount.name);
     const size = parseQuantity(claim ? at(claim, 'spec.resources.requests.storage') : at(volume, 'emptyDir.sizeLimit'));
     expect(size).toBeGreaterThanOrEqual(1.1 * config.spool.maxBytes);
+  });
+
+  test('requests node disk (ephemeral-storage) for every emptyDir it writes, so disk pressure does not evict it first', () => {
+    // Kubelet evicts Pods whose local storage exceeds their requests first when the node runs short of disk, and an
+    // eviction deletes the emptyDir: the spool with whatever it acknowledged and had not archived yet.
+    const emptyDirs = mountsOf(container)
+      .map((mount) => volumeNamed(pod, String(mount.name)))
+      .filter((volume) => at(volume, 'emptyDir') !== undefined)
+      .map((volume) => parseQuantity(at(volume, 'emptyDir.sizeLimit')));
+    for (const size of emptyDirs) expect(size).toBeGreaterThan(0);
+    const total = emptyDirs.reduce((sum, size) => sum + size, 0);
+    if (total === 0) return;
+    expect(parseQuantity(at(container.spec, 'resources.requests.ephemeral-storage'))).toBeGreaterThanOrEqual(total);
+  });
+
+  test('if its spool is on an emptyDir, the docs say what is lost with the Pod (eviction, forced deletion, overrun drain)', () => {
+    const located = mountFor(container, config.spool.dir)!;
+    if (at(volumeNamed(pod, String(located.mount.name)), 'emptyDir') === undefined) return;
+    const section = (file: string, heading: string): string => {
+      const text = readFileSync(repoPath(file), 'utf8');
+      const start = text.indexOf(heading);
+      expect({ file, heading, found: start >= 0 }).toEqual({ file, heading, found: true });
+      const next = text.indexOf('\n#', start + heading.length);
+      return text.slice(start, next < 0 ? undefined : next);
+    };
+    for (const text of [section(`${KUBE_DIR}/README.md`, '## Probes, shutdown, sizing'), section('README.md', '## Deploy')]) {
+      expect(text).toMatch(/emptyDir/);
+      expect(text).toMatch(/\blost\b/);
+      expect(text).toMatch(/evict/);
+      expect(text).toMatch(/force/);
+    }
   });
 
   test('has a writable /tmp despite the read-only root, and its TLS files (if any) from a Secret', () => {

@@ -3,7 +3,7 @@
 // file; and every otlp-capture metric serve exports is documented in the README's metrics table. Names are read
 // from PromQL with Prometheus's own grammar, and from prose as whole tokens.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -85,6 +85,24 @@ test('every metric in the dashboard exists', () => {
   }
   expect(names.length).toBeGreaterThan(40);
   checkNames('deploy/grafana/otlp-capture.json', names);
+});
+
+/** Every file under deploy/ that names an otlp-capture metric: rule files, their promtool tests, the generated
+ * PrometheusRule, the dashboard (nested and collapsed rows included), manifests and READMEs. */
+function deployFilesNamingMetrics(relative = 'deploy'): string[] {
+  return readdirSync(repoPath(relative), { withFileTypes: true }).flatMap((entry) => {
+    const child = path.posix.join(relative, entry.name);
+    if (entry.isDirectory()) return deployFilesNamingMetrics(child);
+    return readFileSync(repoPath(child), 'utf8').includes('otlpcapture_') ? [child] : [];
+  });
+}
+
+test('every otlp-capture metric named anywhere under deploy/ exists (whole tokens, whatever the file format)', () => {
+  const files = deployFilesNamingMetrics();
+  for (const expected of ['deploy/prometheus/otlp-capture.rules.yaml', 'deploy/prometheus/kubernetes/prometheusrule.yaml', 'deploy/grafana/otlp-capture.json', 'deploy/prometheus/tests/spool.yaml']) {
+    expect(files).toContain(expected);
+  }
+  for (const file of files) checkNames(file, namesInProse(readFileSync(repoPath(file), 'utf8')));
 });
 
 test.each(PROSE)('every metric named in %s exists', (file) => {

@@ -58,6 +58,20 @@ test('the rule file has recording rules and one alert for each concern the opera
   ]));
 });
 
+test('alert thresholds agree with serve’s defaults: warn before /readyz gives up, and not during normal batching', () => {
+  const defaults = loadConfigText('', {});
+  const expr = (alert: string): string => rules().find((rule) => rule.alert === alert)!.expr;
+  const number = (alert: string, pattern: RegExp): number => Number(pattern.exec(expr(alert))![1]);
+  // /readyz fails at 90 % of spool.maxBytes (src/app/capture-server.ts); the critical alert comes before that.
+  const almostFull = number('OtlpCaptureSpoolAlmostFull', /otlpcapture_spool_max_bytes > (0\.\d+)/);
+  expect(almostFull).toBeLessThan(0.9);
+  expect(almostFull).toBeGreaterThan(number('OtlpCaptureSpoolFillingUp', /otlpcapture_spool_max_bytes > (0\.\d+)/));
+  // Requests of a quiet tenant wait up to archiver.maxObjectAge in an open object: no lag alert for that.
+  expect(number('OtlpCaptureArchiveLagHigh', /otlpcapture_spool_oldest_unarchived_age_seconds > (\d+)/) * 1000).toBeGreaterThan(defaults.archiver.maxObjectAge);
+  // The same outbox age as serve's own Slack alert (notify.alerts.indexLag).
+  expect(number('OtlpCaptureIndexLagHigh', /otlpcapture_index_outbox_lag_seconds > (\d+)/) * 1000).toBe(defaults.notify.alerts.indexLag);
+});
+
 test('the PrometheusRule carries the same groups as the plain rule file, and is what the generator writes', () => {
   expect(isDeepStrictEqual(ruleGroups(OPERATOR_RULE_FILE), ruleGroups(RULES_FILE))).toBe(true);
   expect(ruleGroups(RULES_FILE).map((group) => group.name)).toEqual(['otlp-capture.recording', 'otlp-capture.alerts']);
