@@ -22,6 +22,12 @@ export function registerServe(program: Command): void {
     .option('--admin-listen <host:port>', 'admin HTTP listen address for /healthz, /readyz, /metrics (default 0.0.0.0:8888)')
     .option('--api-listen <host:port>', 'API (CaptureService: list, get, find-trace, replay) listen address (default 127.0.0.1:4319)')
     .action(async (options: ServeOptions) => {
+      // Until the server exists there is nothing to stop: a signal ends the process at once. Without a handler this
+      // early, a SIGTERM during start-up would be ignored where serve is PID 1 (a container), and the orchestrator
+      // would wait out its whole grace period before killing it.
+      const exitBeforeStart = (): void => process.exit(EXIT_OK);
+      process.once('SIGTERM', exitBeforeStart);
+      process.once('SIGINT', exitBeforeStart);
       try {
         const config = loadConfig({
           ...(options.config ? { file: options.config } : {}),
@@ -53,6 +59,8 @@ export function registerServe(program: Command): void {
             (error: unknown) => reportAndExit(error),
           );
         };
+        process.off('SIGTERM', exitBeforeStart);
+        process.off('SIGINT', exitBeforeStart);
         process.on('SIGTERM', () => stop('SIGTERM'));
         process.on('SIGINT', () => stop('SIGINT'));
         await running.start();
