@@ -144,7 +144,7 @@ export class CaptureServer {
 
     this.admin = new AdminServer(
       this.metrics,
-      { notReadyReason: () => this.notReadyReason() },
+      { notReady: () => this.notReady() },
       new MetricsGate(bearerAuth, config.server.admin.allowUnauthenticatedMetrics),
     );
     const adminPort = await this.admin.listen(adminAddress.host, adminAddress.port);
@@ -366,10 +366,6 @@ export class CaptureServer {
     });
     this.retention.start();
     this.logger.info({ intervalMs: retention.interval, policies: retention.policies.map((p) => p.name) }, 'retention scheduled');
-  }
-
-  private notReadyReason(): string | null {
-    return this.notReady()?.message ?? null;
   }
 
   private notReady(): NotReady | null {

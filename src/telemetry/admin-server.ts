@@ -5,10 +5,11 @@ import type net from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { MetricsGate } from './metrics-access.js';
 import type { Metrics } from './metrics.js';
+import type { NotReady } from './readiness-metrics.js';
 
 export interface Readiness {
-  /** Null when ready; otherwise why not, in words. */
-  notReadyReason(): string | null;
+  /** Null when ready. */
+  notReady(): NotReady | null;
 }
 
 /**
@@ -79,9 +80,18 @@ export class AdminServer {
         response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
         return;
       case '/readyz': {
-        const reason = this.readiness.notReadyReason();
-        if (reason === null) response.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
-        else response.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${reason}\n`);
+        const notReady = this.readiness.notReady();
+        if (notReady === null) {
+          response.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+          return;
+        }
+        // Probes come from the network without a token and need only the status. The words can name backend
+        // endpoints, buckets and paths, so they go to whoever may read /metrics (loopback, or a metrics token).
+        const detailed = this.gate.check(request.socket.remoteAddress, request.headers.authorization).allowed;
+        const body = detailed
+          ? `not ready: ${notReady.message}\n`
+          : `not ready: ${notReady.reason} (the log says why; so does /readyz from loopback or with a token that has the "metrics" scope)\n`;
+        response.writeHead(503, { 'content-type': 'text/plain' }).end(body);
         return;
       }
       case '/metrics': {

@@ -1,6 +1,7 @@
 // Who may read the admin listener's /metrics. Its series carry tenant labels and each tenant's traffic, so the
 // network gets them only with a bearer token that has the `metrics` scope; a caller on loopback (the host itself, or
-// the Pod's own containers) needs none. /healthz and /readyz are not gated: probes come from the network.
+// the Pod's own containers) needs none. /healthz and /readyz are not gated (probes come from the network), but
+// /readyz tells why it is not ready only to those this gate lets in: the reason can name endpoints and paths.
 // `server.admin.allowUnauthenticatedMetrics` opens /metrics to everyone (a trusted network, a proxy that authenticates).
 import type { BearerAuth } from '../admission/auth.js';
 import { missingScopesMessage } from '../admission/scopes.js';

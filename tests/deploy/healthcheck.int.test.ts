@@ -18,7 +18,11 @@ const dockerfileCheck = execForm(stages[stages.length - 1]!.instructions.find((i
 const composeCheck = (tree(composeServices(readCompose()).get('otlp-capture')!.raw.healthcheck, 'healthcheck').test as string[]).slice(1);
 
 let notReady: string | null = null;
-const admin = new AdminServer(new Metrics(), { notReadyReason: () => notReady }, new MetricsGate(new BearerAuth([]), false));
+const admin = new AdminServer(
+  new Metrics(),
+  { notReady: () => (notReady === null ? null : { reason: 'stopping', message: notReady }) },
+  new MetricsGate(new BearerAuth([]), false),
+);
 let port = 0;
 
 beforeAll(async () => {

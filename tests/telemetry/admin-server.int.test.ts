@@ -8,6 +8,7 @@ import { BearerAuth } from '../../src/admission/auth.js';
 import { AdminServer, type AdminLimits } from '../../src/telemetry/admin-server.js';
 import { MetricsGate } from '../../src/telemetry/metrics-access.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
+import type { NotReady } from '../../src/telemetry/readiness-metrics.js';
 import { nonLoopbackAddress } from '../helpers/network-address.js';
 
 interface Reply {
@@ -30,10 +31,10 @@ function get(host: string, port: number, path: string, headers: Record<string, s
 
 const network = nonLoopbackAddress();
 
-async function withAdmin(gate: MetricsGate, run: (port: number) => Promise<void>): Promise<void> {
+async function withAdmin(gate: MetricsGate, run: (port: number) => Promise<void>, notReady: NotReady | null = null): Promise<void> {
   const metrics = new Metrics();
   metrics.rejections.inc({ signal: 'traces', reason: 'malformed' });
-  const admin = new AdminServer(metrics, { notReadyReason: () => null }, gate);
+  const admin = new AdminServer(metrics, { notReady: () => notReady }, gate);
   const port = await admin.listen('0.0.0.0', 0);
   try {
     await run(port);
@@ -83,6 +84,26 @@ test('no tokens: the network gets 403 with what to do; allowUnauthenticatedMetri
   });
 });
 
+test('/readyz: 503 for everyone when not ready; why in words only for those who may read /metrics', async () => {
+  const notReady: NotReady = { reason: 'blob_store', message: 'S3 unavailable: cannot reach https://minio.internal.example:9000 (bucket otlp-archive)' };
+  const auth = new BearerAuth([{ token: 'scraper-7d1c', scopes: ['metrics'] }, { token: 'collector-93ab', scopes: ['ingest'] }]);
+  const detailed = `not ready: ${notReady.message}\n`;
+  await withAdmin(new MetricsGate(auth, false), async (port) => {
+    expect(await get('127.0.0.1', port, '/readyz')).toMatchObject({ status: 503, body: detailed });
+    expect(await get(network, port, '/readyz', { authorization: 'Bearer scraper-7d1c' })).toMatchObject({ status: 503, body: detailed });
+    const anonymousOrWrong: Record<string, string>[] = [{}, { authorization: 'Bearer collector-93ab' }, { authorization: 'Bearer wrong' }];
+    for (const headers of anonymousOrWrong) {
+      const probe = await get(network, port, '/readyz', headers);
+      expect(probe.status).toBe(503);
+      expect(probe.body).toMatch(/^not ready: blob_store \(the log says why/);
+      expect(probe.body).not.toMatch(/minio|otlp-archive|S3/);
+    }
+  }, notReady);
+  await withAdmin(new MetricsGate(new BearerAuth([]), true), async (port) => {
+    expect(await get(network, port, '/readyz')).toMatchObject({ status: 503, body: detailed });
+  }, notReady);
+});
+
 /** A raw connection from `host` (as the peer address), resolved once connected; `closed` settles when the server ends it. */
 async function idleConnection(host: string, port: number): Promise<{ socket: net.Socket; closed: Promise<number> }> {
   const socket = net.connect({ host, port });
@@ -100,7 +121,7 @@ async function idleConnection(host: string, port: number): Promise<{ socket: net
 
 test('connections: a peer gets at most its share, others are still served; one that sends nothing is closed', async () => {
   const limits: AdminLimits = { maxConnections: 64, maxConnectionsPerPeer: 4, requestTimeoutMs: 400, keepAliveTimeoutMs: 200 };
-  const admin = new AdminServer(new Metrics(), { notReadyReason: () => null }, new MetricsGate(new BearerAuth([]), false), limits);
+  const admin = new AdminServer(new Metrics(), { notReady: () => null }, new MetricsGate(new BearerAuth([]), false), limits);
   const port = await admin.listen('0.0.0.0', 0);
   try {
     const held = await Promise.all([1, 2, 3, 4].map(() => idleConnection('127.0.0.1', port)));
