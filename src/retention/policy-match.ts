@@ -14,6 +14,7 @@
 //   dedup to objects not archived (a cold copy is not rewritten: that would read it back from its storage class)
 //   and not already deduplicated with that window or a wider one (dedup-checks.ts);
 //   delete to every object.
+import { OtlpCaptureError } from '../errors.js';
 import type { ObjectMeta } from '../model.js';
 import { ARCHIVE_KEY_PREFIX } from '../storage/blob-store.js';
 import { compressionMark } from './compressed-key.js';
@@ -53,6 +54,17 @@ export function actionApplies(policy: RetentionPolicy, object: ObjectMeta): bool
   }
 }
 
+/**
+ * Whether `policy` holds for an object could not be found out (its manifest is damaged or gone, a retention
+ * document could not be read). Since the first matching policy wins, no later policy may be applied either: the
+ * object is left as it is and reported, never handed to a policy that might not be the one it falls under.
+ */
+export class PolicyUndecidedError extends OtlpCaptureError {
+  constructor(readonly policy: RetentionPolicy, readonly key: string, cause: unknown) {
+    super(`${key}: cannot tell whether policy ${policy.name} applies, so left as it is: ${(cause as Error).message}`, { cause });
+  }
+}
+
 export interface CompressSetting {
   codec: CompressCodec;
   level: number;
@@ -70,6 +82,7 @@ export function settingCovers(done: CompressSetting, wanted: CompressSetting): b
  * called at most once, only if a policy with a service rule is reached. `triedWithoutGain` says whether the object
  * was already re-encoded at a compress policy's setting (or stronger) without shrinking (compress-attempts.ts);
  * `deduplicated` whether dedup already went through it with a dedup policy's window or a wider one (dedup-checks.ts).
+ * Throws PolicyUndecidedError when one of these lookups fails.
  */
 export async function firstMatchingPolicy(
   policies: readonly RetentionPolicy[],
@@ -82,12 +95,16 @@ export async function firstMatchingPolicy(
   let services: readonly string[] | undefined;
   for (const policy of policies) {
     if (!rowMatches(policy, object, asOfMs) || !actionApplies(policy, object)) continue;
-    if (policy.action.type === 'compress' && (await triedWithoutGain(policy.action))) continue;
-    if (policy.action.type === 'dedup' && (await deduplicated(policy.action))) continue;
-    const service = policy.match.service;
-    if (service !== undefined) {
-      services ??= await servicesOf();
-      if (!services.includes(service)) continue;
+    try {
+      if (policy.action.type === 'compress' && (await triedWithoutGain(policy.action))) continue;
+      if (policy.action.type === 'dedup' && (await deduplicated(policy.action))) continue;
+      const service = policy.match.service;
+      if (service !== undefined) {
+        services ??= await servicesOf();
+        if (!services.includes(service)) continue;
+      }
+    } catch (error) {
+      throw new PolicyUndecidedError(policy, object.key, error);
     }
     return policy;
   }

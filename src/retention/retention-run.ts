@@ -17,7 +17,7 @@ import { RetentionLease } from './lease.js';
 import { planObjectDedup, runOperation, targetKey, type OperationDeps } from './operations.js';
 import { CompressAttempts } from './compress-attempts.js';
 import { DedupChecks } from './dedup-checks.js';
-import { cutoffMs, firstMatchingPolicy } from './policy-match.js';
+import { actionApplies, cutoffMs, firstMatchingPolicy, PolicyUndecidedError, rowMatches } from './policy-match.js';
 import { recoverJournal, type RecoveredEntry } from './recovery.js';
 import { dedupWindowOf, type RetentionConfig, type RetentionPolicy } from './retention-config.js';
 import { StateStore } from './state-store.js';
@@ -129,7 +129,23 @@ export async function runRetention(deps: RetentionRunDeps, options: RetentionRun
       const level = r.outcome === 'failed' ? 'error' : 'info';
       logger[level]({ key: r.entry.oldKey, phase: r.entry.phase, action: r.entry.action, outcome: r.outcome, error: r.error }, 'retention journal entry of an interrupted run');
     }
-    const items = await scanAndAct(deps, opDeps, { policies, chosen, asOfMs, dryRun, stop: stop.signal, logger, startedAtMs, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const leaseHeld = async (): Promise<boolean> => {
+      if (await lease.stillHeld()) return true;
+      if (!stop.signal.aborted) logger.error('retention lease lapsed and another run holds it now; stopping this one');
+      stop.abort();
+      return false;
+    };
+    const items = await scanAndAct(deps, opDeps, {
+      policies,
+      chosen,
+      asOfMs,
+      dryRun,
+      stop: stop.signal,
+      logger,
+      startedAtMs,
+      ...(dryRun ? {} : { leaseHeld }),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
     const summary: RetentionRunSummary = {
       startedAtMs,
       finishedAtMs: Date.now(),
@@ -168,6 +184,8 @@ interface ScanOptions {
   stop: AbortSignal;
   logger: Logger;
   startedAtMs: number;
+  /** Asked before each action: false when the lease is no longer this run's (then the run stops). */
+  leaseHeld?(): Promise<boolean>;
   onProgress?(progress: RetentionProgress): void;
 }
 
@@ -183,79 +201,126 @@ async function scanAndAct(deps: RetentionRunDeps, opDeps: OperationDeps, scan: S
   const only = scan.chosen.length === 1 ? scan.chosen[0]!.match : undefined;
   const youngest = minOf(scan.chosen, (p) => p.match.olderThan);
   let afterKey: string | undefined;
-  for (;;) {
-    if (scan.stop.aborted) break;
-    const page = await deps.index.listObjects({
-      newestBeforeMs: cutoffMs(scan.asOfMs, youngest),
-      limit: deps.config.batchSize,
-      ...(afterKey === undefined ? {} : { afterKey }),
-      ...(only?.signal === undefined ? {} : { signal: only.signal }),
-      ...(only?.tenant === undefined ? {} : { tenant: only.tenant }),
-      ...(only?.minSize === undefined ? {} : { minStoredBytes: only.minSize }),
-    });
-    for (const object of page) {
+  // A scan that fails (the index went away) still waits for the objects in flight: the lease is released only after.
+  try {
+    for (;;) {
       if (scan.stop.aborted) break;
-      progress.scanned += 1;
-      if (created.has(object.key)) continue;
-      const policy = await policyFor(deps, opDeps, scan.policies, object, scan.asOfMs);
-      if (policy === null || !scan.chosen.includes(policy)) continue;
-      progress.matched += 1;
-      const item: RetentionItem = {
-        policy: policy.name,
-        action: policy.action.type,
-        key: object.key,
-        requests: object.requestCount,
-        bytesBefore: object.storedBytes,
-        bytesAfter: estimateAfter(policy, object),
-        outcome: 'candidate',
-      };
-      items.push(item);
-      if (scan.dryRun) {
-        if (policy.action.type === 'dedup') await previewDedup(opDeps, policy.action, object, item);
-        continue;
-      }
-      let planned: string | null;
-      try {
-        planned = targetKey(deps.blobs, policy, object.key);
-      } catch (error) {
-        // A target this store cannot take (checkRetentionConfig catches these at start): fail the object, not the run.
-        item.outcome = 'failed';
-        item.bytesAfter = item.bytesBefore;
-        item.error = `${object.key}: ${(error as Error).message}`;
-        progress.failed += 1;
-        progress.done += 1;
-        continue;
-      }
-      if (planned !== null) created.add(planned);
-      await queue.onSizeLessThan(deps.config.concurrency);
-      void queue.add(async () => {
+      const page = await deps.index.listObjects({
+        newestBeforeMs: cutoffMs(scan.asOfMs, youngest),
+        limit: deps.config.batchSize,
+        ...(afterKey === undefined ? {} : { afterKey }),
+        ...(only?.signal === undefined ? {} : { signal: only.signal }),
+        ...(only?.tenant === undefined ? {} : { tenant: only.tenant }),
+        ...(only?.minSize === undefined ? {} : { minStoredBytes: only.minSize }),
+      });
+      for (const object of page) {
+        if (scan.stop.aborted) break;
+        progress.scanned += 1;
+        if (created.has(object.key)) continue;
+        let policy: RetentionPolicy | null;
         try {
-          const outcome = await runOperation(opDeps, policy, object);
-          item.newKey = outcome.newKey;
-          item.bytesAfter = outcome.bytesAfter;
-          item.outcome = outcome.newKey === object.key ? 'unchanged' : 'done';
-          if (outcome.note !== undefined) item.note = outcome.note;
-          if (outcome.dropped !== undefined) item.dropped = outcome.dropped;
-          if (outcome.newKey !== null) created.add(outcome.newKey);
+          policy = await policyFor(deps, opDeps, scan.policies, object, scan.asOfMs);
         } catch (error) {
+          // One unreadable object costs that object: reported, left as it is, and the scan goes on.
+          if (!(error instanceof PolicyUndecidedError)) throw error;
+          const under = undecidedUnder(scan, error.policy, object);
+          if (under === null) continue;
+          progress.matched += 1;
+          progress.failed += 1;
+          progress.done += 1;
+          items.push({
+            policy: under.name,
+            action: under.action.type,
+            key: object.key,
+            requests: object.requestCount,
+            bytesBefore: object.storedBytes,
+            bytesAfter: object.storedBytes,
+            outcome: 'failed',
+            error: error.message,
+          });
+          scan.logger.error({ key: object.key, policy: error.policy.name, error: error.message }, 'retention skipped an object it cannot judge');
+          continue;
+        }
+        if (policy === null || !scan.chosen.includes(policy)) continue;
+        progress.matched += 1;
+        const item: RetentionItem = {
+          policy: policy.name,
+          action: policy.action.type,
+          key: object.key,
+          requests: object.requestCount,
+          bytesBefore: object.storedBytes,
+          bytesAfter: estimateAfter(policy, object),
+          outcome: 'candidate',
+        };
+        items.push(item);
+        if (scan.dryRun) {
+          if (policy.action.type === 'dedup') await previewDedup(opDeps, policy.action, object, item);
+          continue;
+        }
+        let planned: string | null;
+        try {
+          planned = targetKey(deps.blobs, policy, object.key);
+        } catch (error) {
+          // A target this store cannot take (checkRetentionConfig catches these at start): fail the object, not the run.
           item.outcome = 'failed';
           item.bytesAfter = item.bytesBefore;
           item.error = `${object.key}: ${(error as Error).message}`;
           progress.failed += 1;
-          scan.logger.error({ key: object.key, policy: policy.name, error: (error as Error).message }, 'retention action failed');
+          progress.done += 1;
+          continue;
         }
-        progress.done += 1;
-        report();
-      });
+        if (planned !== null) created.add(planned);
+        await queue.onSizeLessThan(deps.config.concurrency);
+        void queue.add(async () => {
+          try {
+            if (scan.leaseHeld !== undefined && !(await scan.leaseHeld())) {
+              // Taken by the scan before the lease was lost: not acted on, and said so (the run did not finish).
+              item.outcome = 'failed';
+              item.bytesAfter = item.bytesBefore;
+              item.error = `${object.key}: not acted on: the retention lease was lost to another run`;
+              progress.failed += 1;
+              progress.done += 1;
+              return;
+            }
+            const outcome = await runOperation(opDeps, policy, object);
+            item.newKey = outcome.newKey;
+            item.bytesAfter = outcome.bytesAfter;
+            item.outcome = outcome.newKey === object.key ? 'unchanged' : 'done';
+            if (outcome.note !== undefined) item.note = outcome.note;
+            if (outcome.dropped !== undefined) item.dropped = outcome.dropped;
+            if (outcome.newKey !== null) created.add(outcome.newKey);
+          } catch (error) {
+            item.outcome = 'failed';
+            item.bytesAfter = item.bytesBefore;
+            item.error = `${object.key}: ${(error as Error).message}`;
+            progress.failed += 1;
+            scan.logger.error({ key: object.key, policy: policy.name, error: (error as Error).message }, 'retention action failed');
+          }
+          progress.done += 1;
+          report();
+        });
+      }
+      report();
+      if (page.length < deps.config.batchSize) break;
+      afterKey = page[page.length - 1]!.key;
     }
-    report();
-    if (page.length < deps.config.batchSize) break;
-    afterKey = page[page.length - 1]!.key;
+  } finally {
+    await queue.onIdle();
   }
   progress.scanComplete = true;
-  await queue.onIdle();
   report();
   return items;
+}
+
+/**
+ * The chosen policy an undecided object is reported under: the undecided one itself, or (with --policy naming a
+ * later one) the first later chosen policy whose index-row rules hold, since it might have been the object's.
+ * Null: no chosen policy could have taken the object, so the run has nothing to say about it.
+ */
+function undecidedUnder(scan: ScanOptions, undecided: RetentionPolicy, object: ObjectMeta): RetentionPolicy | null {
+  if (scan.chosen.includes(undecided)) return undecided;
+  const later = scan.policies.slice(scan.policies.indexOf(undecided) + 1);
+  return later.find((p) => scan.chosen.includes(p) && rowMatches(p, object, scan.asOfMs) && actionApplies(p, object)) ?? null;
 }
 
 function policyFor(deps: RetentionRunDeps, opDeps: OperationDeps, policies: readonly RetentionPolicy[], object: ObjectMeta, asOfMs: number): Promise<RetentionPolicy | null> {

@@ -159,6 +159,10 @@ function printResult(result: RetentionRunResult, json: boolean): void {
   }
   if (summary.dryRun) {
     for (const item of items) {
+      if (item.outcome === 'failed') {
+        out.push(`would leave ${item.key} as it is (policy ${item.policy}): ${item.error}`);
+        continue;
+      }
       const drops = item.dropped === undefined ? '' : `, would drop ${item.dropped} duplicate${item.dropped === 1 ? '' : 's'}`;
       out.push(`would ${item.action} ${item.key} (policy ${item.policy}, ${item.requests} requests, ${formatBytes(item.bytesBefore)}${drops})${item.error ? `: ${item.error}` : ''}`);
     }
