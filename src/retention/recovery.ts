@@ -14,6 +14,7 @@ export interface RecoveredEntry {
 }
 
 export async function recoverEntry(deps: OperationDeps, entry: JournalEntry): Promise<RecoveryOutcome> {
+  checkEntry(entry);
   const policy = { name: entry.policy, action: { type: entry.action } };
   const { oldKey } = entry;
   switch (entry.phase) {
@@ -57,6 +58,25 @@ export async function recoverEntry(deps: OperationDeps, entry: JournalEntry): Pr
 async function droppedIds(deps: OperationDeps, oldKey: string, newKey: string): Promise<string[]> {
   const kept = new Set((await readObjectManifest(deps.blobs, newKey)).requests.map((r) => r.id));
   return (await readObjectManifest(deps.blobs, oldKey)).requests.map((r) => r.id).filter((id) => !kept.has(id));
+}
+
+const PHASES: ReadonlySet<unknown> = new Set(['delete', 'copy', 'switch', 'cleanup']);
+const ACTIONS: ReadonlySet<unknown> = new Set(['delete', 'archive', 'compress', 'dedup']);
+
+/**
+ * A document in the journal that is not an entry this version wrote (edited by hand, or from another program) is
+ * neither finished nor undone: it fails, and stays for a person to look at, reported on every run.
+ */
+function checkEntry(entry: JournalEntry): void {
+  const fields = entry as unknown as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof fields.oldKey !== 'string' || fields.oldKey === '') problems.push('no oldKey');
+  if (!PHASES.has(fields.phase)) problems.push(`phase ${JSON.stringify(fields.phase) ?? 'missing'} is not delete, copy, switch or cleanup`);
+  if (!ACTIONS.has(fields.action)) problems.push(`action ${JSON.stringify(fields.action) ?? 'missing'} is not delete, archive, compress or dedup`);
+  if (fields.newKey !== undefined && typeof fields.newKey !== 'string') problems.push('newKey is not a string');
+  if (problems.length > 0) {
+    throw new CorruptDataError(`a retention journal entry (${JSON.stringify(fields.oldKey) ?? 'no oldKey'}) is not one this version can recover: ${problems.join('; ')}; it is left in _retention/journal/ for a person to check and remove`);
+  }
 }
 
 function requireNewKey(entry: JournalEntry): string {
