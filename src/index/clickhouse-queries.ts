@@ -199,7 +199,7 @@ export function objectKeysQuery(names: TableNames, filter: ObjectFilter, limit: 
   if (filter.minStoredBytes !== undefined) clauses.push(`stored_bytes >= ${literal(filter.minStoredBytes)}`);
   if (filter.newestBeforeMs !== undefined) {
     const ms = Math.floor(filter.newestBeforeMs);
-    clauses.push(`sealed_at_ms < ${literal(ms)} AND end_ns < ${literal(clampInt64(BigInt(ms) * 1_000_000n))}`);
+    clauses.push(`sealed_at_ms < ${literal(ms)}`);
   }
   return `SELECT DISTINCT key FROM ${names.read('objects')}${where(clauses)} ORDER BY key LIMIT ${literal(limit)}`;
 }
@@ -256,9 +256,7 @@ export function matchesObjectFilter(row: ObjectRow, filter: ObjectFilter): boole
     (filter.signal === undefined || row.signal === filter.signal) &&
     (filter.afterKey === undefined || row.key > filter.afterKey) &&
     (filter.minStoredBytes === undefined || Number(row.stored_bytes) >= filter.minStoredBytes) &&
-    (filter.newestBeforeMs === undefined ||
-      (Number(row.sealed_at_ms) < Math.floor(filter.newestBeforeMs) &&
-        BigInt(row.end_ns) < clampInt64(BigInt(Math.floor(filter.newestBeforeMs)) * 1_000_000n)))
+    (filter.newestBeforeMs === undefined || Number(row.sealed_at_ms) < Math.floor(filter.newestBeforeMs))
   );
 }
 

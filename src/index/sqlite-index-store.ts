@@ -555,9 +555,8 @@ export class SqliteIndexStore implements IndexStore {
       params[name] = filter[name];
     }
     if (filter.newestBeforeMs !== undefined) {
-      where.push('sealed_at_ms < @newestBeforeMs AND end_ns < @newestBeforeNs');
+      where.push('sealed_at_ms < @newestBeforeMs');
       params.newestBeforeMs = Math.floor(filter.newestBeforeMs);
-      params.newestBeforeNs = toInt64(BigInt(Math.floor(filter.newestBeforeMs)) * 1_000_000n);
     }
     const sql =
       'SELECT * FROM objects' + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ' ORDER BY key LIMIT @limit';

@@ -3,8 +3,10 @@
 // after 90d], an object already archived is not "matched" by the archive policy, so the delete policy gets it.
 //
 // - signal, tenant: equal to the object's.
-// - olderThan: the object's seal time and its newest data time are both before asOf − olderThan (the same rule as
-//   IndexStore.listObjects' newestBeforeMs, which pre-filters candidates).
+// - olderThan: the object was sealed before asOf − olderThan (the same rule as IndexStore.listObjects'
+//   newestBeforeMs, which pre-filters candidates). Its data cannot be younger than that: every request arrived before
+//   the seal. Data timestamps after the seal come from a clock ahead or a garbage value (up to 2^64-1 ns, year 2554);
+//   judging by them would keep such an object past its retention, or for ever.
 // - minSize: the object's stored bytes are at least this.
 // - service: ANY request in the object carries that service.name (an object mixes services; requiring all would
 //   make the rule useless for shared Collectors). The services come from the object's manifest, read only when a
@@ -31,8 +33,7 @@ export function rowMatches(policy: RetentionPolicy, object: ObjectMeta, asOfMs: 
   if (m.signal !== undefined && object.signal !== m.signal) return false;
   if (m.tenant !== undefined && object.tenant !== m.tenant) return false;
   if (m.minSize !== undefined && object.storedBytes < m.minSize) return false;
-  const cutoff = cutoffMs(asOfMs, m.olderThan);
-  return object.sealedAtMs < cutoff && object.endNs < BigInt(Math.floor(cutoff)) * 1_000_000n;
+  return object.sealedAtMs < cutoffMs(asOfMs, m.olderThan);
 }
 
 export function actionApplies(policy: RetentionPolicy, object: ObjectMeta): boolean {

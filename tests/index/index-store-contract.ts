@@ -510,7 +510,7 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
         expect(await (await another()).getObject(a.object.key)).toEqual(a.object);
       });
 
-      it('listObjects: newestBeforeMs needs both the seal time and the newest data time before it; minStoredBytes is inclusive', async () => {
+      it('listObjects: newestBeforeMs is on the seal time (data stamped later does not hold an object back); minStoredBytes is inclusive', async () => {
         const cutoff = 1_800_000_000_000;
         const ns = (ms: number): bigint => BigInt(ms) * 1_000_000n;
         const shape = (sealedAtMs: number, endNs: bigint, storedBytes: number): ReturnType<typeof makeObject> => {
@@ -521,18 +521,18 @@ export function describeIndexStoreContract(name: string, makeIndex: () => Promis
         const justBefore = shape(cutoff - 1, ns(cutoff) - 1n, 5000);
         const sealedAtCutoff = shape(cutoff, ns(cutoff - 20_000), 5000);
         const dataAtCutoff = shape(cutoff - 10_000, ns(cutoff), 5000);
-        const dataInFuture = shape(cutoff - 10_000, ns(cutoff + 86_400_000), 5000);
+        const dataInFuture = shape(cutoff - 10_000, 2n ** 63n - 1n, 5000);
         const sealedLater = shape(cutoff + 5, ns(cutoff - 20_000), 5000);
         await commit(old, justBefore, sealedAtCutoff, dataAtCutoff, dataInFuture, sealedLater);
         const keys = (objects: ObjectMeta[]): string[] => objects.map((o) => o.key);
         const sorted = (...built: ReturnType<typeof makeObject>[]): string[] => built.map((b) => b.object.key).sort();
-        expect(keys(await index.listObjects({ newestBeforeMs: cutoff }))).toEqual(sorted(old, justBefore));
-        expect(await index.listObjects({ newestBeforeMs: cutoff, minStoredBytes: 1001 })).toEqual([justBefore.object]);
+        expect(keys(await index.listObjects({ newestBeforeMs: cutoff }))).toEqual(sorted(old, justBefore, dataAtCutoff, dataInFuture));
+        expect(keys(await index.listObjects({ newestBeforeMs: cutoff, minStoredBytes: 1001 }))).toEqual(sorted(justBefore, dataAtCutoff, dataInFuture));
         expect(keys(await index.listObjects({ minStoredBytes: 5000 }))).toEqual(sorted(justBefore, sealedAtCutoff, dataAtCutoff, dataInFuture, sealedLater));
         expect(keys(await index.listObjects({ minStoredBytes: 1000 }))).toHaveLength(6);
         expect(await index.listObjects({ minStoredBytes: 5001 })).toEqual([]);
-        expect(keys(await index.listObjects({ newestBeforeMs: cutoff + 6 }))).toEqual(sorted(old, justBefore, sealedAtCutoff, dataAtCutoff, sealedLater));
-        expect(keys(await index.listObjects({ newestBeforeMs: cutoff, tenant: 'acme', signal: 'traces', limit: 1 }))).toEqual(sorted(old, justBefore).slice(0, 1));
+        expect(keys(await index.listObjects({ newestBeforeMs: cutoff + 6 }))).toHaveLength(6);
+        expect(keys(await index.listObjects({ newestBeforeMs: cutoff, tenant: 'acme', signal: 'traces', limit: 1 }))).toEqual(sorted(old, justBefore, dataAtCutoff, dataInFuture).slice(0, 1));
         expect(await index.listObjects({ newestBeforeMs: cutoff, tenant: 'globex' })).toEqual([]);
         expect(await index.listObjects({ newestBeforeMs: 0 })).toEqual([]);
       });
