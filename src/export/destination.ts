@@ -18,6 +18,10 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** `s3://bucket/prefix` or a directory path; InvalidArgumentError for what is neither. */
 export function parseDestination(to: string, cwd: string = process.cwd()): DestinationSpec {
   if (to.trim() === '') throw new InvalidArgumentError('--to must name a directory or s3://bucket/prefix');
+  // The usual spelling of "standard output": taken as a path, it would quietly make a directory called "-".
+  if (to === '-') {
+    throw new InvalidArgumentError('--to -: an export is a tree of partition files and cannot go to standard output; name a directory or s3://bucket/prefix');
+  }
   const s3 = /^s3:\/\/([^/]*)\/?(.*)$/i.exec(to);
   if (s3 !== null) {
     const bucket = s3[1]!;

@@ -81,6 +81,12 @@ export interface ExportSummary extends ExportProgress {
   damaged: DamagedRequest[];
   /** Items whose own time lay outside their request's indexed range (placed at the nearest hour of that range). */
   clampedItems: number;
+  /**
+   * Partitions written without a `_SUCCESS` marker because a damaged request could have had data in them: their files
+   * hold everything else, and `--resume` writes them again (so a request that was only unreadable for a while is not
+   * lost to an export that believes those partitions complete).
+   */
+  incompletePartitions: number;
   aborted: boolean;
 }
 
@@ -116,6 +122,9 @@ class ExportRun {
   private clampedItems = 0;
   private readonly damaged: DamagedRequest[] = [];
   private damagedCount = 0;
+  /** Per (signal, tenant) stream: the hour ranges damaged requests could have had data in (no marker there). */
+  private readonly damagedHours = new Map<string, [number, number][]>();
+  private incompletePartitions = 0;
 
   constructor(
     private readonly query: QueryService,
@@ -186,6 +195,7 @@ class ExportRun {
       damagedRequests: this.damagedCount,
       damaged: [...this.damaged],
       clampedItems: this.clampedItems,
+      incompletePartitions: this.incompletePartitions,
       aborted,
     };
   }
@@ -338,7 +348,9 @@ class ExportRun {
 
   private async complete(partition: PartitionOutput): Promise<void> {
     const before = partition.items;
-    const result = await partition.finish(new Date(this.nowMs()));
+    const whole = !this.missesDamaged(partition.key);
+    if (!whole) this.incompletePartitions += 1;
+    const result = await partition.finish(new Date(this.nowMs()), whole);
     this.progress.written += partition.items - before;
     this.progress.partitions += 1;
     this.progress.files += result.files.length;
@@ -348,8 +360,12 @@ class ExportRun {
     this.completed.add(partition.path);
   }
 
+  /** Interrupted or failed: the partitions not completed go away whole, their already completed part files too. */
   private async abandonOpen(): Promise<void> {
-    for (const partition of this.open.values()) await partition.abort().catch(() => undefined);
+    for (const partition of this.open.values()) {
+      this.progress.written -= partition.items;
+      await partition.discard();
+    }
     this.open.clear();
     this.byStream.clear();
   }
@@ -363,6 +379,15 @@ class ExportRun {
   private noteDamaged(request: ArchivedRequest, reason: string): void {
     this.damagedCount += 1;
     if (this.damaged.length < MAX_DAMAGED_LISTED) this.damaged.push({ id: request.id, reason });
+    const stream = streamId(request.signal, request.tenant);
+    let ranges = this.damagedHours.get(stream);
+    if (ranges === undefined) this.damagedHours.set(stream, (ranges = []));
+    ranges.push(requestHours(request, this.options.format));
+  }
+
+  private missesDamaged(key: PartitionKey): boolean {
+    const ranges = this.damagedHours.get(streamId(key.signal, key.tenant));
+    return ranges !== undefined && ranges.some(([from, to]) => key.hour >= from && key.hour <= to);
   }
 
   private snapshot(): ExportProgress {

@@ -63,10 +63,14 @@ export abstract class PartitionOutput {
     this.requests += 1;
   }
 
-  /** Writes what is left, closes the file and writes the marker: the partition is complete. */
-  async finish(completedAt: Date): Promise<PartitionResult> {
+  /**
+   * Writes what is left, closes the file and writes the marker: the partition is complete. Without `marker` the files
+   * stay but no `_SUCCESS` says the partition is whole (it misses requests that could not be read).
+   */
+  async finish(completedAt: Date, marker = true): Promise<PartitionResult> {
     await this.flushRows();
     await this.closeFile();
+    if (!marker) return this.result();
     await writeMarker(this.store, this.key, {
       format: this.format,
       items: this.items,
@@ -75,6 +79,23 @@ export abstract class PartitionOutput {
       files: this.files.map((file) => file.slice(this.path.length + 1)),
       completedAt: completedAt.toISOString(),
     });
+    return this.result();
+  }
+
+  /**
+   * Drops the open file and deletes the part files already completed: a partition that will not be finished must not
+   * leave files that an engine's `*.parquet` glob would read as if they were its data. Best effort (the next run
+   * clears the partition anyway); returns the keys it could not delete.
+   */
+  async discard(): Promise<string[]> {
+    await this.abort().catch(() => undefined);
+    const left: string[] = [];
+    for (const file of this.files) await this.store.delete(file).catch(() => left.push(file));
+    this.files.length = 0;
+    return left;
+  }
+
+  private result(): PartitionResult {
     return { path: this.path, files: [...this.files], items: this.items, requests: this.requests, bytes: this.bytes };
   }
 

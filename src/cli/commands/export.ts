@@ -55,11 +55,14 @@ export function registerExport(program: Command): void {
       try {
         const destination = await openDestination(settings.destination, read.config);
         const abort = new AbortController();
-        const onSigint = (): void => {
-          process.stderr.write('\notlp-capture: interrupted; stopping the export (complete partitions stay, --resume continues)\n');
+        // SIGTERM too: it is how Kubernetes, systemd and `timeout` stop a job, and dying on it would leave the part
+        // files of unfinished partitions and the staged S3 files in $TMPDIR behind.
+        const onSignal = (signal: NodeJS.Signals): void => {
+          process.stderr.write(`\notlp-capture: ${signal === 'SIGINT' ? 'interrupted' : signal}; stopping the export (complete partitions stay, --resume continues)\n`);
           abort.abort();
         };
-        process.once('SIGINT', onSigint);
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
         const display = progressDisplay(process.stderr, 'export');
         try {
           const summary = await runExport(read.query, destination, {
@@ -81,7 +84,8 @@ export function registerExport(program: Command): void {
           }
           if (summary.aborted || summary.damagedRequests > 0) process.exitCode = EXIT_FAILURE;
         } finally {
-          process.off('SIGINT', onSigint);
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
           await destination.close();
         }
       } finally {
@@ -160,6 +164,9 @@ export function summaryText(s: ExportSummary, format: string, where: string): st
     `(${formatBytes(s.done.bytes)} raw OTLP) to ${where} in ${formatDuration(s.elapsedMs)}${rate}` +
     (s.skippedRequests > 0 ? `; ${s.skippedRequests} requests skipped (every partition they touch was complete)` : '') +
     (s.damagedRequests > 0 ? `; ${s.damagedRequests} damaged requests left out` : '') +
+    (s.incompletePartitions > 0
+      ? `; ${s.incompletePartitions} partitions they could have had data in are written without _SUCCESS (--resume writes them again)`
+      : '') +
     (s.clampedItems > 0 ? `; ${s.clampedItems} items outside their request's time range` : '')
   );
 }

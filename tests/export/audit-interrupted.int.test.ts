@@ -1,0 +1,141 @@
+// An export that does not finish cleanly — interrupted part-way, or meeting a request it cannot read — against a real
+// archive and a real filesystem destination, read back by DuckDB: what is visible afterwards must be either a whole
+// partition (with `_SUCCESS`) or nothing an engine's glob would take for data, and `--resume` must then finish the job.
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { runExport, type ExportOptions, type ExportSummary } from '../../src/export/export-engine.js';
+import { QueryService } from '../../src/query/query-service.js';
+import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
+import { shiftTimestamps } from '../../src/otlp/time-shift.js';
+import { buildArchive, type BuiltArchive } from '../helpers/archive-builder.js';
+import { tracePayload } from '../helpers/otlp-payloads.js';
+
+const HOUR_9 = BigInt(Date.parse('2024-03-01T09:10:00Z')) * 1_000_000n - 1_700_000_000n * 1_000_000_000n;
+const SPANS = 40;
+
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-audit-interrupted-'));
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Eight trace requests in one hour, alternating between two tenants: one partition per tenant. */
+async function archiveOfTraces(): Promise<BuiltArchive> {
+  const entries = Array.from({ length: 8 }, (_, i) => ({
+    signal: 'traces' as const,
+    tenant: i % 2 === 0 ? 'acme' : 'globex',
+    bytes: shiftTimestamps('traces', tracePayload(i + 1, SPANS).proto, HOUR_9).bytes,
+    receivedAtMs: Date.parse('2024-03-02T00:00:00Z') + i * 1000,
+  }));
+  return buildArchive(path.join(dir, 'data'), entries, 2);
+}
+
+async function exportTo(archive: BuiltArchive, options: Partial<ExportOptions>): Promise<ExportSummary> {
+  const out = new FsBlobStore(path.join(dir, 'out'));
+  await out.start();
+  try {
+    return await runExport(new QueryService(archive.index, archive.blobs), out, {
+      format: 'parquet',
+      filter: {},
+      resume: false,
+      maxFileBytes: 256 * 2 ** 20,
+      ...options,
+    });
+  } finally {
+    await out.close();
+  }
+}
+
+const partitionDir = (tenant: string): string => path.join(dir, 'out', `signal=traces/tenant=${tenant}/dt=2024-03-01/hour=09`);
+const marked = (tenant: string): boolean => existsSync(path.join(partitionDir(tenant), '_SUCCESS'));
+
+/** Every visible .parquet file under the destination (what `read_parquet('…/**' + '/*.parquet')` would read). */
+function visibleParquet(): string[] {
+  return readdirSync(path.join(dir, 'out'), { recursive: true })
+    .map(String)
+    .filter((file) => file.endsWith('.parquet') && !file.startsWith('.tmp'));
+}
+
+async function countRows(glob: string): Promise<number> {
+  const duck = await DuckDBInstance.create(':memory:');
+  const db = await duck.connect();
+  try {
+    const reader = await db.runAndReadAll(`SELECT count(*) AS n FROM read_parquet('${glob}')`);
+    return Number((reader.getRowObjectsJS()[0] as { n: bigint }).n);
+  } finally {
+    db.closeSync();
+    duck.closeSync();
+  }
+}
+
+it('an interrupted export leaves no part file of a partition it had not finished; --resume then writes it whole', async () => {
+  const archive = await archiveOfTraces();
+  try {
+    // One open file and tiny row groups: both tenants' partitions have completed part files (closed to make room for
+    // the other's) long before either partition is complete.
+    const tight = { rowGroupRows: 10, maxBufferedRows: 10, maxOpenFiles: 1 };
+    const abort = new AbortController();
+    const interrupted = await exportTo(archive, {
+      ...tight,
+      abort: abort.signal,
+      onProgress: (progress) => {
+        if (progress.done.requests >= 5) abort.abort();
+      },
+    });
+    expect(interrupted.aborted).toBe(true);
+    expect(interrupted.partitions).toBe(0);
+    expect(marked('acme') || marked('globex')).toBe(false);
+    // Before: part-00000/part-00001 of both partitions stayed, 200 of 320 spans readable as if exported.
+    expect(visibleParquet()).toEqual([]);
+    expect(interrupted.written).toBe(0);
+
+    const resumed = await exportTo(archive, { ...tight, resume: true });
+    expect(resumed.aborted).toBe(false);
+    expect(resumed.partitions).toBe(2);
+    expect(await countRows(`${path.join(dir, 'out')}/**/*.parquet`)).toBe(8 * SPANS);
+  } finally {
+    await archive.close();
+  }
+});
+
+it('a request that cannot be read leaves its partition without _SUCCESS, so --resume exports it once it can be read', async () => {
+  const archive = await archiveOfTraces();
+  try {
+    const victim = archive.requests[2]!;
+    expect(victim.tenant).toBe('acme');
+    // Damage the victim's stored block (its check fails on read), keeping the original bytes to put back: an object
+    // that was unreadable for a while (a flaky disk or S3 read) rather than lost.
+    const file = path.join(dir, 'data', 'objects', victim.objectKey);
+    const at = victim.offset + Math.floor(victim.length / 2);
+    const original = Buffer.alloc(8);
+    const fd = openSync(file, 'r+');
+    readSync(fd, original, 0, 8, at);
+    writeSync(fd, Buffer.alloc(8, 0xff), 0, 8, at);
+
+    const first = await exportTo(archive, {});
+    expect(first.damagedRequests).toBe(1);
+    // Everything readable is exported; only the partition the victim belongs to is not called complete.
+    expect(await countRows(`${partitionDir('acme')}/*.parquet`)).toBe(3 * SPANS);
+    expect(marked('acme')).toBe(false);
+    expect(marked('globex')).toBe(true);
+    expect(first.incompletePartitions).toBe(1);
+
+    writeSync(fd, original, 0, 8, at);
+    closeSync(fd);
+    const resumed = await exportTo(archive, { resume: true });
+    expect(resumed.damagedRequests).toBe(0);
+    expect(resumed.skippedPartitions + resumed.partitions).toBeGreaterThanOrEqual(1);
+    // Before: acme had a _SUCCESS from the first run, so --resume skipped it and the victim's spans never arrived.
+    expect(marked('acme')).toBe(true);
+    expect(await countRows(`${partitionDir('acme')}/*.parquet`)).toBe(4 * SPANS);
+    expect(await countRows(`${partitionDir('globex')}/*.parquet`)).toBe(4 * SPANS);
+  } finally {
+    await archive.close();
+  }
+});
