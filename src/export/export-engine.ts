@@ -154,7 +154,7 @@ class ExportRun {
   }
 
   async run(): Promise<ExportSummary> {
-    if (this.options.resume) this.completed = await completedPartitions(this.store);
+    if (this.options.resume) this.completed = await completedPartitions(this.store, this.options.format);
     this.report();
     let aborted = false;
     try {

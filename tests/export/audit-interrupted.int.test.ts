@@ -139,3 +139,22 @@ it('a request that cannot be read leaves its partition without _SUCCESS, so --re
     await archive.close();
   }
 });
+
+it('--resume in another format is refused before anything is written; in the same format it skips what is complete', async () => {
+  const archive = await archiveOfTraces();
+  try {
+    const first = await exportTo(archive, {});
+    expect(first.written).toBe(8 * SPANS);
+    const none = { name: 'none', extension: '', createStream: () => null };
+    await expect(exportTo(archive, { format: 'otlp-json', codec: none, resume: true })).rejects.toThrow(
+      /--resume: .*_SUCCESS says this destination holds a parquet export, not otlp-json/,
+    );
+    expect(visibleParquet()).toHaveLength(first.files);
+    expect(readdirSync(path.join(dir, 'out'), { recursive: true }).map(String).filter((f) => f.endsWith('.jsonl'))).toEqual([]);
+    const again = await exportTo(archive, { resume: true });
+    expect(again.skippedRequests).toBe(8);
+    expect(await countRows(path.join(dir, 'out', '**', '*.parquet'))).toBe(8 * SPANS);
+  } finally {
+    await archive.close();
+  }
+});
