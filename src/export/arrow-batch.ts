@@ -57,6 +57,13 @@ export class BatchBuilder {
     return this.rows;
   }
 
+  /** Text (strings, map keys and values) held so far: what varies with the data; fixed-width values are left out. */
+  get textBytes(): number {
+    let bytes = 0;
+    for (const column of this.columns) bytes += column.textBytes;
+    return bytes;
+  }
+
   append(row: Row): void {
     const columns = this.columns;
     for (let i = 0; i < columns.length; i++) columns[i]!.append(row[i]);
@@ -79,6 +86,7 @@ export class BatchBuilder {
 interface ColumnBuilder {
   append(value: unknown): void;
   finish(type: DataType): Data;
+  readonly textBytes: number;
 }
 
 function newColumn(kind: ColumnKind): ColumnBuilder {
@@ -136,6 +144,10 @@ class Utf8Column implements ColumnBuilder {
   private data = Buffer.allocUnsafe(16 * 1024);
   private bytes = 0;
 
+  get textBytes(): number {
+    return this.bytes;
+  }
+
   append(value: unknown): void {
     const at = this.validity.length;
     if (at + 1 >= this.offsets.length) this.offsets = grow(this.offsets, at + 2);
@@ -177,6 +189,7 @@ class Utf8Column implements ColumnBuilder {
 
 /** int64 values (bigint); timestamps divide nanoseconds down to the unit they are written in. */
 class BigIntColumn implements ColumnBuilder {
+  readonly textBytes = 0;
   private readonly validity = new Validity();
   private values = new BigInt64Array(256);
 
@@ -200,6 +213,7 @@ class BigIntColumn implements ColumnBuilder {
 }
 
 class NumberColumn implements ColumnBuilder {
+  readonly textBytes = 0;
   private readonly validity = new Validity();
   private values: Int32Array | Float64Array;
 
@@ -225,6 +239,7 @@ class NumberColumn implements ColumnBuilder {
 }
 
 class BoolColumn implements ColumnBuilder {
+  readonly textBytes = 0;
   private readonly validity = new Validity();
   private values = new Uint8Array(32);
 
@@ -247,6 +262,10 @@ class MapColumn implements ColumnBuilder {
   private readonly keys = new Utf8Column();
   private readonly values = new Utf8Column();
   private entries = 0;
+
+  get textBytes(): number {
+    return this.keys.textBytes + this.values.textBytes;
+  }
 
   append(value: unknown): void {
     const at = this.validity.length;
@@ -285,6 +304,7 @@ class MapColumn implements ColumnBuilder {
 }
 
 class ListColumn implements ColumnBuilder {
+  readonly textBytes = 0;
   private readonly validity = new Validity();
   private offsets = new Int32Array(256);
   private values: BigInt64Array | Float64Array;

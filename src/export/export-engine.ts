@@ -37,7 +37,11 @@ export interface ExportOptions {
   parquetCompression?: ParquetCompression;
   maxFileBytes: number;
   rowGroupRows?: number;
+  /** Parquet: text bytes per row group, about (fewer rows per group when rows are large). */
+  rowGroupBytes?: number;
   maxBufferedRows?: number;
+  /** Text bytes waiting in memory over all partitions. */
+  maxBufferedBytes?: number;
   maxOpenFiles?: number;
   readAheadRequests?: number;
   readAheadBytes?: number;
@@ -92,7 +96,9 @@ export interface ExportSummary extends ExportProgress {
 
 const DEFAULTS = {
   rowGroupRows: 16_384,
+  rowGroupBytes: 64 * 2 ** 20,
   maxBufferedRows: 65_536,
+  maxBufferedBytes: 192 * 2 ** 20,
   maxOpenFiles: 32,
   readAheadRequests: 16,
   readAheadBytes: 64 * 2 ** 20,
@@ -136,7 +142,9 @@ class ExportRun {
     this.startedAtMs = this.nowMs();
     this.settings = {
       rowGroupRows: options.rowGroupRows ?? DEFAULTS.rowGroupRows,
+      rowGroupBytes: options.rowGroupBytes ?? DEFAULTS.rowGroupBytes,
       maxBufferedRows: options.maxBufferedRows ?? DEFAULTS.maxBufferedRows,
+      maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
       maxOpenFiles: options.maxOpenFiles ?? DEFAULTS.maxOpenFiles,
       readAheadRequests: options.readAheadRequests ?? DEFAULTS.readAheadRequests,
       readAheadBytes: options.readAheadBytes ?? DEFAULTS.readAheadBytes,
@@ -265,7 +273,7 @@ class ExportRun {
       partition.noteRequest(request.id);
       for (const row of rows) partition.add(row);
       partition.lastUsed = ++this.clock;
-      if (partition.bufferedRows >= this.settings.rowGroupRows) await this.flush(partition);
+      if (partition.bufferedRows >= this.settings.rowGroupRows || partition.bufferedBytes >= this.settings.rowGroupBytes) await this.flush(partition);
     }
     await this.relieveMemory();
   }
@@ -287,6 +295,7 @@ class ExportRun {
             table: TABLES[signal],
             compression: this.options.parquetCompression ?? 'zstd',
             rowGroupRows: this.settings.rowGroupRows,
+            rowGroupBytes: this.settings.rowGroupBytes,
             createdBy: this.options.createdBy ?? 'otlp-capture',
           })
         : new JsonlPartition(key, this.store, this.limits, this.options.codec!);
@@ -305,15 +314,25 @@ class ExportRun {
     this.progress.written += partition.items - before;
   }
 
-  /** Keeps the rows waiting in memory, over all partitions, under the limit: the fullest buffers go first. */
+  /**
+   * Keeps the rows waiting in memory, over all partitions, under both limits (rows, and their text bytes): the
+   * fullest buffers go first, until both are at half.
+   */
   private async relieveMemory(): Promise<void> {
-    let buffered = 0;
-    for (const partition of this.open.values()) buffered += partition.bufferedRows;
-    if (buffered <= this.settings.maxBufferedRows) return;
-    const fullest = [...this.open.values()].filter((p) => p.bufferedRows > 0).sort((a, b) => b.bufferedRows - a.bufferedRows);
+    let rows = 0;
+    let bytes = 0;
+    for (const partition of this.open.values()) {
+      rows += partition.bufferedRows;
+      bytes += partition.bufferedBytes;
+    }
+    const { maxBufferedRows, maxBufferedBytes } = this.settings;
+    if (rows <= maxBufferedRows && bytes <= maxBufferedBytes) return;
+    const share = (p: PartitionOutput): number => p.bufferedRows / maxBufferedRows + p.bufferedBytes / maxBufferedBytes;
+    const fullest = [...this.open.values()].filter((p) => p.bufferedRows > 0).sort((a, b) => share(b) - share(a));
     for (const partition of fullest) {
-      if (buffered <= this.settings.maxBufferedRows / 2) break;
-      buffered -= partition.bufferedRows;
+      if (rows <= maxBufferedRows / 2 && bytes <= maxBufferedBytes / 2) break;
+      rows -= partition.bufferedRows;
+      bytes -= partition.bufferedBytes;
       await this.flush(partition);
     }
   }

@@ -48,6 +48,8 @@ export abstract class PartitionOutput {
 
   /** Rows waiting in memory for the next row group. */
   abstract get bufferedRows(): number;
+  /** Text bytes of those rows (strings, map keys and values): what makes a row large. */
+  abstract get bufferedBytes(): number;
   abstract get fileOpen(): boolean;
   /** Writes the waiting rows (opening a part file if needed). */
   abstract flushRows(): Promise<void>;
@@ -110,6 +112,11 @@ export interface ParquetOutputOptions {
   table: TableSchema;
   compression: ParquetCompression;
   rowGroupRows: number;
+  /**
+   * About this much text per row group: a file's row groups hold fewer rows than rowGroupRows when its first rows
+   * are large (log bodies of 100 KiB: 16 Ki rows would be GiBs that parquet-wasm holds until the group is written).
+   */
+  rowGroupBytes: number;
   createdBy: string;
 }
 
@@ -127,6 +134,10 @@ export class ParquetPartition extends PartitionOutput {
     return this.rows.length;
   }
 
+  get bufferedBytes(): number {
+    return this.rows.textBytes;
+  }
+
   get fileOpen(): boolean {
     return this.file !== null;
   }
@@ -138,12 +149,14 @@ export class ParquetPartition extends PartitionOutput {
 
   async flushRows(): Promise<void> {
     if (this.rows.length === 0) return;
+    const textBytes = this.rows.textBytes;
     const batch = this.rows.finish();
     if (this.file === null) {
       await this.limits.beforeOpen(this);
       this.fileKey = this.nextPartKey('.parquet');
-      const { compression, rowGroupRows, createdBy } = this.options;
-      this.file = new ParquetFile(this.store.createWriter(this.fileKey), compression, rowGroupRows, createdBy);
+      const { compression, rowGroupRows, rowGroupBytes, createdBy } = this.options;
+      const rowsForBytes = textBytes === 0 ? rowGroupRows : Math.floor((rowGroupBytes * batch.numRows) / textBytes);
+      this.file = new ParquetFile(this.store.createWriter(this.fileKey), compression, Math.max(1, Math.min(rowGroupRows, rowsForBytes)), createdBy);
     }
     await this.file.write(batch);
     this.items += batch.numRows;
@@ -175,6 +188,10 @@ export class JsonlPartition extends PartitionOutput {
   }
 
   get bufferedRows(): number {
+    return 0;
+  }
+
+  get bufferedBytes(): number {
     return 0;
   }
 
