@@ -7,11 +7,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { runExport, type ExportOptions } from '../../src/export/export-engine.js';
-import { QueryService } from '../../src/query/query-service.js';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
+import type { ExportOptions } from '../../src/export/export-engine.js';
 import { buildArchive, type BuiltArchive, type CapturedEntry } from '../helpers/archive-builder.js';
 import { wire } from '../helpers/otlp-payloads.js';
+import { exportInto } from './engine-fixtures.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'otlp-capture-audit-hostile-')); });
@@ -89,15 +88,7 @@ function metricsRequest(): Uint8Array {
   return wire.bytes(wire.len(1, wire.len(2, ...metrics)));
 }
 
-async function exportAll(archive: BuiltArchive, options: Partial<ExportOptions>) {
-  const out = new FsBlobStore(path.join(dir, 'out'));
-  await out.start();
-  try {
-    return await runExport(new QueryService(archive.index, archive.blobs), out, { format: 'parquet', filter: {}, resume: false, maxFileBytes: 2 ** 28, ...options });
-  } finally {
-    await out.close();
-  }
-}
+const exportAll = (archive: BuiltArchive, options: Partial<ExportOptions>) => exportInto(archive, path.join(dir, 'out'), options);
 
 const outFiles = (suffix: string): string[] => readdirSync(path.join(dir, 'out'), { recursive: true }).map(String).filter((f) => f.endsWith(suffix));
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));

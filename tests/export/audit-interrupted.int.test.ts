@@ -4,15 +4,10 @@
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { runExport, type ExportOptions, type ExportSummary } from '../../src/export/export-engine.js';
-import { QueryService } from '../../src/query/query-service.js';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
-import { shiftTimestamps } from '../../src/otlp/time-shift.js';
-import { buildArchive, type BuiltArchive } from '../helpers/archive-builder.js';
-import { tracePayload } from '../helpers/otlp-payloads.js';
+import type { ExportOptions, ExportSummary } from '../../src/export/export-engine.js';
+import type { BuiltArchive } from '../helpers/archive-builder.js';
+import { archiveOfTraces as tracesIn, countRows, exportInto, partitionDirOf } from './engine-fixtures.js';
 
-const HOUR_9 = BigInt(Date.parse('2024-03-01T09:10:00Z')) * 1_000_000n - 1_700_000_000n * 1_000_000_000n;
 const SPANS = 40;
 
 let dir: string;
@@ -25,34 +20,9 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Eight trace requests in one hour, alternating between two tenants: one partition per tenant. */
-async function archiveOfTraces(): Promise<BuiltArchive> {
-  const entries = Array.from({ length: 8 }, (_, i) => ({
-    signal: 'traces' as const,
-    tenant: i % 2 === 0 ? 'acme' : 'globex',
-    bytes: shiftTimestamps('traces', tracePayload(i + 1, SPANS).proto, HOUR_9).bytes,
-    receivedAtMs: Date.parse('2024-03-02T00:00:00Z') + i * 1000,
-  }));
-  return buildArchive(path.join(dir, 'data'), entries, 2);
-}
-
-async function exportTo(archive: BuiltArchive, options: Partial<ExportOptions>): Promise<ExportSummary> {
-  const out = new FsBlobStore(path.join(dir, 'out'));
-  await out.start();
-  try {
-    return await runExport(new QueryService(archive.index, archive.blobs), out, {
-      format: 'parquet',
-      filter: {},
-      resume: false,
-      maxFileBytes: 256 * 2 ** 20,
-      ...options,
-    });
-  } finally {
-    await out.close();
-  }
-}
-
-const partitionDir = (tenant: string): string => path.join(dir, 'out', `signal=traces/tenant=${tenant}/dt=2024-03-01/hour=09`);
+const archiveOfTraces = (): Promise<BuiltArchive> => tracesIn(path.join(dir, 'data'), SPANS);
+const exportTo = (archive: BuiltArchive, options: Partial<ExportOptions>): Promise<ExportSummary> => exportInto(archive, path.join(dir, 'out'), options);
+const partitionDir = (tenant: string): string => partitionDirOf(path.join(dir, 'out'), tenant);
 const marked = (tenant: string): boolean => existsSync(path.join(partitionDir(tenant), '_SUCCESS'));
 
 /** Every visible .parquet file under the destination (what `read_parquet('…/**' + '/*.parquet')` would read). */
@@ -60,18 +30,6 @@ function visibleParquet(): string[] {
   return readdirSync(path.join(dir, 'out'), { recursive: true })
     .map(String)
     .filter((file) => file.endsWith('.parquet') && !file.startsWith('.tmp'));
-}
-
-async function countRows(glob: string): Promise<number> {
-  const duck = await DuckDBInstance.create(':memory:');
-  const db = await duck.connect();
-  try {
-    const reader = await db.runAndReadAll(`SELECT count(*) AS n FROM read_parquet('${glob}')`);
-    return Number((reader.getRowObjectsJS()[0] as { n: bigint }).n);
-  } finally {
-    db.closeSync();
-    duck.closeSync();
-  }
 }
 
 it('an interrupted export leaves no part file of a partition it had not finished; --resume then writes it whole', async () => {

@@ -5,11 +5,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { runExport, type ExportOptions, type ExportSummary } from '../../src/export/export-engine.js';
-import { QueryService } from '../../src/query/query-service.js';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
+import type { ExportOptions, ExportSummary } from '../../src/export/export-engine.js';
 import { buildArchive, type CapturedEntry } from '../helpers/archive-builder.js';
 import { wire } from '../helpers/otlp-payloads.js';
+import { exportInto } from './engine-fixtures.js';
 
 const T0 = BigInt(Date.parse('2024-03-01T09:10:00Z')) * 1_000_000n;
 const BODY_BYTES = 32 * 1024;
@@ -38,12 +37,9 @@ function logsRequest(n: number): Uint8Array {
 async function exportAll(options: Partial<ExportOptions>): Promise<ExportSummary> {
   const entries: CapturedEntry[] = Array.from({ length: REQUESTS }, (_, n) => ({ signal: 'logs' as const, bytes: logsRequest(n) }));
   const archive = await buildArchive(path.join(dir, 'data'), entries, 1);
-  const out = new FsBlobStore(path.join(dir, 'out'));
-  await out.start();
   try {
-    return await runExport(new QueryService(archive.index, archive.blobs), out, { format: 'parquet', filter: {}, resume: false, maxFileBytes: 2 ** 28, ...options });
+    return await exportInto(archive, path.join(dir, 'out'), options);
   } finally {
-    await out.close();
     await archive.close();
   }
 }

@@ -3,15 +3,9 @@
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { runExport, type ExportOptions } from '../../src/export/export-engine.js';
-import { QueryService } from '../../src/query/query-service.js';
-import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
-import { shiftTimestamps } from '../../src/otlp/time-shift.js';
-import { buildArchive, type BuiltArchive } from '../helpers/archive-builder.js';
-import { tracePayload } from '../helpers/otlp-payloads.js';
-
-const HOUR_9 = BigInt(Date.parse('2024-03-01T09:10:00Z')) * 1_000_000n - 1_700_000_000n * 1_000_000_000n;
+import type { ExportOptions } from '../../src/export/export-engine.js';
+import type { BuiltArchive } from '../helpers/archive-builder.js';
+import { archiveOfTraces as tracesIn, countRows, exportInto, partitionDirOf } from './engine-fixtures.js';
 
 let dir: string;
 
@@ -23,46 +17,10 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Eight trace requests in one hour, alternating between two tenants. */
-async function archiveOfTraces(): Promise<BuiltArchive> {
-  const entries = Array.from({ length: 8 }, (_, i) => ({
-    signal: 'traces' as const,
-    tenant: i % 2 === 0 ? 'acme' : 'globex',
-    bytes: shiftTimestamps('traces', tracePayload(i + 1, 40).proto, HOUR_9).bytes,
-    receivedAtMs: Date.parse('2024-03-02T00:00:00Z') + i * 1000,
-  }));
-  return buildArchive(path.join(dir, 'data'), entries, 2);
-}
+const archiveOfTraces = (): Promise<BuiltArchive> => tracesIn(path.join(dir, 'data'));
+const exportTo = (archive: BuiltArchive, options: Partial<ExportOptions>) => exportInto(archive, path.join(dir, 'out'), options);
 
-async function exportTo(archive: BuiltArchive, options: Partial<ExportOptions>) {
-  const out = new FsBlobStore(path.join(dir, 'out'));
-  await out.start();
-  try {
-    return await runExport(new QueryService(archive.index, archive.blobs), out, {
-      format: 'parquet',
-      filter: {},
-      resume: false,
-      maxFileBytes: 256 * 2 ** 20,
-      ...options,
-    });
-  } finally {
-    await out.close();
-  }
-}
-
-async function countRows(glob: string): Promise<number> {
-  const duck = await DuckDBInstance.create(':memory:');
-  const db = await duck.connect();
-  try {
-    const reader = await db.runAndReadAll(`SELECT count(*) AS n FROM read_parquet('${glob}')`);
-    return Number((reader.getRowObjectsJS()[0] as { n: bigint }).n);
-  } finally {
-    db.closeSync();
-    duck.closeSync();
-  }
-}
-
-const partitionDir = (tenant: string): string => path.join(dir, 'out', `signal=traces/tenant=${tenant}/dt=2024-03-01/hour=09`);
+const partitionDir = (tenant: string): string => partitionDirOf(path.join(dir, 'out'), tenant);
 const partFiles = (tenant: string): string[] => readdirSync(partitionDir(tenant)).filter((f) => f.endsWith('.parquet')).sort();
 
 it('starts a new part file when one reaches the size limit; the marker lists them all', async () => {
