@@ -13,6 +13,7 @@
 #   zookeeperd: ZooKeeper 3.8 (and a JRE) for the two-server cluster of scripts/start-clickhouse-cluster.sh.
 #   golang-google-grpc-dev: grpc-go for tests/helpers/grpc-go-client, a real grpc-go client sending gzip, zstd and
 #     snappy Exports with the Collector's compressors (tests/e2e/grpc-encodings.int.test.ts).
+#   faketime: libfaketime, to step the wall clock of a running `serve` (tests/e2e/clock-step.int.test.ts).
 set -euo pipefail
 
 need=()
@@ -28,6 +29,7 @@ command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/golang/snappy ] || need+=(golang-github-golang-snappy-dev)
 [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeperd)
 [ -d /usr/share/gocode/src/google.golang.org/grpc/encoding ] || need+=(golang-google-grpc-dev)
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -10,6 +10,7 @@ import { OverloadedError } from '../errors.js';
 import type { BudgetLease, ResizableLease } from './budget.js';
 import { ByteBudget } from './budget.js';
 import { FairQueue } from './fair-queue.js';
+import { monotonicMs } from '../util/monotonic.js';
 
 export interface AdmissionOptions {
   maxInFlightBytes: number;
@@ -109,7 +110,7 @@ export class Admission {
       };
       const waiter: Waiter = {
         bytes,
-        since: Date.now(),
+        since: monotonicMs(),
         grant: (lease) => {
           if (timer) clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
@@ -179,7 +180,7 @@ export class Admission {
     for (let next = this.waiting.peek(); next !== undefined && this.fits(next.bytes); next = this.waiting.peek()) {
       this.waiting.shift();
       this.queuedBytes -= next.bytes;
-      this.options.onWaited?.(Date.now() - next.since);
+      this.options.onWaited?.(monotonicMs() - next.since);
       next.grant(this.grant(next.bytes));
     }
   }

@@ -14,6 +14,7 @@ import { decodeObjectPageToken, encodeObjectPageToken } from './object-page-toke
 import type { ReplayTargets } from './replay-targets.js';
 import { describeFailureForCaller } from './target-errors.js';
 import type { WorkLimiter } from './work-limiter.js';
+import { monotonicMs } from '../util/monotonic.js';
 
 const SIGNAL_ENUM: Record<Signal, string> = { traces: 'SIGNAL_TRACES', metrics: 'SIGNAL_METRICS', logs: 'SIGNAL_LOGS' };
 const FORMATS = new Set(['FORMAT_UNSPECIFIED', 'FORMAT_PROTO', 'FORMAT_JSON']);
@@ -191,7 +192,8 @@ async function runReplay(
         maxResponseBytes: MAX_TARGET_RESPONSE_BYTES,
         compression,
       });
-  let lastSentMs = 0;
+  // Monotonic: a backward step of the wall clock would hold progress messages back for the whole step.
+  let lastSentMs = -Infinity;
   try {
     const summary = await replay(query(deps), target, {
       filter: { ...filter },
@@ -202,7 +204,7 @@ async function runReplay(
       abort,
       withDuplicates: request.withDuplicates === true,
       onProgress: (progress) => {
-        const now = Date.now();
+        const now = monotonicMs();
         if (progress.done || now - lastSentMs < PROGRESS_EVERY_MS) return;
         lastSentMs = now;
         call.write(progressMessage(progress));

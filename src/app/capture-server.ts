@@ -393,7 +393,9 @@ export class CaptureServer {
     this.metrics.spoolBytes.set(stats.bytesOnDisk);
     this.metrics.spoolUnreadBytes.set(stats.unreadBytes);
     this.metrics.spoolSegments.set(stats.segments);
-    this.metrics.spoolOldestAge.set(stats.oldestUnreleasedAgeMs / 1000);
+    // The archiver's measure is monotonic; the spool's is wall-clock time since receipt, off by any step of the clock.
+    const oldestMs = this.archiverStarted && this.archiver ? this.archiver.oldestWaitingMs() : stats.oldestUnreleasedAgeMs;
+    this.metrics.spoolOldestAge.set(oldestMs / 1000);
     this.metrics.spoolFsyncs.set(stats.fsyncs);
     this.metrics.spoolHandedOver.set(stats.handedOver);
     this.metrics.receivingRequests.set(this.admission?.receivingRequests ?? 0);

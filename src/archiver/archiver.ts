@@ -19,7 +19,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { formatDuration } from '../util/human-units.js';
 import { newUlid } from '../util/ulid.js';
-import { minOf } from '../util/arrays.js';
+import { monotonicMs } from '../util/monotonic.js';
 import { JOBS_PER_WORKER } from '../compression/zstd-workers.js';
 import { Backoff, sleep } from './backoff.js';
 import { ClientBlockPolicy } from './client-blocks.js';
@@ -62,7 +62,12 @@ export interface ArchiverDeps {
 interface OpenObject {
   tenant: string;
   signal: Signal;
+  /** Wall clock: the object's key and manifest say when it was created. Never used for its age (openedAt is). */
   createdAtMs: number;
+  /** Monotonic (util/monotonic.ts): its age for maxObjectAge, which a step of the wall clock must not stretch or cut. */
+  openedAt: number;
+  /** Monotonic: when its oldest request was received (see receivedOnMonotonic), for how long data has waited. */
+  oldestReceivedAt: number;
   builder: ObjectBuilder;
   refs: SpoolRef[];
   rawBytes: number;
@@ -96,11 +101,14 @@ export class Archiver {
   private recoveryBatchBytes = 0;
   /** Recovered records the tail has yet to yield; when it reaches 0 the last recovery batch is flushed at once. */
   private recoveredToCome = 0;
-  private lastCommitAtMs = Date.now();
-  private startedAtMs = Date.now();
+  // The times below are monotonic (util/monotonic.ts): they only ever measure durations within this process.
+  private lastCommitAt = monotonicMs();
+  private startedAt = monotonicMs();
   /** Last time anything left the spool's backlog: an object committed, records found done, a record quarantined. */
-  private lastProgressAtMs = Date.now();
-  private lastError: { message: string; atMs: number } | null = null;
+  private lastProgressAt = monotonicMs();
+  private lastError: { message: string; at: number } | null = null;
+  /** Objects opened and not yet released (open, sealed, uploading, being indexed): where the oldest waiting data is. */
+  private readonly held = new Set<OpenObject>();
   private readonly clientBlocks: ClientBlockPolicy;
 
   constructor(private readonly options: ArchiverOptions, private readonly deps: ArchiverDeps) {
@@ -110,11 +118,11 @@ export class Archiver {
 
   start(): void {
     this.recoveredToCome = this.deps.spool.stats().unreleasedRecords;
-    this.startedAtMs = Date.now();
-    this.lastProgressAtMs = this.startedAtMs;
+    this.startedAt = monotonicMs();
+    this.lastProgressAt = this.startedAt;
     this.loop = this.supervise();
     const tick = Math.max(50, Math.min(1000, this.options.maxObjectAgeMs / 4));
-    this.ageTimer = setInterval(() => this.sealAged(Date.now()), tick);
+    this.ageTimer = setInterval(() => this.sealAged(monotonicMs()), tick);
     this.ageTimer.unref();
   }
 
@@ -152,8 +160,23 @@ export class Archiver {
   }
 
   /** Milliseconds since the last object was committed to the index (for lag alerts and readiness). */
-  msSinceLastCommit(nowMs: number): number {
-    return nowMs - this.lastCommitAtMs;
+  msSinceLastCommit(): number {
+    return monotonicMs() - this.lastCommitAt;
+  }
+
+  /**
+   * How long the oldest unarchived request has waited since it was received (0 when none waits). Measured on the
+   * monotonic clock from the requests the archiver holds: the spool's oldestUnreleasedAgeMs is wall-clock time since
+   * receipt, which a step of the clock makes an hour too long (a false stall) or too short (a real one hidden). The
+   * spool's figure is used only while the archiver holds none of what waits (not read yet, or a recovery batch being
+   * checked against the index).
+   */
+  oldestWaitingMs(): number {
+    const stats = this.deps.spool.stats();
+    if (stats.unreleasedRecords === 0) return 0;
+    let oldest = Infinity;
+    for (const object of this.held) oldest = Math.min(oldest, object.oldestReceivedAt);
+    return oldest === Infinity ? stats.oldestUnreleasedAgeMs : Math.max(0, monotonicMs() - oldest);
   }
 
   /**
@@ -161,18 +184,19 @@ export class Archiver {
    * retried, a loop that makes no progress), captured data is not becoming findable. A record recovered at start
    * counts from the start, not from its receipt: archiving has only had since then.
    */
-  health(nowMs: number = Date.now()): ArchiverHealth {
+  health(): ArchiverHealth {
     const maxLagMs = this.options.maxLagMs ?? DEFAULT_MAX_LAG_MS;
     const stats = this.deps.spool.stats();
     if (stats.unreleasedRecords === 0) return { stalled: false, reason: null };
-    const waitingMs = Math.min(stats.oldestUnreleasedAgeMs, nowMs - this.startedAtMs);
+    const nowMs = monotonicMs();
+    const waitingMs = Math.min(this.oldestWaitingMs(), nowMs - this.startedAt);
     if (waitingMs <= maxLagMs) return { stalled: false, reason: null };
-    const idleMs = Math.min(nowMs - this.lastProgressAtMs, waitingMs);
+    const idleMs = Math.min(nowMs - this.lastProgressAt, waitingMs);
     const what =
       idleMs > maxLagMs
         ? `archiver stalled: no progress for ${formatDuration(idleMs)} while ${stats.unreleasedRecords} requests wait`
         : `archiver behind: the oldest unarchived request has waited ${formatDuration(waitingMs)}`;
-    const error = this.lastError === null ? '' : `; last error ${formatDuration(nowMs - this.lastError.atMs)} ago: ${this.lastError.message}`;
+    const error = this.lastError === null ? '' : `; last error ${formatDuration(nowMs - this.lastError.at)} ago: ${this.lastError.message}`;
     return { stalled: true, reason: `${what} (archiver.maxLag ${formatDuration(maxLagMs)})${error}` };
   }
 
@@ -226,7 +250,7 @@ export class Archiver {
     const done = batch.filter((entry) => known.has(entry.ref.meta.id)).map((entry) => entry.ref);
     if (done.length > 0) {
       await this.release(done);
-      this.lastProgressAtMs = Date.now();
+      this.lastProgressAt = monotonicMs();
     }
     for (const entry of batch) {
       if (!known.has(entry.ref.meta.id)) await this.addOrQuarantine(entry.ref, entry.payload, entry.payloadCrc);
@@ -259,6 +283,7 @@ export class Archiver {
     }
     const object = target;
     object.refs.push(ref);
+    object.oldestReceivedAt = Math.min(object.oldestReceivedAt, receivedOnMonotonic(meta.receivedAtMs));
     object.rawBytes += payload.length;
     if (meta.signal === 'traces') this.collectTraceIds(object, meta.id, payload, notes?.traceIds);
     const kept = this.clientBlocks.choose(meta.signal, notes?.wire, payload.length, payloadCrc);
@@ -283,10 +308,12 @@ export class Archiver {
 
   private openObject(meta: RequestMeta): OpenObject {
     const createdAtMs = Date.now();
-    return {
+    const object: OpenObject = {
       tenant: meta.tenant,
       signal: meta.signal,
       createdAtMs,
+      openedAt: monotonicMs(),
+      oldestReceivedAt: Infinity,
       builder: this.newBuilder(meta.tenant, meta.signal, createdAtMs),
       refs: [],
       rawBytes: 0,
@@ -294,6 +321,8 @@ export class Archiver {
       failure: undefined,
       traceIds: new Map(),
     };
+    this.held.add(object);
+    return object;
   }
 
   /**
@@ -329,13 +358,13 @@ export class Archiver {
 
   private sealAged(nowMs: number): void {
     for (const [key, object] of this.open) {
-      if (nowMs - object.createdAtMs >= this.options.maxObjectAgeMs) this.seal(key);
+      if (nowMs - object.openedAt >= this.options.maxObjectAgeMs) this.seal(key);
     }
   }
 
   private sealOldest(): void {
     let oldest: [string, OpenObject] | undefined;
-    for (const entry of this.open) if (!oldest || entry[1].createdAtMs < oldest[1].createdAtMs) oldest = entry;
+    for (const entry of this.open) if (!oldest || entry[1].openedAt < oldest[1].openedAt) oldest = entry;
     if (oldest) this.seal(oldest[0]);
   }
 
@@ -343,10 +372,13 @@ export class Archiver {
     const object = this.open.get(key);
     if (!object) return;
     this.open.delete(key);
-    this.uploads.add(() => this.archive(object)).catch((error: unknown) => {
-      // Only reached when shutdown gave up: the records stay in the spool and are archived at the next start.
-      this.deps.logger.warn({ err: error, records: object.refs.length }, 'archiving interrupted by shutdown');
-    });
+    this.uploads
+      .add(() => this.archive(object))
+      .catch((error: unknown) => {
+        // Only reached when shutdown gave up: the records stay in the spool and are archived at the next start.
+        this.deps.logger.warn({ err: error, records: object.refs.length }, 'archiving interrupted by shutdown');
+      })
+      .finally(() => this.held.delete(object));
   }
 
   private async archive(object: OpenObject): Promise<void> {
@@ -372,14 +404,13 @@ export class Archiver {
     }
     await this.retryForever('index', () => this.deps.index.commitObject(sealed.object, sealed.requests));
     await this.release(object.refs);
-    const nowMs = Date.now();
-    this.lastCommitAtMs = nowMs;
-    this.lastProgressAtMs = nowMs;
-    const oldestReceived = minOf(object.refs, (ref) => ref.meta.receivedAtMs);
+    this.held.delete(object);
+    this.lastCommitAt = monotonicMs();
+    this.lastProgressAt = this.lastCommitAt;
     this.deps.metrics.objectsArchived.inc({ signal: object.signal });
     this.deps.metrics.archivedRawBytes.inc({ signal: object.signal }, sealed.object.rawBytes);
     this.deps.metrics.archivedStoredBytes.inc({ signal: object.signal }, sealed.object.storedBytes);
-    this.deps.metrics.archiveLag.observe({ signal: object.signal }, (nowMs - oldestReceived) / 1000);
+    this.deps.metrics.archiveLag.observe({ signal: object.signal }, (this.lastCommitAt - object.oldestReceivedAt) / 1000);
     this.deps.metrics.uploadDuration.observe(
       { signal: object.signal },
       Number(process.hrtime.bigint() - started) / 1e9,
@@ -437,7 +468,7 @@ export class Archiver {
     const reason = `cannot be archived: ${(error as Error)?.message ?? String(error)}`;
     await this.retryForever('quarantine', () => this.deps.spool.quarantine(ref, reason));
     this.deps.metrics.archiverQuarantined.inc();
-    this.lastProgressAtMs = Date.now();
+    this.lastProgressAt = monotonicMs();
     this.deps.logger.error(
       { request: ref.meta.id, tenant: ref.meta.tenant, signal: ref.meta.signal, reason },
       'archiver gave up on a spooled request and moved it to the spool quarantine',
@@ -452,7 +483,7 @@ export class Archiver {
   }
 
   private noteError(error: unknown): void {
-    this.lastError = { message: (error as Error)?.message ?? String(error), atMs: Date.now() };
+    this.lastError = { message: (error as Error)?.message ?? String(error), at: monotonicMs() };
   }
 
   private async retryForever<T>(stage: string, attempt: () => Promise<T>): Promise<T> {
@@ -469,6 +500,16 @@ export class Archiver {
       }
     }
   }
+}
+
+/**
+ * When a request was received, on the monotonic clock: its wall-clock age now, taken back from monotonic now. Read
+ * as the archiver takes the record, moments after receipt in steady state, so a later step of the wall clock does
+ * not change it. A receipt time ahead of the clock (it stepped back since) counts as now.
+ */
+function receivedOnMonotonic(receivedAtMs: number): number {
+  const now = monotonicMs();
+  return now - Math.max(0, Date.now() - receivedAtMs);
 }
 
 /** Errors one record causes on its own (damaged, gone, refused by the object format): retrying the store cannot help. */

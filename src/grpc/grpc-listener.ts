@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.js';
 import type { Http2ListenerLimits } from '../transport/http2-limits.js';
 import { policePings } from '../transport/ping-policy.js';
 import type { Logger } from '../telemetry/logger.js';
+import { monotonicMs } from '../util/monotonic.js';
 
 export interface GrpcListenerOptions {
   /** For messages and logs: "OTLP/gRPC", "API". */
@@ -29,7 +30,8 @@ const DROP_LOG_INTERVAL_MS = 60_000;
 export class GrpcListener {
   readonly server: grpc.Server;
   private boundPort = 0;
-  private lastDropLogMs = 0;
+  // Monotonic; -Infinity so the first drop is logged even in the first interval after start.
+  private lastDropLogMs = -Infinity;
 
   constructor(private readonly options: GrpcListenerOptions) {
     this.server = new grpc.Server({ ...grpcJsServerOptions(options.limits, options.maxSendBytes), interceptors: options.interceptors ?? [] });
@@ -69,7 +71,7 @@ export class GrpcListener {
     const { limits, logger, name } = this.options;
     http2Server.maxConnections = limits.maxConnections;
     http2Server.on('drop', (dropped?: { remoteAddress?: string }) => {
-      const now = Date.now();
+      const now = monotonicMs();
       if (now - this.lastDropLogMs < DROP_LOG_INTERVAL_MS) return;
       this.lastDropLogMs = now;
       logger.warn({ listener: name, maxConnections: limits.maxConnections, remoteAddress: dropped?.remoteAddress }, 'connection refused: the listener has its maximum of open connections');

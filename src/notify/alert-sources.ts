@@ -20,12 +20,13 @@ export function serverAlertSources(parts: { spool: Spool; spoolMaxBytes: number;
           bytesOnDisk: stats.bytesOnDisk,
           maxBytes: parts.spoolMaxBytes,
           unreleasedRecords: stats.unreleasedRecords,
-          oldestUnreleasedAgeMs: stats.oldestUnreleasedAgeMs,
+          // The archiver's monotonic measure: the spool's own is wall-clock time, off by any step of the clock.
+          oldestUnreleasedAgeMs: parts.archiver.oldestWaitingMs(),
         },
-        msSinceLastCommit: parts.archiver.msSinceLastCommit(nowMs),
+        msSinceLastCommit: parts.archiver.msSinceLastCommit(),
         archiveFailures: await totalsBy(parts.metrics.archiveFailures, 'stage'),
         rejections: await totalsBy(parts.metrics.rejections, 'reason'),
-        archiverStalled: parts.archiver.health(nowMs).reason,
+        archiverStalled: parts.archiver.health().reason,
         quarantined: {
           corruptRecords: await total(parts.metrics.spoolCorruptRecords),
           corruptBytes: await total(parts.metrics.spoolCorruptBytes),

@@ -15,6 +15,7 @@ import {
   type Firing,
 } from './alert-rules.js';
 import { formatDuration } from '../util/human-units.js';
+import { steadyEpochMs } from '../util/monotonic.js';
 import { priorityRank, type Notification, type Notifier, type Priority } from './notifier.js';
 
 export interface AlertSources {
@@ -29,7 +30,10 @@ export interface OperationalAlertsOptions extends AlertThresholds {
 
 interface Active {
   firing: Firing;
+  /** On check()'s clock (monotonic by default), for how long it lasted. */
   sinceMs: number;
+  /** Wall clock, for saying when it began. */
+  beganAtMs: number;
   /** The most urgent priority this alert reached, where its all-clear goes. */
   topPriority: Priority;
 }
@@ -78,8 +82,12 @@ export class OperationalAlerts {
     await this.checking;
   }
 
-  /** One look at the server; returns the ids of the conditions that hold now. */
-  async check(nowMs: number = Date.now()): Promise<string[]> {
+  /**
+   * One look at the server; returns the ids of the conditions that hold now. `nowMs` only measures how long
+   * conditions last, so by default it is monotonic: a step of the wall clock must not make an alert fire an hour
+   * early or late.
+   */
+  async check(nowMs: number = steadyEpochMs()): Promise<string[]> {
     const snapshot = await this.deps.sources.snapshot(nowMs);
     for (const rule of this.rules) {
       const firing = rule.evaluate(snapshot);
@@ -88,7 +96,7 @@ export class OperationalAlerts {
         if (!was) this.deps.logger.warn({ alert: rule.id, title: firing.title }, 'operational alert');
         const topPriority =
           was && priorityRank(was.topPriority) > priorityRank(firing.priority) ? was.topPriority : firing.priority;
-        this.active.set(rule.id, { firing, sinceMs: was?.sinceMs ?? nowMs, topPriority });
+        this.active.set(rule.id, { firing, sinceMs: was?.sinceMs ?? nowMs, beganAtMs: was?.beganAtMs ?? Date.now(), topPriority });
         this.deps.notifier.notify(this.alertNotification(rule, firing));
       } else if (was) {
         this.active.delete(rule.id);
@@ -116,7 +124,7 @@ export class OperationalAlerts {
       priority: was.topPriority,
       title: `Resolved: ${was.firing.title} (${this.instance})`,
       text:
-        `${rule.resolvedText(snapshot)} The alert began ${new Date(was.sinceMs).toISOString()} and lasted ` +
+        `${rule.resolvedText(snapshot)} The alert began ${new Date(was.beganAtMs).toISOString()} and lasted ` +
         `${formatDuration(snapshot.nowMs - was.sinceMs)}.\n_otlp-capture on ${this.instance}; alert \`${rule.id}\`_`,
       dedupKey: this.dedupKey(rule),
       resolved: true,

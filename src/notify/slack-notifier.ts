@@ -18,6 +18,7 @@ import { OutboundQueue, type QueuedItem } from './outbound-queue.js';
 import { notificationPayload, type SlackPayload } from './slack-format.js';
 import { postToWebhook } from './slack-post.js';
 import { routeWebhooks, type Webhook, type WebhookUrls } from './slack-routing.js';
+import { monotonicMs } from '../util/monotonic.js';
 
 export interface SlackNotifierOptions {
   webhooks: WebhookUrls;
@@ -42,7 +43,10 @@ interface WebhookState {
   pumping: Promise<void> | null;
   /** Notifications in the message being posted. */
   inFlight: number;
-  /** Set by a 429: no request to this webhook before then. */
+  /**
+   * Set by a 429: no request to this webhook before then. Monotonic (util/monotonic.ts): on the wall clock a
+   * backward step would hold every post to the webhook for the length of the step.
+   */
   notBeforeMs: number;
 }
 
@@ -246,7 +250,7 @@ export class SlackNotifier implements Notifier {
     let triedTextOnly = false;
     let lastReason = 'not attempted';
     for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
-      const wait = state.notBeforeMs - Date.now();
+      const wait = state.notBeforeMs - monotonicMs();
       if (wait > 0) await sleep(wait, this.closing.signal);
       if (this.closed) return this.abandon(message);
       const outcome = await postToWebhook(webhook.url, payload, { timeoutMs: this.options.timeoutMs, signal: this.closing.signal });
@@ -268,7 +272,7 @@ export class SlackNotifier implements Notifier {
         case 'rate-limited': {
           const waitMs = outcome.retryAfterMs ?? backoff.next();
           // The pause applies to the webhook, so it holds for the next message too if this one gives up.
-          state.notBeforeMs = Date.now() + waitMs;
+          state.notBeforeMs = monotonicMs() + waitMs;
           lastReason = `${outcome.reason} (rate limited; Retry-After ${waitMs} ms)`;
           this.logger.info({ webhook: webhook.label, retryAfterMs: waitMs, attempt }, 'Slack rate limit: waiting as Retry-After says');
           break;

@@ -9,7 +9,10 @@ export interface CallContext {
   request: GrpcRequest;
   /** The HTTP/2 connection: one identity per client connection. */
   connection: http2.ServerHttp2Session;
-  /** Epoch ms by which the client wants an answer (from grpc-timeout), or null. */
+  /**
+   * When the client wants its answer by (from grpc-timeout), on the monotonic clock (util/monotonic.ts) so a step of
+   * the wall clock neither expires it at once nor keeps it for an hour; null without grpc-timeout.
+   */
   deadline: number | null;
 }
 

@@ -5,6 +5,7 @@ import http2 from 'node:http2';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Http2ListenerLimits } from '../../transport/http2-limits.js';
 import { onDeadline } from './deadline-timer.js';
+import { monotonicMs } from '../../util/monotonic.js';
 
 /** The limits this class applies (src/transport/http2-limits.ts); durations in ms, 0 turns one off. */
 export type ConnectionLimits = Pick<
@@ -122,7 +123,7 @@ export class ConnectionLifetime {
       cancel();
       this.timers.delete(stop);
     };
-    const cancel = onDeadline(Date.now() + ms, () => {
+    const cancel = onDeadline(monotonicMs() + ms, () => {
       this.timers.delete(stop);
       run();
     });

@@ -28,6 +28,7 @@ import { decodeFailure } from './service-call.js';
 import type { ReadSlots } from './read-slots.js';
 import { CallFailure, UnaryBody } from './unary-body.js';
 import { decodeWireMessage } from './wire-codec.js';
+import { monotonicMs } from '../../util/monotonic.js';
 
 export interface ExportRouteOptions {
   maxReceiveBytes: number;
@@ -106,7 +107,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
       endReceive();
       gone.abort(CLIENT_GONE);
     });
-    const waitUntil = Date.now() + waitBudgetMs(call, options.maxWaitMs);
+    const waitUntil = monotonicMs() + waitBudgetMs(call, options.maxWaitMs);
     const body = new UnaryBody(stream, options.maxReceiveBytes);
     let lease: ResizableLease | null = null;
     // Once the spool is handed the request it is stored whatever the deadline says; before that, a passed deadline
@@ -123,7 +124,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
     });
 
     const run = async (): Promise<void> => {
-      const header = await body.header(Math.max(1, waitUntil - Date.now()));
+      const header = await body.header(Math.max(1, waitUntil - monotonicMs()));
       if (header === null) {
         throw new CallFailure({ code: Status.UNIMPLEMENTED, details: 'received no request message for a unary method, which takes one' }, 'malformed');
       }
@@ -140,7 +141,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
       const charge = header.compressed ? guess.estimate(header.length) : header.length;
       lease = await deps.admission.waitForRoom(charge, {
         queue: call.connection,
-        maxWaitMs: Math.max(0, waitUntil - Date.now()),
+        maxWaitMs: Math.max(0, waitUntil - monotonicMs()),
         signal: gone.signal,
       });
       const releaseSlot = await readSlots.acquire(call.connection, gone.signal);
@@ -188,7 +189,7 @@ export function exportRoute(signal: Signal, deps: ExportRouteDeps, options: Expo
 /** The wait for room: the configured maximum, or less when the client's deadline is near. */
 function waitBudgetMs(call: CallContext, maxWaitMs: number): number {
   if (call.deadline === null) return maxWaitMs;
-  return Math.max(0, Math.min(maxWaitMs, (call.deadline - Date.now()) * WAIT_SHARE_OF_DEADLINE));
+  return Math.max(0, Math.min(maxWaitMs, (call.deadline - monotonicMs()) * WAIT_SHARE_OF_DEADLINE));
 }
 
 function failureStatus(error: unknown, retryAfterMs: number): { status: GrpcStatus; reason: RejectReason; ref?: string } {

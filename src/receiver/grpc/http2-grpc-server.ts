@@ -16,6 +16,7 @@ import { Status } from './grpc-protocol.js';
 import { sendTrailersOnly } from './grpc-response.js';
 import { checkGrpcRequest } from './request-check.js';
 import { serviceRoute } from './service-call.js';
+import { monotonicMs } from '../../util/monotonic.js';
 
 export interface GrpcTransportOptions extends Http2ListenerLimits {
   /**
@@ -65,7 +66,8 @@ export class Http2GrpcServer {
   private unsubscribeTls: (() => void) | null = null;
   private boundPort = 0;
   private closing = false;
-  private lastDropLogMs = 0;
+  // Monotonic; -Infinity so the first drop is logged even in the first interval after start.
+  private lastDropLogMs = -Infinity;
 
   constructor(private readonly options: Http2GrpcServerOptions) {
     const settings: http2.Settings = {
@@ -173,7 +175,7 @@ export class Http2GrpcServer {
   }
 
   private onDrop(dropped?: { remoteAddress?: string }): void {
-    const now = Date.now();
+    const now = monotonicMs();
     if (now - this.lastDropLogMs < DROP_LOG_INTERVAL_MS) return;
     this.lastDropLogMs = now;
     const { logger, name, transport } = this.options;
@@ -198,7 +200,7 @@ export class Http2GrpcServer {
       sendTrailersOnly(stream, { code: Status.UNIMPLEMENTED, details: `unknown method ${JSON.stringify(request.path.slice(0, 200))}` }, true);
       return;
     }
-    const deadline = request.timeoutMs === null ? null : Date.now() + request.timeoutMs;
+    const deadline = request.timeoutMs === null ? null : monotonicMs() + request.timeoutMs;
     try {
       route({ stream, headers, request, connection, deadline });
     } catch (error) {

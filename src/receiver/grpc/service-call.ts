@@ -11,6 +11,7 @@ import { Status, statusFromError, type GrpcStatus } from './grpc-protocol.js';
 import { endWithStatus, responseHeaders, sendTrailersOnly, sendUnaryResponse, writable } from './grpc-response.js';
 import { FramingError, MessageDeframer, frameMessage, type FramedMessage } from './message-framing.js';
 import { decodeWireMessage } from './wire-codec.js';
+import { monotonicMs } from '../../util/monotonic.js';
 
 /** Headers that carry the protocol, not the caller's metadata (grpc-js leaves these out of call.metadata too). */
 const PROTOCOL_HEADERS = ['grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding', 'accept-encoding', 'te', 'content-type'];
@@ -57,7 +58,8 @@ export class ServiceCall extends EventEmitter {
   }
 
   getDeadline(): Date | number {
-    return this.context.deadline === null ? Infinity : new Date(this.context.deadline);
+    // grpc-js gives a wall-clock Date; ours is monotonic, so it is handed out as the same time left from now.
+    return this.context.deadline === null ? Infinity : new Date(Date.now() + (this.context.deadline - monotonicMs()));
   }
 
   getPath(): string {

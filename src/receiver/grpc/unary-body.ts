@@ -6,6 +6,7 @@ import type http2 from 'node:http2';
 import type { GrpcStatus } from './grpc-protocol.js';
 import { Status } from './grpc-protocol.js';
 import { FramingError, MessageDeframer, peekFrameHeader, type FrameHeader, type FramedMessage } from './message-framing.js';
+import { monotonicMs } from '../../util/monotonic.js';
 
 /** A call that cannot go on, with the status to answer. */
 export class CallFailure extends Error {
@@ -85,9 +86,11 @@ export class UnaryBody {
     return new Promise((resolve, reject) => {
       const deframer = new MessageDeframer(this.maxMessageBytes);
       let message: FramedMessage | null = null;
-      let lastData = Date.now();
+      // Monotonic: on the wall clock a backward step would keep a stalled body (slowloris) for the whole step and a
+      // forward one would cut a body still flowing.
+      let lastData = monotonicMs();
       const timer = setInterval(() => {
-        if (Date.now() - lastData >= idleTimeoutMs) {
+        if (monotonicMs() - lastData >= idleTimeoutMs) {
           settle(() => reject(new CallFailure({ code: Status.DEADLINE_EXCEEDED, details: `the request body stalled: no data for ${idleTimeoutMs} ms` }, 'timeout')));
         }
       }, Math.max(10, Math.min(1000, idleTimeoutMs / 4)));
@@ -98,7 +101,7 @@ export class UnaryBody {
         then();
       };
       const take = (chunk: Buffer): void => {
-        lastData = Date.now();
+        lastData = monotonicMs();
         let done: FramedMessage[];
         try {
           done = deframer.push(chunk);
