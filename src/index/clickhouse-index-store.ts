@@ -32,8 +32,9 @@ import type { Logger } from '../telemetry/logger.js';
 import { checkReplacement } from './replace-checks.js';
 import { ClickHouseConnection, type ClickHouseConnectionOptions } from './clickhouse-connection.js';
 import { dialectFor, type Dialect } from './clickhouse-dialect.js';
-import { OutboxFlusher } from './clickhouse-flusher.js';
+import { OutboxFlusher, type FailureKind } from './clickhouse-flusher.js';
 import { migrateSchema, schemaVersion, tablesOf } from './clickhouse-migrate.js';
+import { chunksByPartition, objectPartition, requestPartition } from './clickhouse-partitions.js';
 import {
   bucketExtentQuery,
   bucketsQuery,
@@ -110,6 +111,15 @@ function queuedRequestRows(outbox: IndexOutbox, filter: RequestFilter, limit: nu
   }
   return rows;
 }
+
+/**
+ * ClickHouse errors about the server's state, never about the rows sent: a batch refused with one of these is retried
+ * whole, as in an outage. TIMEOUT_EXCEEDED, TOO_MANY_SIMULTANEOUS_QUERIES, NO_FREE_CONNECTION, NO_ZOOKEEPER,
+ * TABLE_IS_READ_ONLY, NOT_ENOUGH_SPACE, UNKNOWN_TABLE / UNKNOWN_DATABASE (prepare() creates them again), READONLY,
+ * ACCESS_DENIED, QUERY_WAS_CANCELLED, ABORTED, SOCKET_TIMEOUT, NETWORK_ERROR, UNKNOWN_STATUS_OF_INSERT, KEEPER_EXCEPTION,
+ * ALL_CONNECTION_TRIES_FAILED, TABLE_IS_DROPPED, SERVER_OVERLOADED.
+ */
+const SERVER_STATE_CODES = new Set([159, 202, 203, 225, 242, 243, 60, 81, 164, 497, 394, 236, 209, 210, 319, 999, 279, 218, 745]);
 
 export const DEFAULT_DATABASE = 'otlp_capture';
 export const DEFAULT_LIST_LIMIT = 1000;
@@ -209,10 +219,23 @@ export class ClickHouseIndexStore implements IndexStore {
         `${message}; index rows are kept in the outbox and written once ClickHouse can be used`,
       );
     }
+    // Objects an earlier run set aside get another chance: what ClickHouse refused may have been fixed since.
+    const setAside = outbox.setAsideObjects();
+    if (setAside.length > 0) {
+      outbox.requeueSetAside();
+      this.options.logger?.warn(
+        { outbox: outbox.path, objects: setAside.length, keys: setAside.slice(0, 10).map((o) => o.objectKey) },
+        'retrying index rows of objects that ClickHouse refused before (set aside in the outbox)',
+      );
+    }
     this.outbox = outbox;
     this.flusher = new OutboxFlusher(
       outbox,
-      { prepare: () => this.migrate(), write: (batch) => this.exclusiveOfCounts(() => this.insertBatch(batch)) },
+      {
+        prepare: () => this.migrate(),
+        write: (batch) => this.exclusiveOfCounts(() => this.insertBatch(batch)),
+        classify: (error) => this.classifyFailure(error),
+      },
       {
         batchRows: this.options.batchRows ?? 1000,
         batchIntervalMs: this.options.batchIntervalMs ?? 1000,
@@ -220,7 +243,11 @@ export class ClickHouseIndexStore implements IndexStore {
         retryInitialBackoffMs: this.options.retryInitialBackoffMs ?? 250,
         retryMaxBackoffMs: this.options.retryMaxBackoffMs ?? 5000,
       },
-      { onAvailable: () => this.markAvailable(), onFailure: (error) => this.markFailed(error) },
+      {
+        onAvailable: () => this.markAvailable(),
+        onFailure: (error) => this.markFailed(error),
+        onSetAside: (key, error) => this.reportSetAside(key, error),
+      },
     );
     this.flusher.start(prepared);
     this.started = true;
@@ -832,6 +859,7 @@ export class ClickHouseIndexStore implements IndexStore {
       lagMs: stats.oldestAtMs === null ? 0 : Math.max(0, nowMs - stats.oldestAtMs),
       backendAvailable: this.available,
       failedFlushes: this.failedFlushes,
+      setAsideObjects: this.outbox?.setAsideCount().objects ?? 0,
     };
   }
 
@@ -887,15 +915,17 @@ export class ClickHouseIndexStore implements IndexStore {
   private async insertBatch(batch: OutboxBatch): Promise<void> {
     // Only the insert columns are written (clickhouse-rows.ts); a column missing from a row queued by an older build
     // gets its default, as JSONEachRow filled it.
-    const objects = batch.objectRows.map((text) => JSON.parse(text) as ObjectRow);
+    const objects = batch.objectRows.map((text) => queuedRow<ObjectRow>(text));
     const retired = await this.retiredKeys(objects.map((o) => String(o.key)));
-    const requests = batch.requestRows.map((text) => JSON.parse(text) as RequestRow).filter((r) => !retired.has(String(r.object_key)));
-    await this.insertRows('requests', requests);
+    const requests = batch.requestRows.map((text) => queuedRow<RequestRow>(text)).filter((r) => !retired.has(String(r.object_key)));
+    // In chunks of a bounded number of partitions (clickhouse-partitions.ts): a wide batch is otherwise refused for good.
+    for (const chunk of chunksByPartition(requests, requestPartition)) await this.insertRows('requests', chunk);
     await this.insertRows(
       'trace_requests',
       batch.traceRows.map((t): TraceRow => ({ trace_id: t.traceId, request_id: t.requestId, tenant: t.tenant })),
     );
-    await this.insertRows('objects', objects.filter((o) => !retired.has(String(o.key))));
+    const live = objects.filter((o) => !retired.has(String(o.key)));
+    for (const chunk of chunksByPartition(live, objectPartition)) await this.insertRows('objects', chunk);
   }
 
   private async select<T = Record<string, unknown>>(action: string, sql: string): Promise<T[]> {
@@ -909,6 +939,30 @@ export class ClickHouseIndexStore implements IndexStore {
   private failureMessage(action: string, error: unknown): string {
     if (error instanceof OtlpCaptureError) return error.message;
     return this.connection.describeFailure(`${action} (database ${this.database})`, error).message;
+  }
+
+  /**
+   * Which failures of a batch write may be about its rows (clickhouse-flusher.ts): rows this side cannot encode, and
+   * errors ClickHouse answered with, except those about the server's own state, which no object can cause.
+   */
+  private classifyFailure(error: unknown): FailureKind {
+    if (error instanceof InvalidArgumentError) return 'rows';
+    if (error instanceof OtlpCaptureError) return 'retry';
+    const failure = this.connection.describeFailure('write index rows', error);
+    if (failure.kind !== 'server' || failure.code === undefined || SERVER_STATE_CODES.has(failure.code)) return 'retry';
+    return 'server';
+  }
+
+  private reportSetAside(key: string, error: unknown): void {
+    const why =
+      error instanceof InvalidArgumentError
+        ? `the index rows of ${key} cannot be written (${error.message})`
+        : `ClickHouse refused the index rows of ${key} alone while it took other objects (${this.failureMessage('write index rows', error)})`;
+    this.options.logger?.error(
+      { outbox: this.outbox?.path, object: key, setAside: this.outbox?.setAsideCount().objects },
+      `${why}; they are set aside in the outbox (still readable on this host, not yet in ClickHouse) so that later ` +
+        'objects are indexed, and retried at the next start',
+    );
   }
 
   private markAvailable(): void {
@@ -978,6 +1032,15 @@ class BucketWindows {
 
 /** Buckets per first window: ~28 h at 17.5 min each. */
 const WINDOW_BUCKETS = 96;
+
+/** A row as the outbox holds it; one that is not JSON (damaged) is a row that can never be written. */
+function queuedRow<T>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new InvalidArgumentError(`a queued index row is not valid JSON (${(error as Error).message}): ${JSON.stringify(text.slice(0, 80))}`);
+  }
+}
 
 /** Ids and keys are ASCII: code-unit order is ClickHouse's byte order. */
 function compareText(a: string, b: string): number {

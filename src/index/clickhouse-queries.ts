@@ -71,6 +71,15 @@ function rangeClause(column: string, ranges: readonly IdRange[]): string | null 
   return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
 }
 
+/**
+ * "The services column holds this service". Not has() alone: on current ClickHouse (checked on 26.x), has() over an
+ * Array(LowCardinality(String)) never finds '' (the dictionary's default value), so the empty service name, a value
+ * a Collector can send, would match nothing. has() keeps the bloom-filter index for every other name.
+ */
+export function hasService(service: string): string {
+  return service === '' ? "arrayExists(s -> s = '', services)" : `has(services, ${literal(service)})`;
+}
+
 function timeClauses(filter: RequestFilter): string[] {
   const clauses: string[] = [];
   if (filter.sinceNs !== undefined) clauses.push(`end_ns >= ${literal(clampInt64(filter.sinceNs))}`);
@@ -227,7 +236,7 @@ export function countQuery(names: TableNames, filter: RequestFilter, ranges: rea
   const source = byTime ? (filter.service !== undefined || filter.tenant !== undefined ? 'requests' : 'request_ids') : 'request_services';
   const clauses: string[] = [];
   if (source === 'request_services') clauses.push(`service = ${literal(filter.service!)}`);
-  if (source === 'requests' && filter.service !== undefined) clauses.push(`has(services, ${literal(filter.service)})`);
+  if (source === 'requests' && filter.service !== undefined) clauses.push(hasService(filter.service));
   clauses.push(...streamClauses(filter), ...timeClauses(filter));
   const range = rangeClause('id', ranges);
   if (range !== null) clauses.push(range);

@@ -1,6 +1,7 @@
 // The statements behind distinct requests on ClickHouse (schema version 4; valid on 18.16 and current releases):
 // twin lookups by full primary-key prefix (tenant, signal) and id range, and the count of duplicates in a selection.
 import type { RequestFilter } from '../model.js';
+import { hasService } from './clickhouse-queries.js';
 import { clampInt64 } from './clickhouse-rows.js';
 import type { TableNames } from './clickhouse-schema.js';
 import { literal } from './clickhouse-sql.js';
@@ -44,7 +45,7 @@ export function duplicateCountQuery(names: TableNames, filter: RequestFilter, wi
   const clauses = ["fingerprint != ''"];
   if (filter.tenant !== undefined) clauses.push(`tenant = ${literal(filter.tenant)}`);
   if (filter.signal !== undefined) clauses.push(`signal = ${literal(filter.signal)}`);
-  if (filter.service !== undefined) clauses.push(`has(services, ${literal(filter.service)})`);
+  if (filter.service !== undefined) clauses.push(hasService(filter.service));
   if (filter.sinceNs !== undefined) clauses.push(`end_ns >= ${literal(clampInt64(filter.sinceNs))}`);
   if (filter.untilNs !== undefined) clauses.push(`start_ns <= ${literal(clampInt64(filter.untilNs))}`);
   const rows =

@@ -52,6 +52,14 @@ export function registerIndexMetrics(registry: Registry, index: () => IndexStore
       this.set(status().backendAvailable ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'otlpcapture_index_outbox_set_aside_objects',
+    help: 'Objects whose index rows the backend refused alone: kept in the outbox (not in the counts above), retried at the next start.',
+    registers,
+    collect() {
+      this.set(status().setAsideObjects ?? 0);
+    },
+  });
   new Counter({
     name: 'otlpcapture_index_flush_failures_total',
     help: 'Failed attempts to write outbox rows to the index backend (retried; the rows stay queued).',

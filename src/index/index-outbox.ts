@@ -6,6 +6,10 @@
 // the caller decides their shape. Trace rows (trace id → request) are columns, keyed by trace id, so that a lookup
 // of one trace finds the queued ones too. Several processes may share the file (WAL): a reader sees what a writer
 // has queued.
+//
+// An object whose rows the remote index refuses for good (the flusher isolates it, clickhouse-flusher.ts) is set
+// aside: it stays here, readable like any queued object, but batches leave it out, so it no longer holds up every
+// object after it. The writer takes set-aside objects back into the queue at its next start (the cause may be fixed).
 
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -27,10 +31,14 @@ export interface OutboxEntry {
   traces?: readonly OutboxTraceRow[];
 }
 
-/** A run of whole objects, oldest first, as queued. */
+/** Whole objects, oldest first, as queued (set-aside objects, and any the caller skips, left out). */
 export interface OutboxBatch {
   firstSeq: number;
   lastSeq: number;
+  /** The objects' sequence numbers: what remove() and setAside() name. */
+  seqs: number[];
+  /** The objects' keys, in the order of seqs. */
+  objectKeys: string[];
   objectRows: string[];
   requestRows: string[];
   traceRows: OutboxTraceRow[];
@@ -44,8 +52,27 @@ export interface OutboxStats {
   oldestAtMs: number | null;
 }
 
+/** An object set aside, and why. */
+export interface SetAsideObject {
+  seq: number;
+  objectKey: string;
+  requests: number;
+  atMs: number;
+  reason: string;
+}
+
+export interface TakeOptions {
+  /** At most this many objects (at least one). */
+  maxObjects?: number;
+  /** Leave these objects out. */
+  skip?: readonly number[];
+  /** Only this object (if queued and not set aside). */
+  only?: number;
+}
+
 // Version 2 added the trace rows (outbox_traces, outbox_objects.trace_count). An older build refuses a newer file
-// rather than flushing objects without their trace rows and leaving those queued forever.
+// rather than flushing objects without their trace rows and leaving those queued forever. The set-aside columns came
+// later without a new version: a build that does not know them simply keeps retrying those objects, as it always did.
 const OUTBOX_VERSION = 2;
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS outbox_objects (
@@ -82,13 +109,25 @@ function migrate(db: Database.Database): void {
     // A version-1 file: its outbox_objects predates trace_count (CREATE TABLE IF NOT EXISTS left it as it was).
     const columns = (db.pragma('table_info(outbox_objects)') as { name: string }[]).map((c) => c.name);
     if (!columns.includes('trace_count')) db.exec('ALTER TABLE outbox_objects ADD COLUMN trace_count INTEGER NOT NULL DEFAULT 0');
+    if (!columns.includes('set_aside_at_ms')) {
+      db.exec('ALTER TABLE outbox_objects ADD COLUMN set_aside_at_ms INTEGER');
+      db.exec('ALTER TABLE outbox_objects ADD COLUMN set_aside_reason TEXT');
+    }
     db.pragma(`user_version = ${OUTBOX_VERSION}`);
   }).immediate();
 }
 
 export class IndexOutbox {
-  /** `hasTraces`: false for a version-1 file opened read-only (no trace rows can be queued in it). */
-  private constructor(readonly path: string, private readonly db: Database.Database, private readonly hasTraces = true) {}
+  /**
+   * `hasTraces`: false for a version-1 file opened read-only (no trace rows can be queued in it); `hasSetAside`: false
+   * for a file opened read-only that no writer with set-aside support has opened yet.
+   */
+  private constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+    private readonly hasTraces = true,
+    private readonly hasSetAside = true,
+  ) {}
 
   /** Opens (creating) the outbox for writing. */
   static openForWriting(file: string): IndexOutbox {
@@ -116,7 +155,8 @@ export class IndexOutbox {
     try {
       const db = new Database(file, { readonly: true, fileMustExist: true });
       db.pragma('busy_timeout = 5000');
-      return new IndexOutbox(file, db, Number(db.pragma('user_version', { simple: true })) >= 2);
+      const columns = (db.pragma('table_info(outbox_objects)') as { name: string }[]).map((c) => c.name);
+      return new IndexOutbox(file, db, Number(db.pragma('user_version', { simple: true })) >= 2, columns.includes('set_aside_at_ms'));
     } catch (error) {
       throw new BackendUnavailableError(`cannot read index outbox ${file}: ${(error as Error).message}`, { cause: error });
     }
@@ -140,64 +180,112 @@ export class IndexOutbox {
     );
   }
 
+  /** What waits to be flushed: set-aside objects are not counted (setAsideCount). */
   stats(): OutboxStats {
     const traces = this.hasTraces ? 'coalesce(sum(trace_count), 0)' : '0';
+    const queued = this.hasSetAside ? ' WHERE set_aside_at_ms IS NULL' : '';
     const row = this.guard('read outbox size', () =>
       this.db
         .prepare(
           'SELECT count(*) AS objects, coalesce(sum(request_count), 0) AS requests, ' +
-            `${traces} AS traceRows, min(added_at_ms) AS oldest FROM outbox_objects`,
+            `${traces} AS traceRows, min(added_at_ms) AS oldest FROM outbox_objects${queued}`,
         )
         .get() as { objects: number; requests: number; traceRows: number; oldest: number | null },
     );
     return { objects: row.objects, requests: row.requests, traceRows: row.traceRows, oldestAtMs: row.oldest };
   }
 
+  /** How many objects (and their requests) are set aside. */
+  setAsideCount(): { objects: number; requests: number } {
+    if (!this.hasSetAside) return { objects: 0, requests: 0 };
+    return this.guard('read outbox size', () =>
+      this.db
+        .prepare('SELECT count(*) AS objects, coalesce(sum(request_count), 0) AS requests FROM outbox_objects WHERE set_aside_at_ms IS NOT NULL')
+        .get() as { objects: number; requests: number },
+    );
+  }
+
   /**
    * The oldest whole objects whose rows (requests and trace rows) add up to at most maxRows — at least one object,
-   * however large; null if empty.
+   * however large — set-aside ones left out; null if there are none.
    */
-  takeBatch(maxRows: number): OutboxBatch | null {
+  takeBatch(maxRows: number, options: TakeOptions = {}): OutboxBatch | null {
     return this.guard('read outbox', () => {
+      const queued = this.hasSetAside ? ' AND set_aside_at_ms IS NULL' : '';
+      const only = options.only === undefined ? '' : ` AND seq = ${Math.trunc(options.only)}`;
       const objects = this.db
-        .prepare('SELECT seq, row, request_count + trace_count AS rows FROM outbox_objects ORDER BY seq')
-        .iterate() as IterableIterator<{ seq: number; row: string; rows: number }>;
+        .prepare(`SELECT seq, object_key, row, request_count + trace_count AS rows FROM outbox_objects WHERE 1${queued}${only} ORDER BY seq`)
+        .iterate() as IterableIterator<{ seq: number; object_key: string; row: string; rows: number }>;
+      const skip = new Set(options.skip ?? []);
+      const maxObjects = Math.max(1, options.maxObjects ?? Number.POSITIVE_INFINITY);
       const objectRows: string[] = [];
-      let firstSeq = -1;
-      let lastSeq = -1;
+      const seqs: number[] = [];
+      const objectKeys: string[] = [];
       let rows = 0;
       for (const object of objects) {
-        if (objectRows.length > 0 && rows + object.rows > maxRows) break;
-        if (firstSeq < 0) firstSeq = object.seq;
-        lastSeq = object.seq;
+        if (skip.has(object.seq)) continue;
+        if (objectRows.length > 0 && (rows + object.rows > maxRows || objectRows.length >= maxObjects)) break;
+        seqs.push(object.seq);
+        objectKeys.push(object.object_key);
         objectRows.push(object.row);
         rows += object.rows;
       }
       if (objectRows.length === 0) return null;
+      const list = JSON.stringify(seqs);
       const requestRows = this.db
-        .prepare('SELECT row FROM outbox_requests WHERE seq BETWEEN ? AND ? ORDER BY seq, id')
+        .prepare('SELECT row FROM outbox_requests WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq, id')
         .pluck()
-        .all(firstSeq, lastSeq) as string[];
+        .all(list) as string[];
       const traceRows = (
         this.db
-          .prepare('SELECT trace_id, request_id, tenant FROM outbox_traces WHERE seq BETWEEN ? AND ?')
+          .prepare('SELECT trace_id, request_id, tenant FROM outbox_traces WHERE seq IN (SELECT value FROM json_each(?))')
           .raw()
-          .all(firstSeq, lastSeq) as [string, string, string][]
+          .all(list) as [string, string, string][]
       ).map(([traceId, requestId, tenant]) => ({ traceId, requestId, tenant }));
-      return { firstSeq, lastSeq, objectRows, requestRows, traceRows };
+      return { firstSeq: seqs[0]!, lastSeq: seqs[seqs.length - 1]!, seqs, objectKeys, objectRows, requestRows, traceRows };
     });
   }
 
   /** Drops a batch once the remote index has it. */
-  remove(batch: Pick<OutboxBatch, 'firstSeq' | 'lastSeq'>): void {
+  remove(batch: Pick<OutboxBatch, 'seqs'>): void {
+    const list = JSON.stringify(batch.seqs);
     this.guard('remove flushed rows from the outbox', () =>
       this.db
         .transaction(() => {
-          this.db.prepare('DELETE FROM outbox_requests WHERE seq BETWEEN ? AND ?').run(batch.firstSeq, batch.lastSeq);
-          this.db.prepare('DELETE FROM outbox_traces WHERE seq BETWEEN ? AND ?').run(batch.firstSeq, batch.lastSeq);
-          this.db.prepare('DELETE FROM outbox_objects WHERE seq BETWEEN ? AND ?').run(batch.firstSeq, batch.lastSeq);
+          for (const table of ['outbox_requests', 'outbox_traces', 'outbox_objects']) {
+            this.db.prepare(`DELETE FROM ${table} WHERE seq IN (SELECT value FROM json_each(?))`).run(list);
+          }
         })
         .immediate(),
+    );
+  }
+
+  /** Leaves an object out of batches from now on (it stays readable here); `reason` says why, for people. */
+  setAside(seq: number, reason: string, nowMs: number): void {
+    this.guard('set an object aside in the outbox', () =>
+      this.db.prepare('UPDATE outbox_objects SET set_aside_at_ms = ?, set_aside_reason = ? WHERE seq = ?').run(nowMs, reason, seq),
+    );
+  }
+
+  /** The objects set aside, oldest first. */
+  setAsideObjects(): SetAsideObject[] {
+    if (!this.hasSetAside) return [];
+    return this.guard('read outbox', () =>
+      (
+        this.db
+          .prepare(
+            'SELECT seq, object_key, request_count, set_aside_at_ms, set_aside_reason FROM outbox_objects ' +
+              'WHERE set_aside_at_ms IS NOT NULL ORDER BY seq',
+          )
+          .all() as { seq: number; object_key: string; request_count: number; set_aside_at_ms: number; set_aside_reason: string | null }[]
+      ).map((r) => ({ seq: r.seq, objectKey: r.object_key, requests: r.request_count, atMs: r.set_aside_at_ms, reason: r.set_aside_reason ?? '' })),
+    );
+  }
+
+  /** Puts every set-aside object back in the queue (in its place, by age); how many there were. */
+  requeueSetAside(): number {
+    return this.guard('requeue set-aside objects', () =>
+      this.db.prepare('UPDATE outbox_objects SET set_aside_at_ms = NULL, set_aside_reason = NULL WHERE set_aside_at_ms IS NOT NULL').run().changes,
     );
   }
 

@@ -8,8 +8,8 @@ export interface ObjectListFilter {
   afterKey?: string;
   limit?: number;
   /**
-   * Only objects whose newest time is before this (unix ms): both the seal time (which follows the receive time of
-   * every request in the object) and the newest data timestamp (endNs). Retention's "older than".
+   * Only objects sealed before this (unix ms): the seal follows the receive time of every request in the object.
+   * Retention's "older than". Data timestamps (endNs) do not count: one after the seal is a clock ahead or garbage.
    */
   newestBeforeMs?: number;
   /** Only objects of at least this many stored bytes. */
@@ -27,6 +27,8 @@ export interface OutboxStatus {
   backendAvailable: boolean;
   /** Attempts to write queued rows (or to prepare the backend) that failed and will be retried, since start. */
   failedFlushes: number;
+  /** Objects the backend refused alone, set aside (kept locally, not in the counts above) until the next start. */
+  setAsideObjects?: number;
 }
 
 /** A request whose archived block is damaged or whose object is missing, as `verify --repair` found it. */
@@ -70,6 +72,12 @@ export interface IndexStore {
    * given, ordered by id; [] when none. Only what was committed with `ArchivedRequest.traceIds` is found.
    */
   findTraceRequests(traceId: string, filter?: { tenant?: string }): Promise<ArchivedRequest[]>;
+  /**
+   * How many trace requests the index holds without their trace rows, which findTraceRequests therefore misses until
+   * a reindex adds them (requests an index of an earlier version took in before it had a trace index). Absent on
+   * adapters that cannot tell.
+   */
+  untracedTraceRequests?(): Promise<number>;
   /**
    * Requests matching the filter, ordered by id (= receive order), oldest first or, with `newestFirst`, newest first;
    * at most `limit` (default 1000), past `afterId`. Keyset paging: a page never shifts because rows were inserted or
