@@ -142,6 +142,8 @@ export class OutboxFlusher {
     // Isolating a refused object (see the header): what is left of the refused batch was due already.
     if (this.isolating()) return 0;
     if (stats.requests + stats.objects + stats.traceRows >= this.options.batchRows) return 0;
+    // Rows stamped ahead of the clock were queued before it stepped back: due now, not after the step.
+    if (stats.oldestAtMs > nowMs) return 0;
     return Math.max(0, stats.oldestAtMs + this.options.batchIntervalMs - nowMs);
   }
 
