@@ -43,6 +43,7 @@ test('the rule file has recording rules and one alert for each concern the opera
     'OtlpCaptureUploadsFailing',
     'OtlpCaptureIndexWritesFailing',
     'OtlpCaptureIndexLagHigh',
+    'OtlpCaptureIndexRowsSetAside',
     'OtlpCaptureRejectionsHigh',
     'OtlpCaptureTlsCertificateExpiring',
     'OtlpCaptureRetentionFailing',
