@@ -58,6 +58,7 @@ export async function createIndexStore(config: ResolvedConfig, options: IndexSto
         ...(ch.cluster === undefined ? {} : { cluster: ch.cluster }),
         readonly: options.readonly,
         outboxPath: ch.outboxPath,
+        outboxMaxBytes: ch.outboxMaxBytes,
         batchRows: ch.batchRows,
         batchIntervalMs: ch.batchInterval,
         bufferWhenUnavailable: options.bufferWhenUnavailable ?? false,

@@ -184,6 +184,7 @@ const clickhouseIndex = z
     batchRows: z.number().int().min(1).max(100_000).default(1000),
     batchInterval: timer.default(1000),
     outboxPath: z.string().min(1).optional(),
+    outboxMaxBytes: bytes.default(2 ** 30).refine((value) => value >= 2 ** 20, 'must be at least 1MiB'),
   })
   .strict()
   .prefault({});

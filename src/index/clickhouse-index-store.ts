@@ -27,6 +27,7 @@
 
 import { sleep } from '../archiver/backoff.js';
 import { BackendUnavailableError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
+import { formatBytes } from '../util/human-units.js';
 import type { ArchivedRequest, ObjectMeta, RequestFilter } from '../model.js';
 import type { Logger } from '../telemetry/logger.js';
 import { checkReplacement } from './replace-checks.js';
@@ -88,6 +89,12 @@ export interface ClickHouseIndexStoreOptions extends ClickHouseConnectionOptions
   outboxPath?: string;
   batchRows?: number;
   batchIntervalMs?: number;
+  /**
+   * Writer: commits are refused (BackendUnavailableError: archiving waits, requests stay in the spool) while the
+   * outbox uses this much, so that a long ClickHouse outage fills the spool — and pushes back on callers — instead of
+   * the disk. Default: no limit.
+   */
+  outboxMaxBytes?: number;
   /** Writer: start even when ClickHouse cannot be used yet, buffering in the outbox (serve). Default false. */
   bufferWhenUnavailable?: boolean;
   /** How long close() may spend flushing the outbox; what is left stays queued for the next start. Default 10 s. */
@@ -287,6 +294,8 @@ export class ClickHouseIndexStore implements IndexStore {
   async commitObject(object: ObjectMeta, requests: ArchivedRequest[]): Promise<void> {
     if (this.readonly) throw new InvalidArgumentError(`${this.describe()} is read-only`);
     const outbox = this.writableOutbox();
+    const full = this.outboxFull();
+    if (full !== null) throw new BackendUnavailableError(full);
     const traces = traceRows(requests).map((row) => ({ traceId: row.trace_id, requestId: row.request_id, tenant: row.tenant }));
     const version = Date.now();
     outbox.append(
@@ -826,7 +835,19 @@ export class ClickHouseIndexStore implements IndexStore {
 
   /** For /readyz: why this index is not usable yet; null once ClickHouse has been reached since start. */
   notReadyReason(): string | null {
-    return this.unreachableReason;
+    return this.outboxFull() ?? this.unreachableReason;
+  }
+
+  /** Why commits are refused for now, or null: the outbox is at index.clickhouse.outboxMaxBytes. */
+  private outboxFull(): string | null {
+    const max = this.options.outboxMaxBytes;
+    if (max === undefined || this.readonly || !this.outbox) return null;
+    const used = this.outbox.usedBytes();
+    if (used < max) return null;
+    return (
+      `the ClickHouse outbox ${this.outbox.path} holds ${formatBytes(used)}, its limit (index.clickhouse.outboxMaxBytes ` +
+      `${formatBytes(max)}): ClickHouse has not taken index rows for a while, so archiving waits and requests stay in the spool`
+    );
   }
 
   /** The outbox's rows as requests: what `--server` readers, who query ClickHouse themselves, cannot see yet. */

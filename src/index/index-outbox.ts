@@ -180,6 +180,18 @@ export class IndexOutbox {
     );
   }
 
+  /**
+   * Bytes of the file in use (pages not on the free list). The file itself does not shrink as batches are flushed;
+   * freed pages are used again first, so it stays about the largest this has been.
+   */
+  usedBytes(): number {
+    return this.guard('read outbox size', () => {
+      const pages = this.db.pragma('page_count', { simple: true }) as number;
+      const free = this.db.pragma('freelist_count', { simple: true }) as number;
+      return (pages - free) * (this.db.pragma('page_size', { simple: true }) as number);
+    });
+  }
+
   /** What waits to be flushed: set-aside objects are not counted (setAsideCount). */
   stats(): OutboxStats {
     const traces = this.hasTraces ? 'coalesce(sum(trace_count), 0)' : '0';
