@@ -193,9 +193,11 @@ export class SqliteIndexStore implements IndexStore {
        ON CONFLICT (bucket, tenant, signal) DO UPDATE SET requests = requests + 1,
          min_start_ns = min(min_start_ns, excluded.min_start_ns), max_end_ns = max(max_end_ns, excluded.max_end_ns)`,
     );
-    // Trace rows of requests indexed before (a re-commit) would only be duplicates.
+    // Trace rows of requests indexed before (a re-commit) would only be duplicates, unless the index never had them
+    // (untraced_requests, see sqlite-schema.ts): reindex brings those with their trace ids, and they are added now.
     const known = await this.knownRequestIds(requests.map((r) => r.id));
-    const traceRows = traceRowsOf(requests.filter((r) => !known.has(r.id)));
+    const retraced = known.size === 0 ? new Set<string>() : this.untracedAmong(db, requests.filter((r) => known.has(r.id) && r.traceIds !== undefined));
+    const traceRows = traceRowsOf(requests.filter((r) => !known.has(r.id) || retraced.has(r.id)));
     // An object with many trace rows has them written first, in chunks with the event loop free in between: one
     // transaction of 100 k rows would hold it for a few hundred ms. Until the object's own commit below, such rows
     // point at requests the index does not have yet, which every read ignores.
@@ -233,8 +235,29 @@ export class SqliteIndexStore implements IndexStore {
         countBucket.run(bucketOf(r.id), r.tenant, r.signal, toInt64(r.startNs), toInt64(r.endNs));
       }
       if (!early && traceRows.length > 0) this.insertTraceRows(db, traceRows);
+      if (retraced.size > 0) {
+        const traced = db.prepare('DELETE FROM untraced_requests WHERE id = ?');
+        for (const id of retraced) traced.run(id);
+      }
     });
     this.guard('commit object', () => commit.immediate());
+  }
+
+  /** Which of these (already indexed) requests are listed as having no trace rows. */
+  private untracedAmong(db: Database.Database, requests: readonly ArchivedRequest[]): Set<string> {
+    const query = db.prepare('SELECT id FROM untraced_requests WHERE id IN (SELECT value FROM json_each(?))').pluck();
+    const found = new Set<string>();
+    for (let i = 0; i < requests.length; i += ID_BATCH) {
+      const batch = JSON.stringify(requests.slice(i, i + ID_BATCH).map((r) => r.id));
+      for (const id of this.guard('look up untraced requests', () => query.all(batch) as string[])) found.add(id);
+    }
+    return found;
+  }
+
+  async untracedTraceRequests(): Promise<number> {
+    // Rows of requests deleted since (retention) do not count: the join drops them, as it drops their trace rows.
+    const count = this.open().prepare('SELECT count(*) FROM untraced_requests u JOIN requests r ON r.id = u.id').pluck();
+    return Number(this.guard('count untraced requests', () => count.get()));
   }
 
   /** Inside a transaction: rows into the current trace generation, or a new one when they would overfill it. */

@@ -109,6 +109,20 @@ export const MIGRATIONS: readonly string[] = [
     SELECT substr(id, 1, 6), tenant, signal, count(*), min(start_ns), max(end_ns) FROM requests GROUP BY 1, 2, 3;
   CREATE INDEX request_buckets_stream ON request_buckets (tenant, signal, bucket);
   `,
+  // Trace requests without trace rows (version 6). Version 2 created the trace index empty and nothing filled it for
+  // the trace requests already indexed (by otlp-capture before 6e7146c, 2026-11-27, whose index had no trace
+  // index): find-trace silently missed them, and reindex, which adds trace rows only for requests new to the index,
+  // could not bring them back. Listed here, they are what commitObject fills when reindex commits their object again
+  // (reading the trace ids from the blocks), and what find-trace warns about until then.
+  // Recognised only while the trace index is still empty (an index that version 2 has just created): telling them
+  // apart afterwards means a pass over every trace row (~3 s per million requests).
+  `
+  CREATE TABLE untraced_requests (
+    id TEXT PRIMARY KEY
+  ) WITHOUT ROWID;
+  INSERT INTO untraced_requests (id)
+    SELECT id FROM requests WHERE signal = 'traces' AND items > 0 AND NOT EXISTS (SELECT 1 FROM trace_requests);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

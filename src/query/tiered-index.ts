@@ -116,6 +116,11 @@ export class TieredIndex implements IndexStore {
     return mergeTiers(archived, hot, {});
   }
 
+  /** The archive's count: hot requests are found from their bytes, never from trace rows. */
+  async untracedTraceRequests(): Promise<number> {
+    return this.hotOnly ? 0 : ((await this.archive.untracedTraceRequests?.()) ?? 0);
+  }
+
   /**
    * A hot request's bytes, from the tier that holds it; once it has left every hot tier (sealed since it was listed)
    * from the archive, where it is by then.

@@ -70,7 +70,7 @@ describe('SqliteIndexStore specifics', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['objects', 'quarantined_requests', 'request_buckets', 'request_services', 'requests', 'retired_objects', 'trace_generations', 'trace_requests']);
+    expect(tables).toEqual(['objects', 'quarantined_requests', 'request_buckets', 'request_services', 'requests', 'retired_objects', 'trace_generations', 'trace_requests', 'untraced_requests']);
   });
 
   it('stores ns times as INTEGER and clamps only values outside signed 64-bit', async () => {
@@ -205,6 +205,46 @@ describe('SqliteIndexStore specifics', () => {
     const later = makeObject('acme', 'logs', [{ startNs: 36n, endNs: 37n }], 1_700_200_000_000);
     await index.commitObject(later.object, later.requests);
     expect(await index.countRequests({ sinceNs: 35n, untilNs: 55n })).toBe(3);
+  });
+
+  it('migrates a version-1 index (no trace index): its trace requests are counted untraced until a re-commit brings their trace ids', async () => {
+    const db = raw();
+    db.transaction(() => {
+      db.exec(MIGRATIONS[0]!);
+      db.pragma('user_version = 1');
+    })();
+    const traced = makeObject('acme', 'traces', [{}, {}]);
+    const logs = makeObject('acme', 'logs', [{}]);
+    for (const { object, requests } of [traced, logs]) {
+      db.prepare(
+        `INSERT INTO objects VALUES (@key, @tenant, @signal, @createdAtMs, @sealedAtMs, @requestCount, @rawBytes, @storedBytes, @codec, @startNs, @endNs)`,
+      ).run(object);
+      for (const r of requests) {
+        db.prepare(
+          `INSERT INTO requests VALUES (@id, @tenant, @signal, @receivedAtMs, @items, @services, @startNs, @endNs, @rawBytes,
+             @objectKey, @offset, @length, @codec, @crc32)`,
+        ).run({ ...r, services: JSON.stringify(r.services) });
+      }
+    }
+    const trace = 'ab'.repeat(16);
+    const index = await store();
+    // Before: find-trace misses both, and says so through the count.
+    expect(await index.findTraceRequests(trace)).toEqual([]);
+    expect(await index.untracedTraceRequests()).toBe(2);
+    // A request of today, traced as it is committed, is found and not counted.
+    const fresh = makeObject('acme', 'traces', [{}]);
+    const freshRequests = fresh.requests.map((r) => ({ ...r, traceIds: [trace] }));
+    await index.commitObject(fresh.object, freshRequests);
+    expect((await index.findTraceRequests(trace)).map((r) => r.id)).toEqual([fresh.requests[0]!.id]);
+    expect(await index.untracedTraceRequests()).toBe(2);
+    // What reindex does: the same object again, its requests with the trace ids read from their blocks.
+    const withIds = traced.requests.map((r, i) => ({ ...r, traceIds: i === 0 ? [trace] : [] }));
+    await index.commitObject(traced.object, withIds);
+    expect((await index.findTraceRequests(trace)).map((r) => r.id)).toEqual([traced.requests[0]!.id, fresh.requests[0]!.id]);
+    expect(await index.untracedTraceRequests()).toBe(0);
+    // Once filled, a further re-commit adds no duplicate rows.
+    await index.commitObject(traced.object, withIds);
+    expect(db.prepare('SELECT count(*) FROM trace_requests').pluck().get()).toBe(2);
   });
 
   it('reports an unusable path as BackendUnavailableError', async () => {

@@ -32,6 +32,8 @@ export function registerFindTrace(program: Command): void {
       try {
         const found = await read.query.findTrace(id, format, tenant, { withDuplicates: options.withDuplicates === true });
         await writePayload(found.body, format, options.output);
+        const untraced = (await read.index.untracedTraceRequests?.()) ?? 0;
+        if (untraced > 0) process.stderr.write(untracedWarning(untraced));
       } finally {
         await read.close();
       }
@@ -39,4 +41,13 @@ export function registerFindTrace(program: Command): void {
       reportAndExit(error);
     }
   });
+}
+
+/** Said after the answer, which may be incomplete: never a silent miss. */
+function untracedWarning(count: number): string {
+  return (
+    `otlp-capture: warning: ${count} trace request${count === 1 ? '' : 's'} archived by an otlp-capture older than its trace ` +
+    `index (SQLite index schema 1) ${count === 1 ? 'is' : 'are'} not searched by find-trace; run \`otlp-capture reindex\` once to add ` +
+    `${count === 1 ? 'it' : 'them'}\n`
+  );
 }
