@@ -183,6 +183,7 @@ export class CaptureServer {
         ...(config.archiver.level === undefined ? {} : { level: config.archiver.level }),
         uploadConcurrency: config.archiver.uploadConcurrency,
         maxOpenObjects: config.archiver.maxOpenObjects,
+        maxOpenTraceIds: config.archiver.maxOpenTraceIds,
         retryInitialBackoffMs: config.archiver.retryInitialBackoff,
         retryMaxBackoffMs: config.archiver.retryMaxBackoff,
         maxLagMs: config.archiver.maxLag,
@@ -213,7 +214,7 @@ export class CaptureServer {
       maxQueuedRequests: config.admission.waitQueueRequests,
       onWaited: (ms) => this.metrics.admissionWait.observe(ms / 1000),
     }));
-    this.ingest = new Ingest({ admission, spool, metrics: this.metrics });
+    this.ingest = new Ingest({ admission, spool, metrics: this.metrics, maxTraceIdsPerRequest: config.admission.maxTraceIdsPerRequest });
     this.grpc = new GrpcServer(
       {
         host: grpcAddress.host,

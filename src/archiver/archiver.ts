@@ -33,6 +33,12 @@ export interface ArchiverOptions {
   level?: number;
   uploadConcurrency: number;
   maxOpenObjects: number;
+  /**
+   * Trace ids held by open objects, over all of them: past this the object holding most is sealed. Each id costs a
+   * few hundred bytes until its object is indexed (manifest, index rows), which maxObjectBytes does not bound: 64 MiB
+   * of one-span traces are ~1.4 M ids. Default: no limit.
+   */
+  maxOpenTraceIds?: number;
   retryInitialBackoffMs: number;
   retryMaxBackoffMs: number;
   /** Archiving counts as stalled once the oldest unarchived record has waited this long. Default 5 minutes. */
@@ -75,6 +81,8 @@ interface OpenObject {
   failure: unknown;
   /** Span trace ids per request id (traces only), committed with the object for the trace index. */
   traceIds: Map<string, readonly string[]>;
+  /** The trace ids in traceIds, counted per request (what maxOpenTraceIds bounds). */
+  traceIdCount: number;
 }
 
 type Sealed = Awaited<ReturnType<ObjectBuilder['finish']>>;
@@ -109,6 +117,8 @@ export class Archiver {
   private lastError: { message: string; at: number } | null = null;
   /** Objects opened and not yet released (open, sealed, uploading, being indexed): where the oldest waiting data is. */
   private readonly held = new Set<OpenObject>();
+  /** Sum of traceIdCount over open objects (maxOpenTraceIds). */
+  private openTraceIds = 0;
   private readonly clientBlocks: ClientBlockPolicy;
 
   constructor(private readonly options: ArchiverOptions, private readonly deps: ArchiverDeps) {
@@ -285,7 +295,12 @@ export class Archiver {
     object.refs.push(ref);
     object.oldestReceivedAt = Math.min(object.oldestReceivedAt, receivedOnMonotonic(meta.receivedAtMs));
     object.rawBytes += payload.length;
-    if (meta.signal === 'traces') this.collectTraceIds(object, meta.id, payload, notes?.traceIds);
+    if (meta.signal === 'traces') {
+      this.collectTraceIds(object, meta.id, payload, notes?.traceIds);
+      const ids = object.traceIds.get(meta.id)?.length ?? 0;
+      object.traceIdCount += ids;
+      this.openTraceIds += ids;
+    }
     const kept = this.clientBlocks.choose(meta.signal, notes?.wire, payload.length, payloadCrc);
     if (kept !== null) this.deps.metrics.clientBlocksKept.inc({ signal: meta.signal, codec: kept.codec });
     // Trace ids go into the object's manifest (for a rebuilt index) and, from there, to commitObject.
@@ -301,6 +316,7 @@ export class Archiver {
     this.inFlightAppends.add(append);
     void append.then(() => this.inFlightAppends.delete(append));
     if (object.rawBytes >= this.options.maxObjectBytes) this.seal(key);
+    if (this.openTraceIds > (this.options.maxOpenTraceIds ?? Number.POSITIVE_INFINITY)) this.sealMostTraceIds();
     if (this.inFlightAppends.size >= MAX_APPENDS_IN_FLIGHT) await Promise.race(this.inFlightAppends);
     // Backpressure: while sealed objects wait for an upload slot, stop reading the spool (it keeps the data).
     await this.uploads.onSizeLessThan(this.options.uploadConcurrency);
@@ -320,6 +336,7 @@ export class Archiver {
       appends: [],
       failure: undefined,
       traceIds: new Map(),
+      traceIdCount: 0,
     };
     this.held.add(object);
     return object;
@@ -368,10 +385,17 @@ export class Archiver {
     if (oldest) this.seal(oldest[0]);
   }
 
+  private sealMostTraceIds(): void {
+    let most: [string, OpenObject] | undefined;
+    for (const entry of this.open) if (!most || entry[1].traceIdCount > most[1].traceIdCount) most = entry;
+    if (most) this.seal(most[0]);
+  }
+
   private seal(key: string): void {
     const object = this.open.get(key);
     if (!object) return;
     this.open.delete(key);
+    this.openTraceIds -= object.traceIdCount;
     this.uploads
       .add(() => this.archive(object))
       .catch((error: unknown) => {

@@ -323,6 +323,8 @@ export const configSchema = z
         // gRPC: the waiting room; its requests' sizes add up to at most waitQueueBytes (default maxInFlightBytes).
         waitQueueBytes: bytes.optional(),
         waitQueueRequests: z.number().int().min(0).max(100_000).default(256),
+        // Each distinct trace id costs a few hundred bytes on its way to the index, outside the byte budget.
+        maxTraceIdsPerRequest: z.number().int().min(1).max(100_000_000).default(100_000),
       })
       .strict()
       .prefault({}),
@@ -344,6 +346,7 @@ export const configSchema = z
         level: z.number().int().min(0).max(22).optional(),
         uploadConcurrency: z.number().int().min(1).max(64).default(4),
         maxOpenObjects: z.number().int().min(1).max(1024).default(32),
+        maxOpenTraceIds: z.number().int().min(1).max(100_000_000).default(250_000),
         retryInitialBackoff: timer.default(500),
         retryMaxBackoff: timer.default(30_000),
         maxLag: duration.optional(),

@@ -1,7 +1,7 @@
 // The ingest hot path: learn what an OTLP Export request holds (item count, services, time range, trace ids) by
 // walking its protobuf encoding in place, validating the framing of every message on the way.
 // Nothing is decoded except service.name values; trace ids become strings only when they differ from the last one.
-import { MalformedPayloadError } from '../errors.js';
+import { MalformedPayloadError, PayloadTooLargeError } from '../errors.js';
 import type { ScanResult, Signal } from '../model.js';
 import {
   ANY_VALUE, EXEMPLAR, EXPONENTIAL_HISTOGRAM, EXPONENTIAL_HISTOGRAM_DATA_POINT, EXPORT_LOGS_REQUEST,
@@ -87,12 +87,17 @@ function nextScanMark(): number {
  * Scans one Export request of `signal` without building objects for its items.
  * @throws MalformedPayloadError when `bytes` is not a valid encoding of the signal's Export request.
  */
-export function scanRequest(signal: Signal, bytes: Uint8Array): ScanResult {
-  const scanner = new RequestScanner(bytes, signal);
+/**
+ * `maxTraceIds`: more distinct trace ids than this is refused (PayloadTooLargeError) as soon as the scan meets one
+ * more: every id is kept as a string here and indexed downstream, at a few hundred bytes each, which the in-flight
+ * byte budget does not see (1.2 M one-span traces fit in 55 MiB and cost ~300 MiB).
+ */
+export function scanRequest(signal: Signal, bytes: Uint8Array, maxTraceIds = Number.POSITIVE_INFINITY): ScanResult {
+  const scanner = new RequestScanner(bytes, signal, maxTraceIds);
   try {
     scanner.scanRequest();
   } catch (error) {
-    if (error instanceof MalformedPayloadError) throw error;
+    if (error instanceof MalformedPayloadError || error instanceof PayloadTooLargeError) throw error;
     // A bug here must not turn into a 500 for one odd payload, nor into acceptance of it.
     throw new MalformedPayloadError(`malformed ${LAYOUTS[signal].request.name}: ${String(error)}`, { cause: error });
   }
@@ -115,7 +120,7 @@ class RequestScanner extends WireReader {
   private minAt = -1;
   private maxAt = -1;
 
-  constructor(bytes: Uint8Array, private readonly signal: Signal) {
+  constructor(bytes: Uint8Array, private readonly signal: Signal, private readonly maxTraceIds: number) {
     super(bytes, LAYOUTS[signal].request.name);
     this.layout = LAYOUTS[signal];
     this.hex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -379,6 +384,12 @@ class RequestScanner extends WireReader {
       if (this.sameTraceId(at, seenAt[slot]!)) return;
     }
     this.traceIds.add(this.hex.toString('hex', at, at + 16));
+    if (this.traceIds.size > this.maxTraceIds) {
+      throw new PayloadTooLargeError(
+        `the request holds more than ${this.maxTraceIds} distinct trace ids (admission.maxTraceIdsPerRequest): ` +
+          "send smaller batches (the Collector's batch processor: send_batch_max_size)",
+      );
+    }
   }
 
   private sameTraceId(a: number, b: number): boolean {

@@ -21,6 +21,8 @@ export interface IngestDeps {
   admission: Admission;
   spool: Spool;
   metrics: Metrics;
+  /** admission.maxTraceIdsPerRequest: more distinct trace ids in one request are refused (see scanRequest). */
+  maxTraceIdsPerRequest?: number;
 }
 
 export class Ingest {
@@ -42,7 +44,7 @@ export class Ingest {
     this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     try {
       const startedAt = process.hrtime.bigint();
-      const scan = scanRequest(signal, payload);
+      const scan = scanRequest(signal, payload, this.deps.maxTraceIdsPerRequest);
       const receivedAtMs = Date.now();
       const receivedNs = BigInt(receivedAtMs) * 1_000_000n;
       const meta: RequestMeta = {

@@ -35,3 +35,38 @@ export function uniqueTraceRequest(n: number, padBytes = 1024, service = 'test-s
   });
   return Buffer.from(type.encode(message).finish());
 }
+
+/**
+ * A trace request of `spans` minimal spans, each in a trace of its own (`spans` distinct trace ids), trace ids unique
+ * to `n`: what costs the index most per byte.
+ */
+export function distinctTracesRequest(n: number, spans: number): Buffer {
+  const spanBytes = (i: number): Buffer => {
+    const span = Buffer.alloc(50);
+    let o = 0;
+    span[o++] = 0x0a; span[o++] = 16; // trace_id
+    span.writeUInt32BE(0x7ace0000 + n, o);
+    span.writeUInt32BE(i + 1, o + 12);
+    o += 16;
+    span[o++] = 0x12; span[o++] = 8; // span_id
+    span.writeUInt32BE(i + 1, o + 4);
+    o += 8;
+    span[o++] = 0x2a; span[o++] = 2; span.write('op', o); o += 2; // name
+    span[o++] = 0x39; span.writeBigUInt64LE(1_700_000_000_000_000_000n + BigInt(i), o); o += 8; // start
+    span[o++] = 0x41; span.writeBigUInt64LE(1_700_000_000_000_001_000n + BigInt(i), o); o += 8; // end
+    return span.subarray(0, o);
+  };
+  const field = (tag: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([tag]), varint(body.length), body]);
+  const scope = field(0x12, Buffer.concat(Array.from({ length: spans }, (_, i) => field(0x12, spanBytes(i)))));
+  return field(0x0a, scope);
+}
+
+function varint(value: number): Buffer {
+  const out: number[] = [];
+  while (value >= 0x80) {
+    out.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+  return Buffer.from(out);
+}
