@@ -152,7 +152,13 @@ test('an outage stalls archiving: health() says why once the backlog is older th
   fs.renameSync(root, `${root}.away`);
   fs.writeFileSync(root, 'not a directory');
   const sent = await append([1000, 2000, 3000]);
-  const stalled = await waitFor('stalled', async () => (a.health().stalled ? a.health() : undefined), 10_000, 50);
+  // The fixtures' requests are stamped long ago, so the backlog counts as old as soon as the archiver has run for
+  // maxLag: wait for the failing upload's error to be part of the reason too (a loaded machine may report the
+  // backlog before the first upload of the new object has failed).
+  const stalled = await waitFor('stalled, with the upload error', async () => {
+    const health = a.health();
+    return health.stalled && health.reason?.includes('last error') ? health : undefined;
+  }, 10_000, 50);
   expect(stalled.reason).toMatch(/^archiver (stalled|behind): .*\(archiver\.maxLag 400ms\); last error .* ago: .*is no longer a directory/);
   const noProgress = await waitFor('no progress for longer than maxLag', async () => {
     const reason = a.health().reason;
