@@ -92,6 +92,7 @@ describe('defaults', () => {
       retryAfter: 1000,
       maxWait: 2000,
       waitQueueRequests: 256,
+      maxTraceIdsPerRequest: 100_000,
     });
     expect(config.spool).toMatchObject({ maxBytes: 4 * 2 ** 30, segmentBytes: 64 * 2 ** 20, durability: 'fsync', handoverBytes: 16 * 2 ** 20 });
     expect(config.archiver).toEqual({
@@ -100,6 +101,7 @@ describe('defaults', () => {
       codec: 'zstd',
       uploadConcurrency: 4,
       maxOpenObjects: 32,
+      maxOpenTraceIds: 250_000,
       retryInitialBackoff: 500,
       retryMaxBackoff: 30_000,
       maxLag: 300_000,
@@ -201,6 +203,7 @@ log:
       maxWait: 1500,
       waitQueueBytes: 512 * 2 ** 20,
       waitQueueRequests: 64,
+      maxTraceIdsPerRequest: 100_000,
     });
     expect(config.spool).toEqual({ dir: '/fast/spool', maxBytes: 10e9, segmentBytes: 1_048_576, durability: 'none', handoverBytes: 0 });
     expect(config.archiver).toEqual({
@@ -210,6 +213,7 @@ log:
       level: 5,
       uploadConcurrency: 8,
       maxOpenObjects: 2,
+      maxOpenTraceIds: 250_000,
       retryInitialBackoff: 250,
       retryMaxBackoff: 60_000,
       // Not set: 5 minutes past maxObjectAge, since objects stay open that long.

@@ -23,6 +23,7 @@ describe('index.clickhouse configuration', () => {
       batchRows: 1000,
       batchInterval: 1000,
       outboxPath: '/var/lib/oc/index-outbox.sqlite',
+      outboxMaxBytes: 2 ** 30,
     });
   });
 
