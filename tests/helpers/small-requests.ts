@@ -56,12 +56,16 @@ export function distinctTracesRequest(n: number, spans: number): Buffer {
     span[o++] = 0x41; span.writeBigUInt64LE(1_700_000_000_000_001_000n + BigInt(i), o); o += 8; // end
     return span.subarray(0, o);
   };
-  const field = (tag: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([tag]), varint(body.length), body]);
-  const scope = field(0x12, Buffer.concat(Array.from({ length: spans }, (_, i) => field(0x12, spanBytes(i)))));
-  return field(0x0a, scope);
+  const scope = lengthField(2, Buffer.concat(Array.from({ length: spans }, (_, i) => lengthField(2, spanBytes(i)))));
+  return lengthField(1, scope);
 }
 
-function varint(value: number): Buffer {
+/** A length-delimited protobuf field: its tag, the body's length, the body. */
+export function lengthField(fieldNumber: number, body: Buffer): Buffer {
+  return Buffer.concat([varint(fieldNumber * 8 + 2), varint(body.length), body]);
+}
+
+export function varint(value: number): Buffer {
   const out: number[] = [];
   while (value >= 0x80) {
     out.push((value & 0x7f) | 0x80);

@@ -1,20 +1,7 @@
 // A request holding 200,000 spans of one trace: filterTraceSpans collects one part per span, which must not go
 // through a spread into a call (push(...parts) throws at such lengths).
 import { filterTraceSpans, spanTraceIds } from '../../src/otlp/trace-filter.js';
-
-function varint(value: number): Buffer {
-  const out: number[] = [];
-  while (value >= 0x80) {
-    out.push((value & 0x7f) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-  return Buffer.from(out);
-}
-
-function field(tag: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.of((tag << 3) | 2), varint(body.length), body]);
-}
+import { lengthField as field } from '../helpers/small-requests.js';
 
 test('200,000 spans of one trace in one request are all kept, byte for byte', () => {
   const traceId = Buffer.from('0af7651916cd43dd8448eb211c80319c', 'hex');
