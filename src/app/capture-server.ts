@@ -214,7 +214,12 @@ export class CaptureServer {
       maxQueuedRequests: config.admission.waitQueueRequests,
       onWaited: (ms) => this.metrics.admissionWait.observe(ms / 1000),
     }));
-    this.ingest = new Ingest({ admission, spool, metrics: this.metrics, maxTraceIdsPerRequest: config.admission.maxTraceIdsPerRequest });
+    this.ingest = new Ingest({
+      admission,
+      spool,
+      metrics: this.metrics,
+      scanLimits: { maxTraceIds: config.admission.maxTraceIdsPerRequest, maxServices: config.admission.maxServicesPerRequest },
+    });
     this.grpc = new GrpcServer(
       {
         host: grpcAddress.host,

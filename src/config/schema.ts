@@ -325,6 +325,8 @@ export const configSchema = z
         waitQueueRequests: z.number().int().min(0).max(100_000).default(256),
         // Each distinct trace id costs a few hundred bytes on its way to the index, outside the byte budget.
         maxTraceIdsPerRequest: z.number().int().min(1).max(100_000_000).default(100_000),
+        // Each distinct service.name is in the request's spool header (at most 1 MiB) and index row.
+        maxServicesPerRequest: z.number().int().min(1).max(20_000).default(10_000),
       })
       .strict()
       .prefault({}),

@@ -87,13 +87,19 @@ function nextScanMark(): number {
  * Scans one Export request of `signal` without building objects for its items.
  * @throws MalformedPayloadError when `bytes` is not a valid encoding of the signal's Export request.
  */
-/**
- * `maxTraceIds`: more distinct trace ids than this is refused (PayloadTooLargeError) as soon as the scan meets one
- * more: every id is kept as a string here and indexed downstream, at a few hundred bytes each, which the in-flight
- * byte budget does not see (1.2 M one-span traces fit in 55 MiB and cost ~300 MiB).
- */
-export function scanRequest(signal: Signal, bytes: Uint8Array, maxTraceIds = Number.POSITIVE_INFINITY): ScanResult {
-  const scanner = new RequestScanner(bytes, signal, maxTraceIds);
+export interface ScanLimits {
+  /**
+   * More distinct trace ids than this is refused (PayloadTooLargeError) as soon as the scan meets one more: every id
+   * is kept as a string here and indexed downstream, at a few hundred bytes each, which the in-flight byte budget
+   * does not see (1.2 M one-span traces fit in 55 MiB and cost ~300 MiB).
+   */
+  maxTraceIds?: number;
+  /** More distinct service.name values than this is refused likewise: each is in the request's spool header and index row. */
+  maxServices?: number;
+}
+
+export function scanRequest(signal: Signal, bytes: Uint8Array, limits: ScanLimits = {}): ScanResult {
+  const scanner = new RequestScanner(bytes, signal, limits.maxTraceIds ?? Number.POSITIVE_INFINITY, limits.maxServices ?? Number.POSITIVE_INFINITY);
   try {
     scanner.scanRequest();
   } catch (error) {
@@ -120,7 +126,12 @@ class RequestScanner extends WireReader {
   private minAt = -1;
   private maxAt = -1;
 
-  constructor(bytes: Uint8Array, private readonly signal: Signal, private readonly maxTraceIds: number) {
+  constructor(
+    bytes: Uint8Array,
+    private readonly signal: Signal,
+    private readonly maxTraceIds: number,
+    private readonly maxServices: number,
+  ) {
     super(bytes, LAYOUTS[signal].request.name);
     this.layout = LAYOUTS[signal];
     this.hex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -217,6 +228,12 @@ class RequestScanner extends WireReader {
         this.fail(stringStart, 'the resource attribute service.name has a value that is not valid UTF-8');
       }
       this.services.add(name);
+      if (this.services.size > this.maxServices) {
+        throw new PayloadTooLargeError(
+          `the request holds more than ${this.maxServices} distinct service.name values (admission.maxServicesPerRequest): ` +
+            'send smaller batches',
+        );
+      }
     }
   }
 

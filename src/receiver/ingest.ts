@@ -5,7 +5,7 @@ import type { BudgetLease } from '../admission/budget.js';
 import { ShuttingDownError } from '../errors.js';
 import type { WireBody } from '../model.js';
 import type { IngestNotes, RequestMeta, Signal } from '../model.js';
-import { scanRequest } from '../otlp/scanner.js';
+import { scanRequest, type ScanLimits } from '../otlp/scanner.js';
 import type { Spool, SpoolRef } from '../spool/spool.js';
 import type { Metrics, RejectReason } from '../telemetry/metrics.js';
 import { requestFingerprint } from '../util/fingerprint.js';
@@ -21,8 +21,8 @@ export interface IngestDeps {
   admission: Admission;
   spool: Spool;
   metrics: Metrics;
-  /** admission.maxTraceIdsPerRequest: more distinct trace ids in one request are refused (see scanRequest). */
-  maxTraceIdsPerRequest?: number;
+  /** admission.maxTraceIdsPerRequest / maxServicesPerRequest: requests with more are refused (see scanRequest). */
+  scanLimits?: ScanLimits;
 }
 
 export class Ingest {
@@ -44,7 +44,7 @@ export class Ingest {
     this.deps.metrics.inFlightBytes.set(this.deps.admission.inFlightBytes);
     try {
       const startedAt = process.hrtime.bigint();
-      const scan = scanRequest(signal, payload, this.deps.maxTraceIdsPerRequest);
+      const scan = scanRequest(signal, payload, this.deps.scanLimits);
       const receivedAtMs = Date.now();
       const receivedNs = BigInt(receivedAtMs) * 1_000_000n;
       const meta: RequestMeta = {

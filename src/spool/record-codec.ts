@@ -17,7 +17,7 @@
 // Format 1 (segments without a segment header, written before): magic 'OCS1', u32 CRC-32 of bytes [8, end),
 // u32 header length, u32 payload length, header, payload. Read only.
 import { crc32 } from 'node:zlib';
-import { CorruptDataError } from '../errors.js';
+import { CorruptDataError, PayloadTooLargeError } from '../errors.js';
 import type { IngestNotes, RequestMeta } from '../model.js';
 import { isSignal } from '../model.js';
 import { crc32Combine } from './crc32-combine.js';
@@ -66,6 +66,13 @@ export function encodeRecord(meta: RequestMeta, payload: Buffer): EncodedRecord 
     throw new RangeError(`payload of ${payload.length} bytes is larger than a spool record can hold`);
   }
   const header = encodeMeta(meta);
+  // A reader takes a longer header for garbage (and quarantines the record): never write one, let alone ack it.
+  if (header.length > MAX_HEADER_BYTES) {
+    throw new PayloadTooLargeError(
+      `the request's description for the spool (${meta.services.length} distinct service.name values, ` +
+        `${header.length} bytes) is larger than a spool record's header holds (${MAX_HEADER_BYTES} bytes)`,
+    );
+  }
   const head = Buffer.allocUnsafe(PREFIX_BYTES + header.length);
   const payloadCrc = crcOfPayload(payload);
   head.writeUInt32BE(RECORD_MAGIC, 0);

@@ -12,8 +12,19 @@ import { loadConfig } from '../../src/config/load.js';
 import { SqliteIndexStore } from '../../src/index/sqlite-index-store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { RawOtlpClient } from '../helpers/raw-otlp-client.js';
-import { distinctTracesRequest } from '../helpers/small-requests.js';
+import { distinctTracesRequest, lengthField } from '../helpers/small-requests.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** `services` resources, each with its own service.name and one span of one trace. */
+function manyServicesRequest(services: number): Buffer {
+  const text = (value: string): Buffer => Buffer.from(value, 'utf8');
+  const span = lengthField(2, Buffer.concat([lengthField(1, Buffer.alloc(16, 7)), lengthField(2, Buffer.alloc(8, 1))]));
+  const resources = Array.from({ length: services }, (_, i) => {
+    const name = lengthField(1, Buffer.concat([lengthField(1, text('service.name')), lengthField(2, lengthField(1, text(`svc-${i}`)))]));
+    return lengthField(1, Buffer.concat([lengthField(1, name), lengthField(2, span)]));
+  });
+  return Buffer.concat(resources);
+}
 
 let dir: string;
 let server: CaptureServer;
@@ -30,6 +41,7 @@ beforeAll(async () => {
       'server.http.listen': '127.0.0.1:0',
       'spool.durability': 'none',
       'admission.maxTraceIdsPerRequest': 50,
+      'admission.maxServicesPerRequest': 20,
       // Objects seal by trace ids alone here: not by age or size within the test.
       'archiver.maxOpenTraceIds': 100,
       'archiver.maxObjectAge': '1h',
@@ -66,11 +78,23 @@ test('more distinct trace ids than admission.maxTraceIdsPerRequest: refused on b
   }
 });
 
+test('more distinct service.name values than admission.maxServicesPerRequest: refused, the server serving on', async () => {
+  const client = new RawOtlpClient(`127.0.0.1:${ports.grpc}`);
+  try {
+    const refused = await client.export('traces', manyServicesRequest(21));
+    expect(refused).toMatchObject({ ok: false, code: grpc.status.RESOURCE_EXHAUSTED, retryDelayMs: null });
+    expect(refused.ok === false && refused.details).toMatch(/more than 20 distinct service\.name values \(admission\.maxServicesPerRequest\)/);
+    expect(await client.export('traces', manyServicesRequest(20))).toEqual({ ok: true });
+  } finally {
+    client.close();
+  }
+});
+
 test('open objects are sealed once together they hold archiver.maxOpenTraceIds', async () => {
   const client = new RawOtlpClient(`127.0.0.1:${ports.grpc}`);
   try {
-    // The first test left 1 + 50 ids in the open object (2 requests): + 40 + 40 > 100 seals it with 4 requests;
-    // then 40 + 40 + 40 > 100 seals the next with 3.
+    // The tests above left 1 + 50 + 1 ids in the open object (3 requests): + 40 + 40 > 100 seals it with 5
+    // requests; then 40 + 40 + 40 > 100 seals the next with 3.
     for (let n = 10; n < 15; n++) expect(await client.export('traces', distinctTracesRequest(n, 40))).toEqual({ ok: true });
   } finally {
     client.close();
@@ -82,7 +106,7 @@ test('open objects are sealed once together they hold archiver.maxOpenTraceIds',
       const listed = await index.listObjects({});
       return listed.length >= 2 ? listed : undefined;
     }, 20_000, 100);
-    expect(objects.map((o) => o.requestCount).sort()).toEqual([3, 4]);
+    expect(objects.map((o) => o.requestCount).sort()).toEqual([3, 5]);
   } finally {
     await index.close();
   }

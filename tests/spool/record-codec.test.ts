@@ -2,9 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { CorruptDataError } from '../../src/errors.js';
+import { CorruptDataError, PayloadTooLargeError } from '../../src/errors.js';
 import type { RequestMeta } from '../../src/model.js';
 import {
+  MAX_HEADER_BYTES,
   PREFIX_BYTES,
   decodeMeta,
   decodePrefix,
@@ -140,6 +141,19 @@ describe('record codec', () => {
     hugeHeader.writeUInt32BE(0x7fffffff, 8);
     expect(decodePrefix(hugeHeader)).toBeNull();
     expect(decodePrefix(Buffer.alloc(PREFIX_BYTES))).toBeNull();
+  });
+
+  it('never writes a header longer than a reader accepts: such a request is refused as too large instead', () => {
+    // 60,000 distinct service names of ~20 bytes: a 1.3 MB header, which the reader would take for garbage and
+    // quarantine after the request had been acknowledged.
+    const services = Array.from({ length: 60_000 }, (_, i) => `checkout-service-${i}`);
+    const meta = { ...metaFor('many-services'), services };
+    expect(() => encodeRecord(meta, Buffer.from('payload'))).toThrow(PayloadTooLargeError);
+    expect(() => encodeRecord(meta, Buffer.from('payload'))).toThrow(/60000 distinct service\.name values, \d+ bytes\) is larger than a spool record's header holds/);
+    const fits = { ...metaFor('fits'), services: services.slice(0, 1000) };
+    const record = encodeRecord(fits, Buffer.from('payload'));
+    expect(record.head.length - PREFIX_BYTES).toBeLessThanOrEqual(MAX_HEADER_BYTES);
+    expect(decodeFrame(frameOf(fits, Buffer.from('payload'))).meta.services).toEqual(fits.services);
   });
 
   it('rejects a header that is not a request meta', () => {
