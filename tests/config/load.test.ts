@@ -93,6 +93,7 @@ describe('defaults', () => {
       maxWait: 2000,
       waitQueueRequests: 256,
       maxTraceIdsPerRequest: 100_000,
+      maxServicesPerRequest: 10_000,
     });
     expect(config.spool).toMatchObject({ maxBytes: 4 * 2 ** 30, segmentBytes: 64 * 2 ** 20, durability: 'fsync', handoverBytes: 16 * 2 ** 20 });
     expect(config.archiver).toEqual({
@@ -204,6 +205,7 @@ log:
       waitQueueBytes: 512 * 2 ** 20,
       waitQueueRequests: 64,
       maxTraceIdsPerRequest: 100_000,
+      maxServicesPerRequest: 10_000,
     });
     expect(config.spool).toEqual({ dir: '/fast/spool', maxBytes: 10e9, segmentBytes: 1_048_576, durability: 'none', handoverBytes: 0 });
     expect(config.archiver).toEqual({
