@@ -89,7 +89,7 @@ function nextScanMark(): number {
  */
 export interface ScanLimits {
   /**
-   * More distinct trace ids than this is refused (PayloadTooLargeError) as soon as the scan meets one more: every id
+   * Traces: more distinct trace ids than this is refused (PayloadTooLargeError) as soon as the scan meets one more: every id
    * is kept as a string here and indexed downstream, at a few hundred bytes each, which the in-flight byte budget
    * does not see (1.2 M one-span traces fit in 55 MiB and cost ~300 MiB).
    */
@@ -99,7 +99,9 @@ export interface ScanLimits {
 }
 
 export function scanRequest(signal: Signal, bytes: Uint8Array, limits: ScanLimits = {}): ScanResult {
-  const scanner = new RequestScanner(bytes, signal, limits.maxTraceIds ?? Number.POSITIVE_INFINITY, limits.maxServices ?? Number.POSITIVE_INFINITY);
+  // Only spans' trace ids go on to the index: a log batch whose every line has a trace of its own costs nothing more.
+  const maxTraceIds = signal === 'traces' ? (limits.maxTraceIds ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+  const scanner = new RequestScanner(bytes, signal, maxTraceIds, limits.maxServices ?? Number.POSITIVE_INFINITY);
   try {
     scanner.scanRequest();
   } catch (error) {

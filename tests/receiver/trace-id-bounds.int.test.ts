@@ -70,6 +70,13 @@ test('more distinct trace ids than admission.maxTraceIdsPerRequest: refused on b
     });
     expect(http.status).toBe(413);
     expect(http.headers.get('retry-after')).toBeNull();
+    // Log records' trace ids are not indexed: a log batch with a trace per line is not bounded by it.
+    const logs = lengthField(1, lengthField(2, Buffer.concat(Array.from({ length: 60 }, (_, i) => {
+      const traceId = Buffer.alloc(16, 9);
+      traceId.writeUInt32BE(i + 1, 12);
+      return lengthField(2, lengthField(9, traceId));
+    }))));
+    expect(await client.export('logs', logs)).toEqual({ ok: true });
     // At the limit: accepted.
     expect(await client.export('traces', distinctTracesRequest(3, 1))).toEqual({ ok: true });
     expect(await client.export('traces', distinctTracesRequest(4, 50))).toEqual({ ok: true });
