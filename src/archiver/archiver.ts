@@ -45,6 +45,8 @@ export interface ArchiverOptions {
   maxLagMs?: number;
   /** Store a request's gzip/zstd body as the client sent it when it qualifies (client-blocks.ts). Default true. */
   keepClientBlocks?: boolean;
+  /** Longest manifest JSON of an object (object-format.ts); MAX_MANIFEST_CHARS when omitted. Tests set less. */
+  maxManifestChars?: number;
 }
 
 export const DEFAULT_MAX_LAG_MS = 5 * 60_000;
@@ -281,8 +283,14 @@ export class Archiver {
     const meta = ref.meta;
     const key = `${meta.tenant}\u0000${meta.signal}`;
     let target = this.open.get(key);
-    if (target && target.refs.length > 0 && target.rawBytes + payload.length > this.options.maxObjectBytes) {
-      // Seal before the limit is passed: an object outgrows maxObjectBytes only when one request alone does.
+    const traceIds = meta.signal === 'traces' ? this.readTraceIds(meta.id, payload, notes?.traceIds) : undefined;
+    if (
+      target &&
+      target.refs.length > 0 &&
+      (target.rawBytes + payload.length > this.options.maxObjectBytes || !target.builder.manifestRoom(meta, traceIds?.length ?? 0))
+    ) {
+      // Seal before the limit is passed: an object outgrows maxObjectBytes only when one request alone does. Its
+      // manifest never outgrows what one JS string holds (tiny requests add up to a long manifest in few bytes).
       this.seal(key);
       target = undefined;
     }
@@ -295,11 +303,10 @@ export class Archiver {
     object.refs.push(ref);
     object.oldestReceivedAt = Math.min(object.oldestReceivedAt, receivedOnMonotonic(meta.receivedAtMs));
     object.rawBytes += payload.length;
-    if (meta.signal === 'traces') {
-      this.collectTraceIds(object, meta.id, payload, notes?.traceIds);
-      const ids = object.traceIds.get(meta.id)?.length ?? 0;
-      object.traceIdCount += ids;
-      this.openTraceIds += ids;
+    if (traceIds !== undefined) {
+      object.traceIds.set(meta.id, traceIds);
+      object.traceIdCount += traceIds.length;
+      this.openTraceIds += traceIds.length;
     }
     const kept = this.clientBlocks.choose(meta.signal, notes?.wire, payload.length, payloadCrc);
     if (kept !== null) this.deps.metrics.clientBlocksKept.inc({ signal: meta.signal, codec: kept.codec });
@@ -348,15 +355,13 @@ export class Archiver {
    * validated at ingest; should its trace ids still not be readable, the request is archived without trace-index
    * rows rather than not at all.
    */
-  private collectTraceIds(object: OpenObject, id: string, payload: Buffer, scanned: readonly string[] | undefined): void {
-    if (scanned !== undefined) {
-      object.traceIds.set(id, scanned);
-      return;
-    }
+  private readTraceIds(id: string, payload: Buffer, scanned: readonly string[] | undefined): readonly string[] | undefined {
+    if (scanned !== undefined) return scanned;
     try {
-      object.traceIds.set(id, spanTraceIds(payload));
+      return spanTraceIds(payload);
     } catch (error) {
       this.deps.logger.warn({ err: error, request: id }, 'cannot read the trace ids of a request; find-trace will not find it');
+      return undefined;
     }
   }
 
@@ -370,6 +375,7 @@ export class Archiver {
       ...(this.options.level === undefined ? {} : { level: this.options.level }),
       writer: this.deps.blobStore.createWriter(key),
       nowMs: createdAtMs,
+      ...(this.options.maxManifestChars === undefined ? {} : { maxManifestChars: this.options.maxManifestChars }),
     });
   }
 

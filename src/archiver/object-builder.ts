@@ -11,7 +11,14 @@ import type { ArchivedRequest, Codec, ObjectMeta, RequestLocation, RequestMeta, 
 import type { BlobWriter } from '../storage/blob-store.js';
 import { BackendUnavailableError, CorruptDataError, InvalidArgumentError, OtlpCaptureError } from '../errors.js';
 import { compress, resolveLevel, type ZlibPriority } from './codec.js';
-import { encodeBlockHeader, encodeManifestAndTrailer, encodeObjectHeader } from './object-format.js';
+import {
+  MAX_MANIFEST_CHARS,
+  encodeBlockHeader,
+  encodeManifestAndTrailer,
+  encodeObjectHeader,
+  manifestBaseBound,
+  manifestEntryBound,
+} from './object-format.js';
 
 export interface ObjectBuilderOptions {
   key: string;
@@ -24,6 +31,8 @@ export interface ObjectBuilderOptions {
   priority?: ZlibPriority;
   writer: BlobWriter;
   nowMs: number;
+  /** The manifest's JSON may grow to this many characters; MAX_MANIFEST_CHARS when omitted (tests set less). */
+  maxManifestChars?: number;
 }
 
 type State = 'open' | 'finishing' | 'finished' | 'failed' | 'aborted';
@@ -61,6 +70,9 @@ export class ObjectBuilder {
   private readonly archived: ArchivedRequest[] = [];
   private readonly ids = new Set<string>();
   private appendedRawBytes = 0;
+  private readonly maxManifestChars: number;
+  /** At least the length of the manifest's JSON so far (see manifestRoom). */
+  private manifestChars: number;
 
   constructor(options: ObjectBuilderOptions) {
     this.key = options.key;
@@ -71,6 +83,8 @@ export class ObjectBuilder {
     this.priority = options.priority ?? 'normal';
     this.writer = options.writer;
     this.createdAtMs = options.nowMs;
+    this.maxManifestChars = options.maxManifestChars ?? MAX_MANIFEST_CHARS;
+    this.manifestChars = manifestBaseBound(this.key, this.tenant);
     this.tail = this.enqueueWrite(async () => {
       await this.writeRaw(encodeObjectHeader());
     });
@@ -87,6 +101,15 @@ export class ObjectBuilder {
   }
 
   /**
+   * Whether the manifest has room for `meta` with `traceIdCount` trace ids. The archiver seals an object before a
+   * request that does not fit (as before one that would pass maxObjectBytes): however small the requests, their
+   * entries add up, and a manifest too long for one JS string could never be written.
+   */
+  manifestRoom(meta: RequestMeta, traceIdCount: number): boolean {
+    return this.manifestChars + manifestEntryBound(meta, traceIdCount) <= this.maxManifestChars;
+  }
+
+  /**
    * Adds one request; resolves with its location once its block is placed in the object (handed to the writer,
    * or gathered with other small pieces for the next write; finish() writes everything before completing). `traceIds` (distinct
    * span trace ids of a trace request) go into the manifest, so that a rebuilt index gets its trace rows too.
@@ -96,10 +119,11 @@ export class ObjectBuilder {
    */
   append(meta: RequestMeta, raw: Buffer, traceIds?: readonly string[], rawCrc32?: number, kept?: ClientBlock): Promise<RequestLocation> {
     try {
-      this.checkAppend(meta, raw);
+      this.checkAppend(meta, raw, traceIds?.length ?? 0);
     } catch (error) {
       return Promise.reject(error);
     }
+    this.manifestChars += manifestEntryBound(meta, traceIds?.length ?? 0);
     this.ids.add(meta.id);
     this.appendedRawBytes += raw.length;
     const crc32 = rawCrc32 ?? zlib.crc32(raw);
@@ -210,7 +234,7 @@ export class ObjectBuilder {
     if (!wasFailed) await this.writer.abort();
   }
 
-  private checkAppend(meta: RequestMeta, raw: Buffer): void {
+  private checkAppend(meta: RequestMeta, raw: Buffer, traceIdCount: number): void {
     if (this.state !== 'open') throw this.stateError('append to');
     if (meta.tenant !== this.tenant || meta.signal !== this.signal) {
       throw new InvalidArgumentError(
@@ -222,6 +246,12 @@ export class ObjectBuilder {
     }
     if (this.ids.has(meta.id)) {
       throw new InvalidArgumentError(`request ${meta.id} is already in archive object ${this.key}`);
+    }
+    if (!this.manifestRoom(meta, traceIdCount)) {
+      throw new InvalidArgumentError(
+        `request ${meta.id} (${meta.services.length} service names, ${traceIdCount} trace ids) does not fit the manifest ` +
+          `of archive object ${this.key} (at most ${this.maxManifestChars} characters of JSON)`,
+      );
     }
   }
 

@@ -37,7 +37,7 @@
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import type { ArchivedRequest, Codec, ObjectMeta } from '../model.js';
+import type { ArchivedRequest, Codec, ObjectMeta, RequestMeta } from '../model.js';
 import { CODECS, SIGNALS } from '../model.js';
 import { CorruptDataError } from '../errors.js';
 import { FINGERPRINT_PATTERN } from '../util/fingerprint.js';
@@ -48,6 +48,14 @@ export const MANIFEST_VERSION = 3;
 export const OBJECT_HEADER_SIZE = 8;
 export const BLOCK_HEADER_SIZE = 20;
 export const TRAILER_SIZE = 28;
+
+/**
+ * The longest manifest JSON (in UTF-16 code units, as V8 counts a string) this build writes. JSON.stringify cannot
+ * make a string past V8's limit (2^29 - 24 units): a manifest that long would make its object impossible to finish,
+ * and the archiver would retry it forever with every request in it acknowledged. Objects are sealed before their
+ * manifest could pass this (ObjectBuilder); half of V8's limit leaves a reader room to parse it.
+ */
+export const MAX_MANIFEST_CHARS = 2 ** 28;
 
 const OBJECT_MAGIC = Buffer.from('OTCH', 'latin1');
 const BLOCK_MAGIC = Buffer.from('OTCB', 'latin1');
@@ -197,6 +205,38 @@ const manifestSchema = z.object({
 });
 
 type ManifestJson = z.infer<typeof manifestSchema>;
+
+// What an entry's JSON holds besides its values: every key, quote and separator (the optional ones included).
+const ENTRY_SYNTAX_CHARS =
+  '{"id":,"receivedAtMs":,"items":,"services":,"startNs":"","endNs":"","rawBytes":,"offset":,"length":,"codec":"","crc32":,"traceIds":[],"fingerprint":""},'
+    .length;
+/** Widest value of the fields known only once the block is written: offset (a safe integer), length, codec, crc32. */
+const LOCATION_CHARS = 16 + 10 + 'brotli'.length + 10;
+/** `"<32 hex digits>",` */
+const TRACE_ID_CHARS = 35;
+
+/** At least the length of a request's entry in the manifest JSON, with `traceIdCount` trace ids. */
+export function manifestEntryBound(meta: RequestMeta, traceIdCount: number): number {
+  return (
+    ENTRY_SYNTAX_CHARS +
+    LOCATION_CHARS +
+    JSON.stringify(meta.id).length +
+    JSON.stringify(meta.services).length +
+    String(meta.receivedAtMs).length +
+    String(meta.items).length +
+    meta.startNs.toString().length +
+    meta.endNs.toString().length +
+    String(meta.rawBytes).length +
+    (meta.fingerprint?.length ?? 0) +
+    traceIdCount * TRACE_ID_CHARS
+  );
+}
+
+/** At least the length of a manifest's JSON apart from its request entries. */
+export function manifestBaseBound(key: string, tenant: string): number {
+  // Keys and syntax (~170), three times and eight numbers (16 digits at most each), codec and signal names.
+  return 512 + JSON.stringify(key).length + JSON.stringify(tenant).length;
+}
 
 /**
  * The manifest and trailer that close an object whose blocks end at `manifestOffset`. The object's storedBytes is

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { SCOPES } from '../admission/scopes.js';
 import { isValidTenant } from '../admission/tenant.js';
 import { LEVEL_RANGE } from '../archiver/codec.js';
+import { MAX_MANIFEST_CHARS } from '../archiver/object-format.js';
 import { CODECS } from '../model.js';
 import { given, durationField, fitsTimer, sizeField, TIMER_LIMIT_MESSAGE } from './unit-fields.js';
 import { parseListen } from './units.js';
@@ -27,6 +28,18 @@ const duration = durationField(DURATION_EXPECTED);
 const timer = duration.refine(fitsTimer, TIMER_LIMIT_MESSAGE);
 
 const DEFAULT_MAX_LAG_MS = 5 * 60_000;
+
+// A request is at most 2 GiB: protobuf messages are smaller by definition, and what stores a request addresses at
+// most 4 GiB (a spool record's and an archive block's lengths are u32, and a compressed block can be a little longer
+// than its request). A larger receive limit would acknowledge requests that can never be archived.
+const MAX_RECEIVE_BYTES = 2 ** 31;
+const receiveBytes = (fallback: number) =>
+  bytes
+    .default(fallback)
+    .refine((value) => value <= MAX_RECEIVE_BYTES, 'must be at most 2GiB (protobuf messages, and so OTLP requests, are smaller)');
+
+// S3 multipart uploads have at most 10,000 parts: an object past partSize × 10,000 could never be completed.
+const S3_MAX_PARTS = 10_000;
 
 /** archiver.maxLag when not set: 5 minutes, or 5 minutes past maxObjectAge when objects are kept open longer. */
 function defaultMaxLag(maxObjectAgeMs: number): number {
@@ -102,7 +115,7 @@ interface Http2Defaults {
   maxConnectionAgeGrace: number;
 }
 const http2ListenerFields = (defaults: Http2Defaults) => ({
-  maxReceiveBytes: bytes.default(defaults.maxReceiveBytes),
+  maxReceiveBytes: receiveBytes(defaults.maxReceiveBytes),
   maxConcurrentStreams: z.number().int().min(1).max(2 ** 31 - 1).default(defaults.maxConcurrentStreams),
   maxConnections: z.number().int().min(1).default(defaults.maxConnections),
   keepaliveTime: timer.default(60_000),
@@ -140,7 +153,7 @@ const api = z
 const http = z
   .object({
     listen: listen.default('0.0.0.0:4318'),
-    maxReceiveBytes: bytes.default(64 * 2 ** 20),
+    maxReceiveBytes: receiveBytes(64 * 2 ** 20),
     // OTLP/JSON is converted on the event loop at 12-25 bytes of memory per byte of text (see otlp-http.ts).
     maxJsonBytes: bytes.default(8 * 2 ** 20),
     headersTimeout: timer.default(10_000),
@@ -324,7 +337,14 @@ export const configSchema = z
         waitQueueBytes: bytes.optional(),
         waitQueueRequests: z.number().int().min(0).max(100_000).default(256),
         // Each distinct trace id costs a few hundred bytes on its way to the index, outside the byte budget.
-        maxTraceIdsPerRequest: z.number().int().min(1).max(100_000_000).default(100_000),
+        // At most 5 M: a request's trace ids are listed in its archive object's manifest, whose JSON has a bounded
+        // length (MAX_MANIFEST_CHARS, 256 Mi characters; 35 per trace id); one request must always fit.
+        maxTraceIdsPerRequest: z
+          .number()
+          .int()
+          .min(1)
+          .max(5_000_000, 'must be at most 5000000 (an archive object manifest lists every trace id of a request)')
+          .default(100_000),
         // Each distinct service.name is in the request's spool header (at most 1 MiB) and index row.
         maxServicesPerRequest: z.number().int().min(1).max(20_000).default(10_000),
       })
@@ -401,7 +421,25 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.storage.type !== 's3') return;
+    // An object outgrows maxObjectBytes by at most one request, plus its manifest (MAX_MANIFEST_CHARS of JSON,
+    // gzip-stored, ≤ 3 bytes a character in the worst case) and framing.
+    const largest = Math.max(config.server.grpc.maxReceiveBytes, config.server.http.maxReceiveBytes);
+    const worst = config.archiver.maxObjectBytes + largest + 3 * MAX_MANIFEST_CHARS + 2 ** 20;
+    const most = config.storage.s3.partSize * S3_MAX_PARTS;
+    if (worst > most) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['archiver', 'maxObjectBytes'],
+        message:
+          `an archive object can reach ${worst} bytes (maxObjectBytes, one more request of up to maxReceiveBytes, ` +
+          `the manifest), more than S3 stores in 10000 parts of storage.s3.partSize (${most} bytes): ` +
+          `lower maxObjectBytes or raise partSize`,
+      });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
