@@ -155,7 +155,7 @@ const http = z
     listen: listen.default('0.0.0.0:4318'),
     maxReceiveBytes: receiveBytes(64 * 2 ** 20),
     // OTLP/JSON is converted on the event loop at 12-25 bytes of memory per byte of text (see otlp-http.ts).
-    maxJsonBytes: bytes.default(8 * 2 ** 20),
+    maxJsonBytes: receiveBytes(8 * 2 ** 20),
     headersTimeout: timer.default(10_000),
     requestTimeout: timer.default(60_000),
     keepAliveTimeout: timer.default(30_000),
@@ -220,7 +220,8 @@ const s3Storage = z
     kmsKeyId: z.string().min(1).optional(),
     partSize: bytes
       .default(S3_DEFAULTS.partSize)
-      .refine((value) => value >= MIN_PART_SIZE, 'must be at least 5MiB (the smallest part S3 accepts)'),
+      .refine((value) => value >= MIN_PART_SIZE, 'must be at least 5MiB (the smallest part S3 accepts)')
+      .refine((value) => value <= 5 * 2 ** 30, 'must be at most 5GiB (the largest part S3 accepts)'),
     uploadQueueSize: z.number().int().min(1).max(64).default(S3_DEFAULTS.uploadQueueSize),
     checksums: z.string().toLowerCase().pipe(z.enum(S3_CHECKSUM_MODES)).default(S3_DEFAULTS.checksums),
     connectTimeout: timer.default(S3_DEFAULTS.connectTimeoutMs),

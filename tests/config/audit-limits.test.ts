@@ -47,3 +47,9 @@ test('with S3, an object that could outgrow 10,000 parts of partSize is refused;
   expect(load(`${big}storage:\n  type: s3\n  s3:\n    bucket: b\n    partSize: 16MiB\n`).archiver.maxObjectBytes).toBe(100 * 2 ** 30);
   expect(load(big).archiver.maxObjectBytes).toBe(100 * 2 ** 30);
 });
+
+test('the JSON body limit and the S3 part size stay within what can be held and uploaded', () => {
+  expect(refusal('server:\n  http:\n    maxJsonBytes: 3GiB\n')).toMatch(/server\.http\.maxJsonBytes.*at most 2GiB/s);
+  expect(refusal('storage:\n  type: s3\n  s3:\n    bucket: b\n    partSize: 6GiB\n')).toMatch(/storage\.s3\.partSize.*at most 5GiB/s);
+  expect(load('storage:\n  type: s3\n  s3:\n    bucket: b\n    partSize: 5GiB\n').storage.s3.partSize).toBe(5 * 2 ** 30);
+});
