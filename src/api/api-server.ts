@@ -37,6 +37,8 @@ export interface ApiServerOptions {
   maxConcurrentReads: number;
   maxConcurrentReplays: number;
   maxFindTraceBytes: number;
+  /** The largest request (protobuf bytes) GetRequest converts to OTLP/JSON; DEFAULT_MAX_JSON_VIEW_BYTES when unset. */
+  maxJsonViewBytes?: number;
   /** replay.allowedTargets */
   allowedTargets: readonly string[];
   retryAfterMs: number;
@@ -50,6 +52,14 @@ export interface ApiServerOptions {
  * service names) and the protobuf framing.
  */
 export const RESPONSE_ENVELOPE_BYTES = 1024 * 1024;
+
+/**
+ * GetRequest's JSON view converts requests of at most this many bytes of protobuf. Its cost is per message (a span,
+ * an attribute, a log record: ~1.4 KiB of heap and ~16 µs each, a message being as small as 2 bytes), so it is
+ * bounded by size, not only by the number of calls: 16 MiB of minimal spans is ~0.5 GB and ~6 s on the JSON view
+ * worker, and its text (3-5× the protobuf) still fits one response.
+ */
+export const DEFAULT_MAX_JSON_VIEW_BYTES = 16 * 2 ** 20;
 
 /** What the API listener serves, as reflection lists it. */
 export const API_SERVICES: readonly string[] = [CAPTURE_SERVICE, HEALTH_SERVICE];
@@ -93,6 +103,8 @@ export class ApiServer {
       replays: new WorkLimiter('replays', options.maxConcurrentReplays, 'server.api.maxConcurrentReplays', options.retryAfterMs),
       replayTargets: new ReplayTargets(options.allowedTargets),
       maxFindTraceBytes: options.maxFindTraceBytes,
+      // Never more than a response can carry as text (at most ~4× the protobuf).
+      maxJsonViewBytes: Math.min(options.maxJsonViewBytes ?? DEFAULT_MAX_JSON_VIEW_BYTES, Math.floor(options.maxSendBytes / 4)),
       ...(deps.hot
         ? {
             hot: {

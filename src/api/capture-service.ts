@@ -14,6 +14,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { grantOf } from '../grpc/call-grants.js';
 import { toGrpcError } from '../grpc/grpc-errors.js';
 import { readBackHandlers } from './capture-readback.js';
+import { boundedListPage } from './list-page.js';
 import { tailHandler } from './tail-stream.js';
 import { timestampNs, type Timestamp } from './timestamp-field.js';
 import type { SpoolHotTier } from '../query/spool-hot-tier.js';
@@ -65,6 +66,8 @@ export interface CaptureServiceDeps {
   replayTargets: ReplayTargets;
   /** FindTrace answers at most this many bytes (protobuf). */
   maxFindTraceBytes: number;
+  /** GetRequest converts requests of at most this many bytes (protobuf) to OTLP/JSON. */
+  maxJsonViewBytes: number;
   /** This instance's hot tier, for hot_only reads and Tail; absent: hot_only answers nothing, Tail is UNIMPLEMENTED. */
   hot?: { query: QueryService; tier: SpoolHotTier; tailBuffer: number; tailPollMs?: number; observer?: TailObserver };
   logger: Logger;
@@ -126,7 +129,7 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
         if (tenant !== undefined) filter.tenant = tenant;
         if (call.request.pageToken) checkPageToken(call.request.pageToken, filter, call.request.newestFirst === true);
         const pageSize = Math.min(MAX_PAGE_SIZE, call.request.pageSize || DEFAULT_PAGE_SIZE);
-        const page = await queryFor(call.request.hotOnly).listPage(filter, {
+        const page = await boundedListPage(queryFor(call.request.hotOnly), filter, {
           limit: pageSize,
           ...(call.request.newestFirst ? { newestFirst: true } : {}),
           ...(call.request.pageToken ? { cursor: call.request.pageToken } : {}),
@@ -147,9 +150,14 @@ export function addCaptureService(server: grpc.Server, deps: CaptureServiceDeps)
           throw new InvalidArgumentError(`unknown format ${format}: use FORMAT_PROTO or FORMAT_JSON`);
         }
         const json = format === 'FORMAT_JSON';
-        // The JSON view decodes the whole request into objects: bounded like the other expensive reads.
+        // The JSON view decodes the whole request into objects: bounded like the other expensive reads, in number at
+        // once (reads) and in size (maxJsonViewBytes). Unbounded, one 64 MiB request of 1.4 M spans cost 2 GB and 23 s
+        // of the event loop, then failed anyway (its 216 MB of text is over the send limit).
         const source = queryFor(call.request.hotOnly);
-        const fetched = json ? await deps.reads.run(() => source.getRequest(id, 'json', tenant)) : await source.getRequest(id, 'proto', tenant);
+        const jsonLimit = { maxBytes: deps.maxJsonViewBytes, setting: 'server.api.maxJsonViewBytes' };
+        const fetched = json
+          ? await deps.reads.run(() => source.getRequest(id, 'json', tenant, jsonLimit))
+          : await source.getRequest(id, 'proto', tenant);
         return json
           ? { request: toMessage(fetched.request), json: fetched.body.toString('utf8') }
           : { request: toMessage(fetched.request), payload: fetched.body };

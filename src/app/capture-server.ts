@@ -260,6 +260,7 @@ export class CaptureServer {
         maxConcurrentReads: apiConfig.maxConcurrentReads,
         maxConcurrentReplays: apiConfig.maxConcurrentReplays,
         maxFindTraceBytes: apiConfig.maxFindTraceBytes,
+        maxJsonViewBytes: apiConfig.maxJsonViewBytes,
         allowedTargets: config.replay.allowedTargets,
         retryAfterMs: config.admission.retryAfter,
         tailBuffer: apiConfig.tailBuffer,

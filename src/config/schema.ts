@@ -145,6 +145,8 @@ const api = z
     maxConcurrentReads: z.number().int().min(1).max(1024).default(4),
     maxConcurrentReplays: z.number().int().min(1).max(1024).default(2),
     maxFindTraceBytes: bytes.default(16 * 2 ** 20),
+    // GetRequest as OTLP/JSON decodes the whole request into objects (~1.4 KiB of heap per message): bounded by size.
+    maxJsonViewBytes: bytes.default(16 * 2 ** 20),
     tailBuffer: z.number().int().min(1).max(1_000_000).default(1000),
   })
   .strict()

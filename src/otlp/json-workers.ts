@@ -1,4 +1,5 @@
-// OTLP/JSON request bodies converted to protobuf on a worker thread. parseOtlpJson (UTF-8 check, scan, JSON.parse,
+// OTLP/JSON request bodies converted to protobuf on a worker thread (and, on workers of their own, captured requests
+// converted to their OTLP/JSON views: otlpJsonViewOffThread). parseOtlpJson (UTF-8 check, scan, JSON.parse,
 // message objects, encode) holds whichever thread runs it ~0.1 s per MiB: on the event loop, one 8 MiB body would
 // stall every listener (gRPC ingest of every other client, health checks) for ~0.6-1 s, and gzip'd JSON
 // (~40× smaller on the wire) lets one caller keep it busy all the time. Here the event loop only copies the body's
@@ -6,10 +7,10 @@
 import { Worker } from 'node:worker_threads';
 import { MalformedPayloadError, OtlpCaptureError } from '../errors.js';
 import type { Signal } from '../model.js';
-import { parseOtlpJson } from './json.js';
+import { parseOtlpJson, toOtlpJson } from './json.js';
 import { detachedCopy, dropSlot } from '../util/worker-slots.js';
 // Type-only, but it also makes tsc emit json-worker.js next to this module in every build that includes it.
-import type { JsonJob, JsonReply } from './json-worker.js';
+import type { JsonJob, JsonJobKind, JsonReply } from './json-worker.js';
 
 /**
  * One worker: conversion is a fallback encoding's cost, and on the 2-core machines this runs on the zstd pool
@@ -47,6 +48,7 @@ export function jsonWorkerUrl(moduleUrl: string = import.meta.url): URL {
 
 interface Job {
   id: number;
+  kind: JsonJobKind;
   signal: Signal;
   /** The caller's bytes (held by the caller until the job settles), copied out when the job is posted. */
   bytes: Uint8Array;
@@ -67,10 +69,13 @@ export class JsonWorkerPool {
 
   constructor(private readonly size: number = WORKERS) {}
 
-  /** parseOtlpJson(signal, bytes) on a worker; rejects with the same MalformedPayloadError text for a bad body. */
-  run(signal: Signal, bytes: Uint8Array): Promise<Buffer> {
+  /**
+   * parseOtlpJson(signal, bytes) on a worker ('parse'), or the UTF-8 text of JSON.stringify(toOtlpJson(signal, bytes))
+   * ('view'); rejects with the same MalformedPayloadError text for a bad body.
+   */
+  run(signal: Signal, bytes: Uint8Array, kind: JsonJobKind = 'parse'): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, signal, bytes, resolve, reject });
+      this.queue.push({ id: this.nextId++, kind, signal, bytes, resolve, reject });
       this.dispatch();
     });
   }
@@ -99,7 +104,7 @@ export class JsonWorkerPool {
       // Always a copy, made when the job is posted (the receiver reads body.length afterwards): an 8 MiB copy costs
       // the event loop 1-6 ms (fresh pages), against ~0.6 s to convert it.
       const body = detachedCopy(job.bytes);
-      slot.worker.postMessage({ id: job.id, signal: job.signal, body } satisfies JsonJob, [body]);
+      slot.worker.postMessage({ id: job.id, kind: job.kind, signal: job.signal, body } satisfies JsonJob, [body]);
     }
   }
 
@@ -136,6 +141,15 @@ export class JsonWorkerPool {
 const pool = new JsonWorkerPool();
 
 /**
+ * The read side's JSON views (GetRequest / FindTrace as OTLP/JSON) on a worker of their own: protobufjs builds an
+ * object per message, so a view holds its thread ~16 µs and ~1.4 KiB of heap per minimal span (measured: a 63 MiB
+ * request of 1.38 M spans took 23 s and 2 GB on the event loop, during which serve answered nothing, ingest
+ * included). Apart from `pool`, so OTLP/JSON ingest never waits behind a view. Views larger than the API allows are
+ * refused before they get here (JsonViewLimit, src/query/query-service.ts).
+ */
+const viewPool = new JsonWorkerPool();
+
+/**
  * parseOtlpJson off the event loop: the protobuf encoding of an OTLP/JSON Export request body. Rejects with
  * MalformedPayloadError (the same text as parseOtlpJson) for a body that is not a valid request, and with
  * JsonWorkerLostError when the worker died before answering.
@@ -145,7 +159,16 @@ export async function parseOtlpJsonOffThread(signal: Signal, body: Uint8Array): 
   return pool.run(signal, body);
 }
 
-/** Terminates the worker (it is unreferenced while idle, so a process exits without this). */
-export function closeJsonWorkers(): Promise<void> {
-  return pool.close();
+/**
+ * toOtlpJson off the event loop: the OTLP/JSON text (UTF-8 bytes) of an encoded Export request. Rejects with
+ * MalformedPayloadError (the same text as toOtlpJson) for bytes that are not a valid request.
+ */
+export async function otlpJsonViewOffThread(signal: Signal, bytes: Uint8Array): Promise<Buffer> {
+  if (bytes.length < INLINE_BELOW_BYTES) return Buffer.from(JSON.stringify(toOtlpJson(signal, bytes)));
+  return viewPool.run(signal, bytes, 'view');
+}
+
+/** Terminates the workers (they are unreferenced while idle, so a process exits without this). */
+export async function closeJsonWorkers(): Promise<void> {
+  await Promise.all([pool.close(), viewPool.close()]);
 }

@@ -1,5 +1,5 @@
 // The read side shared by the CLI and CaptureService: list what was captured, fetch one request's bytes.
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, ResultTooLargeError } from '../errors.js';
 import type { IndexStore } from '../index/index-store.js';
 import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -59,6 +59,16 @@ export interface QueryObserver {
   findTrace(seconds: number, outcome: FindTraceOutcome): void;
 }
 
+/**
+ * The largest request a JSON view converts, and the setting that says so (named in the refusal). A view costs far
+ * more than its bytes: protobufjs makes an object per message (span, attribute, log record; a message can be 2 bytes),
+ * ~1.4 KiB of heap and ~16 µs per minimal span, and the text is 3-5× the protobuf.
+ */
+export interface JsonViewLimit {
+  maxBytes: number;
+  setting: string;
+}
+
 /** Reads' options: each distinct request once (the default when a dedup window is configured), or all of them. */
 export interface DuplicatesOption {
   withDuplicates?: boolean;
@@ -85,9 +95,14 @@ export class QueryService {
 
   /**
    * Every archived span of a trace; `tenant` (when given) limits the search to that tenant's requests, `maxBytes`
-   * the size of the answer (ResultTooLargeError beyond it).
+   * the size of the answer and `maxReadBytes` the size of the requests read for it (ResultTooLargeError beyond them).
    */
-  async findTrace(traceId: string, format: PayloadFormat, tenant?: string, limits: { maxBytes?: number } & DuplicatesOption = {}): Promise<FetchedTrace> {
+  async findTrace(
+    traceId: string,
+    format: PayloadFormat,
+    tenant?: string,
+    limits: { maxBytes?: number; maxReadBytes?: { bytes: number; setting: string } } & DuplicatesOption = {},
+  ): Promise<FetchedTrace> {
     const started = process.hrtime.bigint();
     const observe = (outcome: FindTraceOutcome): void =>
       this.observer?.findTrace(Number(process.hrtime.bigint() - started) / 1e9, outcome);
@@ -96,6 +111,7 @@ export class QueryService {
       trace = await findTrace(this.index, this.blobs, traceId, {
         ...(tenant === undefined ? {} : { tenant }),
         ...(limits.maxBytes === undefined ? {} : { maxBytes: limits.maxBytes }),
+        ...(limits.maxReadBytes === undefined ? {} : { maxReadBytes: limits.maxReadBytes }),
         // A retried request holds the same spans again: the trace is assembled from distinct requests only.
         ...(this.dedup.enabled && !limits.withDuplicates ? { distinct: (requests: ArchivedRequest[]) => this.dedup.present(requests) } : {}),
       });
@@ -167,11 +183,21 @@ export class QueryService {
     return total - duplicates;
   }
 
-  /** `tenant` (when given) must own the request: another tenant's id is reported as not found. */
-  async getRequest(id: string, format: PayloadFormat, tenant?: string): Promise<FetchedRequest> {
+  /**
+   * `tenant` (when given) must own the request: another tenant's id is reported as not found. With `jsonLimit`, a JSON
+   * view of a larger request is refused (ResultTooLargeError) before anything is read.
+   */
+  async getRequest(id: string, format: PayloadFormat, tenant?: string, jsonLimit?: JsonViewLimit): Promise<FetchedRequest> {
     const request = await this.index.getRequest(id);
     if (!request || (tenant !== undefined && request.tenant !== tenant)) {
       throw new NotFoundError(`no captured request with id ${JSON.stringify(id)}`);
+    }
+    if (format === 'json' && jsonLimit !== undefined && request.rawBytes > jsonLimit.maxBytes) {
+      throw new ResultTooLargeError(
+        `request ${request.id} is ${request.rawBytes} bytes of protobuf (${request.items} ${ITEM_NAMES[request.signal]}); its OTLP/JSON ` +
+          `view is made for requests of at most ${jsonLimit.maxBytes} bytes (${jsonLimit.setting}): fetch it as protobuf ` +
+          '(FORMAT_PROTO, `get --format proto`) and convert it where there is memory for it',
+      );
     }
     const raw = await readArchivedRequest(this.index, this.blobs, request);
     // Exact by id, duplicate or not; it says which it is (duplicateOf) or how many duplicates it has.
@@ -181,8 +207,14 @@ export class QueryService {
   }
 }
 
-/** OTLP JSON text of a request. The JSON view (protobufjs and the .proto files) loads only when first asked for. */
+const ITEM_NAMES: Record<Signal, string> = { traces: 'spans', metrics: 'data points', logs: 'log records' };
+
+/**
+ * OTLP JSON text of a request, made on a worker thread: seconds of CPU for a large request, which on the event loop
+ * would stall every listener of a serve (ingest, health checks). The JSON view (protobufjs and the .proto files) loads
+ * only when first asked for.
+ */
 async function otlpJson(signal: Signal, proto: Buffer): Promise<Buffer> {
-  const { toOtlpJson } = await import('../otlp/json.js');
-  return Buffer.from(JSON.stringify(toOtlpJson(signal, proto)));
+  const { otlpJsonViewOffThread } = await import('../otlp/json-workers.js');
+  return otlpJsonViewOffThread(signal, proto);
 }

@@ -81,6 +81,7 @@ describe('defaults', () => {
       maxConcurrentReads: 4,
       maxConcurrentReplays: 2,
       maxFindTraceBytes: 16 * 2 ** 20,
+      maxJsonViewBytes: 16 * 2 ** 20,
       tailBuffer: 1000,
     });
     expect(config.replay).toEqual({ allowedTargets: [] });
