@@ -42,6 +42,23 @@ export class JsonWorkerError extends OtlpCaptureError {}
  * jest, which compiles src/*.ts in memory) the worker is the build's dist/otlp/json-worker.js (`npm test` runs
  * `npm run build` first); when it runs compiled (dist/, or any other tsc output) it is the sibling file.
  */
+/**
+ * The process's Node flags minus those a worker refuses: `--input-type` (a process started as `node --input-type=module
+ * -e …`, as tools and tests embed the CLI) makes every Worker fail with ERR_WORKER_INVALID_EXEC_ARGV.
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (flag === '--input-type') {
+      i += 1; // its value
+      continue;
+    }
+    if (!flag.startsWith('--input-type=')) kept.push(flag);
+  }
+  return kept;
+}
+
 export function jsonWorkerUrl(moduleUrl: string = import.meta.url): URL {
   return moduleUrl.endsWith('.ts') ? new URL('../../dist/otlp/json-worker.js', moduleUrl) : new URL('./json-worker.js', moduleUrl);
 }
@@ -113,7 +130,7 @@ export class JsonWorkerPool {
     // the one this conversion ran under on the event loop. A worker over a limit of its own does not just end: V8
     // aborts the whole process when JSON.parse runs out of heap. Inputs are bounded (server.http.maxJsonBytes, and
     // src/otlp/json-text.ts's density and nesting rules) at ≤ ~25 bytes of heap per byte of body.
-    const worker = new Worker(jsonWorkerUrl());
+    const worker = new Worker(jsonWorkerUrl(), { execArgv: workerExecArgv() });
     const slot: Slot = { worker, jobs: [] };
     worker.on('message', (reply: JsonReply) => {
       const job = slot.jobs[0];
