@@ -3,25 +3,18 @@
 // 63 MiB request of 1.38 M minimal spans held serve's event loop 23 s (health checks and ingest waited it out), took
 // RSS to 2.1 GB, and then failed anyway (the text, 216 MB, is over the send limit). Now a JSON view is refused above
 // DEFAULT_MAX_JSON_VIEW_BYTES of protobuf, before anything is read, and the ones below it are made off the event loop.
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { DEFAULT_MAX_JSON_VIEW_BYTES } from '../../src/api/api-server.js';
-import { CaptureServer } from '../../src/app/capture-server.js';
-import { loadConfig } from '../../src/config/load.js';
 import { PROTO_DIR } from '../../src/protos.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
 import { grpcExport } from '../helpers/grpc-calls.js';
-import { LOOPBACK_LISTENERS } from '../helpers/loopback-listeners.js';
+import { startCaptureInProcess, type InProcessCapture } from '../helpers/capture-in-process.js';
 
 const insecure = grpc.credentials.createInsecure();
 const LIMIT = DEFAULT_MAX_JSON_VIEW_BYTES;
 
-let dir: string;
-let server: CaptureServer;
+let capture: InProcessCapture;
 let api: grpc.Client & Record<string, Function>;
 let adminPort: number;
 let grpcAddress: string;
@@ -81,29 +74,17 @@ async function idOfRequestWith(items: number): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-json-view-'));
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      dataDir: path.join(dir, 'data'),
-      ...LOOPBACK_LISTENERS,
-      'spool.durability': 'none',
-      'log.level': 'silent',
-    },
-  });
-  server = new CaptureServer(config, silentLogger());
-  const ports = await server.start();
-  adminPort = ports.admin;
-  grpcAddress = `127.0.0.1:${ports.grpc}`;
+  capture = await startCaptureInProcess();
+  adminPort = capture.adminPort;
+  grpcAddress = capture.grpcAddress;
   const definition = protoLoader.loadSync('otlpcapture/v1/capture.proto', { includeDirs: [PROTO_DIR], longs: String, enums: String, defaults: true, keepCase: true });
   const Client = grpc.makeGenericClientConstructor(definition['otlpcapture.v1.CaptureService'] as grpc.ServiceDefinition, 'CaptureService');
-  api = new Client(`127.0.0.1:${ports.api}`, insecure, { 'grpc.max_receive_message_length': -1 }) as unknown as grpc.Client & Record<string, Function>;
+  api = new Client(capture.apiAddress, insecure, { 'grpc.max_receive_message_length': -1 }) as unknown as grpc.Client & Record<string, Function>;
 }, 30_000);
 
 afterAll(async () => {
   api?.close();
-  await server?.stop(10_000);
-  fs.rmSync(dir, { recursive: true, force: true });
+  await capture?.dispose();
 });
 
 test('GetRequest as JSON of a request over the bound: RESOURCE_EXHAUSTED naming the setting and FORMAT_PROTO; protobuf still served', async () => {
