@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { RawOtlpClient, type ExportOutcome } from '../helpers/raw-otlp-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { startServer } from '../helpers/server-process.js';
 import { uniqueTraceRequest } from '../helpers/small-requests.js';
 
@@ -44,7 +45,8 @@ test('the caller gets a log reference; the log line with it names the cause', as
     expect(details).not.toMatch(/EISDIR|EEXIST/);
     const ref = /internal error \(the server logged its cause as ref ([0-9a-f]{8})\)/.exec(details)?.[1];
     expect(ref).toBeDefined();
-    const logged = server.output().split('\n').find((line) => line.includes(ref!));
+    // The answer can reach the caller before the log line reaches the pipe.
+    const logged = await waitFor('the log line with the ref', async () => server.output().split('\n').find((line) => line.includes(ref!)), 10_000, 50);
     expect(logged).toMatch(/EISDIR|EEXIST/);
     // The server keeps serving what does not need the spool.
     expect((await fetch(`http://127.0.0.1:${server.adminPort}/healthz`)).status).toBe(200);
