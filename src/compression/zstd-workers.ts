@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CorruptDataError } from '../errors.js';
-import { detachedCopy, dropSlot } from '../util/worker-slots.js';
+import { detachedCopy, dropSlot, workerExecArgv } from '../util/worker-slots.js';
 
 const require = createRequire(import.meta.url);
 
@@ -211,6 +211,7 @@ export class ZstdWorkerPool {
   private spawn(): Slot {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      execArgv: workerExecArgv(),
       workerData: { bindingPath: require.resolve('zstd-napi/binding.js') },
     });
     const slot: Slot = { worker, jobs: [] };

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { MalformedPayloadError, OtlpCaptureError } from '../errors.js';
 import type { Signal } from '../model.js';
 import { parseOtlpJson, toOtlpJson } from './json.js';
-import { detachedCopy, dropSlot } from '../util/worker-slots.js';
+import { detachedCopy, dropSlot, workerExecArgv } from '../util/worker-slots.js';
 // Type-only, but it also makes tsc emit json-worker.js next to this module in every build that includes it.
 import type { JsonJob, JsonJobKind, JsonReply } from './json-worker.js';
 
@@ -42,23 +42,6 @@ export class JsonWorkerError extends OtlpCaptureError {}
  * jest, which compiles src/*.ts in memory) the worker is the build's dist/otlp/json-worker.js (`npm test` runs
  * `npm run build` first); when it runs compiled (dist/, or any other tsc output) it is the sibling file.
  */
-/**
- * The process's Node flags minus those a worker refuses: `--input-type` (a process started as `node --input-type=module
- * -e …`, as tools and tests embed the CLI) makes every Worker fail with ERR_WORKER_INVALID_EXEC_ARGV.
- */
-export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const flag = execArgv[i]!;
-    if (flag === '--input-type') {
-      i += 1; // its value
-      continue;
-    }
-    if (!flag.startsWith('--input-type=')) kept.push(flag);
-  }
-  return kept;
-}
-
 export function jsonWorkerUrl(moduleUrl: string = import.meta.url): URL {
   return moduleUrl.endsWith('.ts') ? new URL('../../dist/otlp/json-worker.js', moduleUrl) : new URL('./json-worker.js', moduleUrl);
 }

@@ -19,3 +19,21 @@ export function detachedCopy(bytes: Uint8Array): ArrayBuffer {
   copy.set(bytes);
   return copy.buffer as ArrayBuffer;
 }
+
+/**
+ * The process's Node flags for a worker, minus `--input-type`: in a process started as `node --input-type=module -e …`
+ * (as tools and tests embed the CLI) a worker inheriting it fails (a worker file: ERR_WORKER_INVALID_EXEC_ARGV; an
+ * eval'd CommonJS source: read as a module, `require` undefined).
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (flag === '--input-type') {
+      i += 1; // its value
+      continue;
+    }
+    if (!flag.startsWith('--input-type=')) kept.push(flag);
+  }
+  return kept;
+}

@@ -13,7 +13,6 @@ import {
   JsonWorkerPool,
   jsonWorkerUrl,
   parseOtlpJsonOffThread,
-  workerExecArgv,
 } from '../../src/otlp/json-workers.js';
 import { toHttpError } from '../../src/receiver/http-errors.js';
 import { payloadFor, traceRequestOfSize } from '../helpers/otlp-payloads.js';
@@ -132,10 +131,4 @@ test('close() fails what is queued; the next job starts a new worker', async () 
   await pool.close();
   expect(await job).toBeInstanceOf(JsonWorkerLostError);
   expect((await pool.run('metrics', small)).equals(parseOtlpJson('metrics', small))).toBe(true);
-});
-
-test('workers get the process flags minus --input-type, which a Worker refuses (the CLI embedded with node -e)', () => {
-  expect(workerExecArgv(['--input-type=module', '--max-old-space-size=512'])).toEqual(['--max-old-space-size=512']);
-  expect(workerExecArgv(['--input-type', 'commonjs', '--enable-source-maps'])).toEqual(['--enable-source-maps']);
-  expect(workerExecArgv([])).toEqual([]);
 });
