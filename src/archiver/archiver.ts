@@ -119,8 +119,6 @@ export class Archiver {
   private lastError: { message: string; at: number } | null = null;
   /** Objects opened and not yet released (open, sealed, uploading, being indexed): where the oldest waiting data is. */
   private readonly held = new Set<OpenObject>();
-  /** Sum of traceIdCount over open objects (maxOpenTraceIds). */
-  private openTraceIds = 0;
   private readonly clientBlocks: ClientBlockPolicy;
 
   constructor(private readonly options: ArchiverOptions, private readonly deps: ArchiverDeps) {
@@ -306,7 +304,6 @@ export class Archiver {
     if (traceIds !== undefined) {
       object.traceIds.set(meta.id, traceIds);
       object.traceIdCount += traceIds.length;
-      this.openTraceIds += traceIds.length;
     }
     const kept = this.clientBlocks.choose(meta.signal, notes?.wire, payload.length, payloadCrc);
     if (kept !== null) this.deps.metrics.clientBlocksKept.inc({ signal: meta.signal, codec: kept.codec });
@@ -323,7 +320,7 @@ export class Archiver {
     this.inFlightAppends.add(append);
     void append.then(() => this.inFlightAppends.delete(append));
     if (object.rawBytes >= this.options.maxObjectBytes) this.seal(key);
-    if (this.openTraceIds > (this.options.maxOpenTraceIds ?? Number.POSITIVE_INFINITY)) this.sealMostTraceIds();
+    if (this.options.maxOpenTraceIds !== undefined) this.sealMostTraceIdsPast(this.options.maxOpenTraceIds);
     if (this.inFlightAppends.size >= MAX_APPENDS_IN_FLIGHT) await Promise.race(this.inFlightAppends);
     // Backpressure: while sealed objects wait for an upload slot, stop reading the spool (it keeps the data).
     await this.uploads.onSizeLessThan(this.options.uploadConcurrency);
@@ -391,17 +388,21 @@ export class Archiver {
     if (oldest) this.seal(oldest[0]);
   }
 
-  private sealMostTraceIds(): void {
+  /** When the open objects hold more than `limit` trace ids together, seals the one holding most. */
+  private sealMostTraceIdsPast(limit: number): void {
+    let total = 0;
     let most: [string, OpenObject] | undefined;
-    for (const entry of this.open) if (!most || entry[1].traceIdCount > most[1].traceIdCount) most = entry;
-    if (most) this.seal(most[0]);
+    for (const entry of this.open) {
+      total += entry[1].traceIdCount;
+      if (!most || entry[1].traceIdCount > most[1].traceIdCount) most = entry;
+    }
+    if (total > limit && most) this.seal(most[0]);
   }
 
   private seal(key: string): void {
     const object = this.open.get(key);
     if (!object) return;
     this.open.delete(key);
-    this.openTraceIds -= object.traceIdCount;
     this.uploads
       .add(() => this.archive(object))
       .catch((error: unknown) => {
