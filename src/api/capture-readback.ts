@@ -132,7 +132,7 @@ export function readBackHandlers(deps: ReadBackDeps): grpc.UntypedServiceImpleme
       const found = await deps.reads.run(() =>
         source.findTrace(traceId, json ? 'json' : 'proto', tenant, {
           maxBytes: deps.maxFindTraceBytes,
-          maxReadBytes: { bytes: deps.maxFindTraceBytes * FIND_TRACE_READ_FACTOR, setting: `${FIND_TRACE_READ_FACTOR} × server.api.maxFindTraceBytes` },
+          maxReadBytes: { maxBytes: deps.maxFindTraceBytes * FIND_TRACE_READ_FACTOR, setting: `${FIND_TRACE_READ_FACTOR} × server.api.maxFindTraceBytes` },
           withDuplicates: call.request.withDuplicates === true,
         }),
       );

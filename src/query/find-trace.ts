@@ -23,6 +23,12 @@ export const DEFAULT_READ_CONCURRENCY = 16;
  */
 export const DEFAULT_READ_WINDOW_BYTES = 64 * 2 ** 20;
 
+/** A bound on bytes, with the setting (or rule) that sets it: refusals name it. */
+export interface NamedByteLimit {
+  maxBytes: number;
+  setting: string;
+}
+
 export interface FoundTrace {
   /** 32 lowercase hex digits. */
   traceId: string;
@@ -46,7 +52,7 @@ export interface FindTraceOptions {
    * anything is read; `setting` is named in the refusal. The answer's bound alone does not bound the work: a trace
    * with a span in each of 10,000 requests of 64 MiB is a small answer and 640 GB to read and filter.
    */
-  maxReadBytes?: { bytes: number; setting: string };
+  maxReadBytes?: NamedByteLimit;
   /** Bytes of requests held by reads in flight at once (DEFAULT_READ_WINDOW_BYTES). */
   readWindowBytes?: number;
   /** Distinct requests: leaves out the retries among the requests holding the trace (src/query/dedup.ts). */
@@ -118,15 +124,15 @@ export async function findTrace(
 /** How many request ids a too-large answer names, so the caller can fetch them one by one. */
 const NAMED_REQUESTS = 10;
 
-function checkReadBytes(traceId: string, limit: { bytes: number; setting: string }, candidates: ArchivedRequest[], tenant: string | undefined): void {
+function checkReadBytes(traceId: string, limit: NamedByteLimit, candidates: ArchivedRequest[], tenant: string | undefined): void {
   const total = candidates.reduce((sum, request) => sum + request.rawBytes, 0);
-  if (total <= limit.bytes) return;
+  if (total <= limit.maxBytes) return;
   const ids = candidates.slice(0, NAMED_REQUESTS).map((request) => request.id);
   const more = candidates.length > ids.length ? ` and ${candidates.length - ids.length} more` : '';
   const narrow = tenant === undefined ? 'narrow it to one tenant (the tenant field, --tenant), or ' : '';
   throw new ResultTooLargeError(
     `trace ${traceId} is spread over ${candidates.length} requests of ${total} bytes in all, more than one find-trace ` +
-      `reads (${limit.bytes} bytes, ${limit.setting}): ${narrow}fetch the requests that hold it one by one (GetRequest): ` +
+      `reads (${limit.maxBytes} bytes, ${limit.setting}): ${narrow}fetch the requests that hold it one by one (GetRequest): ` +
       `${ids.join(', ')}${more}`,
   );
 }

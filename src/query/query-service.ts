@@ -5,7 +5,7 @@ import type { ArchivedRequest, ObjectMeta, RequestFilter, Signal } from '../mode
 import type { BlobStore } from '../storage/blob-store.js';
 import { DedupStage, type PresentedRequest } from './dedup.js';
 import { distinctPage, type ScanBounds } from './distinct-page.js';
-import { findTrace, type FoundTrace } from './find-trace.js';
+import { findTrace, type FoundTrace, type NamedByteLimit } from './find-trace.js';
 import { readArchivedRequest } from './read-archived.js';
 import { decodeCursor, encodeCursor, type Selection } from './request-cursor.js';
 import { selectRequests, type SelectOptions } from './select-requests.js';
@@ -64,10 +64,7 @@ export interface QueryObserver {
  * more than its bytes: protobufjs makes an object per message (span, attribute, log record; a message can be 2 bytes),
  * ~1.4 KiB of heap and ~16 µs per minimal span, and the text is 3-5× the protobuf.
  */
-export interface JsonViewLimit {
-  maxBytes: number;
-  setting: string;
-}
+export type JsonViewLimit = NamedByteLimit;
 
 /** Reads' options: each distinct request once (the default when a dedup window is configured), or all of them. */
 export interface DuplicatesOption {
@@ -101,7 +98,7 @@ export class QueryService {
     traceId: string,
     format: PayloadFormat,
     tenant?: string,
-    limits: { maxBytes?: number; maxReadBytes?: { bytes: number; setting: string } } & DuplicatesOption = {},
+    limits: { maxBytes?: number; maxReadBytes?: NamedByteLimit } & DuplicatesOption = {},
   ): Promise<FetchedTrace> {
     const started = process.hrtime.bigint();
     const observe = (outcome: FindTraceOutcome): void =>

@@ -57,7 +57,7 @@ test('a trace spread over more request bytes than maxReadBytes is refused before
   const total = holding.reduce((sum, r) => sum + r.rawBytes, 0);
   expect(holding.length).toBeGreaterThanOrEqual(6);
   reset();
-  const refusal = findTrace(archive.index, blobs, traceId, { maxReadBytes: { bytes: total - 1, setting: 'the.setting' } });
+  const refusal = findTrace(archive.index, blobs, traceId, { maxReadBytes: { maxBytes: total - 1, setting: 'the.setting' } });
   await expect(refusal).rejects.toThrow(ResultTooLargeError);
   await expect(refusal).rejects.toThrow(
     `trace ${traceId} is spread over ${holding.length} requests of ${total} bytes in all, more than one find-trace reads (${total - 1} bytes, the.setting)`,
@@ -66,7 +66,7 @@ test('a trace spread over more request bytes than maxReadBytes is refused before
   expect(blobs.reads).toBe(0);
 
   // At the bound: answered, every span of the trace.
-  const found = await findTrace(archive.index, blobs, traceId, { maxReadBytes: { bytes: total, setting: 'the.setting' } });
+  const found = await findTrace(archive.index, blobs, traceId, { maxReadBytes: { maxBytes: total, setting: 'the.setting' } });
   expect(found.spans).toBe(spread.byTrace.get(traceId)!.length);
 });
 
